@@ -1,0 +1,50 @@
+# One entry point for people and CI. `make test` and `make demo` build or reuse .venv from the package registries.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+AIRFLOW_VERSION := 3.3.2
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install test lint format demo sandbox bench chromium clean
+
+install: $(STAMP)
+
+# Reinstall only when the dependency declarations change.
+$(STAMP): pyproject.toml requirements.txt Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -r requirements.txt -e ".[postgres,sqlite,dev]"
+	@touch $@
+
+# Headless Chromium (Debian) renders the HTML report in a test; installed when we may, else that test skips.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium not installed: the report rendering test will be skipped"; }
+
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The README's main command: the whole flow end to end on the embedded default (sandbox + SQLite).
+demo: $(STAMP)
+	$(BIN)/python -m include.demo
+
+sandbox: $(STAMP)
+	$(BIN)/cekura-sandbox
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.load_benchmark
+
+clean:
+	rm -rf $(VENV) .airflow* .demo artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,488 @@
+"""CekuraHook: the one client of the Cekura API, sync for workers and async for triggers.
+
+Reads are retried (408, 429, 5xx, transport errors) with backoff and `Retry-After`; submits never are,
+because a lost response may already have created a batch (see ../shared/cekura-api.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import httpx
+from airflow.sdk import BaseHook
+
+from cekura_livekit import USER_AGENT
+from cekura_livekit.hooks.errors import (
+    CekuraAuthError,
+    CekuraError,
+    CekuraNotFoundError,
+    CekuraRateLimitError,
+    CekuraServerError,
+    CekuraSubmitUncertainError,
+    CekuraTransportError,
+    CekuraValidationError,
+)
+from cekura_livekit.hooks.retry import RetryPolicy, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.cekura.ai"
+DEFAULT_DASHBOARD_URL = "https://dashboard.cekura.ai"
+DEFAULT_TIMEOUT = 30.0
+MAX_CHUNK_SIZE = 100
+
+#: Every path the client calls, in one place (the contract's v1 families; agents live under v2).
+API_PATHS: dict[str, str] = {
+    "submit_byo_rooms": "/test_framework/v1/scenarios-external/run_scenarios_livekit/",
+    "submit_managed": "/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/",
+    "submit_chat": "/test_framework/v1/scenarios-external/run_scenarios_livekit_chat/",
+    "result": "/test_framework/v1/results/{result_id}/",
+    "results": "/test_framework/v1/results/",
+    "runs": "/test_framework/v1/runs/",
+    "runs_bulk": "/test_framework/v1/runs/bulk/",
+    "end_calls": "/test_framework/v1/results/{result_id}/end_calls/",
+    "end_call": "/test_framework/v1/runs/{run_id}/end_call/",
+    "agent": "/test_framework/v2/aiagents/{agent_id}/",
+    "shareable_link": "/test_framework/v1/results/{result_id}/create_shareable_link_token/",
+}
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What the hook needs from the Airflow connection, resolved once."""
+
+    base_url: str
+    api_key: str
+    timeout: float
+    chunk_size: int
+    dashboard_url: str
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One API request, described once so the sync and async paths share everything but the I/O."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    body: Any = None
+    idempotent: bool = True
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _int_id(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+        raise ValueError(f"{field}={value!r} is not a valid id: pass a positive integer (e.g. {field}=123)")
+    return int(value)
+
+
+class CekuraHook(BaseHook):
+    """Talks to the Cekura API with the key and base URL of an Airflow connection.
+
+    Connection: password = API key, host = API base URL (default https://api.cekura.ai),
+    extra = {"timeout": seconds, "chunk_size": run ids per bulk call (≤ 100), "dashboard_url": …}.
+    Use `async with CekuraHook(...) as hook:` in triggers so one connection pool serves the whole wait.
+    """
+
+    conn_name_attr = "cekura_conn_id"
+    default_conn_name = "cekura_default"
+    conn_type = "cekura"
+    hook_name = "Cekura"
+    paths: ClassVar[dict[str, str]] = API_PATHS
+
+    def __init__(
+        self,
+        cekura_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        retry_limit: int = 5,
+        retry_delay: float = 1.0,
+        retry_max_delay: float = 30.0,
+        max_retry_after: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        self.cekura_conn_id = cekura_conn_id
+        self.timeout_override = timeout
+        self.retry_policy = RetryPolicy(
+            limit=retry_limit,
+            base_delay=retry_delay,
+            max_delay=retry_max_delay,
+            max_retry_after=max_retry_after,
+        )
+        self._transport = transport
+        self._async_transport = async_transport
+        self._sleep = sleep
+        self._settings: _Settings | None = None
+        self._client: httpx.Client | None = None
+        self._aclient: httpx.AsyncClient | None = None
+
+    # ------------------------------------------------------------------ connection
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel the generic form so it explains itself (also declared in get_provider_info)."""
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {"host": "Cekura API base URL", "password": "Cekura API key"},
+            "placeholders": {
+                "host": DEFAULT_BASE_URL,
+                "password": "X-CEKURA-API-KEY value from the Cekura dashboard",
+                "extra": '{"timeout": 30, "chunk_size": 100}',
+            },
+        }
+
+    def _settings_from(self, conn: Any) -> _Settings:
+        extra = conn.extra_dejson or {}
+        host = (conn.host or "").strip()
+        if host and "://" not in host:
+            host = f"{conn.schema or 'https'}://{host}"
+        if host and conn.port and f":{conn.port}" not in host.split("://", 1)[1]:
+            host = f"{host}:{conn.port}"
+        api_key = conn.password or extra.get("api_key") or ""
+        if not api_key:
+            raise ValueError(
+                f"Connection {self.cekura_conn_id!r} has no API key: put the Cekura API key in its password field."
+            )
+        timeout = float(self.timeout_override or extra.get("timeout") or DEFAULT_TIMEOUT)
+        chunk_size = int(extra.get("chunk_size") or MAX_CHUNK_SIZE)
+        if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+            raise ValueError(
+                f"Connection {self.cekura_conn_id!r}: extra chunk_size={chunk_size} must be between 1 and "
+                f"{MAX_CHUNK_SIZE} (the bulk runs endpoint takes at most {MAX_CHUNK_SIZE} ids a call)."
+            )
+        try:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(api_key)
+        except Exception:  # masking is best-effort outside a task (e.g. plain scripts)
+            log.debug("secret masker unavailable")
+        return _Settings(
+            base_url=(host or DEFAULT_BASE_URL).rstrip("/"),
+            api_key=api_key,
+            timeout=timeout,
+            chunk_size=chunk_size,
+            dashboard_url=str(extra.get("dashboard_url") or DEFAULT_DASHBOARD_URL).rstrip("/"),
+        )
+
+    @property
+    def settings(self) -> _Settings:
+        if self._settings is None:
+            self._settings = self._settings_from(self.get_connection(self.cekura_conn_id))
+        return self._settings
+
+    def _headers(self, settings: _Settings) -> dict[str, str]:
+        return {
+            "X-CEKURA-API-KEY": settings.api_key,
+            "Accept": "application/json",
+            "User-Agent": f"{USER_AGENT} httpx/{httpx.__version__}",
+        }
+
+    def get_conn(self) -> httpx.Client:
+        """The sync client, created on first use and reused (one pool per hook)."""
+        if self._client is None:
+            s = self.settings
+            self._client = httpx.Client(
+                base_url=s.base_url, headers=self._headers(s), timeout=s.timeout, transport=self._transport
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def __aenter__(self) -> Self:
+        if self._settings is None:
+            self._settings = self._settings_from(await BaseHook.aget_connection(self.cekura_conn_id))
+        s = self._settings
+        self._aclient = httpx.AsyncClient(
+            base_url=s.base_url, headers=self._headers(s), timeout=s.timeout, transport=self._async_transport
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+
+    @asynccontextmanager
+    async def _async_client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The pool of `async with hook:`, or a short-lived one for a single call outside it."""
+        if self._aclient is not None:
+            yield self._aclient
+            return
+        async with self:
+            assert self._aclient is not None
+            yield self._aclient
+
+    # ------------------------------------------------------------------ request core
+    def _redact(self, text: str) -> str:
+        key = self._settings.api_key if self._settings else ""
+        return text.replace(key, "***") if key else text
+
+    def _error_for(self, call: _Call, response: httpx.Response) -> CekuraError:
+        status = response.status_code
+        body = self._redact(response.text[:500])
+        try:
+            payload: Any = response.json()
+        except ValueError:
+            payload = None
+        prefix = f"Cekura {call.endpoint} returned {status} {response.reason_phrase}"
+        if status in (401, 403):
+            return CekuraAuthError(
+                f"{prefix}: the API key of connection {self.cekura_conn_id!r} was rejected; "
+                "check the connection's password.",
+                endpoint=call.endpoint,
+                status_code=status,
+            )
+        if status == 404:
+            return CekuraNotFoundError(f"{prefix}: {body}", endpoint=call.endpoint, status_code=status)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            wait = f" (Retry-After {retry_after:g} s)" if retry_after is not None else ""
+            return CekuraRateLimitError(
+                f"{prefix}{wait}", endpoint=call.endpoint, status_code=status, retry_after=retry_after
+            )
+        if status == 408 or status >= 500:
+            return CekuraServerError(f"{prefix}: {body}", endpoint=call.endpoint, status_code=status)
+        field_errors: dict[str, list[str]] = {}
+        if isinstance(payload, Mapping):
+            field_errors = {
+                str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in payload.items()
+            }
+        elif isinstance(payload, list):
+            field_errors = {"non_field_errors": [str(m) for m in payload]}
+        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in field_errors.items()) or body
+        return CekuraValidationError(
+            f"{prefix}: {self._redact(details)}",
+            endpoint=call.endpoint,
+            status_code=status,
+            field_errors=field_errors,
+        )
+
+    def _decode(self, call: _Call, response: httpx.Response) -> Any:
+        if not response.is_success:
+            raise self._error_for(call, response)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise CekuraTransportError(
+                f"Cekura {call.endpoint} returned {response.status_code} with a body that is not JSON: "
+                f"{self._redact(response.text[:200])!r}",
+                endpoint=call.endpoint,
+                status_code=response.status_code,
+            ) from None
+
+    def _transport_error(self, call: _Call, exc: httpx.HTTPError) -> CekuraError:
+        reason = self._redact(f"{type(exc).__name__}: {exc}")
+        if not call.idempotent:
+            return CekuraSubmitUncertainError(
+                f"Cekura {call.endpoint} got no answer ({reason}); the batch may or may not exist. "
+                "It was not resubmitted: look it up by its name before trying again.",
+                endpoint=call.endpoint,
+            )
+        return CekuraTransportError(f"Cekura {call.endpoint} failed: {reason}", endpoint=call.endpoint)
+
+    def _next_wait(self, call: _Call, error: CekuraError, attempt: int) -> float | None:
+        """Seconds to wait before retrying, or None to give up and raise."""
+        if not call.idempotent or not self.retry_policy.should_retry(error, attempt):
+            return None
+        wait = self.retry_policy.delay(error, attempt)
+        log.warning(
+            "%s; retrying in %.1f s (attempt %d of %d).",
+            error,
+            wait,
+            attempt + 1,
+            self.retry_policy.limit + 1,
+        )
+        return wait
+
+    def _request(self, call: _Call) -> Any:
+        client = self.get_conn()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = client.request(call.method, call.path, params=call.params, json=call.body)
+                return self._decode(call, response)
+            except httpx.HTTPError as exc:
+                error: CekuraError = self._transport_error(call, exc)
+            except CekuraError as exc:
+                error = exc
+            wait = self._next_wait(call, error, attempt)
+            if wait is None:
+                raise error
+            self._sleep(wait)
+
+    async def _arequest(self, call: _Call) -> Any:
+        async with self._async_client() as client:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    response = await client.request(
+                        call.method, call.path, params=call.params, json=call.body
+                    )
+                    return self._decode(call, response)
+                except httpx.HTTPError as exc:
+                    error: CekuraError = self._transport_error(call, exc)
+                except CekuraError as exc:
+                    error = exc
+                wait = self._next_wait(call, error, attempt)
+                if wait is None:
+                    raise error
+                await asyncio.sleep(wait)
+
+    # ------------------------------------------------------------------ calls, described once
+    def _submit_call(self, kind: str, payload: Mapping[str, Any]) -> _Call:
+        if not isinstance(payload, Mapping) or not payload.get("scenarios"):
+            raise ValueError(f"{kind} payload needs a non-empty 'scenarios' list; got {payload!r:.200}")
+        return _Call("POST", self.paths[kind], body=dict(payload), idempotent=False)
+
+    def _result_call(self, result_id: object) -> _Call:
+        return _Call("GET", self.paths["result"].format(result_id=_int_id(result_id, "result_id")))
+
+    def _bulk_calls(self, run_ids: Sequence[object], size: int) -> list[_Call]:
+        ids = [_int_id(r, "run_ids") for r in run_ids]
+        return [
+            _Call("GET", self.paths["runs_bulk"], params={"run_ids": ",".join(map(str, ids[i : i + size]))})
+            for i in range(0, len(ids), size)
+        ]
+
+    def _end_calls_call(self, result_id: object) -> _Call:
+        return _Call("POST", self.paths["end_calls"].format(result_id=_int_id(result_id, "result_id")))
+
+    def _end_call_call(self, run_id: object) -> _Call:
+        return _Call("POST", self.paths["end_call"].format(run_id=_int_id(run_id, "run_id")))
+
+    # ------------------------------------------------------------------ sync API
+    def submit_managed(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Cekura-managed rooms (v2): Cekura creates the rooms and dispatches the agent. Never retried."""
+        return dict(self._request(self._submit_call("submit_managed", payload)))
+
+    def submit_byo_rooms(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Bring-your-own rooms (v1): one element per run with room URL + join token. Never retried."""
+        return dict(self._request(self._submit_call("submit_byo_rooms", payload)))
+
+    def submit_chat(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Text-mode runs in your own rooms. Never retried."""
+        return dict(self._request(self._submit_call("submit_chat", payload)))
+
+    def get_result(self, result_id: int) -> dict[str, Any]:
+        """Result detail view: counters plus `runs` keyed by run id (as a string)."""
+        return dict(self._request(self._result_call(result_id)))
+
+    def get_runs_bulk(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Full run objects by id, ≤ chunk_size ids a call; unknown ids are simply absent."""
+        runs: list[dict[str, Any]] = []
+        for call in self._bulk_calls(run_ids, self.settings.chunk_size):
+            runs.extend(self._request(call) or [])
+        return runs
+
+    def _paginate(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        page = 1
+        while True:
+            data = self._request(_Call("GET", path, params={**params, "page": page}))
+            if isinstance(data, list):  # an unpaginated answer: everything at once
+                yield from data
+                return
+            yield from data.get("results") or []
+            if not data.get("next"):
+                return
+            page += 1
+
+    def iter_runs(
+        self,
+        *,
+        result_id: int | None = None,
+        status_in: Sequence[str] | None = None,
+        page_size: int = 100,
+        **filters: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """Runs list with the contract's filters, following pagination."""
+        params: dict[str, Any] = {"page_size": page_size, **filters}
+        if result_id is not None:
+            params["result_id"] = _int_id(result_id, "result_id")
+        if status_in:
+            params["status__in"] = ",".join(status_in)
+        return self._paginate(self.paths["runs"], params)
+
+    def find_results_by_name(self, name: str, *, agent_id: int | None = None) -> list[dict[str, Any]]:
+        """Results whose name is exactly `name` (the search is a substring match, so filter again)."""
+        if not name:
+            raise ValueError("name must be a non-empty string to look a result up by name")
+        params: dict[str, Any] = {"search": name, "page_size": 100}
+        if agent_id is not None:
+            params["agent_id"] = agent_id
+        return [r for r in self._paginate(self.paths["results"], params) if r.get("name") == name]
+
+    def end_calls(self, result_id: int) -> None:
+        """End every call of a result; runs not yet finished end as `cancelled`. Safe to repeat."""
+        self._request(self._end_calls_call(result_id))
+
+    def end_call(self, run_id: int) -> None:
+        """End one run's call. Safe to repeat."""
+        self._request(self._end_call_call(run_id))
+
+    def get_agent_project_id(self, agent_id: int) -> int | None:
+        """The project an agent belongs to: needed for dashboard links."""
+        agent = self._request(
+            _Call("GET", self.paths["agent"].format(agent_id=_int_id(agent_id, "agent_id")))
+        )
+        project = (agent or {}).get("project")
+        if isinstance(project, Mapping):
+            project = project.get("id")
+        return int(project) if project is not None and str(project).isdigit() else None
+
+    def create_shareable_link(self, result_id: int) -> str | None:
+        """A link to the result that works without a Cekura login."""
+        call = _Call(
+            "POST",
+            self.paths["shareable_link"].format(result_id=_int_id(result_id, "result_id")),
+            idempotent=True,
+        )
+        return (self._request(call) or {}).get("shareable_link")
+
+    def dashboard_url(self, result_id: int, project_id: int | None) -> str:
+        """The result's page in the Cekura dashboard (project-scoped when the project is known)."""
+        base = self._settings.dashboard_url if self._settings else DEFAULT_DASHBOARD_URL
+        return f"{base}/{project_id}/results/{result_id}" if project_id else f"{base}/results/{result_id}"
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap authenticated call: list one result."""
+        try:
+            self._request(_Call("GET", self.paths["results"], params={"page_size": 1}))
+        except (CekuraError, ValueError) as exc:
+            return False, str(exc)
+        return True, f"Connected to Cekura at {self.settings.base_url}; the API key was accepted."
+
+    # ------------------------------------------------------------------ async API (triggers)
+    async def aget_result(self, result_id: int) -> dict[str, Any]:
+        return dict(await self._arequest(self._result_call(result_id)))
+
+    async def aget_runs_bulk(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = []
+        async with self._async_client():  # resolves the connection without blocking the loop
+            assert self._settings is not None
+            for call in self._bulk_calls(run_ids, self._settings.chunk_size):
+                runs.extend(await self._arequest(call) or [])
+        return runs
+
+    async def aend_calls(self, result_id: int) -> None:
+        await self._arequest(self._end_calls_call(result_id))
+
+    async def aend_call(self, run_id: int) -> None:
+        await self._arequest(self._end_call_call(run_id))

@@ -1,0 +1,228 @@
+"""Status model of Cekura results and runs: the one place that decides what a status means.
+
+Everything that asks "is this finished?", "did it pass?" or "how far along is the batch?" calls into this
+module, so the operator, the sensor, the trigger and the DataFrame extraction can never disagree.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class RunStatus(enum.StrEnum):
+    """The lower-case status enum Cekura uses for both results and runs."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    IN_PROGRESS = "in_progress"
+    EVALUATING = "evaluating"
+    IN_QUEUE = "in_queue"
+    SCALING_UP = "scaling_up"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    #: Anything the API sends that this version does not know. Never terminal: we keep waiting.
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES: frozenset[RunStatus] = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.TIMEOUT, RunStatus.CANCELLED}
+)
+NON_TERMINAL_STATUSES: frozenset[RunStatus] = frozenset(
+    {
+        RunStatus.PENDING,
+        RunStatus.RUNNING,
+        RunStatus.IN_PROGRESS,
+        RunStatus.EVALUATING,
+        RunStatus.IN_QUEUE,
+        RunStatus.SCALING_UP,
+        RunStatus.UNKNOWN,
+    }
+)
+#: Terminal statuses that mean the batch did not get to evaluate (infrastructure, deadline, or a human).
+UNSUCCESSFUL_TERMINAL_STATUSES: frozenset[RunStatus] = TERMINAL_STATUSES - {RunStatus.COMPLETED}
+
+_unknown_seen: set[str] = set()
+
+
+def parse_status(raw: object) -> RunStatus:
+    """Map an API status string to `RunStatus`; unknown values become `UNKNOWN`, logged once per value."""
+    text = str(raw).strip().lower() if raw is not None else ""
+    try:
+        status = RunStatus(text)
+    except ValueError:
+        status = RunStatus.UNKNOWN
+    if status is RunStatus.UNKNOWN and text not in _unknown_seen:
+        _unknown_seen.add(text)
+        log.warning("Unknown Cekura status %r: treated as not finished; waiting continues.", raw)
+    return status
+
+
+def parse_count(raw: object, *, field: str = "count") -> int:
+    """Parse a counter the API may send as an int, a float or a numeric string ("12", "12.0").
+
+    Missing values count as 0. Anything else is a contract break worth failing loudly on.
+    """
+    if raw is None or raw == "":
+        return 0
+    if isinstance(raw, bool):
+        raise ValueError(f"{field}={raw!r} is a boolean, expected a whole number")
+    if isinstance(raw, int):
+        return raw
+    try:
+        number = float(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"{field}={raw!r} is not a number; expected an integer counter") from None
+    if not math.isfinite(number) or number != int(number):
+        raise ValueError(f"{field}={raw!r} is not a whole number; expected an integer counter")
+    return int(number)
+
+
+class Outcome(enum.StrEnum):
+    """What happened to one run, by one rule (see `run_outcome`)."""
+
+    PASSED = "passed"
+    FAILED_EVALUATION = "failed_evaluation"
+    INFRA_ERROR = "infra_error"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+def run_outcome(status: RunStatus | str | None, success: object) -> Outcome | None:
+    """The outcome of a run, or None while it is not terminal.
+
+    `completed` does not mean passed: a completed run passed only when `success` is true; `failed` is an
+    infrastructure failure (the call never happened properly), not a failed evaluation.
+    """
+    st = status if isinstance(status, RunStatus) else parse_status(status)
+    if st is RunStatus.COMPLETED:
+        return Outcome.PASSED if success is True else Outcome.FAILED_EVALUATION
+    if st is RunStatus.FAILED:
+        return Outcome.INFRA_ERROR
+    if st is RunStatus.TIMEOUT:
+        return Outcome.TIMEOUT
+    if st is RunStatus.CANCELLED:
+        return Outcome.CANCELLED
+    return None
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Counts of a batch's runs by outcome; rates come from these counts, never from `success_rate`."""
+
+    total: int
+    passed: int = 0
+    failed_evaluation: int = 0
+    infra_error: int = 0
+    timeout: int = 0
+    cancelled: int = 0
+
+    @property
+    def terminal(self) -> int:
+        return self.passed + self.failed_evaluation + self.infra_error + self.timeout + self.cancelled
+
+    @property
+    def pending(self) -> int:
+        return max(self.total - self.terminal, 0)
+
+    @property
+    def success_rate(self) -> float | None:
+        """Passed over terminal runs (0–1), or None before any run finished."""
+        return self.passed / self.terminal if self.terminal else None
+
+    @property
+    def all_passed(self) -> bool:
+        """Cekura's own CI gate: at least one run, and every run passed."""
+        return self.total > 0 and self.passed == self.total
+
+    def describe(self) -> str:
+        """The one-line progress shown in the task log on every poll."""
+        return (
+            f"{self.terminal}/{self.total} runs terminal · {self.passed} passed · "
+            f"{self.failed_evaluation} failed · {self.infra_error} infra error · "
+            f"{self.timeout} timeout · {self.cancelled} cancelled · {self.pending} pending"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "terminal": self.terminal, "pending": self.pending}
+
+    @classmethod
+    def from_runs(cls, runs: Iterable[Mapping[str, Any]], total: int | None = None) -> BatchProgress:
+        counts = dict.fromkeys(Outcome, 0)
+        seen = 0
+        for run in runs:
+            seen += 1
+            outcome = run_outcome(run.get("status"), run.get("success"))
+            if outcome is not None:
+                counts[outcome] += 1
+        return cls(
+            total=max(total or 0, seen),
+            passed=counts[Outcome.PASSED],
+            failed_evaluation=counts[Outcome.FAILED_EVALUATION],
+            infra_error=counts[Outcome.INFRA_ERROR],
+            timeout=counts[Outcome.TIMEOUT],
+            cancelled=counts[Outcome.CANCELLED],
+        )
+
+
+def runs_of(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The runs of a result payload as a list: the detail view keys them by id, other views list them."""
+    runs = result.get("runs") or []
+    if isinstance(runs, Mapping):
+        out = []
+        for key, run in runs.items():
+            item = dict(run) if isinstance(run, Mapping) else {}
+            item.setdefault("id", int(key) if str(key).isdigit() else key)
+            out.append(item)
+        return out
+    return [dict(r) for r in runs if isinstance(r, Mapping)]
+
+
+@dataclass(frozen=True)
+class ResultSummary:
+    """A small, XCom-safe view of one submitted batch: ids, status and counts, never run payloads."""
+
+    result_id: int
+    name: str | None
+    status: RunStatus
+    progress: BatchProgress
+
+    @property
+    def is_terminal(self) -> bool:
+        """A batch is finished when the result says so, or when every run it lists is terminal."""
+        if self.status.is_terminal:
+            return True
+        return self.progress.total > 0 and self.progress.pending == 0
+
+    @classmethod
+    def from_result(cls, result: Mapping[str, Any]) -> ResultSummary:
+        runs = runs_of(result)
+        total = parse_count(result.get("total_runs_count"), field="total_runs_count")
+        return cls(
+            result_id=int(result["id"]),
+            name=result.get("name"),
+            status=parse_status(result.get("status")),
+            progress=BatchProgress.from_runs(runs, total=total),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        rate = self.progress.success_rate
+        return {
+            "result_id": self.result_id,
+            "name": self.name,
+            "status": self.status.value,
+            **self.progress.to_dict(),
+            "success_rate": round(rate, 4) if rate is not None else None,
+        }
