@@ -17,15 +17,60 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Run Cekura voice-agent test scenarios against LiveKit agents and track success rates.",
         "versions": [__version__],
         "connection-types": [
-            {"connection-type": "cekura", "hook-class-name": f"{_PKG}.hooks.cekura.CekuraHook"},
-            {"connection-type": "livekit", "hook-class-name": f"{_PKG}.hooks.livekit.LiveKitHook"},
+            {
+                "connection-type": "cekura",
+                "hook-class-name": f"{_PKG}.hooks.cekura.CekuraHook",
+                "hook-name": "Cekura",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login"],
+                    "relabeling": {"host": "Cekura API base URL", "password": "Cekura API key"},
+                    "placeholders": {
+                        "host": "https://api.cekura.ai",
+                        "password": "X-CEKURA-API-KEY value from the Cekura dashboard",
+                    },
+                },
+                "conn-fields": {
+                    "timeout": {
+                        "label": "Request timeout (s)",
+                        "schema": {"type": ["integer", "null"], "minimum": 1, "default": 30},
+                        "description": "Per-request timeout for Cekura API calls.",
+                    },
+                    "chunk_size": {
+                        "label": "Run ids per bulk call",
+                        "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": 100},
+                        "description": "How many run ids one runs/bulk request asks for (at most 100).",
+                    },
+                },
+            },
+            {
+                "connection-type": "livekit",
+                "hook-class-name": f"{_PKG}.hooks.livekit.LiveKitHook",
+                "hook-name": "LiveKit",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "extra"],
+                    "relabeling": {
+                        "host": "LiveKit server URL",
+                        "login": "API key",
+                        "password": "API secret",
+                    },
+                    "placeholders": {"host": "wss://my-project.livekit.cloud", "login": "API key"},
+                },
+            },
         ],
         "hooks": [
             {"integration-name": "Cekura", "python-modules": [f"{_PKG}.hooks.cekura"]},
             {"integration-name": "LiveKit", "python-modules": [f"{_PKG}.hooks.livekit"]},
         ],
         "integrations": [
-            {"integration-name": "Cekura", "external-doc-url": "https://docs.cekura.ai", "tags": ["software"]},
-            {"integration-name": "LiveKit", "external-doc-url": "https://docs.livekit.io", "tags": ["software"]},
+            {
+                "integration-name": "Cekura",
+                "external-doc-url": "https://docs.cekura.ai",
+                "tags": ["software"],
+            },
+            {
+                "integration-name": "LiveKit",
+                "external-doc-url": "https://docs.livekit.io",
+                "tags": ["software"],
+            },
         ],
     }
