@@ -1,0 +1,246 @@
+"""Daily success rates and regressions, computed IN SQL on the warehouse.
+
+Why SQL: history grows without bound; pulling it into pandas on every load would not. The daily table is
+rebuilt for the days a load touched plus a trailing window (late evaluations change old days), and every
+rolling rate is a ratio of SUMMED counts over calendar days (a RANGE frame on a day number), never an
+average of daily rates.
+
+Rules (documented once, used everywhere):
+- success_rate = passed / (passed + failed_evaluation); infra errors, timeouts and cancellations are not
+  evaluation failures and are counted apart. `evaluated` = passed + failed_evaluation; a day with
+  evaluated = 0 has NULL rate and interval.
+- wilson_low / wilson_high: Wilson 95% score interval of passed / evaluated (computed in SQL).
+- rate_7d / rate_28d: sum(passed) / sum(evaluated) over the 7 / 28 calendar days ending on run_date.
+- Runs without an agent or scenario are grouped under id -1 (key columns cannot be NULL).
+- Regressions: per agent × scenario, the current window (`current_days` ending on the window end) against
+  the baseline window (`baseline_days` before it). Window counts are summed in SQL; the z-test runs in Python
+  over those few aggregated rows (SQL has no normal CDF in either engine). Rows for a window end are
+  replaced on every detection, so a regression that late data disproves disappears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cekura_livekit.results.stats import Z95, RegressionPolicy, drop_test
+from cekura_livekit.warehouse.dialects import Dialect, open_warehouse, q
+from cekura_livekit.warehouse.tables import (
+    DEFAULT_SCHEMA,
+    REGRESSIONS,
+    RUNS,
+    SUCCESS_RATE_DAILY,
+    UNKNOWN_ID,
+)
+
+DEFAULT_TRAILING_DAYS = 28
+_LONGEST_WINDOW = 28
+
+
+def _as_date(value: date | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise ValueError(f"date={value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _ratio(num: str, den: str) -> str:
+    return f"CASE WHEN {den} > 0 THEN CAST({num} AS DOUBLE PRECISION) / {den} END"
+
+
+def _wilson(bound: str, passed: str, n: str) -> str:
+    """Wilson score bound as a SQL expression (both engines: sqrt, CASE, DOUBLE PRECISION casts)."""
+    z = repr(Z95)
+    z2 = repr(Z95 * Z95)
+    p = f"(CAST({passed} AS DOUBLE PRECISION) / {n})"
+    sign = "-" if bound == "low" else "+"
+    expr = (
+        f"(({p} + {z2} / (2.0 * {n})) {sign} {z} * sqrt({p} * (1 - {p}) / {n} + {z2} / (4.0 * {n} * {n})))"
+        f" / (1 + {z2} / {n})"
+    )
+    return f"CASE WHEN {n} > 0 THEN {expr} END"
+
+
+def recompute_daily_sql(dialect: Dialect) -> str:
+    """INSERT … SELECT … ON CONFLICT rebuilding daily rows from `since` on (params: lookback, since, now)."""
+    runs = dialect.table(RUNS)
+    d = dialect.date_param()
+    day_no = dialect.day_number("run_date")
+
+    def count(outcome: str) -> str:
+        return f"SUM(CASE WHEN outcome = '{outcome}' THEN 1 ELSE 0 END)"
+
+    def rolling(col: str, days: int) -> str:
+        return (
+            f"SUM({col}) OVER (PARTITION BY agent_id, scenario_id ORDER BY day_no "
+            f"RANGE BETWEEN {days - 1} PRECEDING AND CURRENT ROW)"
+        )
+
+    cols = [c for c in SUCCESS_RATE_DAILY.column_names]
+    target = dialect.table(SUCCESS_RATE_DAILY)
+    key = ", ".join(q(k) for k in SUCCESS_RATE_DAILY.key)
+    sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in SUCCESS_RATE_DAILY.key)
+    return f"""
+INSERT INTO {target} ({", ".join(q(c) for c in cols)})
+SELECT run_date, agent_id, scenario_id, agent_name, scenario_name, runs, passed, failed_evaluation,
+       infra_errors, timeouts, cancelled, evaluated,
+       {_ratio("passed", "evaluated")},
+       {_wilson("low", "passed", "evaluated")},
+       {_wilson("high", "passed", "evaluated")},
+       passed_7d, evaluated_7d, {_ratio("passed_7d", "evaluated_7d")},
+       passed_28d, evaluated_28d, {_ratio("passed_28d", "evaluated_28d")},
+       {dialect.param}
+FROM (
+    SELECT g.*,
+           {rolling("passed", 7)} AS passed_7d, {rolling("evaluated", 7)} AS evaluated_7d,
+           {rolling("passed", 28)} AS passed_28d, {rolling("evaluated", 28)} AS evaluated_28d
+    FROM (
+        SELECT run_date,
+               COALESCE(agent_id, {UNKNOWN_ID}) AS agent_id,
+               COALESCE(scenario_id, {UNKNOWN_ID}) AS scenario_id,
+               MAX(agent_name) AS agent_name,
+               MAX(scenario_name) AS scenario_name,
+               COUNT(*) AS runs,
+               {count("passed")} AS passed,
+               {count("failed_evaluation")} AS failed_evaluation,
+               {count("infra_error")} AS infra_errors,
+               {count("timeout")} AS timeouts,
+               {count("cancelled")} AS cancelled,
+               SUM(CASE WHEN outcome IN ('passed', 'failed_evaluation') THEN 1 ELSE 0 END) AS evaluated,
+               {day_no} AS day_no
+        FROM {runs}
+        WHERE run_date IS NOT NULL AND run_date >= {d}
+        GROUP BY run_date, COALESCE(agent_id, {UNKNOWN_ID}), COALESCE(scenario_id, {UNKNOWN_ID})
+    ) g
+) w
+WHERE run_date >= {d}
+ON CONFLICT ({key}) DO UPDATE SET {sets}
+"""
+
+
+def recompute_daily_in(dialect: Dialect, cur: Any, since: date | str, now: datetime | None = None) -> int:
+    """Rebuild daily rows with run_date >= since inside the caller's transaction; returns rows written."""
+    since_d = _as_date(since)
+    lookback = since_d - timedelta(days=_LONGEST_WINDOW - 1)
+    stamp = dialect.db_value("timestamp", now or datetime.now(UTC))
+    cur.execute(recompute_daily_sql(dialect), (stamp, lookback.isoformat(), since_d.isoformat()))
+    return max(int(cur.rowcount or 0), 0)
+
+
+def _window_counts_sql(dialect: Dialect) -> str:
+    d = dialect.date_param()
+    daily = dialect.table(SUCCESS_RATE_DAILY)
+    return f"""
+SELECT agent_id, scenario_id, MAX(agent_name), MAX(scenario_name),
+       SUM(CASE WHEN run_date < {d} THEN passed ELSE 0 END),
+       SUM(CASE WHEN run_date < {d} THEN evaluated ELSE 0 END),
+       SUM(CASE WHEN run_date >= {d} THEN passed ELSE 0 END),
+       SUM(CASE WHEN run_date >= {d} THEN evaluated ELSE 0 END)
+FROM {daily}
+WHERE run_date >= {d} AND run_date <= {d}
+GROUP BY agent_id, scenario_id
+"""
+
+
+def detect_regressions_in(
+    dialect: Dialect,
+    cur: Any,
+    end_date: date | str,
+    policy: RegressionPolicy | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Compare windows ending on `end_date`, replace that day's regression rows, return the new ones."""
+    policy = policy or RegressionPolicy()
+    end = _as_date(end_date)
+    current_start = end - timedelta(days=policy.current_days - 1)
+    baseline_end = current_start - timedelta(days=1)
+    baseline_start = current_start - timedelta(days=policy.baseline_days)
+    cs = current_start.isoformat()
+    cur.execute(_window_counts_sql(dialect), (cs, cs, cs, cs, baseline_start.isoformat(), end.isoformat()))
+    found: list[dict[str, Any]] = []
+    stamp = now or datetime.now(UTC)
+    for agent_id, scenario_id, agent_name, scenario_name, bp, bn, cp, cn in cur.fetchall():
+        test = drop_test(int(bp or 0), int(bn or 0), int(cp or 0), int(cn or 0))
+        severity = policy.severity(test)
+        if severity is None:
+            continue
+        found.append(
+            {
+                "run_date": end,
+                "agent_id": int(agent_id),
+                "scenario_id": int(scenario_id),
+                "agent_name": agent_name,
+                "scenario_name": scenario_name,
+                "current_start": current_start,
+                "baseline_start": baseline_start,
+                "baseline_end": baseline_end,
+                "baseline_passed": test.baseline_passed,
+                "baseline_n": test.baseline_n,
+                "baseline_rate": test.baseline_rate,
+                "current_passed": test.current_passed,
+                "current_n": test.current_n,
+                "current_rate": test.current_rate,
+                "rate_drop": test.drop,
+                "z": test.z,
+                "p_value": test.p_value,
+                "severity": severity,
+                "detected_at": stamp,
+            }
+        )
+    target = dialect.table(REGRESSIONS)
+    cur.execute(f"DELETE FROM {target} WHERE run_date = {dialect.date_param()}", (end.isoformat(),))
+    if found:
+        cols = REGRESSIONS.column_names
+        marks = ", ".join(dialect.param for _ in cols)
+        rows = [tuple(dialect.db_value(REGRESSIONS.types[c], r[c]) for c in cols) for r in found]
+        cur.executemany(f"INSERT INTO {target} ({', '.join(q(c) for c in cols)}) VALUES ({marks})", rows)
+    return found
+
+
+def latest_run_date_in(dialect: Dialect, cur: Any) -> date | None:
+    cur.execute(f"SELECT MAX(run_date) FROM {dialect.table(SUCCESS_RATE_DAILY)}")
+    row = cur.fetchone()
+    return _as_date(row[0]) if row and row[0] is not None else None
+
+
+def window_ends(touched: Iterable[date | str], latest: date | None, trailing_days: int) -> list[date]:
+    """Regression window ends a load may have changed: from the earliest touched day to the latest day
+    in the warehouse, limited to the last `trailing_days` days before that latest day."""
+    days = sorted({_as_date(d) for d in touched})
+    if not days or latest is None:
+        return []
+    start = max(days[0], latest - timedelta(days=max(trailing_days, 1) - 1))
+    return [start + timedelta(days=i) for i in range((latest - start).days + 1)]
+
+
+def recompute_daily(
+    warehouse_conn_id: str, since: date | str, schema: str = DEFAULT_SCHEMA, now: datetime | None = None
+) -> int:
+    """Rebuild `cekura_success_rate_daily` from `since` on, in its own transaction."""
+    from cekura_livekit.warehouse.writer import ensure_tables
+
+    with open_warehouse(warehouse_conn_id, schema) as wh, wh.transaction() as cur:
+        ensure_tables(wh.dialect, cur)
+        return recompute_daily_in(wh.dialect, cur, since, now)
+
+
+def detect_regressions(
+    warehouse_conn_id: str,
+    end_date: date | str | None = None,
+    schema: str = DEFAULT_SCHEMA,
+    policy: RegressionPolicy | None = None,
+) -> list[dict[str, Any]]:
+    """Detect regressions for the window ending on `end_date` (default: the latest day in the warehouse)."""
+    from cekura_livekit.warehouse.writer import ensure_tables
+
+    with open_warehouse(warehouse_conn_id, schema) as wh, wh.transaction() as cur:
+        ensure_tables(wh.dialect, cur)
+        end = end_date if end_date is not None else latest_run_date_in(wh.dialect, cur)
+        if end is None:
+            return []
+        return detect_regressions_in(wh.dialect, cur, end, policy)
