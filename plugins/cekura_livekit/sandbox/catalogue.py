@@ -1,0 +1,211 @@
+"""The sandbox's world: agents, scenarios, personalities, test profiles and metrics, read from YAML.
+
+Scenario entries carry the knobs of the simulation (pass rate, infra-failure and timeout rates, call
+duration range, a dated regression), so a demo can show flaky and regressing scenarios without a real
+Cekura account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_INFRA_FAILURE_RATE = 0.01
+DEFAULT_TIMEOUT_RATE = 0.01
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: int
+    name: str
+    project: int
+    livekit_agent_name: str
+    livekit_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Personality:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class TestProfile:
+    __test__ = False  # not a pytest class
+
+    id: int
+    name: str
+    agent: int | None
+    information: dict[str, Any]
+
+    def as_data(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "information": dict(self.information)}
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: int
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: int
+    name: str
+    agent: int
+    personality: int
+    pass_rate: float
+    infra_failure_rate: float
+    timeout_rate: float
+    duration: tuple[int, int]
+    metrics: tuple[int, ...]
+    regression_from: dt.date | None = None
+    regression_pass_rate: float | None = None
+
+    def pass_rate_on(self, day: dt.date) -> float:
+        """The pass probability of a run on that (simulated) date: the dated regression applies on/after."""
+        if (
+            self.regression_from is not None
+            and self.regression_pass_rate is not None
+            and day >= self.regression_from
+        ):
+            return self.regression_pass_rate
+        return self.pass_rate
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    agents: dict[int, Agent]
+    scenarios: dict[int, Scenario]
+    personalities: dict[int, Personality]
+    test_profiles: dict[int, TestProfile]
+    metrics: dict[int, Metric]
+
+
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
+    """Load a catalogue file, or the packaged default when `path` is None."""
+    if path is None:
+        text = resources.files("cekura_livekit.sandbox").joinpath("default_catalogue.yaml").read_text("utf-8")
+        where = "default_catalogue.yaml"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(
+                f"catalogue={str(path)!r} is not a file; pass a YAML catalogue path or None for the default"
+            )
+        text, where = p.read_text("utf-8"), str(p)
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"catalogue {where}: top level must be a mapping with agents/scenarios")
+    return parse_catalogue(data, where=where)
+
+
+def parse_catalogue(data: dict[str, Any], *, where: str = "catalogue") -> Catalogue:
+    agents = {}
+    for raw in _items(data, "agents", where, required=True):
+        lk = raw.get("livekit") or {}
+        agent = Agent(
+            id=_int(raw, "id", where),
+            name=str(raw.get("name") or f"Agent {raw.get('id')}"),
+            project=_int(raw, "project", where, default=1),
+            livekit_agent_name=str(lk.get("agent_name") or ""),
+            livekit_config=dict(lk.get("config") or {}),
+        )
+        agents[agent.id] = agent
+    personalities = {
+        p.id: p
+        for p in (
+            Personality(id=_int(r, "id", where), name=str(r.get("name", "")))
+            for r in _items(data, "personalities", where)
+        )
+    }
+    if not personalities:
+        personalities = {1: Personality(1, "Normal Male")}
+    metrics = {
+        m.id: m
+        for m in (
+            Metric(
+                id=_int(r, "id", where),
+                name=str(r.get("name", "")),
+                type=str(r.get("type", "binary_qualitative")),
+            )
+            for r in _items(data, "metrics", where)
+        )
+    }
+    profiles = {}
+    for r in _items(data, "test_profiles", where):
+        agent_ref = r.get("agent")
+        profiles[_int(r, "id", where)] = TestProfile(
+            id=_int(r, "id", where),
+            name=str(r.get("name", "")),
+            agent=int(agent_ref) if agent_ref is not None else None,
+            information=dict(r.get("information") or {}),
+        )
+    scenarios = {}
+    default_personality = min(personalities)
+    for r in _items(data, "scenarios", where, required=True):
+        sid = _int(r, "id", where)
+        agent_id = _int(r, "agent", where)
+        if agent_id not in agents:
+            raise ValueError(f"{where}: scenario {sid} names agent {agent_id}, which is not in agents")
+        duration = r.get("duration", [30, 120])
+        if not (
+            isinstance(duration, list) and len(duration) == 2 and 0 < int(duration[0]) <= int(duration[1])
+        ):
+            raise ValueError(f"{where}: scenario {sid} duration={duration!r}; use [min_seconds, max_seconds]")
+        metric_ids = tuple(int(m) for m in r.get("metrics", []))
+        unknown = [m for m in metric_ids if m not in metrics]
+        if unknown:
+            raise ValueError(
+                f"{where}: scenario {sid} uses unknown metric ids {unknown}; declare them under metrics"
+            )
+        regression = r.get("regression") or {}
+        reg_from = regression.get("from")
+        if isinstance(reg_from, str):
+            reg_from = dt.date.fromisoformat(reg_from)
+        scenarios[sid] = Scenario(
+            id=sid,
+            name=str(r.get("name", f"Scenario {sid}")),
+            agent=agent_id,
+            personality=_int(r, "personality", where, default=default_personality),
+            pass_rate=_rate(r, "pass_rate", where, 0.95),
+            infra_failure_rate=_rate(r, "infra_failure_rate", where, DEFAULT_INFRA_FAILURE_RATE),
+            timeout_rate=_rate(r, "timeout_rate", where, DEFAULT_TIMEOUT_RATE),
+            duration=(int(duration[0]), int(duration[1])),
+            metrics=metric_ids,
+            regression_from=reg_from,
+            regression_pass_rate=_rate(regression, "pass_rate", where, 0.0) if regression else None,
+        )
+    return Catalogue(agents, scenarios, personalities, profiles, metrics)
+
+
+def _items(data: dict[str, Any], key: str, where: str, *, required: bool = False) -> list[dict[str, Any]]:
+    items = data.get(key) or []
+    if required and not items:
+        raise ValueError(f"{where}: '{key}' must list at least one entry")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError(f"{where}: '{key}' must be a list of mappings")
+    return items
+
+
+def _int(raw: dict[str, Any], key: str, where: str, default: int | None = None) -> int:
+    value = raw.get(key, default)
+    if value is None or isinstance(value, bool):
+        raise ValueError(f"{where}: {key}={value!r} in {raw!r}; an integer is required")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {key}={value!r} in {raw!r} is not an integer") from None
+
+
+def _rate(raw: dict[str, Any], key: str, where: str, default: float) -> float:
+    value = float(raw.get(key, default))
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{where}: {key}={value!r} must be a probability between 0 and 1")
+    return value

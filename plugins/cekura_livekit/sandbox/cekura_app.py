@@ -1,0 +1,272 @@
+"""The Cekura stand-in's HTTP surface: every path family of the contract, with and without trailing slash.
+
+Routing is by regular expression over the path so `/v1/` and `/v2/`, `results/` and `results-external/`
+and the optional trailing slash all reach the same handler (the official SDK sends no trailing slash,
+the project's client always sends one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cekura_livekit.sandbox.errors import ApiError, not_found
+from cekura_livekit.sandbox.livekit_state import LiveKitState
+from cekura_livekit.sandbox.recorder import Fault, Recorder
+from cekura_livekit.sandbox.store import CekuraStore
+from cekura_livekit.sandbox.validation import parse_run_ids, parse_submission
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 1000
+
+_V = r"/test_framework/v[12]"
+Handler = Callable[[Request, "re.Match[str]"], Awaitable[Any]]
+
+
+class CekuraApi:
+    def __init__(
+        self, store: CekuraStore, recorder: Recorder, livekit: LiveKitState, api_keys: set[str]
+    ) -> None:
+        self.store = store
+        self.recorder = recorder
+        self.livekit = livekit
+        self.api_keys = api_keys
+        self.routes: list[tuple[str, str, Handler]] = [
+            ("POST", rf"{_V}/scenarios(?:-external)?/run_scenarios_livekit", self.submit_v1),
+            ("POST", rf"{_V}/scenarios(?:-external)?/run_scenarios_livekit_v2", self.submit_v2),
+            ("POST", rf"{_V}/scenarios(?:-external)?/run_scenarios_livekit_chat", self.submit_chat),
+            ("GET", rf"{_V}/results(?:-external)?", self.list_results),
+            ("GET", rf"{_V}/results(?:-external)?/(?P<id>[^/]+)", self.result_detail),
+            ("POST", rf"{_V}/results(?:-external)?/(?P<id>[^/]+)/end_calls", self.end_calls),
+            ("POST", rf"{_V}/results(?:-external)?/(?P<id>[^/]+)/create_shareable_link_token", self.share),
+            ("GET", rf"{_V}/runs(?:-external)?", self.list_runs),
+            ("GET", rf"{_V}/runs(?:-external)?/bulk", self.runs_bulk),
+            ("GET", rf"{_V}/runs(?:-external)?/(?P<id>[^/]+)", self.run_detail),
+            ("POST", rf"{_V}/runs(?:-external)?/(?P<id>[^/]+)/end_call", self.end_call),
+            ("GET", rf"{_V}/aiagents/(?P<id>[^/]+)", self.agent_detail),
+            ("GET", r"/_sandbox/requests", self.ctl_requests),
+            ("DELETE", r"/_sandbox/requests", self.ctl_clear_requests),
+            ("GET", r"/_sandbox/faults", self.ctl_faults),
+            ("POST", r"/_sandbox/faults", self.ctl_add_fault),
+            ("DELETE", r"/_sandbox/faults", self.ctl_clear_faults),
+            ("GET", r"/_sandbox/clock", self.ctl_clock),
+            ("POST", r"/_sandbox/clock", self.ctl_set_clock),
+            ("GET", r"/_sandbox/livekit/rooms", self.ctl_rooms),
+        ]
+        self._compiled = [(m, re.compile(pattern + r"/?$"), h) for m, pattern, h in self.routes]
+
+    def app(self) -> Starlette:
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        return Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods)])
+
+    async def dispatch(self, request: Request) -> Response:
+        path = request.url.path
+        if path.rstrip("/") == "/_sandbox/health":
+            return JSONResponse({"ok": True})
+        allowed: list[str] = []
+        for method, pattern, handler in self._compiled:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            if method != request.method:
+                allowed.append(method)
+                continue
+            try:
+                self._authenticate(request)
+                body = await handler(request, match)
+            except ApiError as exc:
+                return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+            return JSONResponse(body)
+        if allowed:
+            return JSONResponse({"detail": f'Method "{request.method}" not allowed.'}, status_code=405)
+        return JSONResponse({"detail": "Not found."}, status_code=404)
+
+    def _authenticate(self, request: Request) -> None:
+        key = request.headers.get("x-cekura-api-key")
+        if not key:
+            raise ApiError(401, {"detail": "Authentication credentials were not provided."})
+        if key not in self.api_keys:
+            raise ApiError(401, {"detail": "Invalid API key."})
+
+    # ---- submit ---------------------------------------------------------------------------------
+    async def _submit(self, request: Request, mode: str) -> Any:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(
+                400, {"detail": "JSON parse error - Expecting value: line 1 column 1 (char 0)"}
+            ) from None
+        return self.store.submit(parse_submission(body, mode, self.store.catalogue))
+
+    async def submit_v1(self, request: Request, match: re.Match[str]) -> Any:
+        return await self._submit(request, "v1")
+
+    async def submit_v2(self, request: Request, match: re.Match[str]) -> Any:
+        return await self._submit(request, "v2")
+
+    async def submit_chat(self, request: Request, match: re.Match[str]) -> Any:
+        return await self._submit(request, "chat")
+
+    # ---- reads ----------------------------------------------------------------------------------
+    async def result_detail(self, request: Request, match: re.Match[str]) -> Any:
+        return self.store.result(_path_id(match))
+
+    async def list_results(self, request: Request, match: re.Match[str]) -> Any:
+        q = request.query_params
+        items = self.store.list_results(
+            agent_id=_query_int(q.get("agent_id"), "agent_id"),
+            project_id=_query_int(q.get("project_id"), "project_id"),
+            search=q.get("search") or None,
+        )
+        return _paginate(request, items)
+
+    async def list_runs(self, request: Request, match: re.Match[str]) -> Any:
+        q = request.query_params
+        status_in = q.get("status__in")
+        success = q.get("success")
+        filters: dict[str, Any] = {
+            "result_id": _query_int(q.get("result_id"), "result_id"),
+            "agent_id": _query_int(q.get("agent_id") or q.get("result__agent_id"), "agent_id"),
+            "project_id": _query_int(q.get("project_id"), "project_id"),
+            "status": q.get("status") or None,
+            "status__in": [s.strip() for s in status_in.split(",") if s.strip()] if status_in else None,
+            "success": None if success in (None, "") else success.lower() in ("true", "1"),
+            "scenario__id__in": _query_ints(q.get("scenario__id__in"), "scenario__id__in"),
+            "id__in": _query_ints(q.get("id__in"), "id__in"),
+            "timestamp__gte": _query_time(q.get("timestamp__gte"), "timestamp__gte"),
+            "timestamp__lte": _query_time(q.get("timestamp__lte"), "timestamp__lte"),
+        }
+        return _paginate(request, self.store.list_runs(filters))
+
+    async def runs_bulk(self, request: Request, match: re.Match[str]) -> Any:
+        q = request.query_params
+        raw = q.get("run_ids") if "run_ids" in q else q.get("ids")
+        return self.store.runs_bulk(parse_run_ids(raw))
+
+    async def run_detail(self, request: Request, match: re.Match[str]) -> Any:
+        return self.store.run(_path_id(match))
+
+    async def agent_detail(self, request: Request, match: re.Match[str]) -> Any:
+        return self.store.agent(_path_id(match))
+
+    # ---- actions --------------------------------------------------------------------------------
+    async def end_calls(self, request: Request, match: re.Match[str]) -> Any:
+        return self.store.end_calls(_path_id(match))
+
+    async def end_call(self, request: Request, match: re.Match[str]) -> Any:
+        return self.store.end_call(_path_id(match))
+
+    async def share(self, request: Request, match: re.Match[str]) -> Any:
+        return self.store.shareable_link(_path_id(match), str(request.base_url).rstrip("/"))
+
+    # ---- sandbox controls -----------------------------------------------------------------------
+    async def ctl_requests(self, request: Request, match: re.Match[str]) -> Any:
+        return [r.__dict__ for r in self.recorder.snapshot()]
+
+    async def ctl_clear_requests(self, request: Request, match: re.Match[str]) -> Any:
+        self.recorder.clear()
+        return {"cleared": True}
+
+    async def ctl_faults(self, request: Request, match: re.Match[str]) -> Any:
+        return [f.as_dict() for f in self.recorder.faults]
+
+    async def ctl_add_fault(self, request: Request, match: re.Match[str]) -> Any:
+        try:
+            body = await request.json()
+            fault = Fault(**body)
+        except (ValueError, TypeError) as exc:
+            raise ApiError(400, {"detail": f"bad fault: {exc}"}) from None
+        self.recorder.add_fault(fault)
+        return fault.as_dict()
+
+    async def ctl_clear_faults(self, request: Request, match: re.Match[str]) -> Any:
+        self.recorder.clear_faults()
+        return {"cleared": True}
+
+    async def ctl_clock(self, request: Request, match: re.Match[str]) -> Any:
+        return {"now": self.store.clock.now().isoformat(), "speed": self.store.clock.speed}
+
+    async def ctl_set_clock(self, request: Request, match: re.Match[str]) -> Any:
+        try:
+            body = await request.json()
+            self.store.clock.set(datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ApiError(400, {"now": [f"expected an ISO 8601 datetime with timezone ({exc})"]}) from None
+        return await self.ctl_clock(request, match)
+
+    async def ctl_rooms(self, request: Request, match: re.Match[str]) -> Any:
+        with self.livekit.lock:
+            return {
+                "rooms": {name: r.as_dict() for name, r in self.livekit.rooms.items()},
+                "dispatches": [d.as_dict() for d in self.livekit.dispatches],
+                "deleted_rooms": list(self.livekit.deleted_rooms),
+            }
+
+
+def _path_id(match: re.Match[str]) -> int:
+    raw = match.group("id")
+    if not raw.isdigit():
+        raise not_found()
+    return int(raw)
+
+
+def _query_int(raw: str | None, name: str) -> int | None:
+    if raw in (None, ""):
+        return None
+    if not raw.strip().isdigit():
+        raise ApiError(400, {name: ["Enter a whole number."]})
+    return int(raw)
+
+
+def _query_ints(raw: str | None, name: str) -> list[int] | None:
+    if raw in (None, ""):
+        return None
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        raise ApiError(400, {name: ["Enter a whole number."]})
+    return [int(p) for p in parts]
+
+
+def _query_time(raw: str | None, name: str) -> datetime | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, {name: ["Enter a valid date/time."]}) from None
+    if value.tzinfo is None:
+        raise ApiError(400, {name: ["Enter a valid date/time with a timezone."]})
+    return value
+
+
+def _paginate(request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """DRF page-number pagination: `{count, next, previous, results}` with absolute next/previous URLs."""
+    q = request.query_params
+    try:
+        page = int(q.get("page") or 1)
+        size = min(max(int(q.get("page_size") or DEFAULT_PAGE_SIZE), 1), MAX_PAGE_SIZE)
+    except ValueError:
+        raise ApiError(404, {"detail": "Invalid page."}) from None
+    pages = max((len(items) + size - 1) // size, 1)
+    if page < 1 or page > pages:
+        raise ApiError(404, {"detail": "Invalid page."})
+
+    def link(number: int) -> str:
+        params = dict(q)
+        params["page"] = str(number)
+        return f"{str(request.url).split('?')[0]}?{urlencode(params)}"
+
+    return {
+        "count": len(items),
+        "next": link(page + 1) if page < pages else None,
+        "previous": link(page - 1) if page > 1 else None,
+        "results": items[(page - 1) * size : page * size],
+    }

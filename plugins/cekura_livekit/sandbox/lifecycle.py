@@ -1,0 +1,339 @@
+"""One simulated Cekura run: a plan drawn once from the seed, and its state read lazily off the clock.
+
+A run's whole future (queue delay, call length, outcome, metric scores) is drawn at submit time from
+`Random(f"{seed}:{run_id}:{scenario_id}")`, so the same seed and the same submissions give the same
+outcomes, and no background task is needed to move runs along: the status is a function of simulated now.
+Only two things are decided later, at the moment the call would start: whether a bring-your-own room
+can be joined (token, room) and whether an agent was dispatched into it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cekura_livekit.sandbox.catalogue import Agent, Catalogue, Personality, Scenario, TestProfile
+from cekura_livekit.sandbox.clock import iso
+
+TERMINAL = frozenset({"completed", "failed", "timeout", "cancelled"})
+
+#: Fates drawn at submit time.
+PASSED, FAILED_EVAL, INFRA, TIMED_OUT = "passed", "failed_evaluation", "infra", "timeout"
+
+_INFRA_ERRORS = (
+    "Failed to connect to LiveKit room: timed out waiting for ICE connection",
+    "Failed to connect to LiveKit room: signal connection closed unexpectedly",
+    "Testing agent crashed: upstream TTS provider returned 503",
+)
+
+
+@dataclass
+class RunRecord:
+    id: int
+    result_id: int
+    result_name: str
+    agent: Agent
+    scenario: Scenario
+    personality: Personality
+    test_profile: TestProfile | None
+    run_as_text: bool
+    submitted_at: datetime
+    # Offsets in simulated seconds from submitted_at; from `t_call` on, `shift` is added.
+    t_queue: float
+    t_start: float
+    t_call: float
+    t_end: float
+    t_done: float
+    fate: str
+    call_seconds: int
+    metrics: list[dict[str, Any]]
+    expected_score: int
+    infra_error: str
+    trace_id: str
+    # Bring-your-own room (v1 / chat): checked when the call starts.
+    byo: bool = False
+    room_url: str = ""
+    access_token: str = field(default="", repr=False)
+    room_name: str = ""
+    connection_resolved: bool = True
+    agent_wait_started_real: float | None = None
+    shift: float = 0.0
+    # Managed (v2) room.
+    livekit_room: str = ""
+    # Set when something other than the plan ends the run (cancel, connection failure).
+    final_status: str | None = None
+    final_at: datetime | None = None
+    final_error: str = ""
+    final_reason: str = ""
+    cached: dict[str, Any] | None = None
+
+    # ---- timing ---------------------------------------------------------------------------------
+    def at(self, offset: float, shifted: bool = True) -> datetime:
+        return self.submitted_at + timedelta(seconds=offset + (self.shift if shifted else 0.0))
+
+    def call_start(self) -> datetime:
+        return self.at(self.t_call)
+
+    def planned_status(self, now: datetime) -> str:
+        elapsed = (now - self.submitted_at).total_seconds()
+        if elapsed < self.t_queue:
+            return "pending"
+        if elapsed < self.t_start:
+            return "in_queue"
+        if elapsed < self.t_call + self.shift or not self.connection_resolved:
+            return "running"
+        if self.fate == INFRA:
+            return "failed"
+        if elapsed < self.t_end + self.shift:
+            return "in_progress"
+        if self.fate == TIMED_OUT:
+            return "timeout"
+        if elapsed < self.t_done + self.shift:
+            return "evaluating"
+        return "completed"
+
+    def status(self, now: datetime) -> str:
+        if self.final_status is not None and self.final_at is not None and now >= self.final_at:
+            return self.final_status
+        return self.planned_status(now)
+
+    def is_terminal(self, now: datetime) -> bool:
+        return self.status(now) in TERMINAL
+
+    def last_change(self, now: datetime) -> datetime:
+        """The latest transition at or before now (the run's `updated_at`)."""
+        if self.final_status is not None and self.final_at is not None and now >= self.final_at:
+            return self.final_at
+        points = [self.at(self.t_queue, False), self.at(self.t_start, False), self.call_start()]
+        points += [self.at(self.t_end), self.at(self.t_done)]
+        passed = [p for p in points if p <= now]
+        return max(passed) if passed else self.submitted_at
+
+    def end(self, now: datetime, status: str, error: str, reason: str) -> None:
+        """Finish the run now (cancel, connection failure); a run already terminal stays as it is."""
+        if self.is_terminal(now):
+            return
+        self.final_status, self.final_at, self.final_error, self.final_reason = status, now, error, reason
+        self.cached = None
+
+    # ---- representation -------------------------------------------------------------------------
+    def summary(self, now: datetime) -> dict[str, Any]:
+        """The short run entry of submit and list responses."""
+        return {
+            "id": self.id,
+            "status": self.status(now),
+            "scenario": self.scenario.id,
+            "scenario_name": self.scenario.name,
+            "test_profile_data": self.test_profile.as_data() if self.test_profile else None,
+        }
+
+    def to_dict(self, now: datetime, catalogue: Catalogue) -> dict[str, Any]:
+        """The full Run object; cached once terminal because nothing changes any more."""
+        if self.cached is not None:
+            return self.cached
+        status = self.status(now)
+        terminal = status in TERMINAL
+        started = now >= self.call_start() and self.connection_resolved
+        success = False
+        error, reason = "", ""
+        call_secs = 0.0
+        if self.final_status is not None and terminal:
+            error, reason = self.final_error, self.final_reason
+            if started:
+                call_secs = min(
+                    (self.final_at or now) - self.call_start(), timedelta(seconds=self.call_seconds)
+                ).total_seconds()
+        elif status == "failed":
+            error, reason = self.infra_error, "connection_failed"
+        elif status == "timeout":
+            error, reason = (
+                f"Call exceeded the maximum duration of {self.call_seconds} seconds",
+                "max_duration_exceeded",
+            )
+            call_secs = self.call_seconds
+        elif started:
+            call_secs = min((now - self.call_start()).total_seconds(), float(self.call_seconds))
+        evaluated = status == "completed"
+        if evaluated:
+            success = self.fate == PASSED
+            reason = "testing_agent_ended_call" if success else "main_agent_ended_call"
+        metrics = [dict(m) for m in self.metrics] if evaluated else []
+        outcome: dict[str, Any] = {}
+        if evaluated:
+            outcome = {
+                "score": self.expected_score,
+                "explanation": [
+                    "The agent achieved the expected outcome."
+                    if success
+                    else "The agent did not achieve the expected outcome of the scenario."
+                ],
+                "outcome_alignments": [],
+            }
+        data: dict[str, Any] = {
+            "id": self.id,
+            "provider_call_id": f"sandbox-{self.id}" if started else "",
+            "trace_id": self.trace_id,
+            "result_id": self.result_id,
+            "result_name": self.result_name,
+            "agent": self.agent.id,
+            "agent_name": self.agent.name,
+            "scenario": self.scenario.id,
+            "scenario_name": self.scenario.name,
+            "scenario_type": "instruction",
+            "personality": self.personality.id,
+            "personality_name": self.personality.name,
+            "status": status,
+            "success": success,
+            "evaluation_status": ("success" if success else "failure"),
+            "error_message": error,
+            "duration": _mmss(call_secs),
+            "timestamp": iso(self.submitted_at),
+            "executed_at": iso(self.call_start()) if started else None,
+            "expected_outcome_prompt": f"The caller's request '{self.scenario.name}' is fully resolved.",
+            "expected_outcome": outcome,
+            "evaluation": {"metrics": metrics},
+            "metadata": {
+                "ended_reason": reason,
+                "livekit_room": self.room_name or self.livekit_room,
+                "sandbox": True,
+            },
+            "test_profile_data": self.test_profile.as_data() if self.test_profile else None,
+            "run_as_text": self.run_as_text,
+            "voice_recording_url": "",
+            "transcript": _transcript(self) if evaluated else "",
+            "transcript_object": _transcript_object(self) if evaluated else [],
+            "critical_categories": [],
+            "mocked_tool_names": [],
+            "generated_mock_tool_entries": [],
+            "run_type": "livekit_text" if self.run_as_text else "livekit",
+            "is_reviewed": False,
+            "feedback": "",
+        }
+        if terminal:
+            self.cached = data
+        return data
+
+
+def plan_run(
+    *,
+    seed: int,
+    run_id: int,
+    result_id: int,
+    result_name: str,
+    catalogue: Catalogue,
+    scenario: Scenario,
+    personality: Personality,
+    test_profile: TestProfile | None,
+    run_as_text: bool,
+    submitted_at: datetime,
+    slot_free_at: float,
+) -> RunRecord:
+    """Draw one run's whole future from the seed; `slot_free_at` delays the call for concurrency limits."""
+    rng = random.Random(f"{seed}:{run_id}:{scenario.id}")
+    u_infra, u_timeout, u_pass = rng.random(), rng.random(), rng.random()
+    t_queue = rng.uniform(0.5, 3.0)
+    t_start = max(t_queue + rng.uniform(2.0, 12.0), slot_free_at)
+    t_call = t_start + rng.uniform(1.0, 4.0)
+    lo, hi = scenario.duration
+    if u_infra < scenario.infra_failure_rate:
+        fate, call_seconds = INFRA, 0
+    elif u_timeout < scenario.timeout_rate:
+        fate, call_seconds = TIMED_OUT, int(hi * 1.5) + 60
+    else:
+        passed = u_pass < scenario.pass_rate_on(submitted_at.date())
+        fate, call_seconds = (PASSED if passed else FAILED_EVAL), rng.randint(lo, hi)
+    t_end = t_call + call_seconds
+    t_done = t_end + rng.uniform(5.0, 25.0)
+    metrics = _draw_metrics(rng, catalogue, scenario, fate == PASSED)
+    expected = rng.randint(80, 100) if fate == PASSED else rng.randint(0, 45)
+    return RunRecord(
+        id=run_id,
+        result_id=result_id,
+        result_name=result_name,
+        agent=catalogue.agents[scenario.agent],
+        scenario=scenario,
+        personality=personality,
+        test_profile=test_profile,
+        run_as_text=run_as_text,
+        submitted_at=submitted_at,
+        t_queue=t_queue,
+        t_start=t_start,
+        t_call=t_call,
+        t_end=t_end,
+        t_done=t_done,
+        fate=fate,
+        call_seconds=call_seconds,
+        metrics=metrics,
+        expected_score=expected,
+        infra_error=rng.choice(_INFRA_ERRORS),
+        trace_id=f"{rng.getrandbits(128):032x}",
+    )
+
+
+def _draw_metrics(
+    rng: random.Random, catalogue: Catalogue, scenario: Scenario, passed: bool
+) -> list[dict[str, Any]]:
+    """Metric results consistent with the run: all pass when it passed, at least one fails otherwise."""
+    ids = list(scenario.metrics)
+    failing: set[int] = set()
+    if not passed and ids:
+        failing.add(rng.choice(ids))
+        failing.update(m for m in ids if rng.random() < 0.2)
+    out = []
+    for mid in ids:
+        metric = catalogue.metrics[mid]
+        ok = mid not in failing
+        if metric.type == "numeric":
+            latency = rng.randint(450, 1400) if ok else rng.randint(1600, 4200)
+            score, value = (100.0 if ok else round(rng.uniform(10, 60), 1)), str(latency)
+            why = f"Median response latency {latency} ms ({'within' if ok else 'above'} the 1500 ms target)."
+        else:
+            score, value = (5.0 if ok else 0.0), ("true" if ok else "false")
+            why = f"{metric.name}: {'no issue found' if ok else 'the agent deviated from the expected behaviour'}."
+        out.append(
+            {
+                "id": metric.id,
+                "name": metric.name,
+                "type": metric.type,
+                "score": score,
+                "value": value,
+                "passed": ok,
+                "enum": "",
+                "explanation": [why],
+                "extra": {},
+            }
+        )
+    return out
+
+
+def _mmss(seconds: float) -> str:
+    total = max(int(seconds), 0)
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def _transcript(run: RunRecord) -> str:
+    return "\n".join(f"{t['role']}: {t['content']}" for t in _transcript_object(run))
+
+
+def _transcript_object(run: RunRecord) -> list[dict[str, Any]]:
+    lines = [
+        ("Main Agent", "Hello, thanks for calling. How can I help you today?"),
+        ("Testing Agent", f"Hi, I'm calling about: {run.scenario.name.lower()}."),
+        (
+            "Main Agent",
+            "Sure, I can help with that." if run.fate == PASSED else "Sorry, could you repeat that?",
+        ),
+    ]
+    step = max(run.call_seconds / len(lines), 1.0)
+    return [
+        {
+            "role": role,
+            "content": text,
+            "timestamp": round(i * step, 2),
+            "normalized_content": text.lower(),
+            "comparison_spans": [],
+        }
+        for i, (role, text) in enumerate(lines)
+    ]

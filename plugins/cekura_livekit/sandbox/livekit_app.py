@@ -1,0 +1,190 @@
+"""The LiveKit stand-in: the Twirp RoomService and AgentDispatchService subset the project uses.
+
+Bodies are the real `livekit.protocol` messages (protobuf, or Twirp's JSON form), every call carries a
+JWT signed with the API secret, and each method checks the grant the real server checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from livekit import api
+from livekit.api.access_token import Claims
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cekura_livekit.sandbox.livekit_state import DispatchInfo, LiveKitState, RoomInfo
+
+_STATUS = {
+    "invalid_argument": 400,
+    "malformed": 400,
+    "unauthenticated": 401,
+    "permission_denied": 403,
+    "not_found": 404,
+    "bad_route": 404,
+    "already_exists": 409,
+    "resource_exhausted": 429,
+    "internal": 500,
+    "unavailable": 503,
+}
+
+
+class TwirpFailure(Exception):
+    def __init__(self, code: str, msg: str) -> None:
+        super().__init__(msg)
+        self.code, self.msg = code, msg
+
+
+def _twirp_error(code: str, msg: str) -> JSONResponse:
+    return JSONResponse({"code": code, "msg": msg}, status_code=_STATUS.get(code, 500))
+
+
+def _room_pb(room: RoomInfo, participants: int = 0) -> api.Room:
+    return api.Room(
+        sid=room.sid,
+        name=room.name,
+        empty_timeout=room.empty_timeout,
+        max_participants=room.max_participants,
+        creation_time=room.created,
+        creation_time_ms=room.created * 1000,
+        metadata=room.metadata,
+        num_participants=participants,
+    )
+
+
+def _dispatch_pb(d: DispatchInfo) -> api.AgentDispatch:
+    return api.AgentDispatch(
+        id=d.id,
+        agent_name=d.agent_name,
+        room=d.room,
+        metadata=d.metadata,
+        state=api.AgentDispatchState(created_at=d.created_at),
+    )
+
+
+Handler = Callable[[Message, Claims], Message]
+
+
+class LiveKitTwirp:
+    """Twirp routing plus auth for the stand-in; state lives in `LiveKitState`."""
+
+    def __init__(self, state: LiveKitState, api_key: str, api_secret: str) -> None:
+        self.state = state
+        self.verifier = api.TokenVerifier(api_key, api_secret)
+        self.methods: dict[str, tuple[type[Message], Handler]] = {
+            "livekit.RoomService/CreateRoom": (api.CreateRoomRequest, self.create_room),
+            "livekit.RoomService/ListRooms": (api.ListRoomsRequest, self.list_rooms),
+            "livekit.RoomService/DeleteRoom": (api.DeleteRoomRequest, self.delete_room),
+            "livekit.AgentDispatchService/CreateDispatch": (
+                api.CreateAgentDispatchRequest,
+                self.create_dispatch,
+            ),
+            "livekit.AgentDispatchService/ListDispatch": (api.ListAgentDispatchRequest, self.list_dispatch),
+            "livekit.AgentDispatchService/DeleteDispatch": (
+                api.DeleteAgentDispatchRequest,
+                self.delete_dispatch,
+            ),
+        }
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[Route("/twirp/{method:path}", self.endpoint, methods=["GET", "POST", "PUT", "DELETE"])]
+        )
+
+    async def endpoint(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        if request.method != "POST":
+            return _twirp_error("bad_route", f"unsupported method {request.method} (only POST is allowed)")
+        entry = self.methods.get(method)
+        if entry is None:
+            return _twirp_error("bad_route", f"no handler for path /twirp/{method}")
+        req_cls, handler = entry
+        ctype = request.headers.get("content-type", "").split(";")[0].strip()
+        body = await request.body()
+        try:
+            claims = self._authenticate(request)
+            message = self._decode(req_cls, ctype, body)
+            reply = handler(message, claims)
+        except TwirpFailure as exc:
+            return _twirp_error(exc.code, exc.msg)
+        if ctype == "application/json":
+            return Response(json_format.MessageToJson(reply), media_type="application/json")
+        return Response(reply.SerializeToString(), media_type="application/protobuf")
+
+    def _authenticate(self, request: Request) -> Claims:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer ") or not header[7:].strip():
+            raise TwirpFailure("unauthenticated", "no authorization token provided")
+        try:
+            return self.verifier.verify(header[7:].strip())
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise TwirpFailure("unauthenticated", f"invalid token: {type(exc).__name__}") from None
+
+    @staticmethod
+    def _decode(req_cls: type[Message], ctype: str, body: bytes) -> Message:
+        try:
+            if ctype == "application/json":
+                return json_format.Parse(body or b"{}", req_cls())
+            if ctype != "application/protobuf":
+                raise TwirpFailure("bad_route", f"unexpected Content-Type: {ctype!r}")
+            return req_cls.FromString(body)
+        except (DecodeError, json_format.ParseError) as exc:
+            raise TwirpFailure("malformed", f"the request could not be decoded: {exc}") from None
+
+    # ---- grants ---------------------------------------------------------------------------------
+    @staticmethod
+    def _need(claims: Claims, grant: str, room: str | None = None) -> None:
+        video = claims.video
+        if video is None or not getattr(video, grant, False):
+            raise TwirpFailure("permission_denied", "permissions denied")
+        if room is not None and video.room != room:
+            raise TwirpFailure("permission_denied", "permissions denied")
+
+    # ---- RoomService ----------------------------------------------------------------------------
+    def create_room(self, req: Any, claims: Claims) -> Message:
+        self._need(claims, "room_create")
+        if not req.name:
+            raise TwirpFailure("invalid_argument", "room name is required")
+        room = self.state.create_room(
+            req.name,
+            metadata=req.metadata,
+            empty_timeout=req.empty_timeout,
+            max_participants=req.max_participants,
+        )
+        return _room_pb(room)
+
+    def list_rooms(self, req: Any, claims: Claims) -> Message:
+        self._need(claims, "room_list")
+        rooms = self.state.list_rooms(list(req.names))
+        return api.ListRoomsResponse(rooms=[_room_pb(r) for r in rooms])
+
+    def delete_room(self, req: Any, claims: Claims) -> Message:
+        self._need(claims, "room_create")
+        if not self.state.delete_room(req.room):
+            raise TwirpFailure("not_found", "requested room does not exist")
+        return api.DeleteRoomResponse()
+
+    # ---- AgentDispatchService -------------------------------------------------------------------
+    def create_dispatch(self, req: Any, claims: Claims) -> Message:
+        self._need(claims, "room_admin", req.room)
+        if not req.room:
+            raise TwirpFailure("invalid_argument", "room is required")
+        return _dispatch_pb(self.state.create_dispatch(req.agent_name, req.room, req.metadata))
+
+    def list_dispatch(self, req: Any, claims: Claims) -> Message:
+        self._need(claims, "room_admin", req.room)
+        found = self.state.list_dispatches(req.room, req.dispatch_id)
+        return api.ListAgentDispatchResponse(agent_dispatches=[_dispatch_pb(d) for d in found])
+
+    def delete_dispatch(self, req: Any, claims: Claims) -> Message:
+        self._need(claims, "room_admin", req.room)
+        found = self.state.delete_dispatch(req.room, req.dispatch_id)
+        if found is None:
+            raise TwirpFailure("not_found", "dispatch not found")
+        return _dispatch_pb(found)
