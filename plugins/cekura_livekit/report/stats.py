@@ -1,0 +1,210 @@
+"""Aggregations behind the report's numbers, always from summed counts.
+
+Rates from the warehouse are per agent × scenario × day; averaging them would weight a day with 2 runs
+like a day with 200. Every figure here re-sums counts first and recomputes the rate and its Wilson
+interval from the sums. Success rate = passed / (passed + failed_evaluation): runs that never got
+evaluated (infra errors, timeouts, cancellations) say nothing about the agent and are tracked separately.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def wilson_interval(passed: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion: honest at small n and at 0% / 100%, unlike p ± z·se.
+
+    Returns ``(nan, nan)`` when ``n == 0`` (no evaluated runs: nothing to say).
+    """
+    if n < 0 or passed < 0 or passed > n:
+        raise ValueError(f"wilson_interval needs 0 <= passed <= n; got passed={passed!r}, n={n!r}.")
+    if z <= 0:
+        raise ValueError(f"wilson_interval needs z > 0; got z={z!r} (1.96 gives a 95% interval).")
+    if n == 0:
+        return (math.nan, math.nan)
+    p = passed / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def wilson_arrays(passed: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`wilson_interval` for whole columns; NaN where ``n == 0``."""
+    passed = np.asarray(passed, dtype="float64")
+    n = np.asarray(n, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = passed / n
+        z2 = z * z
+        denom = 1.0 + z2 / n
+        centre = (p + z2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+        low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+        high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    return low, high
+
+
+def _with_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["rate"] = np.where(frame["evaluated"] > 0, frame["passed"] / frame["evaluated"], np.nan)
+    frame["wilson_low"], frame["wilson_high"] = wilson_arrays(
+        frame["passed"].to_numpy(), frame["evaluated"].to_numpy()
+    )
+    return frame
+
+
+_SUMS = ["runs", "passed", "failed_evaluation", "infra_errors", "timeouts", "cancelled", "evaluated"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Headline numbers of the report header."""
+
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    days: int
+    runs: int
+    passed: int
+    evaluated: int
+    infra_errors: int
+    timeouts: int
+    agents: int
+    scenarios: int
+    regressions: int
+    by_severity: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.evaluated if self.evaluated else math.nan
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.passed, self.evaluated)
+
+    @property
+    def infra_rate(self) -> float:
+        return (self.infra_errors + self.timeouts) / self.runs if self.runs else math.nan
+
+
+def summarize(daily: pd.DataFrame, regressions: pd.DataFrame) -> Summary:
+    severities = regressions["severity"].value_counts().to_dict() if len(regressions) else {}
+    if len(daily) == 0:
+        start = end = None
+        days = 0
+    else:
+        start, end = daily["run_date"].min(), daily["run_date"].max()
+        days = int((end - start).days) + 1
+    scenarios = daily[["agent_id", "scenario_id"]].drop_duplicates() if len(daily) else []
+    return Summary(
+        start=start,
+        end=end,
+        days=days,
+        runs=int(daily["runs"].sum()),
+        passed=int(daily["passed"].sum()),
+        evaluated=int(daily["evaluated"].sum()),
+        infra_errors=int(daily["infra_errors"].sum()),
+        timeouts=int(daily["timeouts"].sum()),
+        agents=int(daily["agent_id"].nunique()),
+        scenarios=len(scenarios),
+        regressions=len(regressions),
+        by_severity={str(k): int(v) for k, v in severities.items()},
+    )
+
+
+def agent_daily(daily: pd.DataFrame) -> pd.DataFrame:
+    """Per agent × day: summed counts, the success rate and its Wilson band (the points of the trend chart)."""
+    cols = ["agent_id", "agent_name", "run_date", *_SUMS, "rate", "wilson_low", "wilson_high"]
+    if len(daily) == 0:
+        return pd.DataFrame(columns=cols)
+    names = _latest_names(daily, ["agent_id"], "agent_name")
+    out = _with_rates(daily.groupby(["agent_id", "run_date"], as_index=False)[_SUMS].sum())
+    out["agent_name"] = out["agent_id"].map(names)
+    return out.sort_values(["agent_name", "agent_id", "run_date"]).reset_index(drop=True)[cols]
+
+
+def rolling_by_agent(daily: pd.DataFrame, window_days: int = 7) -> pd.DataFrame:
+    """Per agent × every calendar day of its span: the trailing ``window_days`` rate from summed counts.
+
+    sum(passed) / sum(evaluated) over the trailing calendar window; days without runs count as zero runs
+    (not as missing rows), so a quiet week does not stretch the window back in time.
+    """
+    if len(daily) == 0:
+        return pd.DataFrame(columns=["agent_id", "run_date", "passed", "evaluated", "rate_roll"])
+    sums = daily.groupby(["agent_id", "run_date"])[["passed", "evaluated"]].sum()
+    parts = []
+    for agent_id, part in sums.groupby(level="agent_id", sort=False):
+        part = part.droplevel("agent_id").sort_index()
+        full = pd.date_range(part.index.min(), part.index.max(), freq="D")
+        roll = part.reindex(full, fill_value=0).rolling(window_days, min_periods=1).sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            roll["rate_roll"] = np.where(roll["evaluated"] > 0, roll["passed"] / roll["evaluated"], np.nan)
+        roll["agent_id"] = agent_id
+        parts.append(roll.reset_index(names="run_date"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def scenario_daily(daily: pd.DataFrame) -> pd.DataFrame:
+    """Per agent × scenario × day: summed counts and rate (the heat-map cells)."""
+    keys = ["agent_id", "scenario_id", "run_date"]
+    if len(daily) == 0:
+        return pd.DataFrame(columns=[*keys, *_SUMS, "rate", "wilson_low", "wilson_high"])
+    return _with_rates(daily.groupby(keys, as_index=False)[_SUMS].sum())
+
+
+def scenario_totals(daily: pd.DataFrame) -> pd.DataFrame:
+    """Per agent × scenario over the whole period, with names and first/last day seen."""
+    keys = ["agent_id", "scenario_id"]
+    cols = [
+        *keys,
+        "agent_name",
+        "scenario_name",
+        *_SUMS,
+        "rate",
+        "wilson_low",
+        "wilson_high",
+        "first",
+        "last",
+    ]
+    if len(daily) == 0:
+        return pd.DataFrame(columns=cols)
+    out = daily.groupby(keys, as_index=False).agg(
+        **{c: (c, "sum") for c in _SUMS}, first=("run_date", "min"), last=("run_date", "max")
+    )
+    agent_names = _latest_names(daily, ["agent_id"], "agent_name")
+    scenario_names = _latest_names(daily, keys, "scenario_name")
+    out["agent_name"] = out["agent_id"].map(agent_names)
+    out["scenario_name"] = [
+        scenario_names[(a, s)] for a, s in zip(out["agent_id"], out["scenario_id"], strict=True)
+    ]
+    return _with_rates(out)[cols]
+
+
+def worst_scenarios(daily: pd.DataFrame, min_runs: int, limit: int) -> pd.DataFrame:
+    """Lowest success rates among scenarios with at least ``min_runs`` evaluated runs over the period."""
+    totals = scenario_totals(daily)
+    eligible = totals[totals["evaluated"] >= min_runs]
+    return eligible.sort_values(["rate", "wilson_high", "evaluated"], ascending=[True, True, False]).head(
+        limit
+    )
+
+
+def infra_daily(daily: pd.DataFrame) -> pd.DataFrame:
+    """All agents × day: runs and the share lost to infra errors and timeouts (not the agent's fault)."""
+    if len(daily) == 0:
+        return pd.DataFrame(columns=["run_date", *_SUMS, "infra_rate", "timeout_rate"])
+    out = daily.groupby("run_date", as_index=False)[_SUMS].sum().sort_values("run_date")
+    runs = out["runs"].where(out["runs"] > 0)
+    out["infra_rate"] = (out["infra_errors"] / runs).astype("float64")
+    out["timeout_rate"] = (out["timeouts"] / runs).astype("float64")
+    return out.reset_index(drop=True)
+
+
+def _latest_names(daily: pd.DataFrame, keys: list[str], column: str) -> dict[object, str]:
+    """The most recent name for each key: agents and scenarios get renamed, ids don't."""
+    latest = daily.sort_values("run_date").groupby(keys)[column].last()
+    return latest.to_dict()

@@ -1,0 +1,121 @@
+"""Synthetic warehouse frames for the report tests: several agents, 30 days, one scenario that regresses.
+
+Deterministic (seeded) so assertions on the numbers are stable; shaped exactly like the warehouse output.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+AGENTS = {101: "Billing assistant", 102: "Appointment booker", 103: "Support triage"}
+SCENARIOS = {
+    101: {11: "Refund request", 12: "Update card on file", 13: "Dispute a charge", 14: "Angry caller"},
+    102: {21: "Book a cleaning", 22: "Reschedule", 23: "Cancel appointment", 24: "Spanish speaker"},
+    103: {31: "Password reset", 32: "Escalate to human", 33: "Outage report"},
+}
+REGRESSING = (101, 13)  # "Dispute a charge" drops from ~95% to ~55% over the last 6 days
+START = date(2024, 3, 1)
+DAYS = 30
+
+
+def make_daily(seed: int = 7, days: int = DAYS, start: date = START) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for agent_id, scenarios in SCENARIOS.items():
+        for scenario_id, scenario_name in scenarios.items():
+            base = 0.97 if scenario_id % 2 else 0.86
+            for offset in range(days):
+                if scenario_id == 33 and offset % 5 == 2:
+                    continue  # a scenario that does not run every day: empty heat-map cells
+                day = start + timedelta(days=offset)
+                runs = int(rng.integers(4, 12))
+                infra = int(rng.binomial(runs, 0.03))
+                timeouts = int(rng.binomial(runs - infra, 0.02))
+                cancelled = int(rng.binomial(runs - infra - timeouts, 0.01))
+                evaluated = runs - infra - timeouts - cancelled
+                rate = base
+                if (agent_id, scenario_id) == REGRESSING and offset >= days - 6:
+                    rate = 0.55
+                passed = int(rng.binomial(evaluated, rate))
+                rows.append(
+                    {
+                        "run_date": day,
+                        "agent_id": agent_id,
+                        "agent_name": AGENTS[agent_id],
+                        "scenario_id": scenario_id,
+                        "scenario_name": scenario_name,
+                        "runs": runs,
+                        "passed": passed,
+                        "failed_evaluation": evaluated - passed,
+                        "infra_errors": infra,
+                        "timeouts": timeouts,
+                        "cancelled": cancelled,
+                        # The warehouse's own per-row rates: the report must NOT rely on them.
+                        "success_rate": passed / evaluated if evaluated else None,
+                        "wilson_low": None,
+                        "wilson_high": None,
+                        "rate_7d": None,
+                        "rate_28d": None,
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    for col in (
+        "agent_id",
+        "scenario_id",
+        "runs",
+        "passed",
+        "failed_evaluation",
+        "infra_errors",
+        "timeouts",
+        "cancelled",
+    ):
+        frame[col] = frame[col].astype("Int64")
+    for col in ("success_rate", "wilson_low", "wilson_high", "rate_7d", "rate_28d"):
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def make_regressions(start: date = START, days: int = DAYS) -> pd.DataFrame:
+    last = start + timedelta(days=days - 1)
+    rows = [
+        (last, 101, 13, 0.951, 180, 0.548, 42, 1.2e-6, "critical"),
+        (last - timedelta(days=2), 101, 13, 0.953, 175, 0.62, 29, 0.0004, "major"),
+        (last - timedelta(days=1), 102, 22, 0.874, 160, 0.79, 38, 0.041, "minor"),
+    ]
+    return pd.DataFrame(
+        {
+            "run_date": [r[0] for r in rows],
+            "agent_id": pd.array([r[1] for r in rows], dtype="Int64"),
+            "agent_name": [AGENTS[r[1]] for r in rows],
+            "scenario_id": pd.array([r[2] for r in rows], dtype="Int64"),
+            "scenario_name": [SCENARIOS[r[1]][r[2]] for r in rows],
+            "baseline_rate": [r[3] for r in rows],
+            "baseline_n": [r[4] for r in rows],
+            "current_rate": [r[5] for r in rows],
+            "current_n": [r[6] for r in rows],
+            "drop": [r[3] - r[5] for r in rows],
+            "p_value": [r[7] for r in rows],
+            "severity": [r[8] for r in rows],
+            "detected_at": pd.to_datetime([f"{r[0]} 06:15" for r in rows], utc=True),
+        }
+    )
+
+
+def make_flaky(start: date = START, days: int = DAYS) -> pd.DataFrame:
+    last = start + timedelta(days=days - 1)
+    return pd.DataFrame(
+        {
+            "agent_id": pd.array([102, 103], dtype="Int64"),
+            "agent_name": [AGENTS[102], AGENTS[103]],
+            "scenario_id": pd.array([24, 32], dtype="Int64"),
+            "scenario_name": [SCENARIOS[102][24], SCENARIOS[103][32]],
+            "result_id": [9001, 9017],
+            "runs": pd.array([5, 4], dtype="Int64"),
+            "passed": pd.array([3, 1], dtype="Int64"),
+            "failed": pd.array([2, 3], dtype="Int64"),
+            "last_seen": pd.to_datetime([f"{last} 05:00", f"{last - timedelta(days=3)} 05:00"], utc=True),
+        }
+    )
