@@ -225,7 +225,9 @@ def parse_timestamp(raw: object, name: str = "timestamp") -> datetime | None:
 # ---------------------------------------------------------------- row builders
 
 
-def _run_row(run: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _run_row(
+    run: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One run → (run row, metric rows). Raises ValueError naming the field on bad input."""
     run_id = _int_or_none(run.get("id"), "id")
     if run_id is None:
@@ -243,7 +245,11 @@ def _run_row(run: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[dict[
     if started is None:
         started = defaults.get("created_at")
     expected = run.get("expected_outcome")
-    score = _float_or_none(expected.get("score"), "expected_outcome.score") if isinstance(expected, Mapping) else None
+    score = (
+        _float_or_none(expected.get("score"), "expected_outcome.score")
+        if isinstance(expected, Mapping)
+        else None
+    )
     metadata = run.get("metadata")
     ended_reason = metadata.get("ended_reason") if isinstance(metadata, Mapping) else None
     result_id = _int_or_none(run.get("result_id"), "result_id")

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -37,7 +37,7 @@ def q(identifier: str) -> str:
 class Dialect:
     name = "generic"
     param = "?"
-    sql_types: dict[str, str] = {}
+    sql_types: ClassVar[dict[str, str]] = {}
     #: SQL expression turning the date column `col` into a day number (for RANGE window frames).
     day_number_template = ""
 
@@ -108,7 +108,7 @@ class Dialect:
 class PostgresDialect(Dialect):
     name = "postgres"
     param = "%s"
-    sql_types = {
+    sql_types: ClassVar[dict[str, str]] = {
         "int": "BIGINT",
         "float": "DOUBLE PRECISION",
         "text": "TEXT",
@@ -170,7 +170,7 @@ def copy_rows(cur: Any, target: str, columns: Sequence[str], rows: Sequence[tupl
 class SqliteDialect(Dialect):
     name = "sqlite"
     param = "?"
-    sql_types = {
+    sql_types: ClassVar[dict[str, str]] = {
         "int": "INTEGER",
         "float": "REAL",
         "text": "TEXT",
@@ -270,6 +270,7 @@ def open_warehouse(conn_id: str, schema: str = DEFAULT_SCHEMA) -> Iterator[Wareh
     connection = BaseHook.get_connection(conn_id)
     conn_type = (connection.conn_type or "").lower()
     dialect: Dialect
+    conn: Any
     if conn_type in POSTGRES_TYPES:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
@@ -279,9 +280,10 @@ def open_warehouse(conn_id: str, schema: str = DEFAULT_SCHEMA) -> Iterator[Wareh
     elif conn_type in SQLITE_TYPES:
         from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
-        conn = SqliteHook(sqlite_conn_id=conn_id).get_conn()
-        conn.isolation_level = None  # explicit BEGIN/COMMIT: DDL and DML in one transaction
-        _sqlite_math(conn)
+        sqlite_conn = SqliteHook(sqlite_conn_id=conn_id).get_conn()
+        sqlite_conn.isolation_level = None  # explicit BEGIN/COMMIT: DDL and DML in one transaction
+        _sqlite_math(sqlite_conn)
+        conn = sqlite_conn
         dialect = SqliteDialect(schema)
     else:
         raise UnsupportedDialectError(

@@ -51,13 +51,17 @@ class Table:
 _FRAME_TO_LOGICAL = {"Int64": "int", "Float64": "float", "str": "text", "boolean": "bool", TS: "timestamp"}
 
 
-def _from_frame(columns: dict[str, str], overrides: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+def _from_frame(
+    columns: dict[str, str], overrides: dict[str, str] | None = None
+) -> tuple[tuple[str, str], ...]:
     overrides = overrides or {}
     return tuple((name, overrides.get(name, _FRAME_TO_LOGICAL[dtype])) for name, dtype in columns.items())
 
 
 RESULTS = Table("results", (*_from_frame(RESULT_COLUMNS), ("loaded_at", "timestamp")), ("result_id",))
-RUNS = Table("runs", (*_from_frame(RUN_COLUMNS, {"run_date": "date"}), ("loaded_at", "timestamp")), ("run_id",))
+RUNS = Table(
+    "runs", (*_from_frame(RUN_COLUMNS, {"run_date": "date"}), ("loaded_at", "timestamp")), ("run_id",)
+)
 RUN_METRICS = Table(
     "run_metrics", (*_from_frame(METRIC_COLUMNS), ("loaded_at", "timestamp")), ("run_id", "metric_id")
 )

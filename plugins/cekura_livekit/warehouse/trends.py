@@ -81,7 +81,7 @@ def recompute_daily_sql(dialect: Dialect) -> str:
             f"RANGE BETWEEN {days - 1} PRECEDING AND CURRENT ROW)"
         )
 
-    cols = [c for c in SUCCESS_RATE_DAILY.column_names]
+    cols = list(SUCCESS_RATE_DAILY.column_names)
     target = dialect.table(SUCCESS_RATE_DAILY)
     key = ", ".join(q(k) for k in SUCCESS_RATE_DAILY.key)
     sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in SUCCESS_RATE_DAILY.key)

@@ -69,7 +69,9 @@ def _prepared(frame: pd.DataFrame, table: Table, loaded_at: datetime) -> pd.Data
         )
     nulls = [k for k in table.key if frame[k].isna().any()]
     if nulls:
-        raise ValueError(f"frame for {table.name} has empty key column(s) {nulls}; every row needs its natural key")
+        raise ValueError(
+            f"frame for {table.name} has empty key column(s) {nulls}; every row needs its natural key"
+        )
     out = frame[expected].drop_duplicates(list(table.key), keep="last")
     return out.assign(loaded_at=pd.Timestamp(loaded_at))
 

@@ -1,0 +1,99 @@
+"""CekuraResultsToWarehouseOperator: fetch a finished result, extract frames, load, recompute trends.
+
+Returns a small JSON summary (counts, touched days, skipped runs), never rows; declares the warehouse
+tables as Asset outlets so reporting DAGs run after each load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from cekura_livekit.assets import warehouse_assets
+from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, check_identifier
+
+
+def coerce_result_id(value: object) -> int:
+    """Accept an int, a numeric string, or the run operator's XCom dict ({"result_id": …} or {"id": …})."""
+    raw = value
+    if isinstance(value, Mapping):
+        raw = value.get("result_id", value.get("id"))
+    if isinstance(raw, bool):
+        raise ValueError(f"result_id={value!r} is a boolean; pass the Cekura result id (an integer)")
+    try:
+        number = int(str(raw).strip())
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"result_id={value!r} is not a Cekura result id; pass an integer, or the XCom of the run operator"
+        ) from None
+    if number <= 0:
+        raise ValueError(f"result_id={value!r} must be a positive integer")
+    return number
+
+
+class CekuraResultsToWarehouseOperator(BaseOperator):
+    """Load one Cekura result (all its runs and metrics) into the warehouse and refresh the trend tables.
+
+    :param result_id: the Cekura result id (templated), e.g. ``"{{ ti.xcom_pull('run_scenarios') }}"``.
+    :param cekura_conn_id: Airflow connection of the Cekura API.
+    :param warehouse_conn_id: a PostgreSQL or SQLite Airflow connection.
+    :param schema: PostgreSQL schema (default ``cekura``); on SQLite the table prefix.
+    :param skip_unparseable: load the parseable runs and list the others in the summary, instead of failing.
+    :param trailing_days: days before the earliest touched day whose trends are recomputed (late data).
+    :param mode: submission mode recorded on the result row ("managed" / "bring_your_own_rooms").
+    """
+
+    template_fields: Sequence[str] = ("result_id",)
+    ui_color = "#d9f2e6"
+
+    def __init__(
+        self,
+        *,
+        result_id: int | str | Mapping[str, Any],
+        cekura_conn_id: str = "cekura_default",
+        warehouse_conn_id: str,
+        schema: str = DEFAULT_SCHEMA,
+        skip_unparseable: bool = False,
+        trailing_days: int = 28,
+        mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        check_identifier(schema)
+        if not isinstance(trailing_days, int) or isinstance(trailing_days, bool) or trailing_days < 0:
+            raise ValueError(f"trailing_days={trailing_days!r} must be a whole number of days >= 0, e.g. 28")
+        kwargs.setdefault("outlets", warehouse_assets(warehouse_conn_id, schema))
+        super().__init__(**kwargs)
+        self.result_id = result_id
+        self.cekura_conn_id = cekura_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+        self.schema = schema
+        self.skip_unparseable = skip_unparseable
+        self.trailing_days = trailing_days
+        self.mode = mode
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from cekura_livekit.hooks.cekura import CekuraHook
+        from cekura_livekit.results.fetch import fetch_result_with_runs
+        from cekura_livekit.results.frames import extract
+        from cekura_livekit.warehouse.writer import load_extract
+
+        result_id = coerce_result_id(self.result_id)
+        dag_run = context.get("dag_run")
+        hook = CekuraHook(cekura_conn_id=self.cekura_conn_id)
+        result, runs = fetch_result_with_runs(hook, result_id)
+        frames = extract(
+            result,
+            runs,
+            mode=self.mode,
+            skip_unparseable=self.skip_unparseable,
+            dag_id=getattr(dag_run, "dag_id", None) or getattr(self, "dag_id", None),
+            dag_run_id=getattr(dag_run, "run_id", None),
+        )
+        for problem in frames.problems:
+            self.log.warning("Skipped unparseable run %s: %s", problem.run_id, problem.reason)
+        summary = load_extract(
+            self.warehouse_conn_id, frames, self.schema, trailing_days=self.trailing_days
+        ).to_dict()
+        return {"result_id": result_id, **summary}

@@ -1,0 +1,238 @@
+"""Read trends back as typed DataFrames for reports and notebooks.
+
+Every query aggregates in the warehouse and returns a small frame; dtypes are the same whichever engine
+answered (SQLite returns text dates and 0/1 booleans; they are converted here): dates as
+``datetime64[us]`` (naive calendar days), timestamps as ``datetime64[us, UTC]``, counts as ``Int64``,
+rates as ``Float64``, names as ``str``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+
+from cekura_livekit.warehouse.dialects import Warehouse, open_warehouse
+from cekura_livekit.warehouse.tables import (
+    DEFAULT_SCHEMA,
+    REGRESSIONS,
+    RUNS,
+    SUCCESS_RATE_DAILY,
+    Table,
+)
+from cekura_livekit.warehouse.trends import _as_date
+from cekura_livekit.warehouse.writer import ensure_tables
+
+_DTYPES = {"int": "Int64", "float": "Float64", "text": "str", "bool": "boolean"}
+
+
+def _typed(names: list[str], rows: list[tuple[Any, ...]], types: Mapping[str, str]) -> pd.DataFrame:
+    data: dict[str, pd.Series] = {}
+    for i, name in enumerate(names):
+        values = [r[i] for r in rows]
+        logical = types.get(name, "float")
+        if logical == "date":
+            data[name] = pd.Series(
+                pd.to_datetime([None if v is None else str(v) for v in values]), dtype="datetime64[us]"
+            )
+        elif logical == "timestamp":
+            data[name] = pd.Series(
+                pd.to_datetime(values, utc=True, format="ISO8601"), dtype="datetime64[us, UTC]"
+            )
+        elif logical == "float":
+            data[name] = pd.Series([None if v is None else float(v) for v in values], dtype="Float64")
+        elif logical == "bool":
+            data[name] = pd.Series([None if v is None else bool(v) for v in values], dtype="boolean")
+        else:
+            data[name] = pd.Series(values, dtype=_DTYPES[logical])
+    return pd.DataFrame(data, columns=names)
+
+
+def _read(wh: Warehouse, sql: str, params: Sequence[Any], types: Mapping[str, str]) -> pd.DataFrame:
+    names, rows = wh.query(sql, params)
+    return _typed(names, rows, types)
+
+
+def _filters(
+    wh: Warehouse, since: date | str | None, agent_id: int | None, date_col: str = "run_date"
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["1 = 1"]
+    params: list[Any] = []
+    if since is not None:
+        clauses.append(f"{date_col} >= {wh.dialect.date_param()}")
+        params.append(_as_date(since).isoformat())
+    if agent_id is not None:
+        clauses.append(f"agent_id = {wh.dialect.param}")
+        params.append(int(agent_id))
+    return " AND ".join(clauses), params
+
+
+def _select(conn_id: str, schema: str, build: Any, types: Mapping[str, str]) -> pd.DataFrame:
+    """Open, make sure the tables exist (a report on an empty warehouse gets empty frames), query."""
+    with open_warehouse(conn_id, schema) as wh:
+        with wh.transaction() as cur:
+            ensure_tables(wh.dialect, cur)
+        sql, params = build(wh)
+        return _read(wh, sql, params, types)
+
+
+def _table_select(table: Table, since: date | str | None, agent_id: int | None, order: str) -> Any:
+    def build(wh: Warehouse) -> tuple[str, list[Any]]:
+        where, params = _filters(wh, since, agent_id)
+        return f"SELECT * FROM {wh.dialect.table(table)} WHERE {where} ORDER BY {order}", params
+
+    return build
+
+
+def read_daily(
+    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """`cekura_success_rate_daily` rows (optionally from `since`, for one agent), by day, agent, scenario."""
+    return _select(
+        conn_id,
+        schema,
+        _table_select(SUCCESS_RATE_DAILY, since, agent_id, "run_date, agent_id, scenario_id"),
+        SUCCESS_RATE_DAILY.types,
+    )
+
+
+def read_regressions(
+    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """`cekura_regressions` rows (window end >= `since`), newest first, worst drop first."""
+    return _select(
+        conn_id,
+        schema,
+        _table_select(REGRESSIONS, since, agent_id, "run_date DESC, rate_drop DESC, agent_id, scenario_id"),
+        REGRESSIONS.types,
+    )
+
+
+_FLAKY_TYPES = {
+    "result_id": "int",
+    "agent_id": "int",
+    "agent_name": "text",
+    "scenario_id": "int",
+    "scenario_name": "text",
+    "run_date": "date",
+    "runs": "int",
+    "passed": "int",
+    "failed_evaluation": "int",
+    "flip_rate": "float",
+}
+
+
+def read_flaky(
+    conn_id: str,
+    since: date | str | None = None,
+    agent_id: int | None = None,
+    schema: str = DEFAULT_SCHEMA,
+) -> pd.DataFrame:
+    """Flaky scenarios: repeats of one scenario in one batch with mixed outcomes (passed AND failed_evaluation).
+
+    Infra errors, timeouts and cancellations do not make a scenario flaky (they are not evaluations).
+    `flip_rate` = min(passed, failed) / (passed + failed): 0.5 is a coin toss.
+    """
+
+    def build(wh: Warehouse) -> tuple[str, list[Any]]:
+        where, params = _filters(wh, since, agent_id)
+        passed = "SUM(CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END)"
+        failed = "SUM(CASE WHEN outcome = 'failed_evaluation' THEN 1 ELSE 0 END)"
+        sql = f"""
+SELECT result_id, agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name,
+       MIN(run_date) AS run_date, COUNT(*) AS runs, {passed} AS passed, {failed} AS failed_evaluation,
+       CAST(CASE WHEN {passed} < {failed} THEN {passed} ELSE {failed} END AS DOUBLE PRECISION)
+           / ({passed} + {failed}) AS flip_rate
+FROM {wh.dialect.table(RUNS)}
+WHERE scenario_id IS NOT NULL AND {where}
+GROUP BY result_id, agent_id, scenario_id
+HAVING {passed} > 0 AND {failed} > 0
+ORDER BY flip_rate DESC, run_date DESC, result_id, scenario_id"""
+        return sql, params
+
+    return _select(conn_id, schema, build, _FLAKY_TYPES)
+
+
+_SUMMARY_TYPES = {
+    "run_date": "date",
+    "agent_id": "int",
+    "agent_name": "text",
+    "runs": "int",
+    "passed": "int",
+    "failed_evaluation": "int",
+    "infra_errors": "int",
+    "timeouts": "int",
+    "cancelled": "int",
+    "success_rate": "float",
+    "infra_error_rate": "float",
+    "scenario_id": "int",
+    "scenario_name": "text",
+    "evaluated": "int",
+    "wilson_low": "float",
+    "wilson_high": "float",
+}
+
+
+def read_runs_summary(
+    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """Per day × agent: counts by outcome, success rate and infra-error rate (infra errors / all runs)."""
+
+    def build(wh: Warehouse) -> tuple[str, list[Any]]:
+        where, params = _filters(wh, since, agent_id)
+        sql = f"""
+SELECT run_date, agent_id, MAX(agent_name) AS agent_name, SUM(runs) AS runs, SUM(passed) AS passed,
+       SUM(failed_evaluation) AS failed_evaluation, SUM(infra_errors) AS infra_errors, SUM(timeouts) AS timeouts,
+       SUM(cancelled) AS cancelled,
+       CASE WHEN SUM(evaluated) > 0 THEN CAST(SUM(passed) AS DOUBLE PRECISION) / SUM(evaluated) END AS success_rate,
+       CASE WHEN SUM(runs) > 0 THEN CAST(SUM(infra_errors) AS DOUBLE PRECISION) / SUM(runs) END AS infra_error_rate
+FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
+WHERE {where}
+GROUP BY run_date, agent_id
+ORDER BY run_date, agent_id"""
+        return sql, params
+
+    return _select(conn_id, schema, build, _SUMMARY_TYPES)
+
+
+def read_worst_scenarios(
+    conn_id: str,
+    days: int = 7,
+    *,
+    end: date | str | None = None,
+    min_evaluated: int = 5,
+    limit: int = 10,
+    agent_id: int | None = None,
+    schema: str = DEFAULT_SCHEMA,
+) -> pd.DataFrame:
+    """Lowest success rates per agent × scenario over the `days` ending on `end` (default: latest day)."""
+    if days < 1 or limit < 1 or min_evaluated < 0:
+        raise ValueError(
+            f"days={days!r} and limit={limit!r} must be >= 1, min_evaluated={min_evaluated!r} >= 0"
+        )
+
+    def build(wh: Warehouse) -> tuple[str, list[Any]]:
+        last = end
+        if last is None:
+            _, rows = wh.query(f"SELECT MAX(run_date) FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}")
+            last = rows[0][0] if rows and rows[0][0] is not None else date.today()
+        start = _as_date(last) - timedelta(days=days - 1)
+        where, params = _filters(wh, start, agent_id)
+        where += f" AND run_date <= {wh.dialect.date_param()}"
+        params.append(_as_date(last).isoformat())
+        p = wh.dialect.param
+        sql = f"""
+SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name,
+       SUM(runs) AS runs, SUM(evaluated) AS evaluated, SUM(passed) AS passed, SUM(infra_errors) AS infra_errors,
+       CAST(SUM(passed) AS DOUBLE PRECISION) / SUM(evaluated) AS success_rate
+FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
+WHERE {where}
+GROUP BY agent_id, scenario_id
+HAVING SUM(evaluated) > 0 AND SUM(evaluated) >= {p}
+ORDER BY success_rate ASC, evaluated DESC, agent_id, scenario_id
+LIMIT {int(limit)}"""
+        return sql, [*params, int(min_evaluated)]
+
+    return _select(conn_id, schema, build, _SUMMARY_TYPES)
