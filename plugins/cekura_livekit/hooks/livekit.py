@@ -1,0 +1,347 @@
+"""LiveKitHook: rooms, join tokens and agent dispatches on a LiveKit server, for bring-your-own-room runs.
+
+`livekit-api` is async only and its client must be built inside a running event loop, so every async
+method opens one `LiveKitAPI` for its whole batch; the sync wrappers (for workers) go through `asyncio.run`.
+Credentials are always passed explicitly: with none given, the client would prefer a stray
+`LIVEKIT_TOKEN` environment variable over the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from airflow.sdk import BaseHook
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: Room metadata is visible to every participant and capped by LiveKit.
+MAX_ROOM_METADATA_BYTES = 64 * 1024
+DEFAULT_REQUEST_TIMEOUT = 10.0
+
+
+class LiveKitError(Exception):
+    """A LiveKit server call failed; the message names the call and the room, never a credential."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LiveKitCredentials:
+    """Server URL and API key pair of a `livekit` connection. The secret never appears in repr."""
+
+    url: str
+    api_key: str
+    api_secret: str = field(repr=False)
+
+    @property
+    def participant_url(self) -> str:
+        """The URL a participant (Cekura's tester) connects to: the ws/wss form of the server URL."""
+        for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+            if self.url.startswith(http):
+                return ws + self.url[len(http) :]
+        return self.url
+
+
+@dataclass(frozen=True)
+class RoomSpec:
+    """One room to create: a unique name plus the limits that make abandoned rooms close themselves."""
+
+    name: str
+    empty_timeout: int = 300
+    max_participants: int = 4
+    metadata: str = ""
+
+
+def _mask(value: str) -> None:
+    try:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(value)
+    except Exception:  # outside a task there may be no masker; never fail on that
+        log.debug("secret masker unavailable")
+
+
+def _status_of(exc: BaseException) -> int | None:
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
+class LiveKitHook(BaseHook):
+    """Manages rooms, tokens and agent dispatches with the credentials of a `livekit` connection.
+
+    Connection: host = server URL (`wss://my-project.livekit.cloud`, `https://…` or `http://…`),
+    login = API key, password = API secret.
+    """
+
+    conn_name_attr = "livekit_conn_id"
+    default_conn_name = "livekit_default"
+    conn_type = "livekit"
+    hook_name = "LiveKit"
+
+    def __init__(
+        self,
+        livekit_conn_id: str = default_conn_name,
+        *,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> None:
+        super().__init__()
+        self.livekit_conn_id = livekit_conn_id
+        self.request_timeout = request_timeout
+        self._credentials: LiveKitCredentials | None = None
+
+    # ------------------------------------------------------------------ connection
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel the generic form so the three fields that matter explain themselves."""
+        return {
+            "hidden_fields": ["schema", "port", "extra"],
+            "relabeling": {"host": "LiveKit server URL", "login": "API key", "password": "API secret"},
+            "placeholders": {
+                "host": "wss://my-project.livekit.cloud",
+                "login": "APIxxxxxxxxxxxx",
+                "password": "LiveKit API secret",
+            },
+        }
+
+    def _credentials_from(self, conn: Any) -> LiveKitCredentials:
+        host = (conn.host or "").strip().rstrip("/")
+        if not host:
+            raise ValueError(
+                f"Connection {self.livekit_conn_id!r} has no host: set it to the LiveKit server URL, "
+                "e.g. wss://my-project.livekit.cloud."
+            )
+        if "://" not in host:
+            host = f"{conn.schema or 'https'}://{host}"
+        if conn.port and ":" not in host.split("://", 1)[1]:
+            host = f"{host}:{conn.port}"
+        if not conn.login or not conn.password:
+            raise ValueError(
+                f"Connection {self.livekit_conn_id!r} needs the LiveKit API key in its login field and the "
+                "API secret in its password field."
+            )
+        _mask(conn.password)
+        return LiveKitCredentials(url=host, api_key=conn.login, api_secret=conn.password)
+
+    @property
+    def credentials(self) -> LiveKitCredentials:
+        """Resolved once per hook from the Airflow connection (blocking: workers only)."""
+        if self._credentials is None:
+            self._credentials = self._credentials_from(self.get_connection(self.livekit_conn_id))
+        return self._credentials
+
+    async def acredentials(self) -> LiveKitCredentials:
+        """Like `credentials`, without blocking the event loop (triggers)."""
+        if self._credentials is None:
+            self._credentials = self._credentials_from(await BaseHook.aget_connection(self.livekit_conn_id))
+        return self._credentials
+
+    def get_conn(self) -> LiveKitCredentials:
+        return self.credentials
+
+    # ------------------------------------------------------------------ tokens
+    def mint_join_token(self, room: str, *, identity: str, ttl: timedelta, name: str | None = None) -> str:
+        """A short-lived JWT that lets one participant join one room. Masked as soon as it exists."""
+        from livekit.api import AccessToken, VideoGrants
+
+        creds = self.credentials
+        token = (
+            AccessToken(creds.api_key, creds.api_secret)
+            .with_identity(identity)
+            .with_name(name or identity)
+            .with_ttl(ttl)
+            .with_grants(VideoGrants(room_join=True, room=room))
+            .to_jwt()
+        )
+        _mask(token)
+        return token
+
+    # ------------------------------------------------------------------ async API
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[Any]:
+        """One `LiveKitAPI` (one aiohttp session) for a whole batch, built inside the running loop."""
+        import aiohttp
+        from livekit.api import LiveKitAPI
+
+        creds = await self.acredentials()
+        lk = LiveKitAPI(
+            creds.url,
+            creds.api_key,
+            creds.api_secret,
+            timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+        )
+        try:
+            yield lk
+        finally:
+            await lk.aclose()
+
+    @staticmethod
+    async def _bounded(
+        items: Sequence[T], call: Callable[[T], Awaitable[Any]], concurrency: int
+    ) -> list[Any | BaseException]:
+        """Run `call` over items with at most `concurrency` in flight; results (or errors) in order."""
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(item: T) -> Any:
+            async with gate:
+                return await call(item)
+
+        return list(await asyncio.gather(*(one(i) for i in items), return_exceptions=True))
+
+    async def acreate_rooms(self, rooms: Sequence[RoomSpec], *, concurrency: int = 10) -> list[str]:
+        """Create every room (an existing name is returned as is, so this is safe to repeat); sids in order."""
+        from livekit.api import CreateRoomRequest
+
+        for spec in rooms:
+            if len(spec.metadata.encode()) > MAX_ROOM_METADATA_BYTES:
+                raise ValueError(
+                    f"room_config for room {spec.name!r} is {len(spec.metadata.encode())} bytes; LiveKit "
+                    f"room metadata holds at most {MAX_ROOM_METADATA_BYTES}. Shrink the room config."
+                )
+        async with self._client() as lk:
+
+            async def create(spec: RoomSpec) -> str:
+                room = await lk.room.create_room(
+                    CreateRoomRequest(
+                        name=spec.name,
+                        empty_timeout=spec.empty_timeout,
+                        max_participants=spec.max_participants,
+                        metadata=spec.metadata,
+                    )
+                )
+                return str(room.sid)
+
+            outcomes = await self._bounded(rooms, create, concurrency)
+        failures = [(s.name, o) for s, o in zip(rooms, outcomes, strict=True) if isinstance(o, BaseException)]
+        if failures:
+            name, exc = failures[0]
+            raise LiveKitError(
+                f"LiveKit CreateRoom failed for {len(failures)} of {len(rooms)} rooms (first: {name!r}: "
+                f"{exc}). Check the LiveKit connection {self.livekit_conn_id!r} (URL, key, secret).",
+                status=_status_of(exc),
+            ) from exc
+        return [str(o) for o in outcomes]
+
+    async def adelete_rooms(self, names: Sequence[str], *, concurrency: int = 10) -> int:
+        """Delete rooms; a room already gone (404) counts as done. Returns how many were deleted now."""
+        from livekit.api import DeleteRoomRequest
+
+        async with self._client() as lk:
+
+            async def delete(name: str) -> bool:
+                try:
+                    await lk.room.delete_room(DeleteRoomRequest(room=name))
+                except Exception as exc:
+                    if _status_of(exc) == 404:
+                        return False
+                    raise
+                return True
+
+            outcomes = await self._bounded(names, delete, concurrency)
+        failures = [(n, o) for n, o in zip(names, outcomes, strict=True) if isinstance(o, BaseException)]
+        if failures:
+            name, exc = failures[0]
+            raise LiveKitError(
+                f"LiveKit DeleteRoom failed for {len(failures)} of {len(names)} rooms (first: {name!r}: "
+                f"{exc}); they close by themselves after their empty_timeout.",
+                status=_status_of(exc),
+            ) from exc
+        return sum(1 for o in outcomes if o is True)
+
+    async def adispatch_agents(
+        self,
+        agent_name: str,
+        dispatches: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: int = 10,
+    ) -> list[str]:
+        """Dispatch the agent into each room with its job metadata (JSON); dispatch ids in order."""
+        from livekit.api import CreateAgentDispatchRequest
+
+        async with self._client() as lk:
+
+            async def dispatch(item: tuple[str, Mapping[str, Any]]) -> str:
+                room, metadata = item
+                done = await lk.agent_dispatch.create_dispatch(
+                    CreateAgentDispatchRequest(
+                        agent_name=agent_name, room=room, metadata=json.dumps(metadata)
+                    )
+                )
+                return str(done.id)
+
+            outcomes = await self._bounded(dispatches, dispatch, concurrency)
+        failures = [
+            (d[0], o) for d, o in zip(dispatches, outcomes, strict=True) if isinstance(o, BaseException)
+        ]
+        if failures:
+            room, exc = failures[0]
+            raise LiveKitError(
+                f"LiveKit CreateAgentDispatch of agent {agent_name!r} failed for {len(failures)} of "
+                f"{len(dispatches)} rooms (first: {room!r}: {exc}).",
+                status=_status_of(exc),
+            ) from exc
+        return [str(o) for o in outcomes]
+
+    async def alist_dispatched_rooms(self, rooms: Sequence[str], *, concurrency: int = 10) -> set[str]:
+        """The rooms among `rooms` that already have at least one agent dispatch (for re-attaching)."""
+        async with self._client() as lk:
+
+            async def has_dispatch(room: str) -> bool:
+                return bool(await lk.agent_dispatch.list_dispatch(room_name=room))
+
+            outcomes = await self._bounded(rooms, has_dispatch, concurrency)
+        return {r for r, o in zip(rooms, outcomes, strict=True) if o is True}
+
+    async def alist_rooms(self, names: Sequence[str] | None = None) -> list[str]:
+        """Names of the server's active rooms (optionally only among `names`)."""
+        from livekit.api import ListRoomsRequest
+
+        async with self._client() as lk:
+            response = await lk.room.list_rooms(ListRoomsRequest(names=list(names or [])))
+        return [r.name for r in response.rooms]
+
+    # ------------------------------------------------------------------ sync wrappers (workers)
+    def _run(self, make: Callable[[], Awaitable[T]]) -> T:
+        _ = self.credentials  # resolve the connection synchronously, outside the loop
+
+        async def runner() -> T:
+            return await make()
+
+        return asyncio.run(runner())
+
+    def create_rooms(self, rooms: Sequence[RoomSpec], *, concurrency: int = 10) -> list[str]:
+        return self._run(lambda: self.acreate_rooms(rooms, concurrency=concurrency))
+
+    def delete_rooms(self, names: Sequence[str], *, concurrency: int = 10) -> int:
+        return self._run(lambda: self.adelete_rooms(names, concurrency=concurrency))
+
+    def dispatch_agents(
+        self, agent_name: str, dispatches: Sequence[tuple[str, Mapping[str, Any]]], *, concurrency: int = 10
+    ) -> list[str]:
+        return self._run(lambda: self.adispatch_agents(agent_name, dispatches, concurrency=concurrency))
+
+    def list_dispatched_rooms(self, rooms: Sequence[str], *, concurrency: int = 10) -> set[str]:
+        return self._run(lambda: self.alist_dispatched_rooms(rooms, concurrency=concurrency))
+
+    def list_rooms(self, names: Sequence[str] | None = None) -> list[str]:
+        return self._run(lambda: self.alist_rooms(names))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """List rooms: proves the URL answers and the key/secret pair is accepted."""
+        try:
+            rooms = self.list_rooms()
+        except Exception as exc:
+            if _status_of(exc) == 401:
+                return False, "LiveKit rejected the API key/secret (401): check login and password."
+            return False, f"LiveKit ListRooms failed: {type(exc).__name__}: {exc}"
+        return True, f"Connected to LiveKit at {self.credentials.url}; {len(rooms)} active rooms."

@@ -1,0 +1,174 @@
+"""CekuraRunsSensor: wait for a Cekura batch someone else submitted (e.g. the operator with
+`wait_for_completion=False`), in poke, reschedule or deferrable mode, then apply the same verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+)
+
+from cekura_livekit.triggers.polling import EVENT_TERMINAL, EVENT_TIMEOUT, WaitTarget
+from cekura_livekit.triggers.verdict import (
+    DEFAULT_FAIL_ON,
+    judge,
+    validate_fail_on,
+    validate_min_success_rate,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from cekura_livekit.hooks.cekura import CekuraHook
+
+
+def _ids(value: Any) -> tuple[int, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = [p for p in value.replace("[", "").replace("]", "").split(",") if p.strip()]
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    out = []
+    for item in value:
+        if isinstance(item, bool) or not str(item).strip().isdigit():
+            raise ValueError(
+                f"run_ids contains {item!r}, which is not an integer run id: pass e.g. [1, 2, 3]."
+            )
+        out.append(int(str(item).strip()))
+    return tuple(out)
+
+
+class CekuraRunsSensor(BaseSensorOperator):
+    """Succeeds when the batch is terminal and passes the verdict; fails (no retry) when it does not.
+
+    :param result_id: the batch to wait on, e.g. `XComArg(op, key="result_id")` or
+        `op.output["result_id"]`. Templated.
+    :param run_ids: alternatively, explicit run ids to wait on. Templated.
+    :param min_success_rate, fail_on: the same policy as the operator.
+    :param cancel_on_timeout: end the calls when the sensor times out (off: the sensor only watches).
+    :param deferrable: wait in the triggerer; `poke_interval` is the trigger's poll interval.
+    """
+
+    template_fields: Sequence[str] = ("result_id", "run_ids", "min_success_rate")
+    ui_color = "#e8e1fb"
+
+    def __init__(
+        self,
+        *,
+        result_id: int | str | None = None,
+        run_ids: Sequence[int] | str | None = None,
+        cekura_conn_id: str = "cekura_default",
+        min_success_rate: float | str | None = None,
+        fail_on: Sequence[str] | str = DEFAULT_FAIL_ON,
+        cancel_on_timeout: bool = False,
+        per_run_progress: bool = False,
+        hook_params: dict[str, Any] | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.result_id = result_id
+        self.run_ids = run_ids
+        self.cekura_conn_id = cekura_conn_id
+        self.min_success_rate = min_success_rate
+        self.fail_on = fail_on
+        self.cancel_on_timeout = cancel_on_timeout
+        self.per_run_progress = per_run_progress
+        self.hook_params = dict(hook_params or {})
+        self.deferrable = deferrable
+        self._fail_on = validate_fail_on(fail_on)
+        if result_id is None and run_ids is None:
+            raise ValueError("CekuraRunsSensor needs result_id (e.g. op.output['result_id']) or run_ids.")
+
+    def _target(self) -> WaitTarget:
+        rid = self.result_id
+        if isinstance(rid, dict):  # the operator's whole return value was passed
+            rid = rid.get("result_id")
+        result_id = None
+        if rid not in (None, ""):
+            if isinstance(rid, bool) or not str(rid).strip().isdigit():
+                raise ValueError(f"result_id={self.result_id!r} is not an integer result id.")
+            result_id = int(str(rid).strip())
+        return WaitTarget(
+            result_id=result_id, run_ids=_ids(self.run_ids), per_run_progress=self.per_run_progress
+        )
+
+    def _hook(self) -> CekuraHook:
+        from cekura_livekit.hooks.cekura import CekuraHook
+
+        return CekuraHook(cekura_conn_id=self.cekura_conn_id, **self.hook_params)
+
+    def _dashboard(self, hook: CekuraHook, result_id: int | None) -> str | None:
+        return hook.dashboard_url(result_id, None) if result_id is not None else None
+
+    def _verdict(self, event: dict[str, Any], hook: CekuraHook) -> dict[str, Any]:
+        verdict = judge(
+            event,
+            min_success_rate=validate_min_success_rate(self.min_success_rate),
+            fail_on=self._fail_on,
+            dashboard_url=self._dashboard(hook, event.get("result_id")),
+        )
+        if not verdict.passed:
+            # The batch is finished: poking again cannot change the verdict.
+            raise AirflowFailException(verdict.message)
+        self.log.info("%s", verdict.message)
+        return dict(event.get("summary") or {})
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        target = self._target()
+        hook = self._hook()
+        snap = target.poll(hook)
+        self.log.info("%s", snap.describe())
+        if not snap.terminal:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self._verdict(target.complete(hook, snap), hook))
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        # Check before deferring: a finished batch needs no triggerer round-trip.
+        try:
+            done = self.poke(context)
+        except AirflowFailException as exc:
+            if self.soft_fail or self.never_fail:
+                raise AirflowSkipException(f"Skipping (soft_fail): {exc}") from exc
+            raise
+        if isinstance(done, PokeReturnValue):
+            return done.xcom_value
+        from cekura_livekit.triggers.runs import CekuraRunsTrigger
+
+        target = self._target()
+        self.defer(
+            trigger=CekuraRunsTrigger(
+                cekura_conn_id=self.cekura_conn_id,
+                result_id=target.result_id,
+                run_ids=list(target.run_ids),
+                poll_interval=float(self.poke_interval),
+                execution_deadline=time.time() + float(self.timeout),
+                end_calls_on_deadline=self.cancel_on_timeout,
+                cancel_on_kill=False,
+                per_run_progress=self.per_run_progress,
+                hook_params=self.hook_params,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout) + 120),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        status = event.get("status")
+        if status == EVENT_TIMEOUT:
+            raise AirflowSensorTimeout(event.get("message"))  # soft_fail turns this into a skip
+        if status != EVENT_TERMINAL:
+            raise AirflowException(event.get("message"))
+        return self._verdict(event, self._hook())

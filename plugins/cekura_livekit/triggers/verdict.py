@@ -1,0 +1,157 @@
+"""Pass/fail policy of a finished batch, shared by the operator and the sensor.
+
+Rules, in order:
+1. A result that ended `failed` / `timeout` / `cancelled` fails the task when that category is in `fail_on`
+   (`failed` counts as `infra_error`). A cancelled result is reported as user-cancelled (no retry).
+2. Runs whose outcome is in `fail_on` (infra_error, timeout, cancelled) fail the task; outcomes left out
+   of `fail_on` are tolerated and left out of the success rate.
+3. The success rate is passed / (passed + failed_evaluation). With `min_success_rate=None` (default) every
+   evaluated run must pass, which is Cekura's own CI gate; otherwise the rate must reach the threshold.
+   A batch where no run was evaluated fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cekura_livekit.models import RunStatus, parse_status
+
+FAIL_ON_CHOICES: tuple[str, ...] = ("infra_error", "timeout", "cancelled")
+DEFAULT_FAIL_ON: tuple[str, ...] = FAIL_ON_CHOICES
+_RESULT_STATUS_CATEGORY = {
+    RunStatus.FAILED: "infra_error",
+    RunStatus.TIMEOUT: "timeout",
+    RunStatus.CANCELLED: "cancelled",
+}
+_MAX_NAMED = 20
+
+
+def validate_min_success_rate(value: object) -> float | None:
+    """`None`, or a number in [0, 1]; anything else is a clear ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(
+            f"min_success_rate={value!r} is not a number: pass a fraction between 0 and 1 "
+            "(e.g. 0.9 for 90 %), or None to require every evaluated run to pass."
+        )
+    try:
+        rate = float(value)
+    except ValueError:
+        raise ValueError(
+            f"min_success_rate={value!r} is not a number: pass a fraction between 0 and 1 (e.g. 0.9)."
+        ) from None
+    if not 0.0 <= rate <= 1.0:
+        hint = f" (did you mean {rate / 100:g}?)" if 1 < rate <= 100 else ""
+        raise ValueError(
+            f"min_success_rate={value!r} is outside 0–1: pass a fraction such as 0.9 for 90 %{hint}."
+        )
+    return rate
+
+
+def validate_fail_on(value: object) -> frozenset[str]:
+    """A subset of FAIL_ON_CHOICES (a list, a tuple or a comma-separated string)."""
+    if value is None:
+        return frozenset()
+    items: Iterable[object]
+    if isinstance(value, str):
+        items = [p.strip() for p in value.split(",") if p.strip()]
+    elif isinstance(value, Iterable):
+        items = list(value)
+    else:
+        raise ValueError(f"fail_on={value!r} must be a list drawn from {list(FAIL_ON_CHOICES)}.")
+    unknown = [i for i in items if i not in FAIL_ON_CHOICES]
+    if unknown:
+        raise ValueError(
+            f"fail_on has unknown entries {unknown!r}: allowed values are {list(FAIL_ON_CHOICES)} "
+            "(failed evaluations are governed by min_success_rate)."
+        )
+    return frozenset(str(i) for i in items)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str
+    #: The batch was cancelled on Cekura's side (by a person): retrying cannot help.
+    cancelled: bool = False
+
+
+def _name(run: Mapping[str, Any]) -> str:
+    scenario = run.get("scenario_name") or "unnamed scenario"
+    return f"{scenario!r} (scenario {run.get('scenario_id')}, run {run.get('run_id')})"
+
+
+def _listing(failing: Sequence[Mapping[str, Any]], total: int, outcomes: set[str]) -> str:
+    chosen = [r for r in failing if r.get("outcome") in outcomes]
+    if not chosen:
+        return ""
+    lines = [
+        f"  - {_name(r)}: {r['outcome']}" + (f" — {r['error']}" if r.get("error") else "") for r in chosen
+    ]
+    shown = lines[:_MAX_NAMED]
+    more = max(total, len(chosen)) - len(shown)
+    if more > 0:
+        shown.append(f"  … and {more} more (see the dashboard)")
+    return "\n" + "\n".join(shown)
+
+
+def judge(
+    event: Mapping[str, Any],
+    *,
+    min_success_rate: float | None,
+    fail_on: frozenset[str],
+    dashboard_url: str | None = None,
+) -> Verdict:
+    """Apply the policy to a terminal completion event (see `polling.completion_event`)."""
+    summary: Mapping[str, Any] = event.get("summary") or {}
+    failing: Sequence[Mapping[str, Any]] = event.get("failing_runs") or []
+    failing_total = int(event.get("failing_total") or len(failing))
+    rid = summary.get("result_id")
+    where = f" Dashboard: {dashboard_url}" if dashboard_url else ""
+    label = f"Cekura result {rid}" if rid is not None else "Cekura runs"
+    total = int(summary.get("total") or 0)
+
+    status = parse_status(summary.get("status"))
+    category = _RESULT_STATUS_CATEGORY.get(status)
+    if category is not None and category in fail_on:
+        count = int(summary.get(category) or 0)
+        return Verdict(
+            passed=False,
+            cancelled=status is RunStatus.CANCELLED,
+            message=(
+                f"{label} ended '{status.value}': {count} of {total} runs {category}, "
+                f"{summary.get('passed', 0)} passed.{where}"
+                + _listing(failing, failing_total, set(FAIL_ON_CHOICES))
+            ),
+        )
+
+    bad = {c: int(summary.get(c) or 0) for c in FAIL_ON_CHOICES if c in fail_on and summary.get(c)}
+    if bad:
+        counts = ", ".join(f"{n} {c}" for c, n in bad.items())
+        return Verdict(
+            passed=False,
+            message=(
+                f"{label}: {counts} out of {total} runs (fail_on={sorted(fail_on)}).{where}"
+                + _listing(failing, failing_total, set(bad))
+            ),
+        )
+
+    passed = int(summary.get("passed") or 0)
+    failed = int(summary.get("failed_evaluation") or 0)
+    evaluated = passed + failed
+    if evaluated == 0:
+        return Verdict(passed=False, message=f"{label}: no run was evaluated ({total} runs).{where}")
+    rate = passed / evaluated
+    threshold = 1.0 if min_success_rate is None else min_success_rate
+    ok = failed == 0 if min_success_rate is None else rate >= threshold
+    rule = "every run must pass" if min_success_rate is None else f"min_success_rate={min_success_rate:g}"
+    text = f"{label}: {passed}/{evaluated} evaluated runs passed ({rate:.1%}; {rule})."
+    if ok:
+        return Verdict(passed=True, message=text + where)
+    return Verdict(
+        passed=False,
+        message=text + where + _listing(failing, failing_total, {"failed_evaluation"}),
+    )
