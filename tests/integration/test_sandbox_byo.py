@@ -14,7 +14,9 @@ from cekura_livekit.sandbox import Sandbox
 V1 = "/test_framework/v1/scenarios-external/run_scenarios_livekit/"
 
 
-def _token(sb: Sandbox, room: str, *, secret: str | None = None, ttl: dt.timedelta = dt.timedelta(minutes=10)) -> str:
+def _token(
+    sb: Sandbox, room: str, *, secret: str | None = None, ttl: dt.timedelta = dt.timedelta(minutes=10)
+) -> str:
     return (
         api.AccessToken(sb.livekit_api_key, secret or sb.livekit_api_secret)
         .with_identity("cekura-tester")
@@ -49,7 +51,8 @@ async def test_v1_tokens_verified_per_run(sandbox: Sandbox) -> None:
         ]
         body = {
             "scenarios": [
-                {"scenario": 2005, "livekit_room_url": sandbox.livekit_ws_url, "access_token": t} for t in tokens
+                {"scenario": 2005, "livekit_room_url": sandbox.livekit_ws_url, "access_token": t}
+                for t in tokens
             ],
             "name": "byo-batch",
         }
@@ -84,7 +87,11 @@ async def test_v1_agent_never_dispatched_fails_run() -> None:
             await lk.room.create_room(api.CreateRoomRequest(name="late"))
         body = {
             "scenarios": [
-                {"scenario": 2101, "livekit_room_url": sb.livekit_ws_url, "access_token": _token(sb, "lonely")},
+                {
+                    "scenario": 2101,
+                    "livekit_room_url": sb.livekit_ws_url,
+                    "access_token": _token(sb, "lonely"),
+                },
                 {"scenario": 2101, "livekit_room_url": sb.livekit_ws_url, "access_token": _token(sb, "late")},
             ]
         }
@@ -92,7 +99,9 @@ async def test_v1_agent_never_dispatched_fails_run() -> None:
             submitted = (await client.post(sb.cekura_url + V1, json=body)).json()
         await asyncio.sleep(0.15)  # the call has started (simulated); the agent for "late" comes now
         async with api.LiveKitAPI(sb.livekit_url, sb.livekit_api_key, sb.livekit_api_secret) as lk:
-            await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(agent_name="acme-bookings", room="late"))
+            await lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(agent_name="acme-bookings", room="late")
+            )
         result = await _wait(sb, submitted["id"])
         lonely, late = (result["runs"][str(r["id"])] for r in submitted["runs"])
         assert lonely["status"] == "failed" and lonely["metadata"]["ended_reason"] == "agent_did_not_join"

@@ -23,7 +23,10 @@ async def test_rooms_and_dispatch_with_real_client(sandbox: Sandbox) -> None:
         await lk.room.create_room(api.CreateRoomRequest(name="byo-2"))
         listed = await lk.room.list_rooms(api.ListRoomsRequest(names=["byo-1"]))
         assert [r.name for r in listed.rooms] == ["byo-1"]
-        assert {r.name for r in (await lk.room.list_rooms(api.ListRoomsRequest())).rooms} == {"byo-1", "byo-2"}
+        assert {r.name for r in (await lk.room.list_rooms(api.ListRoomsRequest())).rooms} == {
+            "byo-1",
+            "byo-2",
+        }
 
         meta = {"scenario_id": 2001, "run_id": 1001, "test_profile_data": {"id": 301}}
         dispatch = await lk.agent_dispatch.create_dispatch(
@@ -69,7 +72,10 @@ async def test_grants_are_checked(sandbox: Sandbox) -> None:
     req = api.CreateAgentDispatchRequest(agent_name="a", room="room-b").SerializeToString()
     headers["Authorization"] = f"Bearer {other_room.to_jwt()}"
     dispatch_url = f"{sandbox.livekit_url}/twirp/livekit.AgentDispatchService/CreateDispatch"
-    async with aiohttp.ClientSession() as session, session.post(dispatch_url, data=req, headers=headers) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(dispatch_url, data=req, headers=headers) as resp,
+    ):
         assert resp.status == 403
     async with aiohttp.ClientSession() as session, session.post(url, data=body) as resp:
         assert resp.status == 401
@@ -84,7 +90,11 @@ def test_managed_v2_creates_rooms_and_dispatches(sandbox: Sandbox) -> None:
         "test_profile_ids": [301],
         "livekit_data": {"agent_name": "acme-support-canary", "config": {"voice": "nova"}},
     }
-    r = httpx.post(f"{sandbox.cekura_url}/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/", json=body, headers=h)
+    r = httpx.post(
+        f"{sandbox.cekura_url}/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/",
+        json=body,
+        headers=h,
+    )
     assert r.status_code == 200, r.text
     runs = r.json()["runs"]
     assert all(run["test_profile_data"]["id"] == 301 for run in runs)
@@ -94,12 +104,18 @@ def test_managed_v2_creates_rooms_and_dispatches(sandbox: Sandbox) -> None:
         assert dispatch["metadata"] == {
             "scenario_id": run["scenario"],
             "run_id": run["id"],
-            "test_profile_data": {"id": 301, "name": "Gold customer", "information": {"tier": "gold", "account_id": "A-1001"}},
+            "test_profile_data": {
+                "id": 301,
+                "name": "Gold customer",
+                "information": {"tier": "gold", "account_id": "A-1001"},
+            },
         }
         assert json.loads(sandbox.livekit_rooms[dispatch["room"]]["metadata"]) == {"voice": "nova"}
 
     plain = httpx.post(
-        f"{sandbox.cekura_url}/test_framework/v1/scenarios/run_scenarios_livekit_v2", json={"scenarios": [{"scenario": 2101}]}, headers=h
+        f"{sandbox.cekura_url}/test_framework/v1/scenarios/run_scenarios_livekit_v2",
+        json={"scenarios": [{"scenario": 2101}]},
+        headers=h,
     )
     assert plain.status_code == 200
     last = sandbox.livekit_dispatches[-1]
