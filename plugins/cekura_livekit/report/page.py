@@ -110,7 +110,7 @@ def summary_section(summary: stats.Summary) -> str:
                     "overall-rate",
                     "Success rate",
                     pct(summary.rate),
-                    f"{summary.passed:,} of {summary.evaluated:,} evaluated<br>95% CI {pct(low)} – {pct(high)}",
+                    f"{summary.passed:,} / {summary.evaluated:,} passed<br>95% CI {pct(low)} – {pct(high)}",
                     f"{summary.rate:.6f}" if math.isfinite(summary.rate) else "",
                 ),
                 _card(

@@ -20,6 +20,7 @@ nav.toc a:hover{text-decoration:underline}
 .card .label{font-size:11px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}
 .card .value{font-size:26px;font-weight:700;margin-top:2px;line-height:1.2}
 .badges{display:flex;flex-wrap:wrap;gap:4px;margin-top:2px}
+.card .badge{font-size:10px;padding:0 6px}
 .card .detail{font-size:12px;color:var(--muted);margin-top:2px}
 section.block{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 20px 20px;
   margin-top:22px;break-inside:avoid}

@@ -1,0 +1,567 @@
+"""The HTML report: structure, the numbers it shows, escaping, empty inputs, and where it is written."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cekura_livekit.report import build_report_html, wilson_interval, write_report
+from cekura_livekit.report import stats as report_stats
+from cekura_livekit.report.schema import normalize_daily
+from tests.unit.report_samples import (
+    AGENTS,
+    DAYS,
+    REGRESSING,
+    SCENARIOS,
+    START,
+    make_daily,
+    make_flaky,
+    make_regressions,
+)
+
+GENERATED = datetime(2024, 3, 31, 7, 0, tzinfo=UTC)
+SECTION_IDS = ("summary", "success-rate", "heatmap", "regressions", "flaky", "infra", "worst")
+
+
+class Dom(HTMLParser):
+    """Just enough DOM for assertions: every element's tag, attributes, and text (including descendants)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[dict] = []
+        self._stack: list[dict] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        el = {"tag": tag, "attrs": dict(attrs), "text": ""}
+        self.elements.append(el)
+        if tag not in {"meta", "br", "hr", "img", "input", "link"}:  # void elements never close
+            self._stack.append(el)
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self._stack) - 1, -1, -1):
+            if self._stack[i]["tag"] == tag:
+                del self._stack[i:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        for el in self._stack:
+            el["text"] += data
+
+    def find(self, tag: str | None = None, **attrs: str) -> list[dict]:
+        return [
+            e
+            for e in self.elements
+            if (tag is None or e["tag"] == tag)
+            and all(e["attrs"].get(k.replace("_", "-")) == v for k, v in attrs.items())
+        ]
+
+    def by_id(self, element_id: str) -> dict:
+        (el,) = [e for e in self.elements if e["attrs"].get("id") == element_id]
+        return el
+
+
+@pytest.fixture(scope="module")
+def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return make_daily(), make_regressions(), make_flaky()
+
+
+@pytest.fixture(scope="module")
+def html(frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> str:
+    return build_report_html(*frames, generated_at=GENERATED)
+
+
+@pytest.fixture(scope="module")
+def dom(html: str) -> Dom:
+    return Dom(html)
+
+
+def _section_html(html: str, section_id: str) -> str:
+    match = re.search(rf'<section[^>]*id="{section_id}".*?</section>', html, re.S)
+    assert match, f"section {section_id} missing"
+    return match.group(0)
+
+
+# ------------------------------------------------------------------------------------------ wilson
+
+
+def test_wilson_interval_matches_published_values() -> None:
+    # Reference values (Newcombe 1998, table I / Agresti & Coull 1998): x/n → Wilson 95% interval.
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson_interval(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+
+
+def test_wilson_interval_edge_cases() -> None:
+    low, high = wilson_interval(0, 0)
+    assert math.isnan(low)
+    assert math.isnan(high)
+    with pytest.raises(ValueError, match="passed=11"):
+        wilson_interval(11, 10)
+    with pytest.raises(ValueError, match="z > 0"):
+        wilson_interval(1, 10, z=0)
+    # Vectorised and scalar versions agree.
+    lows, highs = report_stats.wilson_arrays([0, 5, 81, 0], [10, 10, 263, 0])
+    for i, (p, n) in enumerate([(0, 10), (5, 10), (81, 263)]):
+        assert (lows[i], highs[i]) == pytest.approx(wilson_interval(p, n))
+    assert math.isnan(lows[3])
+
+
+# ------------------------------------------------------------------------------------- structure
+
+
+def test_every_section_and_chart_is_present(dom: Dom, html: str) -> None:
+    for section_id in SECTION_IDS:
+        assert dom.find(id=section_id), section_id
+    assert len(dom.find("svg", data_chart="success-rate")) == len(AGENTS)
+    assert len(dom.find("svg", data_chart="heatmap")) == 1
+    assert len(dom.find("svg", data_chart="infra-rate")) == 1
+    assert len(dom.find("table", **{"class": "regressions"})) == 1
+    assert len(dom.find("table", **{"class": "flaky"})) == 1
+    assert len(dom.find("table", **{"class": "worst"})) == 1
+    assert 'class="no-data"' not in html
+    assert html.startswith("<!DOCTYPE html>")
+
+
+def test_report_is_self_contained(html: str) -> None:
+    lowered = html.lower()
+    for forbidden in ("<script", "<link", "src=", "http://", "https://", "@import", "<img", "@font-face"):
+        assert forbidden not in lowered, forbidden
+    # The only url() references are in-document clip paths.
+    assert set(re.findall(r"url\(([^)]*)\)", html)) <= {f"#clip-agent{i}" for i in range(len(AGENTS))}
+
+
+def test_same_input_gives_the_same_report(
+    frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], html: str
+) -> None:
+    assert build_report_html(*frames, generated_at=GENERATED) == html
+
+
+# ---------------------------------------------------------------------------------------- summary
+
+
+def _card(dom: Dom, metric: str) -> dict:
+    (card,) = dom.find("div", data_metric=metric)
+    return card
+
+
+def test_summary_numbers(dom: Dom, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> None:
+    daily, regressions, _ = frames
+    passed = int(daily["passed"].sum())
+    evaluated = passed + int(daily["failed_evaluation"].sum())
+    expected_rate = passed / evaluated
+    rate_card = _card(dom, "overall-rate")
+    assert float(rate_card["attrs"]["data-value"]) == pytest.approx(expected_rate, abs=1e-6)
+    assert f"{expected_rate * 100:.1f}%" in rate_card["text"]
+    assert f"{passed:,} / {evaluated:,} passed" in rate_card["text"]
+    low, high = wilson_interval(passed, evaluated)
+    assert f"{low * 100:.1f}% – {high * 100:.1f}%" in rate_card["text"]
+
+    runs_card = _card(dom, "runs")
+    assert int(runs_card["attrs"]["data-value"]) == int(daily["runs"].sum())
+    assert f"{int(daily['runs'].sum()):,}" in runs_card["text"]
+
+    period = _card(dom, "period")
+    last = START + timedelta(days=DAYS - 1)
+    assert period["attrs"]["data-value"] == f"{START:%Y-%m-%d}/{last:%Y-%m-%d}"
+    assert f"{DAYS} days" in period["text"]
+
+    agents = _card(dom, "agents")
+    n_scen = sum(len(s) for s in SCENARIOS.values())
+    assert f"{len(AGENTS)} · {n_scen}" in agents["text"]
+
+    infra = _card(dom, "infra-rate")
+    lost = int(daily["infra_errors"].sum()) + int(daily["timeouts"].sum())
+    assert float(infra["attrs"]["data-value"]) == pytest.approx(lost / int(daily["runs"].sum()), abs=1e-6)
+
+    reg = _card(dom, "regressions")
+    assert int(reg["attrs"]["data-value"]) == len(regressions)
+    assert "1 critical" in reg["text"]
+    assert "1 major" in reg["text"]
+    assert "1 minor" in reg["text"]
+
+
+def test_header_shows_title_and_generated_time(dom: Dom) -> None:
+    (h1,) = dom.find("h1")
+    assert h1["text"] == "Cekura voice-agent regression report"
+    (gen,) = dom.find("div", **{"class": "generated"})
+    assert "2024-03-31 07:00 UTC" in gen["text"]
+
+
+# -------------------------------------------------------------------------------- success-rate chart
+
+
+def test_agent_points_are_pooled_from_summed_counts() -> None:
+    """Two scenarios, one tiny and one big: the day's rate is pooled, not the mean of the two rates."""
+    daily = pd.DataFrame(
+        {
+            "run_date": [date(2024, 5, 1)] * 2,
+            "agent_id": [1, 1],
+            "agent_name": ["A", "A"],
+            "scenario_id": [1, 2],
+            "scenario_name": ["tiny", "big"],
+            "runs": [1, 99],
+            "passed": [0, 99],
+            "failed_evaluation": [1, 0],
+            "success_rate": [0.0, 1.0],  # mean would be 50%
+        }
+    )
+    dom = Dom(build_report_html(daily, None, None, generated_at=GENERATED))
+    (point,) = [e for e in dom.find("circle") if "point" in e["attrs"].get("class", "")]
+    assert "99.0% passed (99 of 100 evaluated)" in point["text"]
+    low, high = wilson_interval(99, 100)
+    assert f"Wilson 95%: {low * 100:.1f}% – {high * 100:.1f}%" in point["text"]
+
+
+def test_one_point_per_agent_day_with_evaluated_runs(dom: Dom, frames: tuple[pd.DataFrame, ...]) -> None:
+    daily = frames[0]
+    for agent_id, name in AGENTS.items():
+        (fig,) = dom.find("figure", data_agent_id=str(agent_id))
+        assert name in fig["text"]
+        mine = daily[daily["agent_id"] == agent_id].groupby("run_date")[["passed", "failed_evaluation"]].sum()
+        expected_days = int(((mine["passed"] + mine["failed_evaluation"]) > 0).sum())
+        fig_index = dom.elements.index(fig)
+        svg_index = next(
+            i
+            for i in range(fig_index, len(dom.elements))
+            if dom.elements[i]["attrs"].get("data-chart") == "success-rate"
+        )
+        end = next(
+            (i for i in range(svg_index + 1, len(dom.elements)) if dom.elements[i]["tag"] == "figure"),
+            len(dom.elements),
+        )
+        points = [
+            e
+            for e in dom.elements[svg_index:end]
+            if e["tag"] == "circle" and e["attrs"].get("class") == "point"
+        ]
+        assert len(points) == expected_days
+        assert [e for e in dom.elements[svg_index:end] if e["attrs"].get("class") == "band"]
+        assert [e for e in dom.elements[svg_index:end] if e["attrs"].get("class") == "rolling"]
+
+
+def test_rolling_rate_uses_summed_counts_over_calendar_days() -> None:
+    daily = normalize_daily(
+        pd.DataFrame(
+            {
+                "run_date": [date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 9)],
+                "agent_id": [1, 1, 1],
+                "passed": [1, 9, 5],
+                "failed_evaluation": [9, 1, 5],
+            }
+        )
+    )
+    roll = report_stats.rolling_by_agent(daily, window_days=7).set_index("run_date")["rate_roll"]
+    assert len(roll) == 9  # every calendar day from May 1 to May 9
+    assert roll[pd.Timestamp("2024-05-02")] == pytest.approx(10 / 20)
+    assert roll[pd.Timestamp("2024-05-07")] == pytest.approx(10 / 20)
+    # May 9's window is May 3..9: only May 9 counts, May 1-2 have left the window.
+    assert roll[pd.Timestamp("2024-05-09")] == pytest.approx(5 / 10)
+
+
+def test_regression_markers_on_agent_chart(dom: Dom) -> None:
+    markers = [e for e in dom.elements if e["attrs"].get("class") == "regression-marker"]
+    # 3 regressions on 3 distinct (agent, day) pairs.
+    assert len(markers) == 3
+    assert any("Dispute a charge (critical)" in m["text"] for m in markers)
+
+
+# -------------------------------------------------------------------------------------- heat-map
+
+
+def test_heatmap_cells_and_tooltips(dom: Dom, frames: tuple[pd.DataFrame, ...]) -> None:
+    daily = frames[0]
+    cells = [e for e in dom.elements if e["tag"] == "rect" and "cell" in e["attrs"].get("class", "").split()]
+    n_rows = sum(len(s) for s in SCENARIOS.values())
+    assert len(cells) == n_rows * DAYS
+    filled = [c for c in cells if "empty" not in c["attrs"]["class"]]
+    assert len(filled) == len(daily)  # one input row per scenario-day in the sample
+    agent_id, scenario_id = REGRESSING
+    last = pd.Timestamp(START + timedelta(days=DAYS - 1))
+    row = daily[
+        (daily["agent_id"] == agent_id)
+        & (daily["scenario_id"] == scenario_id)
+        & (daily["run_date"] == last.date())
+    ]
+    passed, failed = int(row["passed"].iloc[0]), int(row["failed_evaluation"].iloc[0])
+    tip = f"{last:%Y-%m-%d}: {passed / (passed + failed) * 100:.1f}% passed ({passed} of {passed + failed} evaluated)"
+    matching = [c for c in filled if tip in c["text"] and "Dispute a charge" in c["text"]]
+    assert len(matching) == 1
+    assert "flagged" in matching[0]["attrs"]["class"]
+    assert float(matching[0]["attrs"]["data-rate"]) == pytest.approx(passed / (passed + failed), abs=1e-4)
+    assert len([c for c in cells if "flagged" in c["attrs"]["class"]]) == 3
+
+
+def test_heatmap_caps_rows_and_days() -> None:
+    daily = make_daily(days=40)
+    html = build_report_html(
+        daily, None, None, generated_at=GENERATED, heatmap_max_rows=5, heatmap_max_days=14
+    )
+    section = _section_html(html, "heatmap")
+    assert "Showing the last 14 days" in section
+    assert "Showing the 5 lowest-rate scenarios of 11" in section
+    assert section.count('class="row-label"') == 5
+    assert section.count('class="cell') == 5 * 14
+
+
+# ---------------------------------------------------------------------------------------- tables
+
+
+def _rows(section: str) -> list[str]:
+    body = re.search(r"<tbody>(.*)</tbody>", section, re.S)
+    assert body
+    return re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
+
+
+def test_regressions_table(html: str) -> None:
+    rows = _rows(_section_html(html, "regressions"))
+    assert len(rows) == 3
+    first = rows[0]  # newest first
+    assert '<span class="badge critical">critical</span>' in first
+    assert "Dispute a charge" in first
+    assert "Billing assistant" in first
+    assert "95.1%" in first
+    assert "n=180" in first
+    assert "54.8%" in first
+    assert "n=42" in first
+    assert "−40.3 pts" in first
+    assert "&lt; 0.001" in first
+    assert '<span class="badge minor">minor</span>' in rows[1]
+    assert "0.041" in rows[1]
+    assert '<span class="badge major">major</span>' in rows[2]
+
+
+def test_flaky_table(html: str) -> None:
+    rows = _rows(_section_html(html, "flaky"))
+    assert len(rows) == 2
+    assert "Spanish speaker" in rows[0]
+    assert "9001" in rows[0]
+    assert "60% pass" in rows[0]
+    assert "Escalate to human" in rows[1]
+    assert "25% pass" in rows[1]
+
+
+def test_worst_scenarios_table(html: str, frames: tuple[pd.DataFrame, ...]) -> None:
+    daily = frames[0]
+    totals = daily.groupby(["agent_id", "scenario_id", "scenario_name"], as_index=False)[
+        ["passed", "failed_evaluation"]
+    ].sum()
+    totals["n"] = totals["passed"] + totals["failed_evaluation"]
+    totals["rate"] = totals["passed"] / totals["n"]
+    expected = totals.sort_values("rate").head(10)
+    section = _section_html(html, "worst")
+    rows = _rows(section)
+    assert len(rows) == 10
+    assert section.count('data-chart="interval"') == 10
+    for row, exp in zip(rows, expected.itertuples(index=False), strict=True):
+        assert exp.scenario_name in row
+        assert f"<b>{exp.rate * 100:.1f}%</b>" in row
+        low, high = wilson_interval(int(exp.passed), int(exp.n))
+        assert f"{low * 100:.1f}% – {high * 100:.1f}%" in row
+
+
+def test_worst_scenarios_respects_minimum_runs(frames: tuple[pd.DataFrame, ...]) -> None:
+    html = build_report_html(frames[0], None, None, generated_at=GENERATED, worst_min_runs=10_000)
+    section = _section_html(html, "worst")
+    assert 'class="no-data"' in section
+    assert "10000 evaluated runs" in section
+    with pytest.raises(ValueError, match="worst_min_runs"):
+        build_report_html(frames[0], None, None, worst_min_runs=0)
+
+
+# -------------------------------------------------------------------------------------------- infra
+
+
+def test_infra_chart_bars(html: str, frames: tuple[pd.DataFrame, ...]) -> None:
+    daily = frames[0]
+    section = _section_html(html, "infra")
+    assert section.count('class="bar infra"') == DAYS
+    assert section.count('class="bar timeout"') == DAYS
+    day = daily[daily["run_date"] == START]
+    runs, infra, timeouts = int(day["runs"].sum()), int(day["infra_errors"].sum()), int(day["timeouts"].sum())
+    assert f"{START:%Y-%m-%d}: {(infra + timeouts) / runs * 100:.1f}% of {runs:,} runs lost" in section
+    assert f"{infra} infra errors" in section
+
+
+# ------------------------------------------------------------------------------------ escaping
+
+
+def test_user_strings_are_escaped() -> None:
+    daily = make_daily(days=3)
+    evil_scenario = '<script>alert("x")</script> & <b>bold</b>'
+    evil_agent = 'Agent "quoted" <img src=x onerror=alert(1)>'
+    daily["scenario_name"] = daily["scenario_name"].where(daily["scenario_id"] != 11, evil_scenario)
+    daily["agent_name"] = daily["agent_name"].where(daily["agent_id"] != 101, evil_agent)
+    regressions = make_regressions(days=3)
+    regressions["scenario_name"] = evil_scenario
+    regressions["severity"] = ["<i>critical</i>", "major", "minor"]
+    flaky = make_flaky(days=3)
+    flaky["agent_name"] = evil_agent
+    flaky["result_id"] = ['"><svg onload=alert(1)>', "ok"]
+    html = build_report_html(daily, regressions, flaky, title="<Report> & co", generated_at=GENERATED)
+    lowered = html.lower()
+    assert "<script" not in lowered
+    assert "<img" not in lowered
+    assert "onload=alert" not in lowered.replace("&quot;&gt;&lt;svg onload=alert", "")
+    assert "<b>bold</b>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
+    assert "Agent &quot;quoted&quot; &lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<title>&lt;Report&gt; &amp; co</title>" in html
+    assert "&lt;i&gt;critical&lt;/i&gt;" in html
+    # The parsed DOM still holds the original text (escaped, not mangled).
+    dom = Dom(html)
+    assert any(evil_scenario in e["text"] for e in dom.find("td"))
+
+
+# ------------------------------------------------------------------------------------ empty input
+
+
+@pytest.mark.parametrize(
+    "empty",
+    [None, pd.DataFrame(), pd.DataFrame(columns=["run_date", "agent_id", "passed", "failed_evaluation"])],
+    ids=["none", "no-columns", "no-rows"],
+)
+def test_empty_inputs_render_no_data_notes(empty: pd.DataFrame | None) -> None:
+    html = build_report_html(empty, empty, empty, generated_at=GENERATED)
+    dom = Dom(html)
+    for section_id in SECTION_IDS:
+        section = dom.by_id(section_id)
+        assert section
+    notes = dom.find("p", **{"class": "no-data"})
+    assert len(notes) == len(SECTION_IDS)
+    assert not dom.find("svg")
+    assert "no runs yet" in html
+
+
+def test_only_daily_present(frames: tuple[pd.DataFrame, ...]) -> None:
+    html = build_report_html(frames[0], pd.DataFrame(), None, generated_at=GENERATED)
+    assert "No regressions detected" in _section_html(html, "regressions")
+    assert "No flaky scenarios" in _section_html(html, "flaky")
+    assert 'class="no-data"' not in _section_html(html, "success-rate")
+    assert 'data-value="0"' in re.search(r'<div class="card" data-metric="regressions".*?</div>', html).group(
+        0
+    )
+
+
+def test_days_without_evaluated_runs_do_not_break_the_charts() -> None:
+    daily = pd.DataFrame(
+        {
+            "run_date": [date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 3)],
+            "agent_id": pd.array([1, 1, 1], dtype="Int64"),
+            "scenario_id": pd.array([7, 7, pd.NA], dtype="Int64"),
+            "runs": pd.array([4, 3, 2], dtype="Int64"),
+            "passed": pd.array([4, 0, 1], dtype="Int64"),
+            "failed_evaluation": pd.array([0, 0, pd.NA], dtype="Int64"),
+            "infra_errors": pd.array([0, 3, 1], dtype="Int64"),
+        }
+    )
+    html = build_report_html(daily, None, None, generated_at=GENERATED)
+    assert "no evaluated runs" in html  # the all-infra-error day is a grey cell, not a 0% one
+    assert "agent 1" in html
+    assert "scenario 7" in html
+    assert "unknown scenario" in html
+
+
+# --------------------------------------------------------------------------------- input handling
+
+
+def test_missing_required_column_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"'daily' is missing required column\(s\) \['failed_evaluation'\]"):
+        build_report_html(
+            pd.DataFrame({"run_date": [date(2024, 1, 1)], "agent_id": [1], "passed": [1]}), None, None
+        )
+    with pytest.raises(ValueError, match=r"'regressions' is missing required column\(s\) \['scenario_id'\]"):
+        build_report_html(None, pd.DataFrame({"agent_id": [1]}), None)
+
+
+def test_bad_values_are_clear_errors() -> None:
+    base = {"run_date": [date(2024, 1, 1)], "agent_id": [1], "passed": [1], "failed_evaluation": [0]}
+    with pytest.raises(ValueError, match="'run_date' holds a value that is not a date: 'yesterday'"):
+        build_report_html(pd.DataFrame({**base, "run_date": ["yesterday"]}), None, None)
+    with pytest.raises(ValueError, match="'passed' must hold counts; got 'many'"):
+        build_report_html(pd.DataFrame({**base, "passed": ["many"]}), None, None)
+    with pytest.raises(ValueError, match="negative count"):
+        build_report_html(pd.DataFrame({**base, "failed_evaluation": [-1]}), None, None)
+    with pytest.raises(ValueError, match="passed=5 > runs=2"):
+        build_report_html(pd.DataFrame({**base, "passed": [5], "runs": [2]}), None, None)
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda s: pd.to_datetime(s),
+        lambda s: s.map(lambda d: d.isoformat()),
+        lambda s: pd.to_datetime(s).dt.tz_localize("UTC"),
+    ],
+    ids=["datetime64", "iso-strings", "tz-aware"],
+)
+def test_run_date_types_give_the_same_report(convert, html: str) -> None:
+    daily = make_daily()
+    daily["run_date"] = convert(daily["run_date"])
+    assert build_report_html(daily, make_regressions(), make_flaky(), generated_at=GENERATED) == html
+
+
+def test_minimal_daily_columns_render() -> None:
+    daily = make_daily()[["run_date", "agent_id", "passed", "failed_evaluation"]]
+    dom = Dom(build_report_html(daily, None, None, generated_at=GENERATED))
+    assert len(dom.find("svg", data_chart="success-rate")) == len(AGENTS)
+    runs = int(_card(dom, "runs")["attrs"]["data-value"])
+    assert runs == int(daily["passed"].sum() + daily["failed_evaluation"].sum())
+
+
+# ------------------------------------------------------------------------------------------ output
+
+
+def test_write_report_local_paths(tmp_path: Path, html: str) -> None:
+    target = tmp_path / "nested" / "dir" / "report.html"
+    where = write_report(html, target)
+    assert where == str(target.resolve())
+    assert target.read_text(encoding="utf-8") == html
+    # A directory gets the default file name; str paths work too.
+    where_dir = write_report(html, str(tmp_path / "nested"))
+    assert where_dir == str((tmp_path / "nested" / "cekura-report.html").resolve())
+    assert Path(where_dir).read_text(encoding="utf-8") == html
+    # Overwrite is atomic and leaves no temporary files behind.
+    write_report("<p>v2</p>", target)
+    assert target.read_text() == "<p>v2</p>"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]
+
+
+def test_write_report_object_storage(tmp_path: Path, html: str) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    uri = f"file://{tmp_path}/store/report.html"
+    assert write_report(html, uri) == uri
+    assert (tmp_path / "store" / "report.html").read_text(encoding="utf-8") == html
+
+    osp = ObjectStoragePath(f"file://{tmp_path}/osp/r.html")
+    assert write_report(html, osp) == str(osp)
+    assert (tmp_path / "osp" / "r.html").read_text(encoding="utf-8") == html
+
+    # A non-local store (fsspec's in-memory filesystem attached the way a team would attach S3).
+    from airflow.sdk.io import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    attach("memory", fs=MemoryFileSystem())
+    mem = ObjectStoragePath(f"memory://cekura-test-{tmp_path.name}/reports/latest.html")
+    assert write_report(html, mem) == str(mem)
+    assert mem.read_text(encoding="utf-8") == html
+
+
+def test_write_report_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="html must be a non-empty string"):
+        write_report("  ", tmp_path / "r.html")
+    with pytest.raises(ValueError, match="html must be a non-empty string"):
+        write_report(b"<html>", tmp_path / "r.html")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="destination must be"):
+        write_report("<p>x</p>", 42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="destination must be"):
+        write_report("<p>x</p>", "")
+    assert not list(tmp_path.iterdir())
