@@ -104,6 +104,7 @@ async def test_v1_agent_never_dispatched_fails_run() -> None:
             )
         result = await _wait(sb, submitted["id"])
         lonely, late = (result["runs"][str(r["id"])] for r in submitted["runs"])
-        assert lonely["status"] == "failed" and lonely["metadata"]["ended_reason"] == "agent_did_not_join"
+        assert lonely["status"] == "failed"
+        assert lonely["metadata"]["ended_reason"] == "agent_did_not_join"
         assert "did not join" in lonely["error_message"]
         assert late["status"] != "failed", late

@@ -42,7 +42,8 @@ def test_cli_prints_connections_and_stops(stop_signal: signal.Signals) -> None:
         text = "".join(lines)
         cekura = json.loads(re.search(r"AIRFLOW_CONN_CEKURA_DEFAULT='(.+)'", text).group(1))
         livekit = json.loads(re.search(r"AIRFLOW_CONN_LIVEKIT_DEFAULT='(.+)'", text).group(1))
-        assert cekura["conn_type"] == "cekura" and livekit["conn_type"] == "livekit"
+        assert cekura["conn_type"] == "cekura"
+        assert livekit["conn_type"] == "livekit"
         resp = httpx.get(
             f"{cekura['host']}/test_framework/v2/aiagents/101/",
             headers={"X-CEKURA-API-KEY": cekura["password"]},

@@ -25,7 +25,8 @@ def test_429_5xx_slow_and_counting(sandbox: Sandbox) -> None:
         sandbox.inject_fault(path_contains="/results/", kind="503", times=1)
         first, second, third, fourth = (c.get(f"/test_framework/v1/results/{rid}/") for _ in range(4))
         assert (first.status_code, first.headers["Retry-After"]) == (429, "7")
-        assert second.status_code == 429 and third.status_code == 503
+        assert second.status_code == 429
+        assert third.status_code == 503
         assert fourth.status_code == 200
         sandbox.inject_fault(path_contains="/results/", kind="slow", delay=0.4, method="GET")
         t0 = time.monotonic()
@@ -57,7 +58,8 @@ def test_malformed_and_unknown_status(sandbox: Sandbox) -> None:
             broken.json()
         sandbox.inject_fault(path_contains=f"/results/{rid}", kind="unknown_status", status_value="paused")
         odd = c.get(f"/test_framework/v1/results/{rid}/").json()
-        assert odd["status"] == "paused" and {r["status"] for r in odd["runs"].values()} == {"paused"}
+        assert odd["status"] == "paused"
+        assert {r["status"] for r in odd["runs"].values()} == {"paused"}
         assert c.get(f"/test_framework/v1/results/{rid}/").json()["status"] != "paused"
 
 
@@ -66,7 +68,8 @@ async def test_livekit_faults_surface_as_twirp_errors(sandbox: Sandbox) -> None:
     async with api.LiveKitAPI(sandbox.livekit_url, sandbox.livekit_api_key, sandbox.livekit_api_secret) as lk:
         with pytest.raises(api.TwirpError) as err:
             await lk.room.create_room(api.CreateRoomRequest(name="r"))
-        assert err.value.status == 503 and err.value.code == "unavailable"
+        assert err.value.status == 503
+        assert err.value.code == "unavailable"
         await lk.room.create_room(api.CreateRoomRequest(name="r"))
     assert sandbox.count("POST", "CreateRoom", server="livekit") == 2
 
@@ -88,7 +91,8 @@ def test_http_controls(sandbox: Sandbox) -> None:
         recorded = c.get("/_sandbox/requests").json()
         assert [(r["method"], r["status"]) for r in recorded] == [("GET", 500), ("GET", 200), ("POST", 200)]
         rooms = c.get("/_sandbox/livekit/rooms").json()
-        assert len(rooms["rooms"]) == 1 and len(rooms["dispatches"]) == 1
+        assert len(rooms["rooms"]) == 1
+        assert len(rooms["dispatches"]) == 1
         c.delete("/_sandbox/requests")
         assert c.get("/_sandbox/requests").json() == []
     assert httpx.get(f"{sandbox.cekura_url}/_sandbox/requests").status_code == 401
@@ -101,4 +105,5 @@ def test_connections_fixture(sandbox_connections: dict[str, str], sandbox: Sandb
     cekura = json.loads(os.environ["AIRFLOW_CONN_CEKURA_DEFAULT"])
     livekit = json.loads(os.environ["AIRFLOW_CONN_LIVEKIT_DEFAULT"])
     assert cekura == {"conn_type": "cekura", "host": sandbox.cekura_url, "password": sandbox.api_key}
-    assert livekit["login"] == sandbox.livekit_api_key and livekit["host"] == sandbox.livekit_url
+    assert livekit["login"] == sandbox.livekit_api_key
+    assert livekit["host"] == sandbox.livekit_url

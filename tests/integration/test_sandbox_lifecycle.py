@@ -60,7 +60,8 @@ def test_statuses_progress_in_order(sandbox: Sandbox) -> None:
             time.sleep(0.005)
     assert seen[-1] in TERMINAL
     ranks = [order.index(s) for s in seen[:-1]]
-    assert ranks == sorted(ranks) and len(ranks) >= 2, seen
+    assert ranks == sorted(ranks), seen
+    assert len(ranks) >= 2, seen
 
 
 def test_thousand_run_batch_reaches_terminal_states() -> None:
@@ -71,13 +72,15 @@ def test_thousand_run_batch_reaches_terminal_states() -> None:
         assert len(submitted["runs"]) == 1000
         result = _finish(c, submitted["id"], timeout=60)
         statuses = Counter(r["status"] for r in result["runs"].values())
-        assert sum(statuses.values()) == 1000 and set(statuses) <= TERMINAL
+        assert sum(statuses.values()) == 1000
+        assert set(statuses) <= TERMINAL
         assert result["total_runs_count"] == 1000
         passed = sum(1 for r in result["runs"].values() if r["status"] == "completed" and r["success"])
         assert result["success_runs_count"] == passed
         assert result["success_rate"] == pytest.approx(100 * passed / 1000, abs=0.01)
         assert 0.6 < passed / 1000 < 0.98
-        assert statuses["failed"] > 0 and statuses["timeout"] > 0
+        assert statuses["failed"] > 0
+        assert statuses["timeout"] > 0
 
 
 def test_regression_after_date() -> None:
@@ -90,7 +93,8 @@ def test_regression_after_date() -> None:
 
     before = rate(dt.datetime(2026, 11, 14, 23, tzinfo=dt.UTC))
     after = rate(dt.datetime(2026, 11, 15, 1, tzinfo=dt.UTC))
-    assert before > 0.85 and after < 0.7
+    assert before > 0.85
+    assert after < 0.7
 
 
 def test_set_time_moves_timestamps(sandbox: Sandbox) -> None:
@@ -122,11 +126,15 @@ def test_end_call_and_runs_list_filters(sandbox: Sandbox) -> None:
         ]
         other = c.post(V2, json={"scenarios": [{"scenario": 2101}]}).json()["id"]
         runs = c.get("/test_framework/v1/runs/", params={"result_id": rid, "page_size": 4}).json()
-        assert runs["count"] == 10 and len(runs["results"]) == 4 and runs["next"] and runs["previous"] is None
+        assert runs["count"] == 10
+        assert len(runs["results"]) == 4
+        assert runs["next"]
+        assert runs["previous"] is None
         page3 = httpx.get(
             runs["next"].replace("page=2", "page=3"), headers={"X-CEKURA-API-KEY": sandbox.api_key}
         ).json()
-        assert len(page3["results"]) == 2 and page3["next"] is None
+        assert len(page3["results"]) == 2
+        assert page3["next"] is None
         target = runs["results"][0]["id"]
         assert c.post(f"/test_framework/v1/runs-external/{target}/end_call").status_code == 200
         cancelled = c.get(
@@ -171,7 +179,9 @@ def test_validation_errors(sandbox_session: Sandbox, path: str, body: dict, fiel
         resp = c.post(path, json=body)
     assert resp.status_code == 400
     messages = resp.json()[field]
-    assert isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages)
+    assert isinstance(messages, list)
+    assert messages
+    assert all(isinstance(m, str) for m in messages)
     assert sandbox_session.store._next_result == before  # nothing was created
 
 
@@ -179,7 +189,8 @@ def test_auth_404_bulk_and_path_families(sandbox: Sandbox) -> None:
     base = sandbox.cekura_url
     assert httpx.get(f"{base}/test_framework/v1/results/").status_code == 401
     bad = httpx.get(f"{base}/test_framework/v1/results/", headers={"X-CEKURA-API-KEY": "nope"})
-    assert bad.status_code == 401 and "detail" in bad.json()
+    assert bad.status_code == 401
+    assert "detail" in bad.json()
     with _client(sandbox) as c:
         assert c.get("/test_framework/v1/results/4242/").json() == {"detail": "Not found."}
         assert c.get("/test_framework/v1/results/4242/").status_code == 404
@@ -195,9 +206,8 @@ def test_auth_404_bulk_and_path_families(sandbox: Sandbox) -> None:
             for r in c.get("/test_framework/v1/runs/bulk/", params={"run_ids": f"{run_id},99999"}).json()
         ] == [run_id]
         malformed = c.get("/test_framework/v1/runs/bulk/", params={"run_ids": "[1,2]"})
-        assert malformed.status_code == 400 and malformed.json() == [
-            "run_ids must be comma-separated integers"
-        ]
+        assert malformed.status_code == 400
+        assert malformed.json() == ["run_ids must be comma-separated integers"]
         assert c.get("/test_framework/v1/runs/bulk/").status_code == 400
         assert c.get("/test_framework/v2/aiagents/102/").json()["project"] == 11
         assert c.get("/test_framework/v2/aiagents/5/").status_code == 404

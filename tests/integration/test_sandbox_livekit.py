@@ -17,7 +17,9 @@ async def test_rooms_and_dispatch_with_real_client(sandbox: Sandbox) -> None:
         room = await lk.room.create_room(
             api.CreateRoomRequest(name="byo-1", empty_timeout=60, max_participants=3, metadata='{"cfg": 1}')
         )
-        assert room.sid.startswith("RM_") and room.name == "byo-1" and room.metadata == '{"cfg": 1}'
+        assert room.sid.startswith("RM_")
+        assert room.name == "byo-1"
+        assert room.metadata == '{"cfg": 1}'
         again = await lk.room.create_room(api.CreateRoomRequest(name="byo-1"))
         assert again.sid == room.sid  # idempotent, like the real server
         await lk.room.create_room(api.CreateRoomRequest(name="byo-2"))
@@ -42,7 +44,8 @@ async def test_rooms_and_dispatch_with_real_client(sandbox: Sandbox) -> None:
         await lk.room.delete_room(api.DeleteRoomRequest(room="byo-1"))
         with pytest.raises(api.TwirpError) as missing:
             await lk.room.delete_room(api.DeleteRoomRequest(room="byo-1"))
-        assert missing.value.status == 404 and missing.value.code == "not_found"
+        assert missing.value.status == 404
+        assert missing.value.code == "not_found"
     assert sandbox.livekit_deleted_rooms == ["byo-1"]
     assert set(sandbox.livekit_rooms) == {"byo-2"}
 
@@ -51,7 +54,8 @@ async def test_wrong_secret_is_401(sandbox: Sandbox) -> None:
     async with api.LiveKitAPI(sandbox.livekit_url, sandbox.livekit_api_key, "x" * 40) as lk:
         with pytest.raises(api.TwirpError) as err:
             await lk.room.list_rooms(api.ListRoomsRequest())
-    assert err.value.status == 401 and err.value.code == "unauthenticated"
+    assert err.value.status == 401
+    assert err.value.code == "unauthenticated"
     assert sandbox.livekit_rooms == {}
 
 
@@ -99,7 +103,8 @@ def test_managed_v2_creates_rooms_and_dispatches(sandbox: Sandbox) -> None:
     runs = r.json()["runs"]
     assert all(run["test_profile_data"]["id"] == 301 for run in runs)
     dispatches = sandbox.livekit_dispatches
-    assert len(dispatches) == 2 and {d["agent_name"] for d in dispatches} == {"acme-support-canary"}
+    assert len(dispatches) == 2
+    assert {d["agent_name"] for d in dispatches} == {"acme-support-canary"}
     for run, dispatch in zip(runs, dispatches, strict=True):
         assert dispatch["metadata"] == {
             "scenario_id": run["scenario"],
@@ -119,5 +124,6 @@ def test_managed_v2_creates_rooms_and_dispatches(sandbox: Sandbox) -> None:
     )
     assert plain.status_code == 200
     last = sandbox.livekit_dispatches[-1]
-    assert last["agent_name"] == "acme-bookings" and "test_profile_data" not in last["metadata"]
+    assert last["agent_name"] == "acme-bookings"
+    assert "test_profile_data" not in last["metadata"]
     assert json.loads(sandbox.livekit_rooms[last["room"]]["metadata"])["voice"] == "verse"

@@ -27,7 +27,8 @@ def test_sdk_v2_submit_poll_bulk_and_end_calls(sandbox: Sandbox) -> None:
     submitted = client.scenarios.run_livekit_v2(
         scenarios=[{"scenario": 2001}, {"scenario": 2003}], frequency=3, agent=101, name="nightly-1"
     )
-    assert isinstance(submitted["runs"], list) and len(submitted["runs"]) == 6
+    assert isinstance(submitted["runs"], list)
+    assert len(submitted["runs"]) == 6
     assert {r["status"] for r in submitted["runs"]} == {"pending"}
     assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
 
@@ -47,7 +48,8 @@ def test_sdk_v2_submit_poll_bulk_and_end_calls(sandbox: Sandbox) -> None:
         assert RunStatus(run["status"]).is_terminal
         assert run["result_id"] == submitted["id"]
         if run["status"] == "completed":
-            assert run["executed_at"] and ":" in run["duration"]
+            assert run["executed_at"]
+            assert ":" in run["duration"]
             assert run["evaluation"]["metrics"], run
             assert run["success"] is all(m["passed"] for m in run["evaluation"]["metrics"])
 
@@ -68,9 +70,11 @@ def test_sdk_auth_not_found_agent_and_share(sandbox: Sandbox) -> None:
     assert client.agents.get(101)["project"] == 11
     submitted = client.scenarios.run_livekit_v2(scenarios=[{"scenario": 2101}], agent=102, name="share-me")
     link = client.results.create_shareable_link_token(submitted["id"])
-    assert link["token"] and str(submitted["id"]) in link["shareable_link"]
+    assert link["token"]
+    assert str(submitted["id"]) in link["shareable_link"]
     listed = client.results.list(search="share-me")
-    assert listed["count"] == 1 and listed["results"][0]["id"] == submitted["id"]
+    assert listed["count"] == 1
+    assert listed["results"][0]["id"] == submitted["id"]
     run_id = submitted["runs"][0]["id"]
     client.runs.end_call(run_id)
     assert client.runs.get(run_id)["status"] == "cancelled"
