@@ -84,18 +84,16 @@ def _name(run: Mapping[str, Any]) -> str:
     return f"{scenario!r} (scenario {run.get('scenario_id')}, run {run.get('run_id')})"
 
 
-def _listing(failing: Sequence[Mapping[str, Any]], total: int, outcomes: set[str]) -> str:
-    chosen = [r for r in failing if r.get("outcome") in outcomes]
-    if not chosen:
+def _listing(failing: Sequence[Mapping[str, Any]], total: int) -> str:
+    """Every run that did not pass, by scenario name and id (the first few; the rest are counted)."""
+    if not failing:
         return ""
-    lines = [
-        f"  - {_name(r)}: {r['outcome']}" + (f" — {r['error']}" if r.get("error") else "") for r in chosen
-    ]
+    lines = [f"  - {_name(r)}: {r['outcome']}" + (f" — {r['error']}" if r.get("error") else "") for r in failing]
     shown = lines[:_MAX_NAMED]
-    more = max(total, len(chosen)) - len(shown)
+    more = max(total, len(failing)) - len(shown)
     if more > 0:
         shown.append(f"  … and {more} more (see the dashboard)")
-    return "\n" + "\n".join(shown)
+    return "\nRuns that did not pass:\n" + "\n".join(shown)
 
 
 def judge(
@@ -124,7 +122,7 @@ def judge(
             message=(
                 f"{label} ended '{status.value}': {count} of {total} runs {category}, "
                 f"{summary.get('passed', 0)} passed.{where}"
-                + _listing(failing, failing_total, set(FAIL_ON_CHOICES))
+                + _listing(failing, failing_total)
             ),
         )
 
@@ -135,7 +133,7 @@ def judge(
             passed=False,
             message=(
                 f"{label}: {counts} out of {total} runs (fail_on={sorted(fail_on)}).{where}"
-                + _listing(failing, failing_total, set(bad))
+                + _listing(failing, failing_total)
             ),
         )
 
@@ -153,5 +151,5 @@ def judge(
         return Verdict(passed=True, message=text + where)
     return Verdict(
         passed=False,
-        message=text + where + _listing(failing, failing_total, {"failed_evaluation"}),
+        message=text + where + _listing(failing, failing_total),
     )
