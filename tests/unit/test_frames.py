@@ -36,7 +36,8 @@ def test_frames_have_the_documented_schema_and_dtypes() -> None:
 
 def test_empty_result_gives_empty_frames_with_the_same_dtypes() -> None:
     ex = extract({"id": 3, "status": "completed", "runs": {}})
-    assert ex.runs.empty and ex.metrics.empty
+    assert ex.runs.empty
+    assert ex.metrics.empty
     assert _dtypes(ex.runs) == RUN_COLUMNS
     assert _dtypes(ex.metrics) == METRIC_COLUMNS
 
@@ -88,18 +89,24 @@ def test_payload_variations_are_absorbed() -> None:
         {"id": 12, "scenario": 6, "scenario_name": "Cancel", "status": "completed", "duration": 42},
     ]
     frame, metrics, problems = runs_frames(runs, result={"id": 9, "agent": {"id": 4, "name": "bot"}})
-    assert problems == [] and metrics.empty
+    assert problems == []
+    assert metrics.empty
     row = frame.set_index("run_id")
-    assert row.loc[10, "scenario_id"] == 5 and row.loc[10, "scenario_name"] == "Refund"
-    assert row.loc[10, "outcome"] == "passed" and row.loc[10, "status"] == "completed"
+    assert row.loc[10, "scenario_id"] == 5
+    assert row.loc[10, "scenario_name"] == "Refund"
+    assert row.loc[10, "outcome"] == "passed"
+    assert row.loc[10, "status"] == "completed"
     assert row.loc[10, "duration_s"] == 3723.0
     assert row.loc[10, "started_at"] == pd.Timestamp("2024-03-01T23:30:00Z")
-    assert row.loc[10, "agent_name"] == "bot" and row.loc[10, "result_id"] == 9
-    assert pd.isna(row.loc[11, "scenario_id"]) and pd.isna(row.loc[11, "outcome"])
+    assert row.loc[10, "agent_name"] == "bot"
+    assert row.loc[10, "result_id"] == 9
+    assert pd.isna(row.loc[11, "scenario_id"])
+    assert pd.isna(row.loc[11, "outcome"])
     assert row.loc[11, "status"] == "brand_new_status"
     # 01:30 at +02:00 is 23:30 UTC the day before: run_date is the UTC day
     assert row.loc[11, "run_date"] == "2024-03-01"
-    assert row.loc[12, "outcome"] == "failed_evaluation" and row.loc[12, "duration_s"] == 42.0
+    assert row.loc[12, "outcome"] == "failed_evaluation"
+    assert row.loc[12, "duration_s"] == 42.0
 
 
 def test_metrics_frame_from_evaluation() -> None:
@@ -119,12 +126,12 @@ def test_metrics_frame_from_evaluation() -> None:
     ]
     _, metrics, _ = runs_frames([run])
     m = metrics.set_index("metric_id")
-    assert (
-        m.loc[1, "score"] == 100.0
-        and bool(m.loc[1, "passed"]) is True
-        and m.loc[1, "explanation"] == '["said hello"]'
-    )
-    assert pd.isna(m.loc[2, "score"]) and m.loc[2, "value"] == "1.25" and pd.isna(m.loc[2, "passed"])
+    assert m.loc[1, "score"] == 100.0
+    assert bool(m.loc[1, "passed"]) is True
+    assert m.loc[1, "explanation"] == '["said hello"]'
+    assert pd.isna(m.loc[2, "score"])
+    assert m.loc[2, "value"] == "1.25"
+    assert pd.isna(m.loc[2, "passed"])
     assert m.loc[3, "value"] == "fine"
     assert (metrics["run_id"] == 3).all()
 
@@ -160,7 +167,8 @@ def test_chunked_build_equals_single_chunk_build() -> None:
     runs_b, metrics_b, _ = runs_frames(data, chunk_size=100_000)
     pd.testing.assert_frame_equal(runs_a, runs_b)
     pd.testing.assert_frame_equal(metrics_a, metrics_b)
-    assert len(runs_a) == 257 and len(metrics_a) == 514
+    assert len(runs_a) == 257
+    assert len(metrics_a) == 514
 
 
 def test_duplicate_runs_keep_the_last_copy() -> None:

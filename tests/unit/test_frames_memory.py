@@ -29,7 +29,8 @@ def test_extracting_100k_runs_stays_within_the_memory_bound() -> None:
     finally:
         tracemalloc.stop()
     assert problems == []
-    assert len(runs) == N_RUNS and len(metrics) == 2 * N_RUNS
+    assert len(runs) == N_RUNS
+    assert len(metrics) == 2 * N_RUNS
     assert runs["run_id"].is_unique
     transient = peak - retained
     assert transient < TRANSIENT_BOUND, f"transient {transient / 2**20:.0f} MiB over the returned frames"

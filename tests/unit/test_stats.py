@@ -16,9 +16,11 @@ def test_wilson_9_of_10_matches_the_hand_computed_interval() -> None:
 def test_wilson_edges() -> None:
     assert wilson_interval(0, 0) is None
     low, high = wilson_interval(0, 5)  # type: ignore[misc]
-    assert low == 0.0 and 0.0 < high < 0.6
+    assert low == 0.0
+    assert 0.0 < high < 0.6
     low, high = wilson_interval(5, 5)  # type: ignore[misc]
-    assert 0.4 < low < 1.0 and high == pytest.approx(1.0)
+    assert 0.4 < low < 1.0
+    assert high == pytest.approx(1.0)
     with pytest.raises(ValueError, match="successes=6"):
         wilson_interval(6, 5)
 
@@ -41,7 +43,8 @@ def test_baseline_90_of_100_vs_14_of_20_is_a_significant_drop() -> None:
 def test_8_of_10_vs_90_of_100_is_not_significant() -> None:
     test = drop_test(90, 100, 8, 10)
     assert test.z == pytest.approx(0.967, abs=1e-3)
-    assert test.p_value is not None and test.p_value > 0.05
+    assert test.p_value is not None
+    assert test.p_value > 0.05
     assert RegressionPolicy().severity(test) is None
 
 
@@ -51,7 +54,9 @@ def test_policy_gates_on_sample_size_and_practical_drop() -> None:
     assert policy.severity(drop_test(90, 100, 0, 4)) is None  # current below min_current_n
     # a tiny but significant drop on huge samples is below min_drop
     tiny = drop_test(9500, 10000, 9300, 10000)
-    assert tiny.p_value is not None and tiny.p_value < 0.001 and policy.severity(tiny) is None
+    assert tiny.p_value is not None
+    assert tiny.p_value < 0.001
+    assert policy.severity(tiny) is None
     assert policy.severity(drop_test(95, 100, 5, 20)) == "critical"
     assert policy.severity(drop_test(900, 1000, 170, 200)) is None  # 5-point drop
     assert policy.severity(drop_test(900, 1000, 155, 200)) == "minor"  # 12.5-point drop, p tiny
