@@ -143,6 +143,23 @@ def success_rate_panel(
                 f'<path d="{path_d(seg)}" fill="none" stroke="{color}" stroke-opacity="0.45" stroke-width="1"/>'
             )
 
+    # Dots shrink on long periods so a year of days stays a cloud, not a smear.
+    radius = max(1.4, min(3.2, xs.step * 0.45))
+    ring = 1.0 if radius >= 2.5 else 0.0
+    for r in rows:
+        if not math.isfinite(r.rate):
+            continue
+        tip = (
+            f"{agent_label} · {r.run_date:%Y-%m-%d}\n"
+            f"{pct(r.rate)} passed ({int(r.passed)} of {int(r.evaluated)} evaluated)\n"
+            f"Wilson 95%: {pct(r.wilson_low)} – {pct(r.wilson_high)}\n"
+            f"{int(r.runs)} runs · {int(r.infra_errors)} infra errors · {int(r.timeouts)} timeouts"
+        )
+        out.append(
+            f'<circle class="point" cx="{num(xs(r.run_date))}" cy="{num(ys(r.rate))}" r="{num(radius)}" '
+            f'fill="{color}" stroke="#fff" stroke-width="{num(ring)}"><title>{esc(tip)}</title></circle>'
+        )
+
     roll = rolling.sort_values("run_date")
     roll_series = [
         (xs(d), ys(v) if math.isfinite(v) else None)
@@ -154,20 +171,6 @@ def success_rate_panel(
                 f'<path class="rolling" d="{path_d(seg)}" fill="none" stroke="{INK}" stroke-width="2" '
                 f'stroke-linejoin="round" stroke-dasharray="6 3"/>'
             )
-
-    for r in rows:
-        if not math.isfinite(r.rate):
-            continue
-        tip = (
-            f"{agent_label} · {r.run_date:%Y-%m-%d}\n"
-            f"{pct(r.rate)} passed ({int(r.passed)} of {int(r.evaluated)} evaluated)\n"
-            f"Wilson 95%: {pct(r.wilson_low)} – {pct(r.wilson_high)}\n"
-            f"{int(r.runs)} runs · {int(r.infra_errors)} infra errors · {int(r.timeouts)} timeouts"
-        )
-        out.append(
-            f'<circle class="point" cx="{num(xs(r.run_date))}" cy="{num(ys(r.rate))}" r="3.2" fill="{color}" '
-            f'stroke="#fff" stroke-width="1"><title>{esc(tip)}</title></circle>'
-        )
 
     # Regression markers along the bottom edge of the plot.
     base = height - bottom
@@ -224,7 +227,7 @@ def heatmap(
             y += 6 if y > top else 0
             body.append(
                 f'<text x="4" y="{num(y + 14)}" font-size="12" font-weight="700" fill="{INK}">'
-                f"{esc(truncate(agent_name, 60))}</text>"
+                f"{esc(truncate(agent_name, max(12, int((label_w + grid_w - 12) / 7.6))))}</text>"
             )
             y += cell_h
         full = f"{scenario_name} ({agent_name})"

@@ -101,7 +101,7 @@ def summary_section(summary: stats.Summary) -> str:
                 _card(
                     "period",
                     "Period",
-                    f"{summary.days} days",
+                    f"{summary.days} day{'' if summary.days == 1 else 's'}",
                     esc(_date_range(summary.start, summary.end)),
                     f"{summary.start:%Y-%m-%d}/{summary.end:%Y-%m-%d}",
                 ),
@@ -248,7 +248,9 @@ def heatmap_section(daily: pd.DataFrame, regressions: pd.DataFrame, max_days: in
         totals = totals.sort_values(["rate", "evaluated"], ascending=[True, False], na_position="last").head(
             max_rows
         )
-    totals = totals.sort_values(["agent_name", "agent_id", "rate", "scenario_name"], na_position="last")
+    totals = totals.sort_values(
+        ["agent_name", "agent_id", "rate", "scenario_name"], na_position="last", key=stats.natural_key
+    )
     rows = list(
         totals[["agent_id", "scenario_id", "agent_name", "scenario_name"]].itertuples(index=False, name=None)
     )
@@ -284,7 +286,7 @@ def regressions_section(regressions: pd.DataFrame, limit: int) -> str:
         "Drop is in percentage points; a small p-value means the drop is unlikely to be noise."
     )
     if len(regressions) == 0:
-        return _section("regressions", "Latest regressions", lede, _no_data("No regressions detected. 🎉"))
+        return _section("regressions", "Latest regressions", lede, _no_data("No regressions detected."))
     frame = regressions.assign(_rank=regressions["severity"].map(lambda s: _SEVERITY_RANK.get(s, 9)))
     frame = frame.sort_values(
         ["run_date", "_rank", "drop"], ascending=[False, True, False], na_position="last"

@@ -9,6 +9,7 @@ evaluated (infra errors, timeouts, cancellations) say nothing about the agent an
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,7 +125,8 @@ def agent_daily(daily: pd.DataFrame) -> pd.DataFrame:
     names = _latest_names(daily, ["agent_id"], "agent_name")
     out = _with_rates(daily.groupby(["agent_id", "run_date"], as_index=False)[_SUMS].sum())
     out["agent_name"] = out["agent_id"].map(names)
-    return out.sort_values(["agent_name", "agent_id", "run_date"]).reset_index(drop=True)[cols]
+    out = out.sort_values(["agent_name", "agent_id", "run_date"], key=natural_key)
+    return out.reset_index(drop=True)[cols]
 
 
 def rolling_by_agent(daily: pd.DataFrame, window_days: int = 7) -> pd.DataFrame:
@@ -202,6 +204,17 @@ def infra_daily(daily: pd.DataFrame) -> pd.DataFrame:
     out["infra_rate"] = (out["infra_errors"] / runs).astype("float64")
     out["timeout_rate"] = (out["timeouts"] / runs).astype("float64")
     return out.reset_index(drop=True)
+
+
+def natural_key(column: pd.Series) -> pd.Series:
+    """Sort key that orders "Agent 2" before "Agent 10" (names are compared case-insensitively)."""
+    if column.name not in {"agent_name", "scenario_name"}:
+        return column
+    return column.map(
+        lambda v: tuple(
+            (0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(v).lower()) if t
+        )
+    )
 
 
 def _latest_names(daily: pd.DataFrame, keys: list[str], column: str) -> dict[object, str]:
