@@ -46,12 +46,12 @@ def test_same_seed_same_outcomes() -> None:
     assert first != other
 
 
-def test_statuses_progress_in_order(sandbox: Sandbox) -> None:
+def test_statuses_progress_in_order() -> None:
     order = ["pending", "in_queue", "running", "in_progress", "evaluating"]
-    with _client(sandbox) as c:
+    with Sandbox(seed=7, speed=100.0) as sandbox, _client(sandbox) as c:
         rid = c.post(V2, json={"scenarios": [{"scenario": 2001}]}).json()["id"]
         seen: list[str] = []
-        for _ in range(300):
+        for _ in range(1000):
             run = next(iter(c.get(f"/test_framework/v1/results/{rid}/").json()["runs"].values()))
             if not seen or seen[-1] != run["status"]:
                 seen.append(run["status"])
@@ -107,20 +107,21 @@ def test_set_time_moves_timestamps(sandbox: Sandbox) -> None:
     assert sandbox.now().year == 2030
 
 
-def test_concurrency_limit_queues_runs(sandbox: Sandbox) -> None:
-    with _client(sandbox) as c:
+def test_concurrency_limit_queues_runs() -> None:
+    with Sandbox(seed=7, speed=60.0) as sandbox, _client(sandbox) as c:
         rid = c.post(
             V2, json={"scenarios": [{"scenario": 2001}], "frequency": 6, "concurrency_limit": 2}
         ).json()["id"]
-        time.sleep(0.06)  # ~36 simulated seconds: the first two calls are running, the rest wait
+        time.sleep(0.3)  # ~18 simulated seconds: the first two calls may run, the rest must wait
         statuses = Counter(
             r["status"] for r in c.get(f"/test_framework/v1/results/{rid}/").json()["runs"].values()
         )
     assert statuses["in_queue"] + statuses["pending"] >= 4, statuses
 
 
-def test_end_call_and_runs_list_filters(sandbox: Sandbox) -> None:
-    with _client(sandbox) as c:
+def test_end_call_and_runs_list_filters() -> None:
+    # Slow clock: no run may finish on its own before the test cancels it.
+    with Sandbox(seed=7, speed=5.0) as sandbox, _client(sandbox) as c:
         rid = c.post(V2, json={"scenarios": [{"scenario": 2001}, {"scenario": 2002}], "frequency": 5}).json()[
             "id"
         ]
