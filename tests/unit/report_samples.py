@@ -119,3 +119,33 @@ def make_flaky(start: date = START, days: int = DAYS) -> pd.DataFrame:
             "last_seen": pd.to_datetime([f"{last} 05:00", f"{last - timedelta(days=3)} 05:00"], utc=True),
         }
     )
+
+
+def as_warehouse_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The sample frames with the warehouse reader's spellings and dtypes (``cekura_livekit.warehouse.read``).
+
+    Dates ``datetime64[us]``, timestamps ``datetime64[us, UTC]``, counts ``Int64``, rates ``Float64`` (with NA),
+    names ``str``; regressions carry ``rate_drop`` (not ``drop``), flaky carries ``failed_evaluation`` and
+    ``run_date`` (not ``failed`` / ``last_seen``) plus ``flip_rate``.
+    """
+    daily = make_daily()
+    daily["run_date"] = pd.to_datetime(daily["run_date"]).astype("datetime64[us]")
+    daily["evaluated"] = daily["passed"] + daily["failed_evaluation"]
+    for col in ("success_rate", "wilson_low", "wilson_high", "rate_7d", "rate_28d"):
+        daily[col] = daily[col].astype("Float64")
+    daily["updated_at"] = pd.Timestamp("2024-03-31 06:00", tz="UTC")
+
+    regressions = make_regressions().rename(columns={"drop": "rate_drop"})
+    regressions["run_date"] = pd.to_datetime(regressions["run_date"]).astype("datetime64[us]")
+    for col in ("baseline_rate", "current_rate", "rate_drop", "p_value"):
+        regressions[col] = regressions[col].astype("Float64")
+    for col in ("baseline_n", "current_n"):
+        regressions[col] = regressions[col].astype("Int64")
+    regressions["z"] = pd.array([5.1, 3.6, None], dtype="Float64")
+    regressions["p_value"] = pd.array([1.2e-6, 0.0004, None], dtype="Float64")  # an undetermined p-value
+
+    flaky = make_flaky().rename(columns={"failed": "failed_evaluation"}).drop(columns=["last_seen"])
+    flaky["result_id"] = flaky["result_id"].astype("Int64")
+    flaky["run_date"] = pd.to_datetime([START + timedelta(days=DAYS - 1), START]).astype("datetime64[us]")
+    flaky["flip_rate"] = pd.array([2 / 5, 1 / 4], dtype="Float64")
+    return daily, regressions, flaky

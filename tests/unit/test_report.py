@@ -20,6 +20,7 @@ from tests.unit.report_samples import (
     REGRESSING,
     SCENARIOS,
     START,
+    as_warehouse_frames,
     make_daily,
     make_flaky,
     make_regressions,
@@ -565,3 +566,33 @@ def test_write_report_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="destination must be"):
         write_report("<p>x</p>", "")
     assert not list(tmp_path.iterdir())
+
+
+def test_warehouse_shaped_frames_render_the_same_numbers(html: str) -> None:
+    """The warehouse reader's spellings (rate_drop, failed_evaluation, run_date) and nullable dtypes plug in."""
+    daily, regressions, flaky = as_warehouse_frames()
+    out = build_report_html(daily, regressions, flaky, generated_at=GENERATED)
+    for section in ("summary", "success-rate", "heatmap", "infra", "worst"):
+        assert _section_html(out, section) == _section_html(html, section), section
+    reg_rows = _rows(_section_html(out, "regressions"))
+    assert "−40.3 pts" in reg_rows[0]
+    assert "&lt; 0.001" in reg_rows[0]
+    assert "–" in reg_rows[1].split('class="num drop"')[1]  # NA p-value shows as a dash, not "nan"
+    assert "nan" not in out.lower().replace("nanum", "")
+    flaky_rows = _rows(_section_html(out, "flaky"))
+    assert "Spanish speaker" in flaky_rows[0]
+    assert "60% pass" in flaky_rows[0]
+    assert f"{START + timedelta(days=DAYS - 1):%Y-%m-%d}" in flaky_rows[0]
+
+
+def test_daily_rows_without_a_date_are_rejected() -> None:
+    frame = pd.DataFrame(
+        {
+            "run_date": [date(2024, 1, 1), None],
+            "agent_id": [1, 1],
+            "passed": [1, 1],
+            "failed_evaluation": [0, 0],
+        }
+    )
+    with pytest.raises(ValueError, match="1 row\\(s\\) without a run_date"):
+        build_report_html(frame, None, None)

@@ -13,11 +13,16 @@ counts, so only counts are required.
 ``regressions`` (one row per detected regression)
     required: agent_id, scenario_id
     optional: run_date, agent_name, scenario_name, baseline_rate, baseline_n, current_rate, current_n,
-              drop (baseline − current, 0–1), p_value, severity (critical / major / minor), detected_at
+              drop (baseline − current, 0–1; also read from ``rate_drop``, else computed), p_value,
+              severity (critical / major / minor), detected_at
 
 ``flaky`` (one row per agent × scenario × batch with mixed outcomes on repeats)
     required: agent_id, scenario_id
-    optional: agent_name, scenario_name, result_id, runs, passed, failed, last_seen
+    optional: agent_name, scenario_name, result_id, runs, passed, failed (also read from
+              ``failed_evaluation``), last_seen (else ``run_date``)
+
+Aliases exist because the warehouse tables name a few columns differently (``rate_drop``,
+``failed_evaluation``); the report accepts both spellings so either producer plugs in unchanged.
 
 Empty frames (even with no columns at all) and ``None`` mean "no data" and never raise.
 """
@@ -40,6 +45,23 @@ DAILY_COUNTS: tuple[str, ...] = (
 REGRESSIONS_REQUIRED: tuple[str, ...] = ("agent_id", "scenario_id")
 FLAKY_REQUIRED: tuple[str, ...] = ("agent_id", "scenario_id")
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor")
+
+
+#: report column -> other spellings accepted for it (first present wins), per input frame.
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "regressions": {"drop": ("rate_drop",)},
+    "flaky": {"failed": ("failed_evaluation",), "last_seen": ("run_date",)},
+}
+
+
+def _aliased(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    renames = {}
+    for column, others in ALIASES.get(name, {}).items():
+        if column not in frame.columns:
+            found = next((o for o in others if o in frame.columns), None)
+            if found is not None:
+                renames[found] = column
+    return frame.rename(columns=renames) if renames else frame
 
 
 def _require(frame: pd.DataFrame, name: str, required: Sequence[str]) -> None:
@@ -126,6 +148,11 @@ def normalize_daily(frame: pd.DataFrame | None) -> pd.DataFrame:
     _require(frame, "daily", DAILY_REQUIRED)
     out = pd.DataFrame(index=frame.index)
     out["run_date"] = _dates(frame["run_date"], "daily", "run_date")
+    if out["run_date"].isna().any():
+        raise ValueError(
+            f"report input 'daily' has {int(out['run_date'].isna().sum())} row(s) without a run_date; "
+            f"every daily row needs its day (drop or fill them before building the report)."
+        )
     out["agent_id"] = _ids(frame["agent_id"])
     out["agent_name"] = _names(frame, "agent_name", out["agent_id"], "agent")
     out["scenario_id"] = _ids(frame["scenario_id"]) if "scenario_id" in frame.columns else ""
@@ -169,6 +196,7 @@ def normalize_regressions(frame: pd.DataFrame | None) -> pd.DataFrame:
     if _empty(frame):
         return pd.DataFrame(columns=cols)
     assert frame is not None
+    frame = _aliased(frame, "regressions")
     _require(frame, "regressions", REGRESSIONS_REQUIRED)
     out = pd.DataFrame(index=frame.index)
     out["run_date"] = (
@@ -209,6 +237,7 @@ def normalize_flaky(frame: pd.DataFrame | None) -> pd.DataFrame:
     if _empty(frame):
         return pd.DataFrame(columns=cols)
     assert frame is not None
+    frame = _aliased(frame, "flaky")
     _require(frame, "flaky", FLAKY_REQUIRED)
     out = pd.DataFrame(index=frame.index)
     out["agent_id"] = _ids(frame["agent_id"])
