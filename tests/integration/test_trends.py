@@ -1,0 +1,240 @@
+"""Trends computed in SQL on both engines, checked against hand-computed numbers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from cekura_livekit.results.frames import extract
+from cekura_livekit.warehouse.read import (
+    read_daily,
+    read_flaky,
+    read_regressions,
+    read_runs_summary,
+    read_worst_scenarios,
+)
+from cekura_livekit.warehouse.trends import detect_regressions, recompute_daily
+from cekura_livekit.warehouse.writer import load_extract
+from tests.fixtures.warehouse import WarehouseTarget, make_result, make_run
+
+
+class RunMaker:
+    def __init__(self) -> None:
+        self.next_id = 1
+
+    def many(self, day: str, outcome: str, count: int, **kw: Any) -> list[dict[str, Any]]:
+        runs = []
+        for _ in range(count):
+            runs.append(make_run(self.next_id, day=day, outcome=outcome, **kw))
+            self.next_id += 1
+        return runs
+
+
+def _load(target: WarehouseTarget, runs: list[dict[str, Any]], result_id: int = 1, **kw: Any) -> Any:
+    return load_extract(target.conn_id, extract(make_result(result_id, runs)), target.schema, **kw)
+
+
+def _day(frame: pd.DataFrame, day: str, scenario: int = 1) -> pd.Series:
+    rows = frame[(frame["run_date"] == pd.Timestamp(day)) & (frame["scenario_id"] == scenario)]
+    assert len(rows) == 1, f"expected one daily row for {day} scenario {scenario}, got {len(rows)}"
+    return rows.iloc[0]
+
+
+def test_daily_counts_wilson_and_rolling_rates_from_summed_counts(warehouse: WarehouseTarget) -> None:
+    m = RunMaker()
+    runs = [
+        # scenario 1: days with gaps, so calendar windows differ from row windows
+        *m.many("2024-03-01", "passed", 3),
+        *m.many("2024-03-01", "failed_evaluation", 1),
+        *m.many("2024-03-01", "infra_error", 1),
+        *m.many("2024-03-02", "passed", 1),
+        *m.many("2024-03-02", "failed_evaluation", 1),
+        *m.many("2024-03-05", "failed_evaluation", 2),
+        *m.many("2024-03-05", "timeout", 1),
+        *m.many("2024-03-09", "passed", 4),
+        *m.many("2024-03-30", "passed", 1),
+        *m.many("2024-03-30", "failed_evaluation", 1),
+        *m.many("2024-03-30", "cancelled", 1),
+        # scenario 2: the hand-computed Wilson case, 9 of 10
+        *m.many("2024-03-09", "passed", 9, scenario=2),
+        *m.many("2024-03-09", "failed_evaluation", 1, scenario=2),
+        # scenario 3: only infrastructure trouble: no evaluated runs, no rate
+        *m.many("2024-03-09", "infra_error", 2, scenario=3),
+    ]
+    _load(warehouse, runs)
+    daily = read_daily(warehouse.conn_id, schema=warehouse.schema)
+    assert str(daily["run_date"].dtype) == "datetime64[us]"
+    assert str(daily["success_rate"].dtype) == "Float64"
+    assert str(daily["passed"].dtype) == "Int64"
+    assert str(daily["agent_name"].dtype) == "str"
+
+    d1 = _day(daily, "2024-03-01")
+    assert (d1["runs"], d1["passed"], d1["failed_evaluation"], d1["infra_errors"], d1["evaluated"]) == (
+        5,
+        3,
+        1,
+        1,
+        4,
+    )
+    assert d1["success_rate"] == pytest.approx(0.75)  # infra errors are not evaluation failures
+    assert d1["agent_name"] == "agent-1"
+    assert d1["scenario_name"] == "scenario-1"
+
+    d5 = _day(daily, "2024-03-05")
+    assert d5["timeouts"] == 1
+    assert d5["success_rate"] == pytest.approx(0.0)
+    # 7 days ending 03-05 = 02-28..03-05: (3+1+0) / (4+2+2) = 0.5; the mean of daily rates would be 0.417
+    assert d5["rate_7d"] == pytest.approx(0.5)
+    assert (d5["passed_7d"], d5["evaluated_7d"]) == (4, 8)
+
+    d9 = _day(daily, "2024-03-09")
+    # 03-03..03-09 holds only 03-05 and 03-09: (0+4) / (2+4)
+    assert d9["rate_7d"] == pytest.approx(4 / 6)
+    assert d9["rate_28d"] == pytest.approx(8 / 12)
+
+    d30 = _day(daily, "2024-03-30")
+    assert d30["cancelled"] == 1
+    assert d30["rate_7d"] == pytest.approx(0.5)
+    # 28 days ending 03-30 = 03-03..03-30: 03-05, 03-09, 03-30 -> (0+4+1) / (2+4+2)
+    assert d30["rate_28d"] == pytest.approx(5 / 8)
+
+    wilson = _day(daily, "2024-03-09", scenario=2)
+    assert round(wilson["wilson_low"], 3) == 0.596
+    assert round(wilson["wilson_high"], 3) == 0.982
+
+    infra_only = _day(daily, "2024-03-09", scenario=3)
+    assert infra_only["infra_errors"] == 2
+    assert pd.isna(infra_only["success_rate"])
+    assert pd.isna(infra_only["wilson_low"])
+
+
+def test_late_data_recomputes_touched_day_and_later_rolling_rates(warehouse: WarehouseTarget) -> None:
+    m = RunMaker()
+    _load(warehouse, [*m.many("2024-03-01", "passed", 2), *m.many("2024-03-04", "passed", 2)])
+    late = m.many("2024-03-01", "failed_evaluation", 2)
+    summary = _load(warehouse, late, result_id=2)
+    assert summary.run_dates == ["2024-03-01"]
+    daily = read_daily(warehouse.conn_id, schema=warehouse.schema)
+    assert _day(daily, "2024-03-01")["success_rate"] == pytest.approx(0.5)
+    assert _day(daily, "2024-03-04")["rate_7d"] == pytest.approx(4 / 6)
+
+
+def test_recompute_is_idempotent(warehouse: WarehouseTarget) -> None:
+    m = RunMaker()
+    _load(warehouse, [*m.many("2024-03-01", "passed", 3), *m.many("2024-03-02", "failed_evaluation", 1)])
+    cols = ["run_date", "agent_id", "scenario_id", "runs", "passed", "success_rate", "rate_7d", "rate_28d"]
+    first = read_daily(warehouse.conn_id, schema=warehouse.schema)[cols]
+    recompute_daily(warehouse.conn_id, "2024-01-01", warehouse.schema)
+    second = read_daily(warehouse.conn_id, schema=warehouse.schema)[cols]
+    pd.testing.assert_frame_equal(first, second)
+    assert len(second) == 2
+
+
+def _window_runs(
+    m: RunMaker, end: date, scenario: int, base: tuple[int, int], cur: tuple[int, int]
+) -> list[dict]:
+    """Spread baseline passes/fails over the 14 days before the 3-day current window ending on `end`."""
+    runs: list[dict[str, Any]] = []
+    b_pass, b_n = base
+    for i in range(b_n):
+        day = (end - timedelta(days=3 + i % 14)).isoformat()
+        runs += m.many(day, "passed" if i < b_pass else "failed_evaluation", 1, scenario=scenario)
+    c_pass, c_n = cur
+    for i in range(c_n):
+        day = (end - timedelta(days=i % 3)).isoformat()
+        runs += m.many(day, "passed" if i < c_pass else "failed_evaluation", 1, scenario=scenario)
+    return runs
+
+
+def test_regression_detected_against_hand_computed_cases(warehouse: WarehouseTarget) -> None:
+    m = RunMaker()
+    end = date(2024, 4, 20)
+    runs = [
+        *_window_runs(m, end, 1, (90, 100), (14, 20)),  # significant drop
+        *_window_runs(m, end, 2, (90, 100), (8, 10)),  # not significant
+        *_window_runs(m, end, 3, (90, 100), (18, 20)),  # no drop
+    ]
+    summary = _load(warehouse, runs)
+    assert summary.regressions >= 1
+    regs = read_regressions(warehouse.conn_id, since="2024-04-20", schema=warehouse.schema)
+    assert regs["scenario_id"].tolist() == [1]
+    reg = regs.iloc[0]
+    assert reg["run_date"] == pd.Timestamp("2024-04-20")
+    assert (reg["baseline_passed"], reg["baseline_n"], reg["current_passed"], reg["current_n"]) == (
+        90,
+        100,
+        14,
+        20,
+    )
+    assert reg["p_value"] < 0.05
+    assert reg["p_value"] == pytest.approx(0.00815, abs=1e-4)
+    assert reg["rate_drop"] == pytest.approx(0.2)
+    assert reg["severity"] == "major"
+    assert reg["agent_name"] == "agent-1"
+    assert reg["scenario_name"] == "scenario-1"
+    assert reg["current_start"] == pd.Timestamp("2024-04-18")
+    assert reg["baseline_start"] == pd.Timestamp("2024-04-04")
+
+    # Late data that lifts the current window makes the regression disappear on re-detection.
+    _load(warehouse, m.many("2024-04-20", "passed", 40, scenario=1), result_id=2)
+    assert detect_regressions(warehouse.conn_id, "2024-04-20", warehouse.schema) == []
+    assert read_regressions(warehouse.conn_id, since="2024-04-20", schema=warehouse.schema).empty
+
+
+def test_flaky_scenarios_have_mixed_outcomes_within_one_batch(warehouse: WarehouseTarget) -> None:
+    m = RunMaker()
+    batch1 = [
+        *m.many("2024-03-01", "passed", 2, scenario=1, result_id=1),
+        *m.many("2024-03-01", "failed_evaluation", 1, scenario=1, result_id=1),  # flaky
+        *m.many("2024-03-01", "passed", 3, scenario=2, result_id=1),  # stable
+        *m.many("2024-03-01", "passed", 1, scenario=3, result_id=1),
+        *m.many("2024-03-01", "infra_error", 1, scenario=3, result_id=1),  # infra is not flakiness
+    ]
+    # scenario 4 passes in one batch and fails in another: not flaky within a batch
+    batch2 = m.many("2024-03-02", "failed_evaluation", 1, scenario=4, result_id=2)
+    batch1 += m.many("2024-03-01", "passed", 1, scenario=4, result_id=1)
+    _load(warehouse, batch1, result_id=1)
+    _load(warehouse, batch2, result_id=2)
+    flaky = read_flaky(warehouse.conn_id, schema=warehouse.schema)
+    assert flaky["scenario_id"].tolist() == [1]
+    row = flaky.iloc[0]
+    assert (row["result_id"], row["runs"], row["passed"], row["failed_evaluation"]) == (1, 3, 2, 1)
+    assert row["flip_rate"] == pytest.approx(1 / 3)
+    assert row["scenario_name"] == "scenario-1"
+    assert read_flaky(warehouse.conn_id, since="2024-03-02", schema=warehouse.schema).empty
+
+
+def test_runs_summary_and_worst_scenarios(warehouse: WarehouseTarget) -> None:
+    m = RunMaker()
+    runs = [
+        *m.many("2024-03-01", "passed", 6, scenario=1),
+        *m.many("2024-03-01", "infra_error", 2, scenario=1),
+        *m.many("2024-03-01", "passed", 1, scenario=2),
+        *m.many("2024-03-01", "failed_evaluation", 5, scenario=2),
+        *m.many("2024-03-02", "passed", 5, scenario=1, agent=2),
+    ]
+    _load(warehouse, runs)
+    summary = read_runs_summary(warehouse.conn_id, schema=warehouse.schema)
+    first = summary[(summary["run_date"] == pd.Timestamp("2024-03-01")) & (summary["agent_id"] == 1)].iloc[0]
+    assert first["runs"] == 14
+    assert first["infra_error_rate"] == pytest.approx(2 / 14)
+    assert first["success_rate"] == pytest.approx(7 / 12)
+    assert read_runs_summary(warehouse.conn_id, agent_id=2, schema=warehouse.schema)["agent_id"].tolist() == [
+        2
+    ]
+
+    worst = read_worst_scenarios(warehouse.conn_id, days=7, min_evaluated=5, schema=warehouse.schema)
+    assert worst[["agent_id", "scenario_id"]].values.tolist() == [[1, 2], [1, 1], [2, 1]]
+    assert worst.iloc[0]["success_rate"] == pytest.approx(1 / 6)
+
+
+def test_readers_on_an_empty_warehouse_return_empty_typed_frames(warehouse: WarehouseTarget) -> None:
+    daily = read_daily(warehouse.conn_id, schema=warehouse.schema)
+    assert daily.empty
+    assert str(daily["wilson_low"].dtype) == "Float64"
+    assert read_regressions(warehouse.conn_id, schema=warehouse.schema).empty
+    assert read_flaky(warehouse.conn_id, schema=warehouse.schema).empty
+    assert detect_regressions(warehouse.conn_id, schema=warehouse.schema) == []
