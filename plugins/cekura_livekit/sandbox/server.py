@@ -45,6 +45,8 @@ class Sandbox:
         start_time: datetime | None = None,
         agent_join_timeout: float = 3.0,
         host: str = "127.0.0.1",
+        first_result_id: int = 501,
+        first_run_id: int = 1001,
     ) -> None:
         if len(livekit_api_secret) < 32:
             raise ValueError(
@@ -70,6 +72,8 @@ class Sandbox:
             livekit_api_key=livekit_api_key,
             livekit_api_secret=livekit_api_secret,
             agent_join_timeout=agent_join_timeout,
+            first_result_id=first_result_id,
+            first_run_id=first_run_id,
         )
         self._cekura = CekuraApi(self.store, self.recorder, self.livekit, {api_key})
         self._twirp = LiveKitTwirp(self.livekit, livekit_api_key, livekit_api_secret)

@@ -50,7 +50,11 @@ class CekuraStore:
         livekit_api_secret: str,
         livekit_hosts: set[str] | None = None,
         agent_join_timeout: float = 3.0,
+        first_result_id: int = FIRST_RESULT_ID,
+        first_run_id: int = FIRST_RUN_ID,
     ) -> None:
+        if first_result_id < 1 or first_run_id < 1:
+            raise ValueError(f"first ids must be positive; got result {first_result_id}, run {first_run_id}")
         self.catalogue = catalogue
         self.clock = clock
         self.livekit = livekit
@@ -63,8 +67,8 @@ class CekuraStore:
         self.lock = threading.RLock()
         self.results: dict[int, ResultRecord] = {}
         self.runs: dict[int, RunRecord] = {}
-        self._next_result = FIRST_RESULT_ID
-        self._next_run = FIRST_RUN_ID
+        self._next_result = first_result_id
+        self._next_run = first_run_id
         self._awaiting_connection: set[int] = set()
 
     # ---- submit ---------------------------------------------------------------------------------
