@@ -124,13 +124,13 @@ def _parse_scenarios(value: object, mode: str) -> list[dict[str, Any]]:
                     "scenarios entry uses publish_data_message, which only the managed and chat endpoints "
                     "accept: use mode='managed' or mode='chat', or drop publish_data_message."
                 )
-            sid = _as_int("scenarios", item.get("scenario"), fix="each dict needs 'scenario': <integer id>.")
+            sid = _as_int("scenarios", item.get("scenario"), fix="pass each dict with 'scenario': <integer id>.")
             out.append({**dict(item), "scenario": sid})
         else:
             out.append(
                 {
                     "scenario": _as_int(
-                        "scenarios", item, fix="scenario ids are integers, e.g. scenarios=[2001]."
+                        "scenarios", item, fix="pass integer scenario ids, e.g. scenarios=[2001, 2002]."
                     )
                 }
             )

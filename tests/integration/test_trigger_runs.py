@@ -1,0 +1,139 @@
+"""CekuraRunsTrigger against the sandbox: one event, restart from serialize(), deadline, errors, on_kill."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from airflow.sdk.module_loading import import_string
+
+from cekura_livekit.hooks.cekura import CekuraHook
+from cekura_livekit.sandbox import Sandbox
+from cekura_livekit.triggers.runs import CekuraRunsTrigger
+
+FAST_HOOK = {"retry_delay": 0.05, "retry_max_delay": 0.2}
+
+
+def _submit(scenarios: list[int], frequency: int = 1) -> dict[str, Any]:
+    return CekuraHook().submit_managed(
+        {"scenarios": [{"scenario": s} for s in scenarios], "agent": 101, "frequency": frequency}
+    )
+
+
+async def _collect(trigger: CekuraRunsTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+async def test_one_terminal_event_with_summary(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    result = _submit([2001, 2002, 2005])
+    trigger = CekuraRunsTrigger(result_id=result["id"], poll_interval=0.1, hook_params=FAST_HOOK)
+    events = await _collect(trigger)
+    assert len(events) == 1
+    (event,) = events
+    assert event["status"] == "terminal"
+    assert event["summary"]["result_id"] == result["id"]
+    assert event["summary"]["total"] == 3 and event["summary"]["pending"] == 0
+    # One request per poll, no run details when every run passed.
+    assert sandbox.count("GET", "runs/bulk") == (0 if event["failing_total"] == 0 else 1)
+
+
+async def test_restart_from_serialized_form_finishes_the_job(
+    sandbox: Sandbox, sandbox_connections: dict
+) -> None:
+    """A triggerer restart: the trigger is cancelled mid-wait and rebuilt from serialize()."""
+    result = _submit([2001, 2002], frequency=5)
+    first = CekuraRunsTrigger(result_id=result["id"], poll_interval=0.05, hook_params=FAST_HOOK)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(_collect(first), timeout=0.08)
+    assert sandbox.count("GET", f"results/{result['id']}/") >= 1
+    classpath, kwargs = first.serialize()
+    rebuilt = import_string(classpath)(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    events = await _collect(rebuilt)
+    assert [e["status"] for e in events] == ["terminal"]
+    assert events[0]["summary"]["total"] == 10
+
+
+async def test_error_event_for_a_missing_result(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    events = await _collect(CekuraRunsTrigger(result_id=999999, poll_interval=0.1, hook_params=FAST_HOOK))
+    assert [e["status"] for e in events] == ["error"]
+    assert "404" in events[0]["message"]
+
+
+async def test_outage_longer_than_hook_retries_is_tolerated(
+    sandbox: Sandbox, sandbox_connections: dict
+) -> None:
+    result = _submit([2001])
+    sandbox.inject_fault(path_contains=f"results/{result['id']}/", kind="500", times=9, method="GET")
+    trigger = CekuraRunsTrigger(
+        result_id=result["id"], poll_interval=0.05, hook_params={**FAST_HOOK, "retry_limit": 2}
+    )
+    events = await _collect(trigger)
+    assert [e["status"] for e in events] == ["terminal"]
+
+
+async def test_runs_mode_waits_on_explicit_run_ids(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    result = _submit([2001, 2005])
+    ids = [r["id"] for r in result["runs"]]
+    events = await _collect(CekuraRunsTrigger(run_ids=ids, poll_interval=0.1, hook_params=FAST_HOOK))
+    assert events[0]["status"] == "terminal"
+    assert events[0]["summary"]["total"] == 2 and events[0]["result_id"] == result["id"]
+
+
+@pytest.fixture
+def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    with Sandbox(seed=7, speed=1.0) as sb:
+        for name, value in sb.connection_env().items():
+            monkeypatch.setenv(name, value)
+        yield sb
+
+
+async def test_deadline_ends_calls_then_reports_timeout(slow_sandbox: Sandbox) -> None:
+    result = _submit([2001, 2002])
+    trigger = CekuraRunsTrigger(
+        result_id=result["id"], poll_interval=0.1, execution_deadline=time.time() + 0.5, hook_params=FAST_HOOK
+    )
+    events = await _collect(trigger)
+    assert [e["status"] for e in events] == ["timeout"]
+    assert events[0]["calls_ended"] is True
+    assert slow_sandbox.count("POST", f"results/{result['id']}/end_calls") == 1
+
+
+async def test_deadline_without_ending_calls(slow_sandbox: Sandbox) -> None:
+    result = _submit([2001])
+    trigger = CekuraRunsTrigger(
+        result_id=result["id"], poll_interval=0.1, execution_deadline=time.time() + 0.3, end_calls_on_deadline=False
+    )
+    events = await _collect(trigger)
+    assert events[0]["status"] == "timeout" and events[0]["calls_ended"] is False
+    assert slow_sandbox.count("POST", "end_calls") == 0
+
+
+async def test_on_kill_ends_the_calls(slow_sandbox: Sandbox) -> None:
+    result = _submit([2001])
+    await CekuraRunsTrigger(result_id=result["id"]).on_kill()
+    assert slow_sandbox.count("POST", f"results/{result['id']}/end_calls") == 1
+    await CekuraRunsTrigger(result_id=result["id"], cancel_on_kill=False).on_kill()
+    assert slow_sandbox.count("POST", "end_calls") == 1
+
+
+async def test_trigger_never_blocks_the_event_loop(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    """A heartbeat coroutine keeps ticking while the trigger waits (no blocking I/O in run())."""
+    result = _submit([2001, 2002], frequency=3)
+    ticks: list[float] = []
+
+    async def heartbeat() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.01)
+
+    beat = asyncio.create_task(heartbeat())
+    try:
+        await _collect(CekuraRunsTrigger(result_id=result["id"], poll_interval=0.05))
+    finally:
+        beat.cancel()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert ticks and max(gaps) < 0.5

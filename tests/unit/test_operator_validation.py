@@ -1,0 +1,161 @@
+"""Every bad input is a ValueError naming the field, the value and the fix, before any network call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
+from cekura_livekit.triggers.verdict import judge, validate_fail_on, validate_min_success_rate
+from tests.integration.test_operator_helpers import MemoryStateStore, make_context
+
+BYO = {"mode": "bring_your_own_rooms", "livekit_conn_id": "livekit_default", "livekit_agent_name": "acme"}
+
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("empty scenarios", {"scenarios": []}, "scenarios"),
+    ("non-integer id", {"scenarios": [2001, "abc"]}, "scenarios"),
+    ("float id", {"scenarios": [1.5]}, "scenarios"),
+    ("bool id", {"scenarios": [True]}, "scenarios"),
+    ("dict without scenario", {"scenarios": [{"publish_data_message": "x"}]}, "scenario"),
+    ("dict with unknown key", {"scenarios": [{"scenario": 1, "frequency": 2}]}, "unknown keys"),
+    ("frequency 0", {"frequency": 0}, "frequency"),
+    ("frequency 101", {"frequency": 101}, "frequency"),
+    ("frequency text", {"frequency": "many"}, "frequency"),
+    ("unknown mode", {"mode": "cloud"}, "mode"),
+    ("byo without livekit conn", {"mode": "bring_your_own_rooms", "livekit_agent_name": "a"}, "livekit_conn_id"),
+    ("chat without livekit conn", {"mode": "chat", "livekit_agent_name": "a"}, "livekit_conn_id"),
+    ("byo without agent name", {"mode": "bring_your_own_rooms", "livekit_conn_id": "lk"}, "livekit_agent_name"),
+    ("v2-only personality_ids", {**BYO, "personality_ids": [1]}, "personality_ids"),
+    ("v2-only test_profile_ids", {**BYO, "test_profile_ids": [301]}, "test_profile_ids"),
+    ("v2-only mock_tool_names", {**BYO, "mock_tool_names": ["lookup"]}, "mock_tool_names"),
+    ("v2-only concurrency_limit", {**BYO, "concurrency_limit": 2}, "concurrency_limit"),
+    ("v2-only livekit_data", {**BYO, "livekit_data": {"agent_name": "x"}}, "livekit_data"),
+    ("publish_data_message in voice byo", {**BYO, "scenarios": [{"scenario": 1, "publish_data_message": 1}]}, "publish_data_message"),
+    ("rate above 1", {"min_success_rate": 90}, "min_success_rate"),
+    ("rate below 0", {"min_success_rate": -0.1}, "min_success_rate"),
+    ("rate not a number", {"min_success_rate": "high"}, "min_success_rate"),
+    ("unknown fail_on", {"fail_on": ["infra_error", "flaky"]}, "fail_on"),
+    ("agent not an id", {"agent": "acme"}, "agent"),
+    ("personality_ids not ints", {"personality_ids": ["x"]}, "personality_ids"),
+    ("livekit_data unknown key", {"livekit_data": {"room": "x"}}, "livekit_data"),
+    ("mock tools not strings", {"mock_tool_names": [1]}, "mock_tool_names"),
+    ("hook_params unknown", {"hook_params": {"retries": 3}}, "hook_params"),
+    ("poll interval 0", {"poll_interval": 0}, "poll_interval"),
+    ("negative timeout", {"timeout": -5}, "timeout"),
+    ("room with one participant", {**BYO, "room_max_participants": 1}, "room_max_participants"),
+]
+
+
+def _make(**kwargs: Any) -> CekuraRunLiveKitScenariosOperator:
+    return CekuraRunLiveKitScenariosOperator(**{"task_id": "t", "scenarios": [2001], "agent": 101, **kwargs})
+
+
+@pytest.mark.parametrize(("case", "kwargs", "field"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_fails_at_construction(case: str, kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=field) as err:
+        _make(**kwargs)
+    # The message names the offending value and says what to do.
+    offending = kwargs[field] if field in kwargs else kwargs.get("scenarios", kwargs.get("livekit_conn_id"))
+    if offending not in (None, "lk") and not isinstance(offending, list | dict):
+        assert repr(offending) in str(err.value)
+    assert any(w in str(err.value) for w in ("pass", "use", "must", "allowed", "Remove", "outside", "needs"))
+
+
+@pytest.mark.parametrize(
+    ("field", "rendered"),
+    [
+        ("scenarios", "[]"),
+        ("scenarios", "2001, x"),
+        ("frequency", "0"),
+        ("min_success_rate", "1.5"),
+        ("agent", "acme"),
+    ],
+)
+def test_templated_values_are_validated_after_rendering_before_any_call(
+    field: str, rendered: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jinja values pass construction; after rendering, execute rejects them before touching a connection.
+
+    No connection is configured here: reaching the network (or even the connection lookup) would raise
+    a different error than the ValueError we expect.
+    """
+    op = _make(**{field: "{{ params.value }}"})
+    setattr(op, field, rendered)  # what template rendering does
+    with pytest.raises(ValueError, match=field):
+        op.execute(make_context(store=MemoryStateStore()))
+
+
+def test_templated_scenarios_json_string_is_accepted() -> None:
+    op = _make(scenarios="{{ params.ids }}")
+    op.scenarios = "[2001, 2002]"
+    spec = op._spec(strict=True)
+    assert [s["scenario"] for s in spec.scenarios] == [2001, 2002]
+    op.scenarios = "2001,2002"
+    assert [s["scenario"] for s in op._spec(strict=True).scenarios] == [2001, 2002]
+
+
+def test_byo_frequency_repeats_scenarios() -> None:
+    """v1 has no frequency field: own-room modes repeat each scenario element instead."""
+    from cekura_livekit.rooms import TaskIdentity, plan_slots
+
+    op = _make(**BYO, scenarios=[2001, 2002], frequency=3)
+    spec = op._spec(strict=True)
+    slots = plan_slots(TaskIdentity("d", "t", "r"), 1, spec.scenarios, spec.frequency)
+    assert [s.scenario_id for s in slots] == [2001, 2002] * 3
+    assert len({s.room for s in slots}) == 6
+    assert slots == plan_slots(TaskIdentity("d", "t", "r"), 1, spec.scenarios, spec.frequency)
+    other = plan_slots(TaskIdentity("d", "t", "r", map_index=0), 1, spec.scenarios, spec.frequency)
+    assert not {s.room for s in slots} & {s.room for s in other}
+
+
+def test_deferrable_default_follows_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _make().deferrable is False  # [operators] default_deferrable defaults to False
+
+
+def test_policy_validators() -> None:
+    assert validate_min_success_rate("0.9") == 0.9
+    assert validate_min_success_rate(None) is None
+    assert validate_fail_on("infra_error, timeout") == {"infra_error", "timeout"}
+    with pytest.raises(ValueError, match="did you mean 0.9"):
+        validate_min_success_rate(90)
+
+
+def _event(status: str = "completed", **counts: int) -> dict[str, Any]:
+    base = {"passed": 0, "failed_evaluation": 0, "infra_error": 0, "timeout": 0, "cancelled": 0}
+    base.update(counts)
+    total = sum(base.values())
+    return {
+        "status": "terminal",
+        "summary": {"result_id": 7, "status": status, "total": total, **base},
+        "failing_runs": [
+            {"run_id": 70, "scenario_id": 2006, "scenario_name": "Speak to a human", "outcome": "failed_evaluation"}
+        ],
+        "failing_total": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("event", "rate", "fail_on", "passed"),
+    [
+        (_event(passed=10), None, {"infra_error"}, True),
+        (_event(passed=9, failed_evaluation=1), None, set(), False),
+        (_event(passed=9, failed_evaluation=1), 0.9, set(), True),
+        (_event(passed=8, failed_evaluation=2), 0.9, set(), False),
+        (_event(passed=9, infra_error=1), None, {"infra_error"}, False),
+        (_event(passed=9, infra_error=1), None, set(), True),
+        (_event("failed", infra_error=3), None, {"infra_error"}, False),
+        (_event(infra_error=3), None, set(), False),  # nothing evaluated
+    ],
+)
+def test_verdict_rules(event: dict[str, Any], rate: float | None, fail_on: set[str], passed: bool) -> None:
+    verdict = judge(event, min_success_rate=rate, fail_on=frozenset(fail_on), dashboard_url="https://d/7")
+    assert verdict.passed is passed
+    if not passed:
+        assert "Cekura result 7" in verdict.message
+
+
+def test_cancelled_result_is_flagged_for_no_retry() -> None:
+    verdict = judge(_event("cancelled", cancelled=4), min_success_rate=None, fail_on=frozenset({"cancelled"}))
+    assert not verdict.passed and verdict.cancelled
+    assert "Speak to a human" in verdict.message and "run 70" in verdict.message

@@ -1,0 +1,51 @@
+"""The trigger's serialized form: primitives only, and a faithful round trip."""
+
+from __future__ import annotations
+
+import json
+
+from airflow.sdk.module_loading import import_string
+
+from cekura_livekit.triggers.polling import ErrorBudget, snapshot_of_result
+from cekura_livekit.triggers.runs import CekuraRunsTrigger
+from cekura_livekit.hooks.errors import CekuraAuthError, CekuraRateLimitError, CekuraServerError
+
+
+def test_serialize_round_trip_holds_only_primitives() -> None:
+    trigger = CekuraRunsTrigger(
+        cekura_conn_id="cekura_x",
+        result_id=501,
+        run_ids=[1001, 1002],
+        poll_interval=5,
+        execution_deadline=1_900_000_000.5,
+        end_calls_on_deadline=False,
+        cancel_on_kill=False,
+        per_run_progress=True,
+        hook_params={"retry_limit": 3},
+        max_consecutive_errors=4,
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "cekura_livekit.triggers.runs.CekuraRunsTrigger"
+    assert json.loads(json.dumps(kwargs)) == kwargs  # JSON-able primitives only
+    rebuilt = import_string(classpath)(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert rebuilt.target.result_id == 501 and rebuilt.target.run_ids == (1001, 1002)
+
+
+def test_error_budget_is_bounded_and_honours_retry_after() -> None:
+    budget = ErrorBudget(max_consecutive=3, base_delay=1.0, max_delay=10.0)
+    err = CekuraServerError("boom", endpoint="GET /x")
+    assert [budget.next_delay(err) for _ in range(4)] == [1.0, 2.0, 4.0, None]
+    budget.reset()
+    assert budget.next_delay(CekuraRateLimitError("slow", endpoint="GET /x", retry_after=7)) == 7
+    assert budget.next_delay(CekuraAuthError("no", endpoint="GET /x")) is None
+
+
+def test_snapshot_treats_unknown_status_as_not_finished() -> None:
+    payload = {"id": 1, "status": "provisioning", "total_runs_count": 2, "runs": {"5": {"status": "weird"}}}
+    snap = snapshot_of_result(payload)
+    assert not snap.terminal and snap.progress.pending == 2
+    done = snapshot_of_result(
+        {"id": 1, "status": "completed", "runs": {"5": {"status": "completed", "success": True}}}
+    )
+    assert done.terminal and done.summary()["passed"] == 1
