@@ -112,7 +112,10 @@ def test_chat_dispatch_metadata_has_text_mode(sandbox: Sandbox, sandbox_connecti
 
 
 def test_tokens_and_secrets_never_in_xcom_state_or_logs(
-    sandbox: Sandbox, sandbox_connections: dict, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture
+    sandbox: Sandbox,
+    sandbox_connections: dict,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ctx = make_context(store=MemoryStateStore())

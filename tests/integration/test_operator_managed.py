@@ -200,7 +200,10 @@ def test_user_cancelled_batch_fails_without_retry(slow_sandbox: Sandbox) -> None
 
 
 def test_secrets_never_reach_xcom_or_logs(
-    sandbox: Sandbox, sandbox_connections: dict, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture
+    sandbox: Sandbox,
+    sandbox_connections: dict,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ctx = make_context(store=MemoryStateStore())

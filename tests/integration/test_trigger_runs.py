@@ -105,7 +105,10 @@ async def test_deadline_ends_calls_then_reports_timeout(slow_sandbox: Sandbox) -
 async def test_deadline_without_ending_calls(slow_sandbox: Sandbox) -> None:
     result = _submit([2001])
     trigger = CekuraRunsTrigger(
-        result_id=result["id"], poll_interval=0.1, execution_deadline=time.time() + 0.3, end_calls_on_deadline=False
+        result_id=result["id"],
+        poll_interval=0.1,
+        execution_deadline=time.time() + 0.3,
+        end_calls_on_deadline=False,
     )
     events = await _collect(trigger)
     assert events[0]["status"] == "timeout" and events[0]["calls_ended"] is False

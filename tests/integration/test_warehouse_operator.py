@@ -68,7 +68,9 @@ class DroppingBulkHook(CekuraHook):
         return (r for r in super().iter_runs(**kwargs) if int(r["id"]) not in self.hide_from_list)
 
 
-def test_missing_bulk_runs_fall_back_to_the_runs_list(sandbox_connections: dict[str, str], sandbox: Any) -> None:
+def test_missing_bulk_runs_fall_back_to_the_runs_list(
+    sandbox_connections: dict[str, str], sandbox: Any
+) -> None:
     hook = DroppingBulkHook("cekura_default", retry_delay=0.05)
     result_id = _finished_result(hook, [2001, 2002], frequency=2)
     ids = sorted(int(k) for k in hook.get_result(result_id)["runs"])
@@ -108,7 +110,9 @@ def test_operator_loads_a_sandbox_result_and_returns_a_small_summary(
         schema=warehouse.schema,
         mode="managed",
     )
-    assert [a.uri for a in op.outlets] == [a.uri for a in warehouse_assets(warehouse.conn_id, warehouse.schema)]
+    assert [a.uri for a in op.outlets] == [
+        a.uri for a in warehouse_assets(warehouse.conn_id, warehouse.schema)
+    ]
     summary = op.execute(context={})
     json.dumps(summary)  # XCom-safe
     assert summary["result_id"] == result_id

@@ -23,15 +23,27 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("frequency 101", {"frequency": 101}, "frequency"),
     ("frequency text", {"frequency": "many"}, "frequency"),
     ("unknown mode", {"mode": "cloud"}, "mode"),
-    ("byo without livekit conn", {"mode": "bring_your_own_rooms", "livekit_agent_name": "a"}, "livekit_conn_id"),
+    (
+        "byo without livekit conn",
+        {"mode": "bring_your_own_rooms", "livekit_agent_name": "a"},
+        "livekit_conn_id",
+    ),
     ("chat without livekit conn", {"mode": "chat", "livekit_agent_name": "a"}, "livekit_conn_id"),
-    ("byo without agent name", {"mode": "bring_your_own_rooms", "livekit_conn_id": "lk"}, "livekit_agent_name"),
+    (
+        "byo without agent name",
+        {"mode": "bring_your_own_rooms", "livekit_conn_id": "lk"},
+        "livekit_agent_name",
+    ),
     ("v2-only personality_ids", {**BYO, "personality_ids": [1]}, "personality_ids"),
     ("v2-only test_profile_ids", {**BYO, "test_profile_ids": [301]}, "test_profile_ids"),
     ("v2-only mock_tool_names", {**BYO, "mock_tool_names": ["lookup"]}, "mock_tool_names"),
     ("v2-only concurrency_limit", {**BYO, "concurrency_limit": 2}, "concurrency_limit"),
     ("v2-only livekit_data", {**BYO, "livekit_data": {"agent_name": "x"}}, "livekit_data"),
-    ("publish_data_message in voice byo", {**BYO, "scenarios": [{"scenario": 1, "publish_data_message": 1}]}, "publish_data_message"),
+    (
+        "publish_data_message in voice byo",
+        {**BYO, "scenarios": [{"scenario": 1, "publish_data_message": 1}]},
+        "publish_data_message",
+    ),
     ("rate above 1", {"min_success_rate": 90}, "min_success_rate"),
     ("rate below 0", {"min_success_rate": -0.1}, "min_success_rate"),
     ("rate not a number", {"min_success_rate": "high"}, "min_success_rate"),
@@ -129,7 +141,12 @@ def _event(status: str = "completed", **counts: int) -> dict[str, Any]:
         "status": "terminal",
         "summary": {"result_id": 7, "status": status, "total": total, **base},
         "failing_runs": [
-            {"run_id": 70, "scenario_id": 2006, "scenario_name": "Speak to a human", "outcome": "failed_evaluation"}
+            {
+                "run_id": 70,
+                "scenario_id": 2006,
+                "scenario_name": "Speak to a human",
+                "outcome": "failed_evaluation",
+            }
         ],
         "failing_total": 1,
     }

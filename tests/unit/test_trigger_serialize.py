@@ -6,9 +6,9 @@ import json
 
 from airflow.sdk.module_loading import import_string
 
+from cekura_livekit.hooks.errors import CekuraAuthError, CekuraRateLimitError, CekuraServerError
 from cekura_livekit.triggers.polling import ErrorBudget, snapshot_of_result
 from cekura_livekit.triggers.runs import CekuraRunsTrigger
-from cekura_livekit.hooks.errors import CekuraAuthError, CekuraRateLimitError, CekuraServerError
 
 
 def test_serialize_round_trip_holds_only_primitives() -> None:

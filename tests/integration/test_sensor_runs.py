@@ -1,0 +1,117 @@
+"""CekuraRunsSensor against the sandbox: poke returns the summary, failures do not retry, timeouts soft-fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from airflow.sdk import PokeReturnValue
+from airflow.sdk.exceptions import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
+
+from cekura_livekit.hooks.cekura import CekuraHook
+from cekura_livekit.sandbox import Sandbox
+from cekura_livekit.sensors.runs import CekuraRunsSensor
+from cekura_livekit.triggers.runs import CekuraRunsTrigger
+from tests.integration.test_operator_helpers import make_context
+
+
+def _submit(scenarios: list[int], frequency: int = 1) -> dict[str, Any]:
+    return CekuraHook().submit_managed(
+        {"scenarios": [{"scenario": s} for s in scenarios], "agent": 101, "frequency": frequency}
+    )
+
+
+def _poke_until_done(sensor: CekuraRunsSensor) -> PokeReturnValue:
+    for _ in range(200):
+        value = sensor.poke(make_context())
+        if value:
+            assert isinstance(value, PokeReturnValue)
+            return value
+    raise AssertionError("batch never finished")
+
+
+def test_poke_returns_summary_when_batch_passes(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    result = _submit([2001, 2005])
+    sensor = CekuraRunsSensor(task_id="wait", result_id=str(result["id"]), poke_interval=0.1)
+    value = _poke_until_done(sensor)
+    assert value.xcom_value["result_id"] == result["id"]
+    assert value.xcom_value["status"] == "completed"
+
+
+def test_accepts_the_operators_whole_return_value(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    result = _submit([2001])
+    sensor = CekuraRunsSensor(task_id="wait", result_id={"result_id": result["id"], "status": "pending"})
+    assert _poke_until_done(sensor).xcom_value["result_id"] == result["id"]
+
+
+def test_run_ids_mode(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    result = _submit([2001, 2005])
+    ids = ",".join(str(r["id"]) for r in result["runs"])
+    value = _poke_until_done(CekuraRunsSensor(task_id="wait", run_ids=ids))
+    assert value.xcom_value["total"] == 2
+
+
+def test_failed_batch_fails_without_retry(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    result = _submit([2006, 2003], frequency=8)
+    sensor = CekuraRunsSensor(task_id="wait", result_id=result["id"])
+    with pytest.raises(AirflowFailException, match="did not pass"):
+        _poke_until_done(sensor)
+
+
+def test_policy_can_accept_partial_batches(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    result = _submit([2006, 2003], frequency=8)
+    sensor = CekuraRunsSensor(task_id="wait", result_id=result["id"], min_success_rate=0.0, fail_on=[])
+    assert _poke_until_done(sensor).xcom_value["total"] == 16
+
+
+def test_deferrable_checks_before_deferring_then_defers(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    result = _submit([2001])
+    sensor = CekuraRunsSensor(
+        task_id="wait", result_id=result["id"], deferrable=True, poke_interval=7, timeout=60
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(make_context())
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, CekuraRunsTrigger)
+    assert trigger.poll_interval == 7 and trigger.result_id == result["id"]
+    assert trigger.end_calls_on_deadline is False  # a sensor only watches
+    # Finished batch: no deferral at all.
+    _poke_until_done(CekuraRunsSensor(task_id="w2", result_id=result["id"]))
+    summary = sensor.execute(make_context())
+    assert summary["status"] == "completed"
+
+
+@pytest.fixture
+def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    with Sandbox(seed=7, speed=1.0) as sb:
+        for name, value in sb.connection_env().items():
+            monkeypatch.setenv(name, value)
+        yield sb
+
+
+def test_timeout_and_soft_fail(slow_sandbox: Sandbox) -> None:
+    result = _submit([2001])
+    with pytest.raises(AirflowSensorTimeout):
+        CekuraRunsSensor(task_id="w", result_id=result["id"], poke_interval=0.1, timeout=0.3).execute(
+            make_context()
+        )
+    with pytest.raises(AirflowSkipException):
+        CekuraRunsSensor(
+            task_id="w", result_id=result["id"], poke_interval=0.1, timeout=0.3, soft_fail=True
+        ).execute(make_context())
+    # Deferrable timeout event → sensor timeout.
+    sensor = CekuraRunsSensor(task_id="w", result_id=result["id"], deferrable=True)
+    with pytest.raises(AirflowSensorTimeout):
+        sensor.execute_complete(make_context(), {"status": "timeout", "message": "deadline"})
+    assert slow_sandbox.count("POST", "end_calls") == 0
+
+
+def test_needs_something_to_wait_on() -> None:
+    with pytest.raises(ValueError, match="result_id"):
+        CekuraRunsSensor(task_id="w")
