@@ -32,67 +32,12 @@ from typing import Any
 import pandas as pd
 
 from cekura_livekit.models import parse_count, parse_status, run_outcome, runs_of
-
-INT = "Int64"
-FLOAT = "Float64"
-BOOL = "boolean"
-STR = "str"
-TS = "datetime64[us, UTC]"
-
-RUN_COLUMNS: dict[str, str] = {
-    "run_id": INT,
-    "result_id": INT,
-    "agent_id": INT,
-    "agent_name": STR,
-    "scenario_id": INT,
-    "scenario_name": STR,
-    "personality_id": INT,
-    "personality_name": STR,
-    "status": STR,
-    "success": BOOL,
-    "evaluation_status": STR,
-    "outcome": STR,
-    "error_message": STR,
-    "ended_reason": STR,
-    "duration_s": FLOAT,
-    "expected_outcome_score": FLOAT,
-    "started_at": TS,
-    "run_date": STR,
-    "run_as_text": BOOL,
-    "trace_id": STR,
-    "dag_id": STR,
-    "dag_run_id": STR,
-}
-
-METRIC_COLUMNS: dict[str, str] = {
-    "run_id": INT,
-    "metric_id": INT,
-    "metric_name": STR,
-    "metric_type": STR,
-    "score": FLOAT,
-    "value": STR,  # any JSON value the metric reports, as text (numbers and booleans JSON-encoded)
-    "passed": BOOL,
-    "explanation": STR,  # the explanation list, JSON-encoded
-}
-
-RESULT_COLUMNS: dict[str, str] = {
-    "result_id": INT,
-    "agent_id": INT,
-    "agent_name": STR,
-    "name": STR,
-    "mode": STR,
-    "status": STR,
-    "total_runs": INT,
-    "completed_runs": INT,
-    "success_runs": INT,
-    "failed_runs": INT,
-    "run_as_text": BOOL,
-    "is_cronjob": BOOL,
-    "created_at": TS,
-    "updated_at": TS,
-    "dag_id": STR,
-    "dag_run_id": STR,
-}
+from cekura_livekit.results.schema import (
+    METRIC_COLUMNS,
+    RESULT_COLUMNS,
+    RUN_COLUMNS,
+    TS,
+)
 
 DEFAULT_CHUNK_SIZE = 10_000
 

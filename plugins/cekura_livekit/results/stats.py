@@ -74,7 +74,9 @@ def drop_test(baseline_passed: int, baseline_n: int, current_passed: int, curren
     diff = baseline_passed / baseline_n - current_passed / current_n
     if se == 0:
         # Both windows all-pass or all-fail: identical rates, nothing to detect.
-        return DropTest(baseline_passed, baseline_n, current_passed, current_n, 0.0, 0.5 if diff == 0 else 0.0)
+        return DropTest(
+            baseline_passed, baseline_n, current_passed, current_n, 0.0, 0.5 if diff == 0 else 0.0
+        )
     z = diff / se
     return DropTest(baseline_passed, baseline_n, current_passed, current_n, z, normal_sf(z))
 
@@ -104,7 +106,9 @@ class RegressionPolicy:
                 f"current_days={self.current_days!r}, baseline_days={self.baseline_days!r}: both must be >= 1"
             )
         if not 0 < self.alpha < 1 or not 0 <= self.min_drop < 1:
-            raise ValueError(f"alpha={self.alpha!r} must be in (0, 1) and min_drop={self.min_drop!r} in [0, 1)")
+            raise ValueError(
+                f"alpha={self.alpha!r} must be in (0, 1) and min_drop={self.min_drop!r} in [0, 1)"
+            )
 
     def severity(self, test: DropTest) -> str | None:
         """'critical' / 'major' / 'minor' for a regression, None when the test does not flag one."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cekura_livekit.results.frames import METRIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TS
+from cekura_livekit.results.schema import METRIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TS
 
 DEFAULT_SCHEMA = "cekura"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")

@@ -1,0 +1,70 @@
+"""Column names and pandas dtypes of the extracted frames (no pandas import: DAG files stay cheap to parse).
+
+The warehouse table declarations derive from these, so a column added here reaches the tables (and is
+added to existing tables on the next load).
+"""
+
+from __future__ import annotations
+
+INT = "Int64"
+FLOAT = "Float64"
+BOOL = "boolean"
+STR = "str"
+TS = "datetime64[us, UTC]"
+
+RUN_COLUMNS: dict[str, str] = {
+    "run_id": INT,
+    "result_id": INT,
+    "agent_id": INT,
+    "agent_name": STR,
+    "scenario_id": INT,
+    "scenario_name": STR,
+    "personality_id": INT,
+    "personality_name": STR,
+    "status": STR,
+    "success": BOOL,
+    "evaluation_status": STR,
+    "outcome": STR,
+    "error_message": STR,
+    "ended_reason": STR,
+    "duration_s": FLOAT,
+    "expected_outcome_score": FLOAT,
+    "started_at": TS,
+    "run_date": STR,
+    "run_as_text": BOOL,
+    "trace_id": STR,
+    "dag_id": STR,
+    "dag_run_id": STR,
+}
+
+METRIC_COLUMNS: dict[str, str] = {
+    "run_id": INT,
+    "metric_id": INT,
+    "metric_name": STR,
+    "metric_type": STR,
+    "score": FLOAT,
+    "value": STR,  # any JSON value the metric reports, as text (numbers and booleans JSON-encoded)
+    "passed": BOOL,
+    "explanation": STR,  # the explanation list, JSON-encoded
+}
+
+RESULT_COLUMNS: dict[str, str] = {
+    "result_id": INT,
+    "agent_id": INT,
+    "agent_name": STR,
+    "name": STR,
+    "mode": STR,
+    "status": STR,
+    "total_runs": INT,
+    "completed_runs": INT,
+    "success_runs": INT,
+    "failed_runs": INT,
+    "run_as_text": BOOL,
+    "is_cronjob": BOOL,
+    "created_at": TS,
+    "updated_at": TS,
+    "dag_id": STR,
+    "dag_run_id": STR,
+}
+
+__all__ = ["BOOL", "FLOAT", "INT", "METRIC_COLUMNS", "RESULT_COLUMNS", "RUN_COLUMNS", "STR", "TS"]
