@@ -213,3 +213,23 @@ def test_secrets_never_reach_xcom_or_logs(
     text = caplog.text + out + err + json.dumps(ctx["ti"].xcoms) + json.dumps(ctx["task_state_store"].data)
     assert sandbox.api_key not in text
     assert "Cekura result" in caplog.text + out + err  # the logs were captured at all
+
+
+def test_request_budget_of_a_100_run_batch(sandbox: Sandbox, sandbox_connections: dict) -> None:
+    """Submit to verdict for 100 runs: O(polls) requests, not O(runs). Prints the measured count."""
+    op = _op(
+        scenarios=[2001, 2002, 2003, 2004, 2005],
+        frequency=20,
+        poll_interval=1.0,
+        min_success_rate=0.0,
+        fail_on=[],
+    )
+    summary = op.execute(make_context(store=MemoryStateStore()))
+    assert summary["total"] == 100
+    cekura = [r for r in sandbox.requests if r.server == "cekura"]
+    polls = sum(1 for r in cekura if r.method == "GET" and "/results/501/" in r.path)
+    bulk = sum(1 for r in cekura if "runs/bulk" in r.path)
+    print(f"\n100-run batch: {len(cekura)} Cekura requests ({polls} polls, {bulk} bulk) ")
+    assert sandbox.count("POST", SUBMIT_V2) == 1
+    assert bulk <= 1  # at most 100 failing runs → one chunk
+    assert len(cekura) == 1 + 1 + 1 + polls + bulk  # name search, submit, agent lookup, polls, details
