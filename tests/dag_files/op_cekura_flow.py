@@ -60,3 +60,20 @@ with DAG("op_cekura_retry", schedule=None, start_date=datetime(2026, 1, 1), catc
         retry_delay=timedelta(seconds=0),
         **FAST,
     )
+
+
+with DAG(
+    "op_cekura_byo_deferrable", schedule=None, start_date=datetime(2026, 1, 1), catchup=False
+) as byo_dag:
+    CekuraRunLiveKitScenariosOperator(
+        task_id="run_byo",
+        scenarios=[2001, 2002],
+        frequency=2,
+        agent=101,
+        mode="bring_your_own_rooms",
+        livekit_conn_id="livekit_default",
+        livekit_agent_name="acme-support",
+        room_config={"voice": "alloy"},
+        deferrable=True,
+        **FAST,
+    )

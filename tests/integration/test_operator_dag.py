@@ -56,3 +56,35 @@ def test_retry_after_crash_reattaches_without_resubmitting(
     assert ti.state == "success"
     assert ti.try_number == 2
     assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
+
+
+def test_byo_deferrable_cleans_up_and_leaks_no_secret(
+    sandbox: Sandbox,
+    sandbox_connections: dict,
+    capfd: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import json
+    import logging
+
+    from tests.dag_files.op_cekura_flow import byo_dag
+
+    caplog.set_level(logging.DEBUG)
+    dr = byo_dag.test()
+    (ti,) = dr.get_task_instances()
+    assert ti.state == "success"
+    assert sandbox.count("POST", "CreateDispatch") == 4
+    assert sandbox.livekit_rooms == {}  # deleted after the trigger's event, in execute_complete
+    assert len(sandbox.livekit_deleted_rooms) == 4
+    xcoms = {
+        key: ti.xcom_pull(task_ids="run_byo", key=key)
+        for key in ("return_value", "result_id", "run_ids", "dashboard_url", "failing_runs")
+    }
+    out, err = capfd.readouterr()
+    task_log = out + err + caplog.text
+    assert "Dispatched agent" in task_log
+    tokens = [r.access_token for r in sandbox.store.runs.values()]
+    assert len(tokens) == 4
+    blob = task_log + json.dumps(xcoms, default=str)
+    for secret in [sandbox.api_key, sandbox.livekit_api_secret, *tokens]:
+        assert secret not in blob
