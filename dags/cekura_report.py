@@ -1,0 +1,50 @@
+"""The data team's report: a self-contained HTML page (charts inline, opens offline) rebuilt whenever the
+regression table changes, written to CEKURA_REPORT_DESTINATION (a local path by default, or an
+object-storage URL such as s3://bucket/reports/cekura.html through Airflow's ObjectStoragePath).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, dag, task
+
+from cekura_livekit.assets import warehouse_asset
+from cekura_livekit.pipelines import warehouse_conn_id, warehouse_schema
+
+WAREHOUSE = warehouse_conn_id()
+SCHEMA = warehouse_schema()
+
+
+@dag(
+    dag_id="cekura_report",
+    schedule=[warehouse_asset(WAREHOUSE, "cekura_regressions", SCHEMA)],
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["cekura", "reporting"],
+    default_args={"owner": "qa-voice", "retries": 1, "retry_delay": timedelta(minutes=1)},
+    params={
+        "days": Param(
+            60, type="integer", minimum=1, maximum=730, description="Days of history in the report"
+        ),
+        "destination": Param(
+            None,
+            type=["null", "string"],
+            description="Path or object-storage URL; empty = the configured default",
+        ),
+    },
+    doc_md=__doc__,
+)
+def cekura_report() -> None:
+    @task
+    def render_report(params: dict | None = None) -> dict:
+        from cekura_livekit.pipelines import render_report
+
+        params = params or {}
+        return render_report(WAREHOUSE, SCHEMA, params.get("destination"), days=int(params.get("days") or 60))
+
+    render_report()
+
+
+cekura_report()

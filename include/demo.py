@@ -1,0 +1,205 @@
+"""`make demo`: the whole product end to end on the embedded default, in about a minute.
+
+Starts the sandbox (Cekura + LiveKit stand-ins), points the Airflow connections at it and at a SQLite
+warehouse in `.demo/`, runs every regression-suite DAG once per simulated day (so trends have history and
+the sandbox's seeded regression on 2026-11-15 is found), then the trends and report DAGs, all with
+`dag.test()`. A second `make demo` continues the calendar by one day: loads are idempotent and the sandbox
+continues the id sequence, so nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = Path(os.environ.get("CEKURA_DEMO_DIR", ROOT / ".demo"))
+HOME = DEMO / "airflow"
+WAREHOUSE_DB = DEMO / "warehouse.db"
+REPORT = DEMO / "reports" / "cekura_report.html"
+LOG = DEMO / "demo.log"
+FIRST_DAY = date(2026, 11, 6)
+FIRST_RUN_DAYS = 14  # 2026-11-06 … 2026-11-19: nine healthy days, then the regression of 2026-11-15 shows
+RUN_HOUR = dtime(3, 0, tzinfo=UTC)
+SEED = 7
+
+
+def _configure_environment() -> None:
+    """Everything Airflow reads at import time: an isolated home, SQLite metadata, our DAGs and plugins."""
+    HOME.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(HOME),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME / 'airflow.db'}",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("DEMO_LOG_LEVEL", "WARNING"),
+            "CEKURA_WAREHOUSE_CONN_ID": "cekura_warehouse",
+            "AIRFLOW_CONN_CEKURA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(WAREHOUSE_DB)}),
+            "CEKURA_REPORT_DESTINATION": str(REPORT),
+            # The sandbox's clock runs 600x faster than real time; poll it every second.
+            "CEKURA_POLL_INTERVAL_SECONDS": "1",
+        }
+    )
+    for var in ("LIVEKIT_TOKEN", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        os.environ.pop(var, None)
+
+
+def _warehouse_state() -> tuple[date | None, int, int]:
+    """Last simulated day already loaded, and the next free result / run ids (derived, never stored)."""
+    if not WAREHOUSE_DB.exists():
+        return None, 501, 1001
+    with sqlite3.connect(WAREHOUSE_DB) as db:
+        try:
+            last, max_result, max_run = db.execute(
+                "SELECT MAX(run_date), MAX(result_id), MAX(run_id) FROM cekura_runs"
+            ).fetchone()
+        except sqlite3.OperationalError:  # tables not created yet
+            return None, 501, 1001
+    if last is None:
+        return None, 501, 1001
+    return date.fromisoformat(str(last)[:10]), int(max_result) + 1, int(max_run) + 1
+
+
+def _days_to_run(last_loaded: date | None) -> list[date]:
+    if last_loaded is None:
+        return [FIRST_DAY + timedelta(days=i) for i in range(FIRST_RUN_DAYS)]
+    return [last_loaded + timedelta(days=1)]
+
+
+def _summary() -> dict[str, Any]:
+    with sqlite3.connect(WAREHOUSE_DB) as db:
+        batches, runs = db.execute("SELECT COUNT(*), SUM(total_runs) FROM cekura_results").fetchone()
+        run_rows, first, last = db.execute(
+            "SELECT COUNT(*), MIN(run_date), MAX(run_date) FROM cekura_runs"
+        ).fetchone()
+        per_agent = db.execute(
+            "SELECT agent_name, SUM(passed), SUM(passed + failed_evaluation), SUM(infra_errors + timeouts) "
+            "FROM cekura_success_rate_daily GROUP BY agent_name ORDER BY agent_name"
+        ).fetchall()
+        regressions = db.execute(
+            "SELECT run_date, agent_name, scenario_name, baseline_rate, current_rate, p_value, severity "
+            "FROM cekura_regressions ORDER BY run_date DESC, rate_drop DESC"
+        ).fetchall()
+    return {
+        "batches": batches,
+        "runs": run_rows,
+        "runs_reported_by_results": runs,
+        "period": (first, last),
+        "per_agent": per_agent,
+        "regressions": regressions,
+    }
+
+
+def _print_summary(summary: dict[str, Any], seconds: float, dag_runs: dict[str, str]) -> None:
+    first, last = summary["period"]
+    print("\n" + "=" * 78)
+    print(f"Cekura × LiveKit demo: {seconds:.0f} s")
+    print(f"  batches (results) loaded : {summary['batches']}")
+    print(f"  runs loaded              : {summary['runs']}  ({first} … {last})")
+    failed = [f"{d} {state}" for d, state in dag_runs.items() if state != "success"]
+    print(
+        f"  DAG runs this session    : {len(dag_runs)}"
+        + (f" ({len(failed)} not green: gates)" if failed else "")
+    )
+    print("  success rate per agent (evaluated runs; infra errors and timeouts excluded):")
+    for agent, passed, evaluated, infra in summary["per_agent"]:
+        rate = passed / evaluated if evaluated else float("nan")
+        print(f"    {agent:<28} {rate:6.1%}  ({passed}/{evaluated}, {infra} infra errors/timeouts)")
+    regs = summary["regressions"]
+    print(f"  regressions detected     : {len(regs)} window(s)")
+    for run_date, agent, scenario, base, cur, p_value, severity in regs[:5]:
+        print(f"    {run_date} {severity:<8} {agent} / {scenario}: {base:.0%} → {cur:.0%} (p={p_value:.2g})")
+    print(f"  warehouse (SQLite)       : {WAREHOUSE_DB}")
+    print(f"  report (open offline)    : {REPORT}")
+    print("=" * 78)
+
+
+@contextlib.contextmanager
+def _airflow_output_to_log() -> Any:
+    """Send Airflow's own logging (task logs, tracebacks of failed gates) to .demo/demo.log; yield a
+    stream to the real terminal for the demo's progress lines."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    log_fd = os.open(LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    try:
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, log_fd):
+            os.close(fd)
+        terminal.close()
+
+
+def main() -> int:
+    started = time.monotonic()
+    DEMO.mkdir(parents=True, exist_ok=True)
+    with _airflow_output_to_log() as terminal:
+        dag_runs, ok = _run(terminal)
+    _print_summary(_summary(), time.monotonic() - started, dag_runs)
+    print(f"  Airflow's task logs      : {LOG}")
+    return 0 if ok else 1
+
+
+def _run(terminal: Any) -> tuple[dict[str, str], bool]:
+    def say(text: str) -> None:
+        print(text, file=terminal, flush=True)
+
+    _configure_environment()
+    last_loaded, next_result, next_run = _warehouse_state()
+    days = _days_to_run(last_loaded)
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils import db
+
+    from cekura_livekit.sandbox import Sandbox
+
+    logging.getLogger().setLevel(logging.WARNING)
+    db.initdb()
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    if bag.import_errors:
+        for path, error in bag.import_errors.items():
+            say(f"DAG import error in {path}:\n{error}")
+        return {}, False
+    suites = sorted(d for d in bag.dags if d.startswith("cekura_regression_"))
+    dag_runs: dict[str, str] = {}
+
+    with Sandbox(seed=SEED, speed=600.0, first_result_id=next_result, first_run_id=next_run) as sandbox:
+        os.environ.update(sandbox.connection_env())
+        say(f"Sandbox up: Cekura {sandbox.cekura_url}, LiveKit {sandbox.livekit_url}")
+        say(f"Simulating {len(days)} day(s): {days[0]} … {days[-1]} × {len(suites)} suite(s)")
+        for day in days:
+            when = datetime.combine(day, RUN_HOUR)
+            sandbox.set_time(when)
+            for dag_id in suites:
+                run = bag.dags[dag_id].test(logical_date=when)
+                dag_runs[f"{dag_id}@{day}"] = str(run.state)
+                say(f"  {day} {dag_id}: {run.state}")
+        for dag_id in ("cekura_trends", "cekura_report"):
+            run = bag.dags[dag_id].test(logical_date=datetime.combine(days[-1], dtime(6, 0, tzinfo=UTC)))
+            dag_runs[f"{dag_id}@{days[-1]}"] = str(run.state)
+            say(f"  {dag_id}: {run.state}")
+
+    broken = [k for k, v in dag_runs.items() if v != "success" and not k.startswith("cekura_regression_")]
+    return dag_runs, not broken and REPORT.exists()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
