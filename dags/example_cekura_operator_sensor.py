@@ -40,7 +40,7 @@ with DAG(
     )
     wait = CekuraRunsSensor(
         task_id="wait_for_verdict",
-        result_id=submit.output["result_id"],
+        result_id=submit.output["result_id"],  # type: ignore[index]
         min_success_rate=0.9,
         deferrable=True,
         poke_interval=30,

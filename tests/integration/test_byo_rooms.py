@@ -41,12 +41,14 @@ def test_rooms_created_tokens_minted_agent_dispatched(sandbox: Sandbox, sandbox_
     assert len(rooms) == 4  # 2 scenarios x frequency 2, one room per run
     for room in rooms.values():
         assert json.loads(room["metadata"]) == {"voice": "alloy", "language": "en"}
-        assert room["empty_timeout"] == 300 and room["max_participants"] == 4
+        assert room["empty_timeout"] == 300
+        assert room["max_participants"] == 4
     # Deterministic names: the same task instance always maps to the same rooms.
     assert sorted(rooms) == sorted(s.room for s in _op()._slots_for(_op()._spec(strict=True), _identity(), 1))
 
     dispatches = sandbox.livekit_dispatches
-    assert len(dispatches) == 4 and {d["agent_name"] for d in dispatches} == {"acme-support"}
+    assert len(dispatches) == 4
+    assert {d["agent_name"] for d in dispatches} == {"acme-support"}
     run_ids = ctx["ti"].xcoms["run_ids"]
     metas = sorted((d["metadata"] for d in dispatches), key=lambda m: m["run_id"])
     assert [m["run_id"] for m in metas] == sorted(run_ids)
@@ -57,7 +59,8 @@ def test_rooms_created_tokens_minted_agent_dispatched(sandbox: Sandbox, sandbox_
     by_room = {d["room"]: d["metadata"]["run_id"] for d in dispatches}
     for room, run_id in by_room.items():
         claims = verifier.verify(sandbox.store.runs[run_id].access_token)
-        assert claims.video.room == room and claims.video.room_join
+        assert claims.video.room == room
+        assert claims.video.room_join
     assert summary["result_id"] == ctx["ti"].xcoms["result_id"]
 
 
@@ -70,7 +73,8 @@ def _identity() -> Any:
 
 def test_byo_wait_passes_and_deletes_every_room(sandbox: Sandbox, sandbox_connections: dict) -> None:
     summary = _op().execute(make_context(store=MemoryStateStore()))
-    assert summary["status"] == "completed" and summary["total"] == 4
+    assert summary["status"] == "completed"
+    assert summary["total"] == 4
     assert sandbox.count("POST", "AgentDispatchService/CreateDispatch") == 4
     assert sandbox.livekit_rooms == {}
     assert len(sandbox.livekit_deleted_rooms) == 4
@@ -121,7 +125,8 @@ def test_tokens_and_secrets_never_in_xcom_state_or_logs(
     ctx = make_context(store=MemoryStateStore())
     _op().execute(ctx)
     tokens = [r.access_token for r in sandbox.store.runs.values()]
-    assert len(tokens) == 4 and all(tokens)
+    assert len(tokens) == 4
+    assert all(tokens)
     out, err = capfd.readouterr()
     text = caplog.text + out + err + json.dumps(ctx["ti"].xcoms) + json.dumps(ctx["task_state_store"].data)
     assert "Dispatched agent" in text

@@ -15,7 +15,8 @@ from cekura_livekit.sandbox import Sandbox
 def test_rooms_dispatch_and_idempotent_delete(sandbox: Sandbox, sandbox_connections: dict) -> None:
     hook = LiveKitHook()
     sids = hook.create_rooms([RoomSpec("r1", 60, 3, '{"a": 1}'), RoomSpec("r2")], concurrency=2)
-    assert len(sids) == 2 and all(s.startswith("RM_") for s in sids)
+    assert len(sids) == 2
+    assert all(s.startswith("RM_") for s in sids)
     assert sandbox.livekit_rooms["r1"]["metadata"] == '{"a": 1}'
     assert sandbox.livekit_rooms["r1"]["empty_timeout"] == 60
     assert hook.create_rooms([RoomSpec("r1")]) == sids[:1]  # existing name: same room
@@ -29,7 +30,9 @@ def test_rooms_dispatch_and_idempotent_delete(sandbox: Sandbox, sandbox_connecti
 def test_join_token_is_scoped_and_short_lived(sandbox: Sandbox, sandbox_connections: dict) -> None:
     token = LiveKitHook().mint_join_token("room-x", identity="tester", ttl=timedelta(minutes=5))
     claims = TokenVerifier(sandbox.livekit_api_key, sandbox.livekit_api_secret).verify(token)
-    assert claims.video.room == "room-x" and claims.video.room_join and not claims.video.room_create
+    assert claims.video.room == "room-x"
+    assert claims.video.room_join
+    assert not claims.video.room_create
     assert claims.identity == "tester"
 
 
@@ -51,7 +54,8 @@ def test_test_connection(
     bad["password"] = "x" * 40
     monkeypatch.setenv("AIRFLOW_CONN_LIVEKIT_BAD", json.dumps(bad))
     ok, message = LiveKitHook("livekit_bad").test_connection()
-    assert not ok and "401" in message
+    assert not ok
+    assert "401" in message
     assert "x" * 40 not in message
 
 

@@ -26,7 +26,8 @@ def test_deferrable_operator_defers_and_the_trigger_event_completes_it(
     assert ti.next_method is None or ti.next_method == "execute_complete"
     assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
     summary = ti.xcom_pull(task_ids="run_suite")
-    assert summary["status"] == "completed" and summary["total"] == 3
+    assert summary["status"] == "completed"
+    assert summary["total"] == 3
     assert ti.xcom_pull(task_ids="run_suite", key="dashboard_url").endswith(
         f"/results/{summary['result_id']}"
     )

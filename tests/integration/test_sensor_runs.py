@@ -79,7 +79,8 @@ def test_deferrable_checks_before_deferring_then_defers(sandbox: Sandbox, sandbo
         sensor.execute(make_context())
     trigger = deferred.value.trigger
     assert isinstance(trigger, CekuraRunsTrigger)
-    assert trigger.poll_interval == 7 and trigger.result_id == result["id"]
+    assert trigger.poll_interval == 7
+    assert trigger.result_id == result["id"]
     assert trigger.end_calls_on_deadline is False  # a sensor only watches
     # Finished batch: no deferral at all.
     _poke_until_done(CekuraRunsSensor(task_id="w2", result_id=result["id"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -35,7 +36,8 @@ async def test_one_terminal_event_with_summary(sandbox: Sandbox, sandbox_connect
     (event,) = events
     assert event["status"] == "terminal"
     assert event["summary"]["result_id"] == result["id"]
-    assert event["summary"]["total"] == 3 and event["summary"]["pending"] == 0
+    assert event["summary"]["total"] == 3
+    assert event["summary"]["pending"] == 0
     # One request per poll, no run details when every run passed.
     assert sandbox.count("GET", "runs/bulk") == (0 if event["failing_total"] == 0 else 1)
 
@@ -80,7 +82,8 @@ async def test_runs_mode_waits_on_explicit_run_ids(sandbox: Sandbox, sandbox_con
     ids = [r["id"] for r in result["runs"]]
     events = await _collect(CekuraRunsTrigger(run_ids=ids, poll_interval=0.1, hook_params=FAST_HOOK))
     assert events[0]["status"] == "terminal"
-    assert events[0]["summary"]["total"] == 2 and events[0]["result_id"] == result["id"]
+    assert events[0]["summary"]["total"] == 2
+    assert events[0]["result_id"] == result["id"]
 
 
 @pytest.fixture
@@ -111,7 +114,8 @@ async def test_deadline_without_ending_calls(slow_sandbox: Sandbox) -> None:
         end_calls_on_deadline=False,
     )
     events = await _collect(trigger)
-    assert events[0]["status"] == "timeout" and events[0]["calls_ended"] is False
+    assert events[0]["status"] == "timeout"
+    assert events[0]["calls_ended"] is False
     assert slow_sandbox.count("POST", "end_calls") == 0
 
 
@@ -138,5 +142,6 @@ async def test_trigger_never_blocks_the_event_loop(sandbox: Sandbox, sandbox_con
         await _collect(CekuraRunsTrigger(result_id=result["id"], poll_interval=0.05))
     finally:
         beat.cancel()
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
-    assert ticks and max(gaps) < 0.5
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert ticks
+    assert max(gaps) < 0.5

@@ -129,7 +129,7 @@ def test_policy_validators() -> None:
     assert validate_min_success_rate("0.9") == 0.9
     assert validate_min_success_rate(None) is None
     assert validate_fail_on("infra_error, timeout") == {"infra_error", "timeout"}
-    with pytest.raises(ValueError, match="did you mean 0.9"):
+    with pytest.raises(ValueError, match=r"did you mean 0\.9"):
         validate_min_success_rate(90)
 
 
@@ -174,5 +174,7 @@ def test_verdict_rules(event: dict[str, Any], rate: float | None, fail_on: set[s
 
 def test_cancelled_result_is_flagged_for_no_retry() -> None:
     verdict = judge(_event("cancelled", cancelled=4), min_success_rate=None, fail_on=frozenset({"cancelled"}))
-    assert not verdict.passed and verdict.cancelled
-    assert "Speak to a human" in verdict.message and "run 70" in verdict.message
+    assert not verdict.passed
+    assert verdict.cancelled
+    assert "Speak to a human" in verdict.message
+    assert "run 70" in verdict.message

@@ -29,7 +29,8 @@ def test_serialize_round_trip_holds_only_primitives() -> None:
     assert json.loads(json.dumps(kwargs)) == kwargs  # JSON-able primitives only
     rebuilt = import_string(classpath)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
-    assert rebuilt.target.result_id == 501 and rebuilt.target.run_ids == (1001, 1002)
+    assert rebuilt.target.result_id == 501
+    assert rebuilt.target.run_ids == (1001, 1002)
 
 
 def test_error_budget_is_bounded_and_honours_retry_after() -> None:
@@ -44,8 +45,10 @@ def test_error_budget_is_bounded_and_honours_retry_after() -> None:
 def test_snapshot_treats_unknown_status_as_not_finished() -> None:
     payload = {"id": 1, "status": "provisioning", "total_runs_count": 2, "runs": {"5": {"status": "weird"}}}
     snap = snapshot_of_result(payload)
-    assert not snap.terminal and snap.progress.pending == 2
+    assert not snap.terminal
+    assert snap.progress.pending == 2
     done = snapshot_of_result(
         {"id": 1, "status": "completed", "runs": {"5": {"status": "completed", "success": True}}}
     )
-    assert done.terminal and done.summary()["passed"] == 1
+    assert done.terminal
+    assert done.summary()["passed"] == 1
