@@ -88,7 +88,9 @@ def _listing(failing: Sequence[Mapping[str, Any]], total: int) -> str:
     """Every run that did not pass, by scenario name and id (the first few; the rest are counted)."""
     if not failing:
         return ""
-    lines = [f"  - {_name(r)}: {r['outcome']}" + (f" — {r['error']}" if r.get("error") else "") for r in failing]
+    lines = [
+        f"  - {_name(r)}: {r['outcome']}" + (f" — {r['error']}" if r.get("error") else "") for r in failing
+    ]
     shown = lines[:_MAX_NAMED]
     more = max(total, len(failing)) - len(shown)
     if more > 0:
@@ -121,8 +123,7 @@ def judge(
             cancelled=status is RunStatus.CANCELLED,
             message=(
                 f"{label} ended '{status.value}': {count} of {total} runs {category}, "
-                f"{summary.get('passed', 0)} passed.{where}"
-                + _listing(failing, failing_total)
+                f"{summary.get('passed', 0)} passed.{where}" + _listing(failing, failing_total)
             ),
         )
 
