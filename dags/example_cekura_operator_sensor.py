@@ -28,7 +28,7 @@ with DAG(
         "frequency": Param(1, type="integer", minimum=1, maximum=100),
     },
     render_template_as_native_obj=True,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={"owner": "qa-voice", "retries": 2, "retry_delay": timedelta(minutes=1)},
 ) as dag:
     submit = CekuraRunLiveKitScenariosOperator(
         task_id="submit_suite",

@@ -61,6 +61,17 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Cekura", "python-modules": [f"{_PKG}.hooks.cekura"]},
             {"integration-name": "LiveKit", "python-modules": [f"{_PKG}.hooks.livekit"]},
         ],
+        "operators": [
+            {
+                "integration-name": "Cekura",
+                "python-modules": [f"{_PKG}.operators.run_scenarios", f"{_PKG}.operators.warehouse"],
+            }
+        ],
+        "sensors": [{"integration-name": "Cekura", "python-modules": [f"{_PKG}.sensors.runs"]}],
+        "triggers": [{"integration-name": "Cekura", "python-modules": [f"{_PKG}.triggers.runs"]}],
+        "extra-links": [f"{_PKG}.links.CekuraResultLink"],
+        "notifications": [f"{_PKG}.alerts.CekuraRegressionNotifier"],
+        "asset-uris": [{"schemes": ["cekura-warehouse"]}],
         "integrations": [
             {
                 "integration-name": "Cekura",

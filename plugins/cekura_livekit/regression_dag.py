@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, TriggerRule, task
 
+from cekura_livekit.pipelines import warehouse_conn_id, warehouse_schema
 from cekura_livekit.suites import Suite
 
 #: Local runs against the sandbox poll every second instead of the suite's production interval.
@@ -103,7 +104,8 @@ def build_regression_dag(suite: Suite) -> DAG:
             task_id="load_results",
             result_id="{{ ti.xcom_pull(task_ids='run_scenarios', key='result_id') }}",
             cekura_conn_id=suite.cekura_conn_id,
-            warehouse_conn_id=suite.warehouse_conn_id,
+            warehouse_conn_id=suite.warehouse_conn_id or warehouse_conn_id(),
+            schema=warehouse_schema(),
             mode=suite.mode,
             trigger_rule=TriggerRule.ALL_DONE,
             retries=2,
@@ -119,6 +121,7 @@ def build_regression_dag(suite: Suite) -> DAG:
                 "loaded. See the run_scenarios task log for the failing scenarios and the dashboard link."
             )
 
-        run >> load >> verdict()
-        run >> verdict()
+        watcher = verdict()
+        run >> load >> watcher
+        run >> watcher
     return dag

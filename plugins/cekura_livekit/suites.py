@@ -73,7 +73,8 @@ class Suite:
     test_profile_ids: tuple[int, ...] = ()
     cekura_conn_id: str = "cekura_default"
     livekit_conn_id: str = "livekit_default"
-    warehouse_conn_id: str = "cekura_warehouse"
+    #: None: the deployment-wide warehouse (CEKURA_WAREHOUSE_CONN_ID, default cekura_warehouse).
+    warehouse_conn_id: str | None = None
     scenario_groups: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
@@ -193,7 +194,7 @@ def parse_suite(data: Any, source: str) -> Suite:
         else (),
         cekura_conn_id=str(data.get("cekura_conn_id", "cekura_default")),
         livekit_conn_id=str(data.get("livekit_conn_id", "livekit_default")),
-        warehouse_conn_id=str(data.get("warehouse_conn_id", "cekura_warehouse")),
+        warehouse_conn_id=str(data["warehouse_conn_id"]) if data.get("warehouse_conn_id") else None,
         scenario_groups=groups,
     )
 

@@ -6,53 +6,19 @@ except in CI (CI=true), where a missing browser is a broken environment and fail
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from cekura_livekit.report import build_report_html, write_report
-from tests.conftest import ARTIFACTS, in_ci
+from tests.conftest import ARTIFACTS
+from tests.support.chromium import chromium_or_skip as _chromium
+from tests.support.chromium import run_chromium as _run
 from tests.unit.report_samples import AGENTS, make_daily, make_flaky, make_regressions
 
 pytestmark = pytest.mark.chromium
-
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
-
-
-def _chromium() -> str:
-    for candidate in CHROMIUM_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    if in_ci():
-        pytest.fail(
-            "Chromium is required in CI (CI=true) for the report rendering test: run `make chromium`."
-        )
-    pytest.skip("Chromium not installed (apt-get install chromium, or `make chromium`)")
-
-
-def _run(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    # No proxy and no network needed: the report is self-contained.
-    env = {**os.environ, "HOME": str(profile)}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
 
 
 @pytest.fixture(scope="module")

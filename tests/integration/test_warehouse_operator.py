@@ -146,3 +146,14 @@ def test_warehouse_assets_have_stable_uris_airflow_keeps() -> None:
     assert warehouse_assets("analytics_pg", "cekura") == assets
     with pytest.raises(ValueError, match="schema="):
         warehouse_assets("analytics_pg", "bad schema")
+
+
+@pytest.mark.parametrize("missing", [None, "", "None"])
+def test_nothing_submitted_upstream_skips_the_load(missing: object) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator
+
+    op = CekuraResultsToWarehouseOperator(task_id="load", result_id=missing, warehouse_conn_id="unused")  # type: ignore[arg-type]
+    with pytest.raises(AirflowSkipException, match="nothing was submitted"):
+        op.execute({})

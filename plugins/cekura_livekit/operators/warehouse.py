@@ -79,6 +79,13 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         from cekura_livekit.results.frames import extract
         from cekura_livekit.warehouse.writer import load_extract
 
+        if self.result_id in (None, "", "None"):
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            # Upstream never got as far as submitting (e.g. invalid input): there is nothing to load.
+            raise AirflowSkipException(
+                "No Cekura result id was pushed upstream: nothing was submitted to load."
+            )
         result_id = coerce_result_id(self.result_id)
         dag_run = context.get("dag_run")
         hook = CekuraHook(cekura_conn_id=self.cekura_conn_id)
