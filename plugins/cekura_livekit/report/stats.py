@@ -15,27 +15,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cekura_livekit.results.stats import Z95
+from cekura_livekit.results.stats import wilson_interval as _wilson
 
-def wilson_interval(passed: float, n: float, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion: honest at small n and at 0% / 100%, unlike p ± z·se.
 
-    Returns ``(nan, nan)`` when ``n == 0`` (no evaluated runs: nothing to say).
+def wilson_interval(passed: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval (the warehouse's formula, `results.stats`) with NaN bounds when ``n == 0``.
+
+    The report draws "no data" as a gap, so it wants NaN where the warehouse helper returns None.
     """
     if n < 0 or passed < 0 or passed > n:
         raise ValueError(f"wilson_interval needs 0 <= passed <= n; got passed={passed!r}, n={n!r}.")
     if z <= 0:
         raise ValueError(f"wilson_interval needs z > 0; got z={z!r} (1.96 gives a 95% interval).")
-    if n == 0:
-        return (math.nan, math.nan)
-    p = passed / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    interval = _wilson(passed, n, z)  # type: ignore[arg-type]
+    return interval if interval is not None else (math.nan, math.nan)
 
 
-def wilson_arrays(passed: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+def wilson_arrays(passed: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`wilson_interval` for whole columns; NaN where ``n == 0``."""
     passed = np.asarray(passed, dtype="float64")
     n = np.asarray(n, dtype="float64")
