@@ -7,6 +7,7 @@ because a lost response may already have created a batch (see ../shared/cekura-a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -310,41 +311,53 @@ class CekuraHook(BaseHook):
         )
         return wait
 
-    def _request(self, call: _Call) -> Any:
-        client = self.get_conn()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = client.request(call.method, call.path, params=call.params, json=call.body)
-                return self._decode(call, response)
-            except httpx.HTTPError as exc:
-                error: CekuraError = self._transport_error(call, exc)
-            except CekuraError as exc:
-                error = exc
+    def _settle(
+        self, call: _Call, attempt: int, outcome: httpx.Response | httpx.HTTPError
+    ) -> tuple[bool, Any]:
+        """One attempt's outcome: (True, decoded body), or (False, seconds to wait before retrying).
+
+        Raises the typed error when the call must not or may no longer be retried. Shared by the sync and
+        async paths so both follow exactly the same policy.
+        """
+        try:
+            if isinstance(outcome, httpx.HTTPError):
+                raise self._transport_error(call, outcome)
+            return True, self._decode(call, outcome)
+        except CekuraError as error:
             wait = self._next_wait(call, error, attempt)
             if wait is None:
-                raise error
-            self._sleep(wait)
+                raise
+            return False, wait
+
+    def _request(self, call: _Call) -> Any:
+        client = self.get_conn()
+        for attempt in itertools.count(1):
+            try:
+                outcome: httpx.Response | httpx.HTTPError = client.request(
+                    call.method, call.path, params=call.params, json=call.body
+                )
+            except httpx.HTTPError as exc:
+                outcome = exc
+            done, value = self._settle(call, attempt, outcome)
+            if done:
+                return value
+            self._sleep(value)
+        raise AssertionError("unreachable")
 
     async def _arequest(self, call: _Call) -> Any:
         async with self._async_client() as client:
-            attempt = 0
-            while True:
-                attempt += 1
+            for attempt in itertools.count(1):
                 try:
-                    response = await client.request(
+                    outcome: httpx.Response | httpx.HTTPError = await client.request(
                         call.method, call.path, params=call.params, json=call.body
                     )
-                    return self._decode(call, response)
                 except httpx.HTTPError as exc:
-                    error: CekuraError = self._transport_error(call, exc)
-                except CekuraError as exc:
-                    error = exc
-                wait = self._next_wait(call, error, attempt)
-                if wait is None:
-                    raise error
-                await asyncio.sleep(wait)
+                    outcome = exc
+                done, value = self._settle(call, attempt, outcome)
+                if done:
+                    return value
+                await asyncio.sleep(value)
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ calls, described once
     def _submit_call(self, kind: str, payload: Mapping[str, Any]) -> _Call:
