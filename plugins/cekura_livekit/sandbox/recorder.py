@@ -122,10 +122,29 @@ class RecordingMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         fault = self.recorder.take_fault(self.server, method, path)
         status = 0
+        started: int | None = None
+        recorded = False
+
+        def record(code: int) -> None:
+            nonlocal recorded
+            recorded = True
+            self.recorder.record(RecordedRequest(self.server, method, path, query, code))
+
+        async def recording_send(message: Message) -> None:
+            # Log the request *before* its last byte leaves: a client that has its answer must find the
+            # request in the log (recording afterwards made "exactly N calls" assertions racy).
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not recorded:
+                record(started or 0)
+            await send(message)
+
         try:
-            status = await self._serve(scope, receive, send, fault)
+            status = await self._serve(scope, receive, recording_send, fault)
         finally:
-            self.recorder.record(RecordedRequest(self.server, method, path, query, status))
+            if not recorded:  # dropped or failed before a complete response: logged before the close
+                record(status)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, fault: Fault | None) -> int:
         if fault is None:
