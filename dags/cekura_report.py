@@ -37,7 +37,7 @@ SCHEMA = warehouse_schema()
     doc_md=__doc__,
 )
 def cekura_report() -> None:
-    @task
+    @task(multiple_outputs=False)
     def render_report(params: dict | None = None) -> dict:
         from cekura_livekit.pipelines import render_report
 

@@ -30,13 +30,13 @@ SCHEMA = warehouse_schema()
     doc_md=__doc__,
 )
 def cekura_trends() -> None:
-    @task
+    @task(multiple_outputs=False)
     def refresh_trends() -> dict:
         from cekura_livekit.pipelines import refresh_trends
 
         return refresh_trends(WAREHOUSE, SCHEMA)
 
-    @task(outlets=[warehouse_asset(WAREHOUSE, "cekura_regressions", SCHEMA)])
+    @task(outlets=[warehouse_asset(WAREHOUSE, "cekura_regressions", SCHEMA)], multiple_outputs=False)
     def detect_and_alert(**context: object) -> dict:
         from cekura_livekit.pipelines import detect_and_alert
 
