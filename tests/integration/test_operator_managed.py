@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -156,15 +155,6 @@ def test_a_submit_that_never_arrived_fails_without_resubmitting(
         _op().execute(make_context(store=MemoryStateStore()))
     assert sandbox.count("POST", SUBMIT_V2) == 1
     assert sandbox.store.results == {}
-
-
-@pytest.fixture
-def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """Real-time clock: calls last a minute, so short deadlines always hit."""
-    with Sandbox(seed=7, speed=1.0) as sb:
-        for name, value in sb.connection_env().items():
-            monkeypatch.setenv(name, value)
-        yield sb
 
 
 def test_deadline_ends_the_calls_then_fails(slow_sandbox: Sandbox) -> None:

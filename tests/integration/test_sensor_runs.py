@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -86,14 +85,6 @@ def test_deferrable_checks_before_deferring_then_defers(sandbox: Sandbox, sandbo
     _poke_until_done(CekuraRunsSensor(task_id="w2", result_id=result["id"]))
     summary = sensor.execute(make_context())
     assert summary["status"] == "completed"
-
-
-@pytest.fixture
-def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    with Sandbox(seed=7, speed=1.0) as sb:
-        for name, value in sb.connection_env().items():
-            monkeypatch.setenv(name, value)
-        yield sb
 
 
 def test_timeout_and_soft_fail(slow_sandbox: Sandbox) -> None:

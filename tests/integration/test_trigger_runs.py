@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -84,14 +83,6 @@ async def test_runs_mode_waits_on_explicit_run_ids(sandbox: Sandbox, sandbox_con
     assert events[0]["status"] == "terminal"
     assert events[0]["summary"]["total"] == 2
     assert events[0]["result_id"] == result["id"]
-
-
-@pytest.fixture
-def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    with Sandbox(seed=7, speed=1.0) as sb:
-        for name, value in sb.connection_env().items():
-            monkeypatch.setenv(name, value)
-        yield sb
 
 
 async def test_deadline_ends_calls_then_reports_timeout(slow_sandbox: Sandbox) -> None:

@@ -77,6 +77,18 @@ def _status_of(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
+def _raise_if_failed(rooms: Sequence[str], outcomes: Sequence[object], call: str, hint: str) -> None:
+    """One LiveKitError for a batch of per-room calls: how many failed, and the first failure."""
+    failures = [(room, o) for room, o in zip(rooms, outcomes, strict=True) if isinstance(o, BaseException)]
+    if failures:
+        room, exc = failures[0]
+        assert isinstance(exc, BaseException)
+        raise LiveKitError(
+            f"LiveKit {call} failed for {len(failures)} of {len(rooms)} rooms (first: {room!r}: {exc}){hint}",
+            status=_status_of(exc),
+        ) from exc
+
+
 class LiveKitHook(BaseHook):
     """Manages rooms, tokens and agent dispatches with the credentials of a `livekit` connection.
 
@@ -222,14 +234,12 @@ class LiveKitHook(BaseHook):
                 return str(room.sid)
 
             outcomes = await self._bounded(rooms, create, concurrency)
-        failures = [(s.name, o) for s, o in zip(rooms, outcomes, strict=True) if isinstance(o, BaseException)]
-        if failures:
-            name, exc = failures[0]
-            raise LiveKitError(
-                f"LiveKit CreateRoom failed for {len(failures)} of {len(rooms)} rooms (first: {name!r}: "
-                f"{exc}). Check the LiveKit connection {self.livekit_conn_id!r} (URL, key, secret).",
-                status=_status_of(exc),
-            ) from exc
+        _raise_if_failed(
+            [s.name for s in rooms],
+            outcomes,
+            "CreateRoom",
+            f". Check the LiveKit connection {self.livekit_conn_id!r} (URL, key, secret).",
+        )
         return [str(o) for o in outcomes]
 
     async def adelete_rooms(self, names: Sequence[str], *, concurrency: int = 10) -> int:
@@ -248,14 +258,9 @@ class LiveKitHook(BaseHook):
                 return True
 
             outcomes = await self._bounded(names, delete, concurrency)
-        failures = [(n, o) for n, o in zip(names, outcomes, strict=True) if isinstance(o, BaseException)]
-        if failures:
-            name, exc = failures[0]
-            raise LiveKitError(
-                f"LiveKit DeleteRoom failed for {len(failures)} of {len(names)} rooms (first: {name!r}: "
-                f"{exc}); they close by themselves after their empty_timeout.",
-                status=_status_of(exc),
-            ) from exc
+        _raise_if_failed(
+            names, outcomes, "DeleteRoom", "; they close by themselves after their empty_timeout."
+        )
         return sum(1 for o in outcomes if o is True)
 
     async def adispatch_agents(
@@ -280,16 +285,9 @@ class LiveKitHook(BaseHook):
                 return str(done.id)
 
             outcomes = await self._bounded(dispatches, dispatch, concurrency)
-        failures = [
-            (d[0], o) for d, o in zip(dispatches, outcomes, strict=True) if isinstance(o, BaseException)
-        ]
-        if failures:
-            room, exc = failures[0]
-            raise LiveKitError(
-                f"LiveKit CreateAgentDispatch of agent {agent_name!r} failed for {len(failures)} of "
-                f"{len(dispatches)} rooms (first: {room!r}: {exc}).",
-                status=_status_of(exc),
-            ) from exc
+        _raise_if_failed(
+            [d[0] for d in dispatches], outcomes, f"CreateAgentDispatch of agent {agent_name!r}", "."
+        )
         return [str(o) for o in outcomes]
 
     async def alist_dispatched_rooms(self, rooms: Sequence[str], *, concurrency: int = 10) -> set[str]:
