@@ -30,13 +30,14 @@ def test_provider_info_validates_against_airflow_schema() -> None:
 
 def test_providers_manager_lists_package_and_connection_types() -> None:
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     pm = ProvidersManager()
     assert "airflow-provider-cekura-livekit" in pm.providers
-    hooks = pm.hooks
-    assert hooks["cekura"] is not None
-    assert hooks["cekura"].hook_class_name == "cekura_livekit.hooks.cekura.CekuraHook"
     assert pm.field_behaviours["cekura"]["relabeling"]["password"] == "Cekura API key"
+    hooks = ProvidersManagerTaskRuntime().hooks
+    assert hooks["cekura"].hook_class_name == "cekura_livekit.hooks.cekura.CekuraHook"
+    assert hooks["livekit"].hook_class_name == "cekura_livekit.hooks.livekit.LiveKitHook"
 
 
 @pytest.mark.parametrize("section", ["operators", "sensors", "triggers", "extra-links"])
