@@ -8,40 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-MODES = ("managed", "bring_your_own_rooms", "chat")
-FAIL_ON = ("infra_error", "timeout", "cancelled")
+from cekura_livekit.operators.run_scenarios import MODES
+from cekura_livekit.triggers.verdict import FAIL_ON_CHOICES as FAIL_ON
+
 _SUITE_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
-_KNOWN_KEYS = {
-    "suite",
-    "description",
-    "agent",
-    "mode",
-    "scenarios",
-    "scenario_groups",
-    "frequency",
-    "schedule",
-    "start_date",
-    "min_success_rate",
-    "fail_on",
-    "tags",
-    "owners",
-    "poll_interval",
-    "timeout_minutes",
-    "retries",
-    "livekit_agent_name",
-    "personality_ids",
-    "test_profile_ids",
-    "cekura_conn_id",
-    "livekit_conn_id",
-    "warehouse_conn_id",
-}
 
 
 class SuiteConfigError(ValueError):
@@ -80,6 +57,10 @@ class Suite:
     @property
     def dag_id(self) -> str:
         return f"cekura_regression_{self.suite}"
+
+
+#: Keys a suite file may use: exactly the Suite fields a person writes (`source` is the file name).
+_KNOWN_KEYS = frozenset(f.name for f in fields(Suite)) - {"source"}
 
 
 def _fail(source: str, key: str, problem: str) -> SuiteConfigError:
