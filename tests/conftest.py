@@ -36,11 +36,15 @@ for _var in list(os.environ):
         del os.environ[_var]
 _HOME.mkdir(exist_ok=True)
 
-# Every module in tests/fixtures/ is a pytest plugin: each area owns its own fixture file.
+# Every module in tests/fixtures/ is a pytest plugin: each area owns its own fixture file. Support modules
+# that also hold fixtures are listed by name.
 pytest_plugins = [
-    f"tests.fixtures.{m.name}"
-    for m in pkgutil.iter_modules([str(ROOT / "tests" / "fixtures")])
-    if not m.name.startswith("_")
+    *(
+        f"tests.fixtures.{m.name}"
+        for m in pkgutil.iter_modules([str(ROOT / "tests" / "fixtures")])
+        if not m.name.startswith("_")
+    ),
+    "tests.support.warehouse",
 ]
 
 ARTIFACTS = ROOT / "artifacts"

@@ -12,7 +12,7 @@ import pytest
 
 from cekura_livekit.sandbox import Sandbox
 from tests.conftest import ARTIFACTS
-from tests.fixtures.warehouse import PG_DSN, WarehouseTarget
+from tests.support.warehouse import PG_DSN, WarehouseTarget
 from tests.support.chromium import chromium_or_skip, run_chromium
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cekura_livekit.alerts import CekuraRegressionNotifier, alert_message, claim_new_alerts
-from tests.fixtures.warehouse import WarehouseTarget
+from tests.support.warehouse import WarehouseTarget
 
 
 def regression(day: str, scenario: int = 2004, **extra: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from cekura_livekit.results.frames import extract
 from cekura_livekit.warehouse.dialects import UnsupportedDialectError, open_warehouse
 from cekura_livekit.warehouse.tables import ALL_TABLES, RESULTS, RUN_METRICS, RUNS, Table
 from cekura_livekit.warehouse.writer import load_extract
-from tests.fixtures.warehouse import WarehouseTarget, make_result, make_run
+from tests.support.warehouse import WarehouseTarget, make_result, make_run
 
 
 def _rows(

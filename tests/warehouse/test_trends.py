@@ -18,7 +18,7 @@ from cekura_livekit.warehouse.read import (
 )
 from cekura_livekit.warehouse.trends import detect_regressions, recompute_daily
 from cekura_livekit.warehouse.writer import load_extract
-from tests.fixtures.warehouse import WarehouseTarget, make_result, make_run
+from tests.support.warehouse import WarehouseTarget, make_result, make_run
 
 
 class RunMaker:

@@ -17,7 +17,7 @@ from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator,
 from cekura_livekit.results.fetch import MissingRunsError, fetch_result_with_runs
 from cekura_livekit.warehouse.dialects import open_warehouse
 from cekura_livekit.warehouse.tables import RUN_METRICS, RUNS
-from tests.fixtures.warehouse import WarehouseTarget
+from tests.support.warehouse import WarehouseTarget
 
 
 def _finished_result(hook: CekuraHook, scenarios: Sequence[int], frequency: int = 2) -> int:
