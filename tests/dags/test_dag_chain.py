@@ -12,8 +12,8 @@ import pytest
 
 from cekura_livekit.sandbox import Sandbox
 from tests.conftest import ARTIFACTS
-from tests.support.warehouse import PG_DSN, WarehouseTarget
 from tests.support.chromium import chromium_or_skip, run_chromium
+from tests.support.warehouse import PG_DSN, WarehouseTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 NIGHTLY = "cekura_regression_acme_support_nightly"
