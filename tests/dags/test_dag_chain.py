@@ -145,6 +145,10 @@ def test_regression_dag_on_postgres(
         assert again["runs"] == 30
         after = conn.execute(f'SELECT COUNT(*) FROM "{pg_warehouse.schema}".cekura_runs').fetchone()
         assert after == before
+        # The load wrote facts only; the trends step (the trends DAG's first task) derives the daily rows.
+        from cekura_livekit.pipelines import refresh_trends
+
+        refresh_trends(pg_warehouse.conn_id, pg_warehouse.schema, touched=again["run_dates"])
         daily = conn.execute(
             f'SELECT SUM(runs) FROM "{pg_warehouse.schema}".cekura_success_rate_daily'
         ).fetchone()
