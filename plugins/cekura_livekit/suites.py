@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from cekura_livekit.operators.run_scenarios import MODES
-from cekura_livekit.triggers.verdict import FAIL_ON_CHOICES as FAIL_ON
+from cekura_livekit.models import FAIL_ON_CHOICES as FAIL_ON
+from cekura_livekit.models import MODES
 
 _SUITE_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 

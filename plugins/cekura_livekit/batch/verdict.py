@@ -1,5 +1,8 @@
 """Pass/fail policy of a finished batch, shared by the operator and the sensor.
 
+`judge` applies the gate to a completion event; `decide` turns any wait event (terminal, timeout, error)
+into what the task must do: succeed, fail for good, or fail so that Airflow may retry.
+
 Rules, in order:
 1. A result that ended `failed` / `timeout` / `cancelled` fails the task when that category is in `fail_on`
    (`failed` counts as `infra_error`). A cancelled result is reported as user-cancelled (no retry).
@@ -16,10 +19,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cekura_livekit.models import RunStatus, parse_status
+from cekura_livekit.batch.wait import EVENT_TERMINAL
+from cekura_livekit.models import (
+    DEFAULT_FAIL_ON,
+    FAIL_ON_CHOICES,
+    UNSUCCESSFUL_TERMINAL_STATUSES,
+    RunStatus,
+    parse_status,
+)
 
-FAIL_ON_CHOICES: tuple[str, ...] = ("infra_error", "timeout", "cancelled")
-DEFAULT_FAIL_ON: tuple[str, ...] = FAIL_ON_CHOICES
+__all__ = ["DEFAULT_FAIL_ON", "FAIL_ON_CHOICES", "Decision", "Verdict", "decide", "judge"]
 _RESULT_STATUS_CATEGORY = {
     RunStatus.FAILED: "infra_error",
     RunStatus.TIMEOUT: "timeout",
@@ -154,3 +163,42 @@ def judge(
         passed=False,
         message=text + where + _listing(failing, failing_total),
     )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a task does with a wait event: pass, or fail with `message`; `retryable` lets Airflow retry."""
+
+    passed: bool
+    message: str
+    retryable: bool = False
+
+
+def decide(
+    event: Mapping[str, Any],
+    *,
+    min_success_rate: float | None,
+    fail_on: frozenset[str],
+    dashboard_url: str | None = None,
+) -> Decision:
+    """The task's decision for any wait event.
+
+    - No verdict possible (timeout, error): fail, retryable — a retry re-attaches to the same batch.
+    - Cancelled by a person in Cekura: fail for good.
+    - The batch ended without evaluating (failed / timeout result): fail, retryable — a retry submits a
+      fresh batch.
+    - The batch was evaluated and missed its gate: fail for good — a retry would re-attach to the same
+      verdict.
+    """
+    if event.get("status") != EVENT_TERMINAL:
+        link = f" Dashboard: {dashboard_url}" if dashboard_url else ""
+        return Decision(passed=False, message=f"{event.get('message')}{link}", retryable=True)
+    verdict = judge(event, min_success_rate=min_success_rate, fail_on=fail_on, dashboard_url=dashboard_url)
+    if verdict.passed:
+        return Decision(passed=True, message=verdict.message)
+    if verdict.cancelled:
+        return Decision(
+            passed=False, message=f"{verdict.message}\nThe batch was cancelled in Cekura; not retrying."
+        )
+    status = parse_status((event.get("summary") or {}).get("status"))
+    return Decision(passed=False, message=verdict.message, retryable=status in UNSUCCESSFUL_TERMINAL_STATUSES)
