@@ -107,6 +107,77 @@ def _listing(failing: Sequence[Mapping[str, Any]], total: int) -> str:
     return "\nRuns that did not pass:\n" + "\n".join(shown)
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What the rules read from a completion event, parsed once."""
+
+    summary: Mapping[str, Any]
+    label: str
+    where: str
+    total: int
+    listing: str
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any], dashboard_url: str | None) -> _Facts:
+        summary: Mapping[str, Any] = event.get("summary") or {}
+        failing: Sequence[Mapping[str, Any]] = event.get("failing_runs") or []
+        rid = summary.get("result_id")
+        return cls(
+            summary=summary,
+            label=f"Cekura result {rid}" if rid is not None else "Cekura runs",
+            where=f" Dashboard: {dashboard_url}" if dashboard_url else "",
+            total=int(summary.get("total") or 0),
+            listing=_listing(failing, int(event.get("failing_total") or len(failing))),
+        )
+
+    def count(self, key: str) -> int:
+        return int(self.summary.get(key) or 0)
+
+
+def _result_rule(facts: _Facts, fail_on: frozenset[str]) -> Verdict | None:
+    """Rule 1: the result itself ended failed / timeout / cancelled, and that category is gated."""
+    status = parse_status(facts.summary.get("status"))
+    category = _RESULT_STATUS_CATEGORY.get(status)
+    if category is None or category not in fail_on:
+        return None
+    return Verdict(
+        passed=False,
+        cancelled=status is RunStatus.CANCELLED,
+        message=(
+            f"{facts.label} ended '{status.value}': {facts.count(category)} of {facts.total} runs {category}, "
+            f"{facts.count('passed')} passed.{facts.where}" + facts.listing
+        ),
+    )
+
+
+def _outcome_rule(facts: _Facts, fail_on: frozenset[str]) -> Verdict | None:
+    """Rule 2: runs whose non-evaluation outcome is gated by `fail_on`."""
+    bad = {c: facts.count(c) for c in FAIL_ON_CHOICES if c in fail_on and facts.count(c)}
+    if not bad:
+        return None
+    counts = ", ".join(f"{n} {c}" for c, n in bad.items())
+    return Verdict(
+        passed=False,
+        message=f"{facts.label}: {counts} out of {facts.total} runs (fail_on={sorted(fail_on)}).{facts.where}"
+        + facts.listing,
+    )
+
+
+def _rate_rule(facts: _Facts, min_success_rate: float | None) -> Verdict:
+    """Rule 3: the success rate of the evaluated runs against the gate."""
+    passed, failed = facts.count("passed"), facts.count("failed_evaluation")
+    evaluated = passed + failed
+    if evaluated == 0:
+        return Verdict(
+            passed=False, message=f"{facts.label}: no run was evaluated ({facts.total} runs).{facts.where}"
+        )
+    rate = passed / evaluated
+    ok = failed == 0 if min_success_rate is None else rate >= min_success_rate
+    rule = "every run must pass" if min_success_rate is None else f"min_success_rate={min_success_rate:g}"
+    text = f"{facts.label}: {passed}/{evaluated} evaluated runs passed ({rate:.1%}; {rule}).{facts.where}"
+    return Verdict(passed=True, message=text) if ok else Verdict(passed=False, message=text + facts.listing)
+
+
 def judge(
     event: Mapping[str, Any],
     *,
@@ -114,54 +185,10 @@ def judge(
     fail_on: frozenset[str],
     dashboard_url: str | None = None,
 ) -> Verdict:
-    """Apply the policy to a terminal completion event (see `polling.completion_event`)."""
-    summary: Mapping[str, Any] = event.get("summary") or {}
-    failing: Sequence[Mapping[str, Any]] = event.get("failing_runs") or []
-    failing_total = int(event.get("failing_total") or len(failing))
-    rid = summary.get("result_id")
-    where = f" Dashboard: {dashboard_url}" if dashboard_url else ""
-    label = f"Cekura result {rid}" if rid is not None else "Cekura runs"
-    total = int(summary.get("total") or 0)
-
-    status = parse_status(summary.get("status"))
-    category = _RESULT_STATUS_CATEGORY.get(status)
-    if category is not None and category in fail_on:
-        count = int(summary.get(category) or 0)
-        return Verdict(
-            passed=False,
-            cancelled=status is RunStatus.CANCELLED,
-            message=(
-                f"{label} ended '{status.value}': {count} of {total} runs {category}, "
-                f"{summary.get('passed', 0)} passed.{where}" + _listing(failing, failing_total)
-            ),
-        )
-
-    bad = {c: int(summary.get(c) or 0) for c in FAIL_ON_CHOICES if c in fail_on and summary.get(c)}
-    if bad:
-        counts = ", ".join(f"{n} {c}" for c, n in bad.items())
-        return Verdict(
-            passed=False,
-            message=(
-                f"{label}: {counts} out of {total} runs (fail_on={sorted(fail_on)}).{where}"
-                + _listing(failing, failing_total)
-            ),
-        )
-
-    passed = int(summary.get("passed") or 0)
-    failed = int(summary.get("failed_evaluation") or 0)
-    evaluated = passed + failed
-    if evaluated == 0:
-        return Verdict(passed=False, message=f"{label}: no run was evaluated ({total} runs).{where}")
-    rate = passed / evaluated
-    threshold = 1.0 if min_success_rate is None else min_success_rate
-    ok = failed == 0 if min_success_rate is None else rate >= threshold
-    rule = "every run must pass" if min_success_rate is None else f"min_success_rate={min_success_rate:g}"
-    text = f"{label}: {passed}/{evaluated} evaluated runs passed ({rate:.1%}; {rule})."
-    if ok:
-        return Verdict(passed=True, message=text + where)
-    return Verdict(
-        passed=False,
-        message=text + where + _listing(failing, failing_total),
+    """Apply the policy (rules 1–3 above, in order) to a terminal completion event."""
+    facts = _Facts.of(event, dashboard_url)
+    return (
+        _result_rule(facts, fail_on) or _outcome_rule(facts, fail_on) or _rate_rule(facts, min_success_rate)
     )
 
 
