@@ -352,3 +352,45 @@ def test_days_without_evaluated_runs_do_not_break_the_charts() -> None:
     assert "agent 1" in html
     assert "scenario 7" in html
     assert "unknown scenario" in html
+
+
+HOSTILE = ("<script>alert(1)</script>", '"><svg onload=alert(1)>', "Tom & Jerry")
+
+
+def test_hostile_api_names_are_escaped_everywhere_they_show() -> None:
+    """Agent and scenario names come from the Cekura API: each one renders as text, never as markup."""
+    script, svg_attr, amp = HOSTILE
+    names = {101: script, 102: svg_attr, 103: amp}
+    daily = make_daily(days=30)
+    daily["agent_name"] = daily["agent_id"].map(names)
+    daily["scenario_name"] = daily["agent_id"].map({101: svg_attr, 102: amp, 103: script})
+    regressions = make_regressions()
+    regressions["agent_name"] = regressions["agent_id"].map(names)
+    regressions["scenario_name"] = [amp, script, svg_attr]
+    flaky = make_flaky()
+    flaky["agent_name"] = [svg_attr, script]
+    flaky["scenario_name"] = [script, amp]
+    html = build_report_html(daily, regressions, flaky, title=script, generated_at=GENERATED)
+
+    lowered = html.lower()
+    assert "<script" not in lowered
+    assert "<svg onload" not in lowered
+    assert "onload=" not in re.sub(r"&(?:quot|#34);&gt;&lt;svg onload=alert\(1\)&gt;", "", lowered)
+    # Every & is the start of a character reference: none is left bare.
+    assert not re.findall(r"&(?!(?:#\d+|#x[0-9a-f]+|[a-z]+);)", lowered)
+
+    dom = Dom(html)
+    assert not dom.find("script")
+    assert not [e for e in dom.elements if any(a.startswith("on") for a in e["attrs"])]
+    # The names still read as themselves: in the agent captions, every table, the heat-map and the title.
+    captions = {e["text"] for e in dom.find("span", **{"class": "name"})}
+    assert captions == set(HOSTILE)
+    cells = [e["text"] for e in dom.find("td", **{"class": "name"})]
+    for name in HOSTILE:
+        assert name in cells, name
+    # The first name cells are the newest regression's agent and scenario.
+    assert cells[:2] == [names[101], amp]
+    heatmap_titles = [e["text"] for e in dom.find("title")]
+    assert any(t.startswith(f"{svg_attr} ({script})") for t in heatmap_titles)
+    (h1,) = dom.find("h1")
+    assert h1["text"] == script
