@@ -114,6 +114,6 @@ def test_every_problem_of_one_file_is_reported_at_once(tmp_path: Path) -> None:
 def test_values_airflow_would_reject_later_are_named_with_file_and_key(
     tmp_path: Path, text: str, fragment: str
 ) -> None:
-    with pytest.raises(SuiteConfigError, match="bad.yaml") as info:
+    with pytest.raises(SuiteConfigError, match=r"bad\.yaml") as info:
         load_suite_file(write(tmp_path, text))
     assert fragment in str(info.value)
