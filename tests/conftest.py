@@ -36,8 +36,9 @@ for _var in list(os.environ):
         del os.environ[_var]
 _HOME.mkdir(exist_ok=True)
 
-# Every module in tests/fixtures/ is a pytest plugin: each area owns its own fixture file.
-pytest_plugins = [
+# Fixture modules (each area owns its own file) are pytest plugins: the ones in the support package that
+# define fixtures, plus whatever tests/fixtures/ still holds.
+pytest_plugins = ["tests.support.airflow_db"] + [
     f"tests.fixtures.{m.name}"
     for m in pkgutil.iter_modules([str(ROOT / "tests" / "fixtures")])
     if not m.name.startswith("_")

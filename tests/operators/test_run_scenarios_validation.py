@@ -8,7 +8,7 @@ import pytest
 
 from cekura_livekit.batch.verdict import judge, validate_fail_on, validate_min_success_rate
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
-from tests.integration.test_operator_helpers import MemoryStateStore, make_context
+from tests.support.task_context import MemoryStateStore, make_context
 
 BYO = {"mode": "bring_your_own_rooms", "livekit_conn_id": "livekit_default", "livekit_agent_name": "acme"}
 

@@ -8,7 +8,7 @@ import pytest
 
 from cekura_livekit.suites import SuiteConfigError, load_suite_file, load_suites, raise_for_errors
 
-SUITES = Path(__file__).resolve().parents[2] / "include" / "suites"
+SUITES = Path(__file__).resolve().parents[1] / "include" / "suites"
 
 
 def test_shipped_suites_load() -> None:
