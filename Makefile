@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@out=$$($(BIN)/radon cc -n D -s plugins/cekura_livekit); if [ -n "$$out" ]; then echo "Cyclomatic complexity above 20 (radon cc -n D):"; echo "$$out"; exit 1; fi
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -36,15 +36,12 @@ for _var in list(os.environ):
         del os.environ[_var]
 _HOME.mkdir(exist_ok=True)
 
-# Every module in tests/fixtures/ is a pytest plugin: each area owns its own fixture file. Support modules
-# that also hold fixtures are listed by name.
-pytest_plugins = [
-    *(
-        f"tests.fixtures.{m.name}"
-        for m in pkgutil.iter_modules([str(ROOT / "tests" / "fixtures")])
-        if not m.name.startswith("_")
-    ),
-    "tests.support.warehouse",
+# Fixture modules (each area owns its own file) are pytest plugins: the ones in the support package that
+# define fixtures, plus whatever tests/fixtures/ still holds.
+pytest_plugins = ["tests.support.airflow_db", "tests.support.warehouse"] + [
+    f"tests.fixtures.{m.name}"
+    for m in pkgutil.iter_modules([str(ROOT / "tests" / "fixtures")])
+    if not m.name.startswith("_")
 ]
 
 ARTIFACTS = ROOT / "artifacts"

@@ -8,6 +8,7 @@ in the same warehouse and transaction as the check, so two concurrent DAG runs c
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,14 +46,32 @@ class Alert:
     def drop_points(self) -> float:
         return (self.baseline_rate - self.current_rate) * 100
 
-    def line(self) -> str:
+    def facts(self) -> str:
+        """What happened, as plain text holding API-provided names: escape it for the channel it goes to."""
         confidence = (1 - self.p_value) * 100
-        link = f" · {self.dashboard_url}" if self.dashboard_url else ""
         return (
             f"[{self.severity.upper()}] {self.agent_name} / {self.scenario_name} (scenario {self.scenario_id}): "
             f"{self.baseline_rate:.0%} (n={self.baseline_n}) → {self.current_rate:.0%} (n={self.current_n}), "
-            f"−{self.drop_points:.0f} pts, p={self.p_value:.3g} ({confidence:.1f}% confidence){link}"
+            f"−{self.drop_points:.0f} pts, p={self.p_value:.3g} ({confidence:.1f}% confidence)"
         )
+
+    def line(self) -> str:
+        """Plain text for logs and the task's return value."""
+        return self.facts() + (f" · {self.dashboard_url}" if self.dashboard_url else "")
+
+    def slack_line(self) -> str:
+        """Slack mrkdwn: the names escaped, our dashboard link as ``<url|label>``."""
+        link = _slack_link(self.dashboard_url, "dashboard") if self.dashboard_url else ""
+        return slack_escape(self.facts()) + (f" · {link}" if link else "")
+
+    def html_line(self) -> str:
+        """HTML for e-mail: the names escaped, our dashboard link as an anchor."""
+        link = ""
+        if self.dashboard_url and _is_web_url(self.dashboard_url):
+            link = f' · <a href="{html.escape(self.dashboard_url, quote=True)}">dashboard</a>'
+        elif self.dashboard_url:
+            link = f" · {html.escape(self.dashboard_url)}"
+        return html.escape(self.facts(), quote=True) + link
 
 
 def claim_new_alerts(
@@ -124,11 +143,46 @@ def claim_new_alerts(
     return fresh
 
 
+def _header(alerts: Sequence[Alert]) -> str:
+    return f"{len(alerts)} new Cekura regression(s) detected:" if alerts else "No new Cekura regressions."
+
+
 def alert_message(alerts: Sequence[Alert]) -> str:
-    if not alerts:
-        return "No new Cekura regressions."
-    header = f"{len(alerts)} new Cekura regression(s) detected:"
-    return "\n".join([header, *(f"• {a.line()}" for a in alerts)])
+    """Plain text (logs, XCom): nothing here is interpreted, so nothing is escaped."""
+    return "\n".join([_header(alerts), *(f"• {a.line()}" for a in alerts)])
+
+
+def slack_message(alerts: Sequence[Alert]) -> str:
+    """Slack mrkdwn: API-provided text cannot ping ``<!channel>`` or smuggle a ``<https://evil|link>``."""
+    return "\n".join([_header(alerts), *(f"• {a.slack_line()}" for a in alerts)])
+
+
+def email_html(alerts: Sequence[Alert]) -> str:
+    """E-mail body: API-provided names are escaped, so a name can never become markup in a mail client."""
+    items = "".join(f"<li>{a.html_line()}</li>" for a in alerts)
+    return f"<p>{html.escape(_header(alerts))}</p>" + (f"<ul>{items}</ul>" if items else "")
+
+
+def slack_escape(text: str) -> str:
+    """Slack's three control characters (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _is_web_url(url: str) -> bool:
+    scheme, sep, rest = url.partition("://")
+    return (
+        bool(sep) and scheme.lower() in {"http", "https"} and bool(rest) and not any(c.isspace() for c in url)
+    )
+
+
+def _slack_link(url: str, label: str) -> str:
+    """``<url|label>`` with both parts escaped; a ``|`` in the URL is percent-encoded so it cannot end it early.
+
+    Anything that is not an http(s) URL is shown as escaped text, never as a link.
+    """
+    if not _is_web_url(url):
+        return slack_escape(url)
+    return f"<{slack_escape(url).replace('|', '%7C')}|{slack_escape(label).replace('|', '/')}>"
 
 
 class CekuraRegressionNotifier(BaseNotifier):
@@ -145,15 +199,25 @@ class CekuraRegressionNotifier(BaseNotifier):
         self,
         message: str,
         *,
+        alerts: Sequence[Alert] | None = None,
         slack_webhook_conn_id: str | None = None,
         email_to: str | list[str] | None = None,
         smtp_conn_id: str = "smtp_default",
     ) -> None:
         super().__init__()
         self.message = message
+        self.alerts = list(alerts) if alerts else []
         self.slack_webhook_conn_id = slack_webhook_conn_id
         self.email_to = email_to
         self.smtp_conn_id = smtp_conn_id
+
+    def slack_text(self) -> str:
+        """The alerts as Slack mrkdwn (with dashboard links), else the plain message, escaped."""
+        return slack_message(self.alerts) if self.alerts else slack_escape(self.message)
+
+    def email_body(self) -> str:
+        """The alerts as HTML (with dashboard links), else the plain message, escaped in a ``<pre>``."""
+        return email_html(self.alerts) if self.alerts else f"<pre>{html.escape(self.message)}</pre>"
 
     def notify(self, context: Any) -> None:
         log.warning("%s", self.message)
@@ -161,7 +225,9 @@ class CekuraRegressionNotifier(BaseNotifier):
             try:
                 from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
-                SlackWebhookHook(slack_webhook_conn_id=self.slack_webhook_conn_id).send(text=self.message)
+                SlackWebhookHook(slack_webhook_conn_id=self.slack_webhook_conn_id).send(
+                    text=self.slack_text()
+                )
             except Exception as exc:  # delivery is best-effort; the log line above always happened
                 log.error("Could not send the regression alert to Slack: %s", exc)
         if self.email_to:
@@ -172,7 +238,7 @@ class CekuraRegressionNotifier(BaseNotifier):
                     smtp.send_email_smtp(
                         to=self.email_to,
                         subject="Cekura regressions",
-                        html_content=f"<pre>{self.message}</pre>",
+                        html_content=self.email_body(),
                     )
             except Exception as exc:
                 log.error("Could not email the regression alert: %s", exc)

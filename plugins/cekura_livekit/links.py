@@ -26,3 +26,8 @@ class CekuraResultLink(BaseOperatorLink):
 
         url = XCom.get_value(ti_key=ti_key, key=DASHBOARD_URL_KEY)
         return str(url) if url else ""
+
+
+def pushed_dashboard_url(ti: Any) -> str:
+    """The URL this task instance pushed before it started waiting ("" when it never got that far)."""
+    return str(ti.xcom_pull(task_ids=ti.task_id, key=DASHBOARD_URL_KEY, map_indexes=ti.map_index) or "")

@@ -1,7 +1,9 @@
 """Status model of Cekura results and runs: the one place that decides what a status means.
 
 Everything that asks "is this finished?", "did it pass?" or "how far along is the batch?" calls into this
-module, so the operator, the sensor, the trigger and the DataFrame extraction can never disagree.
+module, so the operator, the sensor, the trigger and the DataFrame extraction can never disagree. The small
+vocabularies several layers share (submission modes, the outcomes `fail_on` may name) live here too, so the
+suite loader, the operator and the verdict read them from one place without importing each other.
 """
 
 from __future__ import annotations
@@ -14,6 +16,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: Submission modes: Cekura creates the rooms (v2), or this task creates them for voice or text runs (v1).
+MANAGED = "managed"
+BYO = "bring_your_own_rooms"
+CHAT = "chat"
+MODES: tuple[str, ...] = (MANAGED, BYO, CHAT)
+#: Modes in which the task creates the LiveKit rooms, mints the join tokens and dispatches the agent.
+OWN_ROOM_MODES: frozenset[str] = frozenset({BYO, CHAT})
+
+#: Non-evaluation outcomes a gate may fail on (failed evaluations are governed by min_success_rate).
+FAIL_ON_CHOICES: tuple[str, ...] = ("infra_error", "timeout", "cancelled")
+DEFAULT_FAIL_ON: tuple[str, ...] = FAIL_ON_CHOICES
 
 
 class RunStatus(enum.StrEnum):
@@ -138,9 +152,18 @@ class BatchProgress:
         return max(self.total - self.terminal, 0)
 
     @property
+    def evaluated(self) -> int:
+        """Runs that reached an evaluation: the denominator of the success rate."""
+        return self.passed + self.failed_evaluation
+
+    @property
     def success_rate(self) -> float | None:
-        """Passed over terminal runs (0–1), or None before any run finished."""
-        return self.passed / self.terminal if self.terminal else None
+        """passed / (passed + failed_evaluation), 0–1, or None before any run was evaluated.
+
+        The package's one definition (verdict, warehouse, report and README use it too): infrastructure
+        errors, timeouts and cancellations say nothing about the agent and are counted apart.
+        """
+        return self.passed / self.evaluated if self.evaluated else None
 
     @property
     def all_passed(self) -> bool:
@@ -156,7 +179,12 @@ class BatchProgress:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "terminal": self.terminal, "pending": self.pending}
+        return {
+            **asdict(self),
+            "terminal": self.terminal,
+            "pending": self.pending,
+            "evaluated": self.evaluated,
+        }
 
     @classmethod
     def from_runs(cls, runs: Iterable[Mapping[str, Any]], total: int | None = None) -> BatchProgress:

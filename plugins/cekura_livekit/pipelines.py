@@ -167,7 +167,7 @@ def detect_and_alert(
     message = alert_message(fresh)
     if fresh:
         CekuraRegressionNotifier(
-            message, slack_webhook_conn_id=slack_webhook_conn_id, email_to=email_to
+            message, alerts=fresh, slack_webhook_conn_id=slack_webhook_conn_id, email_to=email_to
         ).notify(context or {})
     else:
         log.info("%d regression(s) in the windows checked, none new: no alert.", len(found))

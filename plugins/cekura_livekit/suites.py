@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from cekura_livekit.operators.run_scenarios import MODES
-from cekura_livekit.triggers.verdict import FAIL_ON_CHOICES as FAIL_ON
+from cekura_livekit.models import FAIL_ON_CHOICES as FAIL_ON
+from cekura_livekit.models import MODES
 
 _SUITE_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 
@@ -63,121 +63,173 @@ class Suite:
 _KNOWN_KEYS = frozenset(f.name for f in fields(Suite)) - {"source"}
 
 
-def _fail(source: str, key: str, problem: str) -> SuiteConfigError:
-    return SuiteConfigError(f"{source}: key '{key}': {problem}")
+class _Problem(ValueError):
+    """One key's problem, before the file name is known to the message."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"key '{key}': {problem}")
 
 
-def _int_list(source: str, key: str, value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise _fail(source, key, f"{value!r} must be a list of integer ids, e.g. [1001, 1002]")
+def _int_list(key: str, value: Any) -> tuple[int, ...]:
+    ok = isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+    )
+    if not ok:
+        raise _Problem(key, f"{value!r} must be a list of integer ids, e.g. [1001, 1002] (ids are positive)")
     return tuple(value)
 
 
-def _str_list(source: str, key: str, value: Any) -> tuple[str, ...]:
+def _str_list(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _fail(source, key, f"{value!r} must be a list of non-empty strings")
+        raise _Problem(key, f"{value!r} must be a list of non-empty strings")
     return tuple(value)
 
 
-def _number(source: str, key: str, value: Any, lo: float, hi: float, *, integer: bool = False) -> Any:
+def _number(key: str, value: Any, lo: float, hi: float, *, integer: bool = False) -> Any:
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or not lo <= value <= hi:
         what = "an integer" if integer else "a number"
-        raise _fail(source, key, f"{value!r} must be {what} between {lo:g} and {hi:g}")
+        raise _Problem(key, f"{value!r} must be {what} between {lo:g} and {hi:g}")
     return value
 
 
+def _suite_id(value: Any) -> str:
+    if not isinstance(value, str) or not _SUITE_ID.match(value):
+        raise _Problem("suite", f"{value!r} must be lower-case letters, digits and underscores")
+    return value
+
+
+def _agent(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _Problem("agent", f"{value!r} must be the Cekura agent's integer id")
+    return value
+
+
+def _mode(value: Any) -> str:
+    if value not in MODES:
+        raise _Problem("mode", f"{value!r} is not one of {', '.join(MODES)}")
+    return str(value)
+
+
+def _fail_on(value: Any) -> tuple[str, ...]:
+    items = _str_list("fail_on", value)
+    bad = [f for f in items if f not in FAIL_ON]
+    if bad:
+        raise _Problem("fail_on", f"{bad[0]!r} is not one of {', '.join(FAIL_ON)}")
+    return items
+
+
+def _schedule(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise _Problem("schedule", f"{value!r} must be a cron string, a preset like '@daily', or null")
+    if isinstance(value, str) and not value.startswith("@"):
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise _Problem(
+                "schedule", f"{value!r} is not a valid cron expression, e.g. '0 3 * * *' or '@daily'"
+            )
+    return value
+
+
+def _start_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise _Problem("start_date", f"{value!r} must be a date like 2026-11-01") from None
+
+
+def _groups(value: Any) -> dict[str, tuple[int, ...]]:
+    if not isinstance(value, Mapping):
+        raise _Problem("scenario_groups", "must map a group name to a list of scenario ids")
+    return {str(name): _int_list(f"scenario_groups.{name}", ids) for name, ids in value.items()}
+
+
+def _conn(key: str) -> Any:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not value.strip() or value != value.strip():
+            raise _Problem(key, f"{value!r} must be an Airflow connection id, e.g. 'cekura_default'")
+        return value
+
+    return check
+
+
+#: One validator per key a person writes; a key that is absent keeps the Suite default.
+_FIELDS: dict[str, Any] = {
+    "suite": _suite_id,
+    "agent": _agent,
+    "mode": _mode,
+    "description": lambda v: str(v or ""),
+    "frequency": lambda v: _number("frequency", v, 1, 100, integer=True),
+    "schedule": _schedule,
+    "start_date": _start_date,
+    "min_success_rate": lambda v: None if v is None else float(_number("min_success_rate", v, 0, 1)),
+    "fail_on": _fail_on,
+    "tags": lambda v: _str_list("tags", v) if v else (),
+    "owners": lambda v: _str_list("owners", v),
+    "poll_interval": lambda v: float(_number("poll_interval", v, 0.1, 3600)),
+    "timeout_minutes": lambda v: _number("timeout_minutes", v, 1, 24 * 60, integer=True),
+    "retries": lambda v: _number("retries", v, 0, 10, integer=True),
+    "livekit_agent_name": lambda v: None if v is None else _str_list("livekit_agent_name", v)[0],
+    "personality_ids": lambda v: _int_list("personality_ids", v),
+    "test_profile_ids": lambda v: _int_list("test_profile_ids", v),
+    "cekura_conn_id": _conn("cekura_conn_id"),
+    "livekit_conn_id": _conn("livekit_conn_id"),
+    "warehouse_conn_id": lambda v: None if v is None else _conn("warehouse_conn_id")(v),
+    "scenario_groups": _groups,
+    "scenarios": lambda v: _int_list("scenarios", v),
+}
+
+
+def _checked_keys(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Every key through its validator: (the good values, every problem) — all at once, not the first."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    unknown = sorted(set(data) - _KNOWN_KEYS)
+    problems += [
+        f"key '{k}': unknown key; allowed keys are: {', '.join(sorted(_KNOWN_KEYS))}" for k in unknown
+    ]
+    problems += [f"key '{k}': is required" for k in ("suite", "agent") if k not in data]
+    for key, validate in _FIELDS.items():
+        if key in data:
+            try:
+                values[key] = validate(data[key])
+            except _Problem as exc:
+                problems.append(str(exc))
+    return values, problems
+
+
+def _cross_checks(values: dict[str, Any]) -> list[str]:
+    problems = []
+    scenarios = list(values.get("scenarios", ()))
+    for ids in values.get("scenario_groups", {}).values():
+        scenarios.extend(i for i in ids if i not in scenarios)
+    values["scenarios"] = tuple(scenarios)
+    if not scenarios:
+        problems.append(
+            "key 'scenarios': no scenarios: give 'scenarios' or 'scenario_groups' with at least one id"
+        )
+    mode = values.get("mode", "managed")
+    if mode != "managed" and not values.get("livekit_agent_name"):
+        problems.append(f"key 'livekit_agent_name': is required in mode {mode!r} (the agent to dispatch)")
+    return problems
+
+
 def parse_suite(data: Any, source: str) -> Suite:
-    """Validate one suite document; raise SuiteConfigError naming the first problem found."""
+    """Validate one suite document; raise SuiteConfigError naming the file, and every problem in it."""
     if not isinstance(data, Mapping):
         raise SuiteConfigError(f"{source}: the file must hold a mapping of keys (suite, agent, scenarios, …)")
-    unknown = sorted(set(data) - _KNOWN_KEYS)
-    if unknown:
-        raise _fail(source, unknown[0], f"unknown key; allowed keys are: {', '.join(sorted(_KNOWN_KEYS))}")
-    for required in ("suite", "agent"):
-        if required not in data:
-            raise _fail(source, required, "is required")
-    suite_id = data["suite"]
-    if not isinstance(suite_id, str) or not _SUITE_ID.match(suite_id):
-        raise _fail(source, "suite", f"{suite_id!r} must be lower-case letters, digits and underscores")
-    agent = data["agent"]
-    if isinstance(agent, bool) or not isinstance(agent, int) or agent <= 0:
-        raise _fail(source, "agent", f"{agent!r} must be the Cekura agent's integer id")
-
-    groups = {}
-    raw_groups = data.get("scenario_groups") or {}
-    if not isinstance(raw_groups, Mapping):
-        raise _fail(source, "scenario_groups", "must map a group name to a list of scenario ids")
-    for name, ids in raw_groups.items():
-        groups[str(name)] = _int_list(source, f"scenario_groups.{name}", ids)
-    scenarios = list(_int_list(source, "scenarios", data["scenarios"])) if "scenarios" in data else []
-    for ids in groups.values():
-        scenarios.extend(i for i in ids if i not in scenarios)
-    if not scenarios:
-        raise _fail(
-            source, "scenarios", "no scenarios: give 'scenarios' or 'scenario_groups' with at least one id"
-        )
-
-    mode = data.get("mode", "managed")
-    if mode not in MODES:
-        raise _fail(source, "mode", f"{mode!r} is not one of {', '.join(MODES)}")
-    if mode != "managed" and not data.get("livekit_agent_name"):
-        raise _fail(source, "livekit_agent_name", f"is required in mode {mode!r} (the agent to dispatch)")
-    frequency = _number(source, "frequency", data.get("frequency", 1), 1, 100, integer=True)
-    rate = data.get("min_success_rate")
-    if rate is not None:
-        rate = float(_number(source, "min_success_rate", rate, 0, 1))
-    fail_on = _str_list(source, "fail_on", data.get("fail_on", list(FAIL_ON)))
-    bad = [f for f in fail_on if f not in FAIL_ON]
-    if bad:
-        raise _fail(source, "fail_on", f"{bad[0]!r} is not one of {', '.join(FAIL_ON)}")
-    schedule = data.get("schedule", "@daily")
-    if schedule is not None and not isinstance(schedule, str):
-        raise _fail(
-            source, "schedule", f"{schedule!r} must be a cron string, a preset like '@daily', or null"
-        )
-    start = data.get("start_date", date(2026, 1, 1))
-    if isinstance(start, datetime):
-        start = start.date()
-    if not isinstance(start, date):
-        try:
-            start = date.fromisoformat(str(start))
-        except ValueError:
-            raise _fail(source, "start_date", f"{start!r} must be a date like 2026-11-01") from None
-
-    return Suite(
-        suite=suite_id,
-        source=source,
-        agent=agent,
-        scenarios=tuple(scenarios),
-        mode=mode,
-        description=str(data.get("description") or ""),
-        frequency=frequency,
-        schedule=schedule,
-        start_date=start,
-        min_success_rate=rate,
-        fail_on=fail_on,
-        tags=_str_list(source, "tags", data.get("tags", [])) if data.get("tags") else (),
-        owners=_str_list(source, "owners", data.get("owners", ["cekura"])),
-        poll_interval=float(_number(source, "poll_interval", data.get("poll_interval", 30), 0.1, 3600)),
-        timeout_minutes=_number(
-            source, "timeout_minutes", data.get("timeout_minutes", 120), 1, 24 * 60, integer=True
-        ),
-        retries=_number(source, "retries", data.get("retries", 2), 0, 10, integer=True),
-        livekit_agent_name=data.get("livekit_agent_name"),
-        personality_ids=_int_list(source, "personality_ids", data["personality_ids"])
-        if "personality_ids" in data
-        else (),
-        test_profile_ids=_int_list(source, "test_profile_ids", data["test_profile_ids"])
-        if "test_profile_ids" in data
-        else (),
-        cekura_conn_id=str(data.get("cekura_conn_id", "cekura_default")),
-        livekit_conn_id=str(data.get("livekit_conn_id", "livekit_default")),
-        warehouse_conn_id=str(data["warehouse_conn_id"]) if data.get("warehouse_conn_id") else None,
-        scenario_groups=groups,
-    )
+    values, problems = _checked_keys(data)
+    problems += _cross_checks(values)
+    if problems:
+        raise SuiteConfigError("; ".join(f"{source}: {p}" for p in problems))
+    return Suite(source=source, **values)
 
 
 def load_suite_file(path: Path) -> Suite:

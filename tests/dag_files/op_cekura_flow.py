@@ -43,11 +43,21 @@ with DAG(
 class CrashAfterSubmit(CekuraRunLiveKitScenariosOperator):
     """Dies right after a fresh submit, like a worker killed before it could start waiting."""
 
-    def _attach_or_submit(self, *args: Any, **kwargs: Any) -> Any:
-        batch = super()._attach_or_submit(*args, **kwargs)
-        if batch.fresh:
-            raise RuntimeError("simulated worker crash right after the submit")
-        return batch
+    def execute(self, context: Any) -> Any:
+        from unittest import mock
+
+        from cekura_livekit.batch.submit import Submitter
+
+        submit = Submitter.attach_or_submit
+
+        def crash_when_fresh(submitter: Submitter) -> Any:
+            batch = submit(submitter)
+            if batch.fresh:
+                raise RuntimeError("simulated worker crash right after the submit")
+            return batch
+
+        with mock.patch.object(Submitter, "attach_or_submit", crash_when_fresh):
+            return super().execute(context)
 
 
 with DAG("op_cekura_retry", schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as retry_dag:

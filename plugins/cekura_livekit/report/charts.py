@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -101,28 +102,43 @@ def success_rate_panel(
         f'height="{num(height - bottom - top + 4)}"/></clipPath><g clip-path="url(#{clip})">'
     )
 
-    pts = points.sort_values("run_date")
-    rows = list(pts.itertuples(index=False))
-    # Wilson band: a filled ribbon over consecutive days with evaluated runs, an error bar for lone days.
-    band = [(xs(r.run_date), (r.wilson_low, r.wilson_high)) for r in rows]
+    rows = list(points.sort_values("run_date").itertuples(index=False))
+    out += _wilson_band(rows, xs, ys, color)
+    out.append("</g>")
+    out += _daily_rate(rows, xs, ys, color, agent_label)
+    out += _rolling_line(rolling, xs, ys)
+    out += _regression_markers(regression_days, xs, days, height - bottom)
+    out += _x_axis(xs, height - bottom, max_ticks=6)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _band_ribbons(rows: Sequence[Any], xs: DayScale, ys: Linear) -> list[list[tuple[float, float, float]]]:
+    """Runs of consecutive days with a finite Wilson band, as (x, y_high, y_low) points."""
     run: list[tuple[float, float, float]] = []
     ribbons: list[list[tuple[float, float, float]]] = []
     prev_idx: int | None = None
-    for r, (x, (lo, hi)) in zip(rows, band, strict=True):
+    for r in rows:
         idx = xs.index(r.run_date)
-        if not (isinstance(lo, float) and math.isfinite(lo)):
-            if run:
-                ribbons.append(run)
-            run, prev_idx = [], None
-            continue
-        if prev_idx is not None and idx != prev_idx + 1 and run:
+        lo, hi = r.wilson_low, r.wilson_high
+        finite = isinstance(lo, float) and math.isfinite(lo)
+        if run and (not finite or (prev_idx is not None and idx != prev_idx + 1)):
             ribbons.append(run)
             run = []
-        run.append((x, ys(hi), ys(lo)))
+        if not finite:
+            prev_idx = None
+            continue
+        run.append((xs(r.run_date), ys(hi), ys(lo)))
         prev_idx = idx
     if run:
         ribbons.append(run)
-    for ribbon in ribbons:
+    return ribbons
+
+
+def _wilson_band(rows: Sequence[Any], xs: DayScale, ys: Linear, color: str) -> list[str]:
+    """A filled ribbon over consecutive days with evaluated runs, an error bar for lone days."""
+    out = []
+    for ribbon in _band_ribbons(rows, xs, ys):
         if len(ribbon) == 1:
             x, y_hi, y_lo = ribbon[0]
             out.append(
@@ -133,16 +149,18 @@ def success_rate_panel(
         upper = [(x, y_hi) for x, y_hi, _ in ribbon]
         lower = [(x, y_lo) for x, _, y_lo in reversed(ribbon)]
         out.append(f'<path class="band" d="{path_d(upper + lower)}Z" fill="{color}" fill-opacity="0.16"/>')
-    out.append("</g>")
+    return out
 
-    # Daily rate: a thin connecting line (broken over gaps) and one dot per day with a tooltip.
+
+def _daily_rate(rows: Sequence[Any], xs: DayScale, ys: Linear, color: str, agent_label: str) -> list[str]:
+    """A thin connecting line (broken over gaps) and one dot per day with a tooltip."""
+    out = []
     series = [(xs(r.run_date), ys(r.rate) if math.isfinite(r.rate) else None) for r in rows]
     for seg in polyline_segments(series):
         if len(seg) > 1:
             out.append(
                 f'<path d="{path_d(seg)}" fill="none" stroke="{color}" stroke-opacity="0.45" stroke-width="1"/>'
             )
-
     # Dots shrink on long periods so a year of days stays a cloud, not a smear.
     radius = max(1.4, min(3.2, xs.step * 0.45))
     ring = 1.0 if radius >= 2.5 else 0.0
@@ -159,21 +177,28 @@ def success_rate_panel(
             f'<circle class="point" cx="{num(xs(r.run_date))}" cy="{num(ys(r.rate))}" r="{num(radius)}" '
             f'fill="{color}" stroke="#fff" stroke-width="{num(ring)}"><title>{esc(tip)}</title></circle>'
         )
+    return out
 
+
+def _rolling_line(rolling: pd.DataFrame, xs: DayScale, ys: Linear) -> list[str]:
     roll = rolling.sort_values("run_date")
-    roll_series = [
+    series = [
         (xs(d), ys(v) if math.isfinite(v) else None)
         for d, v in zip(roll["run_date"], roll["rate_roll"], strict=True)
     ]
-    for seg in polyline_segments(roll_series):
-        if len(seg) > 1:
-            out.append(
-                f'<path class="rolling" d="{path_d(seg)}" fill="none" stroke="{INK}" stroke-width="2" '
-                f'stroke-linejoin="round" stroke-dasharray="6 3"/>'
-            )
+    return [
+        f'<path class="rolling" d="{path_d(seg)}" fill="none" stroke="{INK}" stroke-width="2" '
+        f'stroke-linejoin="round" stroke-dasharray="6 3"/>'
+        for seg in polyline_segments(series)
+        if len(seg) > 1
+    ]
 
-    # Regression markers along the bottom edge of the plot.
-    base = height - bottom
+
+def _regression_markers(
+    regression_days: Mapping[pd.Timestamp, list[str]], xs: DayScale, days: int, base: float
+) -> list[str]:
+    """Triangles along the bottom edge of the plot, one per day with a flagged regression."""
+    out = []
     for day, scenarios in sorted(regression_days.items()):
         if not 0 <= xs.index(day) < days:
             continue
@@ -183,9 +208,7 @@ def success_rate_panel(
             f'<path class="regression-marker" d="M{num(x)},{num(base - 11)}L{num(x - 5)},{num(base - 2)}'
             f'L{num(x + 5)},{num(base - 2)}Z" fill="{INK}"><title>{esc(tip)}</title></path>'
         )
-    out += _x_axis(xs, height - bottom, max_ticks=6)
-    out.append("</svg>")
-    return "".join(out)
+    return out
 
 
 def heatmap(

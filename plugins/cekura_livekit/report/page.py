@@ -1,5 +1,10 @@
 """Assembles the report: header and summary, then one ``<section>`` per question a data team asks.
 
+This module computes what each section shows (plain values, plus the inline SVG the charts module built); the
+markup lives in Jinja2 templates under ``templates/``, rendered with autoescape on, so every API-provided name
+(agent, scenario, batch) is escaped by the template engine. Only the project's own SVG, whose text was escaped
+where it was built (:mod:`cekura_livekit.report.charts`), enters the page as ``Markup``.
+
 Each section renders from normalised frames and falls back to a "no data" note on its own, so one empty
 input (no regressions this week) never hides the others.
 """
@@ -9,8 +14,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
+import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from cekura_livekit import __version__
 from cekura_livekit.report import charts, stats
@@ -20,8 +29,15 @@ from cekura_livekit.report.schema import (
     normalize_flaky,
     normalize_regressions,
 )
-from cekura_livekit.report.style import CSS
-from cekura_livekit.report.svg import CATEGORICAL, INK, esc, pct, rate_color, rate_floor
+from cekura_livekit.report.svg import (
+    CATEGORICAL,
+    INFRA_COLOR,
+    INK,
+    TIMEOUT_COLOR,
+    pct,
+    rate_color,
+    rate_floor,
+)
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
@@ -32,17 +48,41 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("infra", "Infra errors"),
     ("worst", "Worst scenarios"),
 )
+_RAMP_STEPS = (0.5, 0.7, 0.8, 0.88, 0.94, 0.98, 1.0)
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
-def _no_data(message: str) -> str:
-    return f'<p class="no-data">{esc(message)}</p>'
+@cache
+def environment() -> jinja2.Environment:
+    """The report's template environment: templates ship inside the package, autoescape is always on.
 
-
-def _section(section_id: str, title: str, lede: str, body: str) -> str:
-    return (
-        f'<section class="block" id="{section_id}" data-section="{section_id}"><h2>{esc(title)}</h2>'
-        f'<p class="lede">{lede}</p>{body}</section>'
+    ``PackageLoader`` finds them through the installed package (wheel or editable), never through a path
+    relative to a checkout.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("cekura_livekit.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
+    env.filters["pct"] = pct
+    env.filters["thousands"] = _thousands
+    env.globals["ink"] = INK
+    return env
+
+
+def _chart(svg: str) -> Markup:
+    """Mark an SVG string from :mod:`charts` safe: it escapes every text it embeds (names, tooltips) itself.
+
+    Only SVG this project builds goes through here; anything else reaches the templates as plain text.
+    """
+    return Markup(svg)
+
+
+def _thousands(value: float) -> str:
+    return f"{int(value):,}"
 
 
 def _date_range(start: pd.Timestamp, end: pd.Timestamp) -> str:
@@ -56,7 +96,7 @@ def _date_range(start: pd.Timestamp, end: pd.Timestamp) -> str:
 def _p_value(p: float) -> str:
     if not math.isfinite(p):
         return "–"
-    return "&lt; 0.001" if p < 0.001 else f"{p:.3f}"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _n(value: float) -> str:
@@ -72,98 +112,43 @@ def _when(value: object) -> str:
     return f"{ts:%Y-%m-%d %H:%M}" if (ts.hour or ts.minute) else f"{ts:%Y-%m-%d}"
 
 
-# --------------------------------------------------------------------------------------------- summary
+def _finite_raw(value: float) -> str:
+    return f"{value:.6f}" if math.isfinite(value) else ""
 
 
-def _card(metric: str, label: str, value: str, detail: str, raw: float | int | str) -> str:
-    return (
-        f'<div class="card" data-metric="{metric}" data-value="{esc(raw)}"><div class="label">{esc(label)}</div>'
-        f'<div class="value">{value}</div><div class="detail">{detail}</div></div>'
-    )
+# ------------------------------------------------------------------------------------------ sections
 
 
-def summary_section(summary: stats.Summary) -> str:
+def summary_context(summary: stats.Summary) -> dict[str, Any]:
     if summary.start is None or summary.end is None:
-        body = _no_data(
-            "No runs in the warehouse for this period yet: run a batch, then regenerate the report."
-        )
-        cards = ""
-    else:
-        body = ""
-        low, high = summary.interval
-        sev = "".join(
-            f'<span class="badge {s}">{summary.by_severity.get(s, 0)} {s}</span>'
-            for s in SEVERITIES
-            if summary.by_severity.get(s)
-        )
-        cards = "".join(
-            [
-                _card(
-                    "period",
-                    "Period",
-                    f"{summary.days} day{'' if summary.days == 1 else 's'}",
-                    esc(_date_range(summary.start, summary.end)),
-                    f"{summary.start:%Y-%m-%d}/{summary.end:%Y-%m-%d}",
-                ),
-                _card("runs", "Runs", f"{summary.runs:,}", f"{summary.evaluated:,} evaluated", summary.runs),
-                _card(
-                    "overall-rate",
-                    "Success rate",
-                    pct(summary.rate),
-                    f"{summary.passed:,} / {summary.evaluated:,} passed<br>95% CI {pct(low)} – {pct(high)}",
-                    f"{summary.rate:.6f}" if math.isfinite(summary.rate) else "",
-                ),
-                _card(
-                    "agents",
-                    "Agents · scenarios",
-                    f"{summary.agents} · {summary.scenarios}",
-                    "agent × scenario pairs with runs",
-                    summary.agents,
-                ),
-                _card(
-                    "infra-rate",
-                    "Infra loss",
-                    pct(summary.infra_rate),
-                    f"{summary.infra_errors:,} infra errors<br>{summary.timeouts:,} timeouts",
-                    f"{summary.infra_rate:.6f}" if math.isfinite(summary.infra_rate) else "",
-                ),
-                _card(
-                    "regressions",
-                    "Regressions",
-                    f"{summary.regressions:,}",
-                    f'<span class="badges">{sev}</span>' if sev else "none flagged",
-                    summary.regressions,
-                ),
-            ]
-        )
-    return f'<section id="summary" data-section="summary" class="summary"><div class="cards">{cards}</div>{body}</section>'
+        return {"has_runs": False}
+    low, high = summary.interval
+    return {
+        "has_runs": True,
+        "days_label": f"{summary.days} day{'' if summary.days == 1 else 's'}",
+        "date_range": _date_range(summary.start, summary.end),
+        "period_raw": f"{summary.start:%Y-%m-%d}/{summary.end:%Y-%m-%d}",
+        "runs": summary.runs,
+        "evaluated": summary.evaluated,
+        "passed": summary.passed,
+        "rate": summary.rate,
+        "rate_raw": _finite_raw(summary.rate),
+        "low": low,
+        "high": high,
+        "agents": summary.agents,
+        "scenarios": summary.scenarios,
+        "infra_rate": summary.infra_rate,
+        "infra_raw": _finite_raw(summary.infra_rate),
+        "infra_errors": summary.infra_errors,
+        "timeouts": summary.timeouts,
+        "regressions": summary.regressions,
+        "severities": [(s, summary.by_severity[s]) for s in SEVERITIES if summary.by_severity.get(s)],
+    }
 
 
-# ------------------------------------------------------------------------------------- success rate
-
-
-def _legend_success() -> str:
-    return (
-        '<div class="legend">'
-        '<span class="key"><svg width="14" height="14"><circle cx="7" cy="7" r="4" fill="#0072B2" stroke="#fff"/></svg>'
-        "daily success rate (agent colour)</span>"
-        '<span class="key"><svg width="22" height="14"><rect y="2" width="22" height="10" fill="#0072B2" '
-        'fill-opacity="0.16"/></svg>Wilson 95% interval</span>'
-        f'<span class="key"><svg width="26" height="14"><path d="M1,7L25,7" stroke="{INK}" stroke-width="2" '
-        'stroke-dasharray="6 3"/></svg>rolling 7-day rate</span>'
-        f'<span class="key"><svg width="14" height="14"><path d="M7,2L2,12L12,12Z" fill="{INK}"/></svg>'
-        "regression flagged</span></div>"
-    )
-
-
-def success_section(daily: pd.DataFrame, regressions: pd.DataFrame, window_days: int) -> str:
-    lede = (
-        "Share of evaluated runs that passed, per agent and day (counts summed over scenarios). The band is the "
-        "Wilson 95% interval: wide on quiet days, narrow on busy ones. Runs lost to infra errors or timeouts are "
-        "not counted against the agent."
-    )
+def success_context(daily: pd.DataFrame, regressions: pd.DataFrame, window_days: int) -> dict[str, Any]:
     if len(daily) == 0:
-        return _section("success-rate", "Success rate per agent", lede, _no_data("No runs to chart yet."))
+        return {"figures": [], "window_days": window_days}
     points = stats.agent_daily(daily)
     rolling = stats.rolling_by_agent(daily, window_days)
     start, end = daily["run_date"].min(), daily["run_date"].max()
@@ -180,13 +165,11 @@ def success_section(daily: pd.DataFrame, regressions: pd.DataFrame, window_days:
     order = points.drop_duplicates("agent_id")[["agent_id", "agent_name"]]
     for i, (agent_id, agent_name) in enumerate(order.itertuples(index=False, name=None)):
         color = CATEGORICAL[i % len(CATEGORICAL)]
-        mine = points[points["agent_id"] == agent_id]
         roll = rolling[rolling["agent_id"] == agent_id]
         passed, evaluated = (int(v) for v in totals.loc[agent_id])
-        last = roll.sort_values("run_date").iloc[-1]
         label = str(agent_name)
         svg = charts.success_rate_panel(
-            mine,
+            points[points["agent_id"] == agent_id],
             roll,
             agent_label=label,
             color=color,
@@ -197,42 +180,26 @@ def success_section(daily: pd.DataFrame, regressions: pd.DataFrame, window_days:
             window_days=window_days,
             uid=f"agent{i}",
         )
-        rate = passed / evaluated if evaluated else math.nan
         figures.append(
-            f'<figure data-agent-id="{esc(agent_id)}"><figcaption>'
-            f'<span class="swatch" style="background:{color}"></span><span class="name">{esc(label)}</span>'
-            f'<span class="stat">id {esc(agent_id)} · period <b>{pct(rate)}</b> ({passed:,}/{evaluated:,}) · '
-            f"last {window_days} days <b>{pct(float(last['rate_roll']))}</b></span>"
-            f"</figcaption>{svg}</figure>"
+            {
+                "agent_id": agent_id,
+                "label": label,
+                "color": color,
+                "passed": passed,
+                "evaluated": evaluated,
+                "rate": passed / evaluated if evaluated else math.nan,
+                "last_rate": float(roll.sort_values("run_date").iloc[-1]["rate_roll"]),
+                "svg": _chart(svg),
+            }
         )
-    body = _legend_success() + f'<div class="panels">{"".join(figures)}</div>'
-    return _section("success-rate", "Success rate per agent", lede, body)
+    return {"figures": figures, "window_days": window_days}
 
 
-# ------------------------------------------------------------------------------------------ heat-map
-
-
-def _ramp_legend() -> str:
-    steps = [0.5, 0.7, 0.8, 0.88, 0.94, 0.98, 1.0]
-    ramp = "".join(
-        f'<span class="step"><i style="background:{rate_color(s)}"></i>{pct(s, 0)}</span>' for s in steps
-    )
-    return (
-        f'<div class="legend"><span class="key">success rate <span class="ramp">{ramp}</span></span>'
-        '<span class="key"><span class="swatch" style="background:#f3f4f6"></span>no runs</span>'
-        '<span class="key"><span class="swatch" style="background:#9aa5b1"></span>runs, none evaluated</span>'
-        f'<span class="key"><span class="swatch" style="background:{rate_color(0.94)};border:2px solid {INK}">'
-        "</span>regression flagged</span></div>"
-    )
-
-
-def heatmap_section(daily: pd.DataFrame, regressions: pd.DataFrame, max_days: int, max_rows: int) -> str:
-    lede = (
-        "One row per scenario, one column per day; colour is the day's success rate (red = failing, blue = "
-        "healthy). Hover a cell for its counts. The right column is the rate over the whole period."
-    )
+def heatmap_context(
+    daily: pd.DataFrame, regressions: pd.DataFrame, max_days: int, max_rows: int
+) -> dict[str, Any]:
     if len(daily) == 0:
-        return _section("heatmap", "Scenarios by day", lede, _no_data("No scenario runs to map yet."))
+        return {"svg": None}
     end = daily["run_date"].max()
     start = max(daily["run_date"].min(), end - pd.Timedelta(days=max_days - 1))
     days = int((end - start).days) + 1
@@ -254,7 +221,6 @@ def heatmap_section(daily: pd.DataFrame, regressions: pd.DataFrame, max_days: in
     rows = list(
         totals[["agent_id", "scenario_id", "agent_name", "scenario_name"]].itertuples(index=False, name=None)
     )
-    cell_frame = stats.scenario_daily(window)
     flagged = {
         (a, s, d)
         for a, s, d in zip(
@@ -268,157 +234,101 @@ def heatmap_section(daily: pd.DataFrame, regressions: pd.DataFrame, max_days: in
             totals["agent_id"], totals["scenario_id"], totals["rate"], totals["evaluated"], strict=True
         )
     }
-    svg = charts.heatmap(rows, cell_frame, total_map, start=start, days=days, flagged=flagged)
-    note = f'<p class="note">{" ".join(esc(n) for n in notes)}</p>' if notes else ""
-    return _section(
-        "heatmap", "Scenarios by day", lede, _ramp_legend() + f'<div class="scroll">{svg}</div>' + note
+    svg = charts.heatmap(
+        rows, stats.scenario_daily(window), total_map, start=start, days=days, flagged=flagged
     )
+    return {
+        "svg": _chart(svg),
+        "notes": notes,
+        "ramp": [(rate_color(s), pct(s, 0)) for s in _RAMP_STEPS],
+        "flagged_color": rate_color(0.94),
+    }
 
 
-# --------------------------------------------------------------------------------------- regressions
-
-_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
-
-def regressions_section(regressions: pd.DataFrame, limit: int) -> str:
-    lede = (
-        "Scenarios whose recent success rate fell significantly below their baseline window, newest first. "
-        "Drop is in percentage points; a small p-value means the drop is unlikely to be noise."
-    )
-    if len(regressions) == 0:
-        return _section("regressions", "Latest regressions", lede, _no_data("No regressions detected."))
+def regressions_context(regressions: pd.DataFrame, limit: int) -> dict[str, Any]:
     frame = regressions.assign(_rank=regressions["severity"].map(lambda s: _SEVERITY_RANK.get(s, 9)))
     frame = frame.sort_values(
         ["run_date", "_rank", "drop"], ascending=[False, True, False], na_position="last"
     )
-    shown = frame.head(limit)
-    rows = []
-    for r in shown.itertuples(index=False):
-        sev = r.severity if r.severity in _SEVERITY_RANK else "unknown"
-        sev_label = r.severity or "unrated"
-        drop = f"−{r.drop * 100:.1f} pts" if math.isfinite(r.drop) else "–"
-        rows.append(
-            "<tr>"
-            f'<td>{esc(_when(r.run_date))}</td><td><span class="badge {sev}">{esc(sev_label)}</span></td>'
-            f'<td class="name">{esc(r.agent_name)}</td><td class="name">{esc(r.scenario_name)}</td>'
-            f'<td class="num">{pct(r.baseline_rate)}<span class="sub">n={_n(r.baseline_n)}</span></td>'
-            f'<td class="num">{pct(r.current_rate)}<span class="sub">n={_n(r.current_n)}</span></td>'
-            f'<td class="num drop">{drop}</td><td class="num">{_p_value(r.p_value)}</td>'
-            f"<td>{esc(_when(r.detected_at))}</td></tr>"
-        )
-    head = (
-        "<tr><th>Day</th><th>Severity</th><th>Agent</th><th>Scenario</th><th class='num'>Baseline</th>"
-        "<th class='num'>Current</th><th class='num'>Drop</th><th class='num'>p-value</th><th>Detected</th></tr>"
-    )
-    note = (
-        f'<p class="note">Showing the latest {limit} of {len(regressions)} regressions.</p>'
-        if len(regressions) > limit
-        else ""
-    )
-    table = f'<div class="scroll"><table class="regressions"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
-    return _section("regressions", "Latest regressions", lede, table + note)
+    rows = [
+        {
+            "day": _when(r.run_date),
+            "severity_class": r.severity if r.severity in _SEVERITY_RANK else "unknown",
+            "severity": r.severity or "unrated",
+            "agent_name": r.agent_name,
+            "scenario_name": r.scenario_name,
+            "baseline_rate": r.baseline_rate,
+            "baseline_n": _n(r.baseline_n),
+            "current_rate": r.current_rate,
+            "current_n": _n(r.current_n),
+            "drop": f"−{r.drop * 100:.1f} pts" if math.isfinite(r.drop) else "–",
+            "p_value": _p_value(r.p_value),
+            "detected": _when(r.detected_at),
+        }
+        for r in frame.head(limit).itertuples(index=False)
+    ]
+    return {"rows": rows, "total": len(regressions)}
 
 
-# --------------------------------------------------------------------------------------------- flaky
-
-
-def flaky_section(flaky: pd.DataFrame, limit: int) -> str:
-    lede = (
-        "Scenarios that both passed and failed when repeated within one batch: the agent (or the evaluation) "
-        "is not deterministic here, so a single failure says little."
-    )
-    if len(flaky) == 0:
-        return _section("flaky", "Flaky scenarios", lede, _no_data("No flaky scenarios: repeats agreed."))
+def flaky_context(flaky: pd.DataFrame, limit: int) -> dict[str, Any]:
     frame = flaky.assign(
         _share=flaky["failed"] / (flaky["passed"] + flaky["failed"]).where(lambda s: s > 0),
     ).sort_values(["last_seen", "runs", "_share"], ascending=[False, False, False], na_position="last")
     rows = []
     for r in frame.head(limit).itertuples(index=False):
-        decided = int(r.passed) + int(r.failed)
-        p_w = 100 * r.passed / decided if decided else 0
-        f_w = 100 * r.failed / decided if decided else 0
+        passed, failed = int(r.passed), int(r.failed)
+        decided = passed + failed
         rows.append(
-            "<tr>"
-            f'<td class="name">{esc(r.agent_name)}</td><td class="name">{esc(r.scenario_name)}</td>'
-            f"<td>{esc(r.result_id) or '–'}</td><td class='num'>{int(r.runs):,}</td>"
-            f"<td class='num'>{int(r.passed):,}</td><td class='num'>{int(r.failed):,}</td>"
-            f'<td><span class="split" title="{int(r.passed)} passed, {int(r.failed)} failed">'
-            f'<span class="pass" style="width:{p_w:.1f}%"></span><span class="fail" style="width:{f_w:.1f}%"></span>'
-            f"</span>{pct(r.passed / decided if decided else math.nan, 0)} pass</td>"
-            f"<td>{esc(_when(r.last_seen))}</td></tr>"
+            {
+                "agent_name": r.agent_name,
+                "scenario_name": r.scenario_name,
+                "result_id": str(r.result_id) or "–",
+                "runs": int(r.runs),
+                "passed": passed,
+                "failed": failed,
+                "pass_width": 100 * passed / decided if decided else 0,
+                "fail_width": 100 * failed / decided if decided else 0,
+                "pass_share": passed / decided if decided else math.nan,
+                "last_seen": _when(r.last_seen),
+            }
         )
-    head = (
-        "<tr><th>Agent</th><th>Scenario</th><th>Batch</th><th class='num'>Runs</th><th class='num'>Passed</th>"
-        "<th class='num'>Failed</th><th>Split</th><th>Last seen</th></tr>"
-    )
-    note = (
-        f'<p class="note">Showing {limit} of {len(flaky)} flaky scenario batches.</p>'
-        if len(flaky) > limit
-        else ""
-    )
-    table = f'<div class="scroll"><table class="flaky"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
-    return _section("flaky", "Flaky scenarios", lede, table + note)
+    return {"rows": rows, "total": len(flaky)}
 
 
-# --------------------------------------------------------------------------------------------- infra
-
-
-def infra_section(daily: pd.DataFrame) -> str:
-    lede = (
-        "Share of all runs per day that ended in an infrastructure error or a timeout (room, telephony or "
-        "provider trouble rather than the agent's answers). Hover a bar for counts."
-    )
+def infra_context(daily: pd.DataFrame) -> dict[str, Any]:
     if len(daily) == 0:
-        return _section("infra", "Infra errors", lede, _no_data("No runs, so no infra errors to chart."))
+        return {"svg": None}
     frame = stats.infra_daily(daily)
     start, end = frame["run_date"].min(), frame["run_date"].max()
     days = int((end - start).days) + 1
-    legend = (
-        '<div class="legend">'
-        '<span class="key"><span class="swatch" style="background:#D55E00"></span>infra errors</span>'
-        '<span class="key"><span class="swatch" style="background:#E69F00"></span>timeouts</span></div>'
-    )
     svg = charts.infra_chart(frame, start=start, days=days)
-    return _section("infra", "Infra errors", lede, legend + f'<div class="scroll">{svg}</div>')
+    return {
+        "svg": _chart(svg),
+        "infra_color": INFRA_COLOR,
+        "timeout_color": TIMEOUT_COLOR,
+    }
 
 
-# --------------------------------------------------------------------------------------------- worst
-
-
-def worst_section(daily: pd.DataFrame, min_runs: int, limit: int) -> str:
-    lede = (
-        f"Lowest success rates over the period among scenarios with at least {min_runs} evaluated runs, with the "
-        "Wilson 95% interval (bar) and the rate (dot); the bars share one scale, with a tick every 10 points."
-    )
+def worst_context(daily: pd.DataFrame, min_runs: int, limit: int) -> dict[str, Any]:
     if len(daily) == 0:
-        return _section("worst", "Worst scenarios", lede, _no_data("No runs yet."))
+        return {"no_runs": True, "min_runs": min_runs, "rows": []}
     worst = stats.worst_scenarios(daily, min_runs, limit)
-    if len(worst) == 0:
-        return _section(
-            "worst",
-            "Worst scenarios",
-            lede,
-            _no_data(f"No scenario has {min_runs} evaluated runs yet; rates on fewer runs would be noise."),
-        )
-    axis_low = rate_floor(worst["wilson_low"].tolist())
-    rows = []
-    for rank, r in enumerate(worst.itertuples(index=False), start=1):
-        rows.append(
-            "<tr>"
-            f"<td class='num'>{rank}</td><td class='name'>{esc(r.agent_name)}</td>"
-            f"<td class='name'>{esc(r.scenario_name)}</td><td class='num'>{int(r.evaluated):,}</td>"
-            f"<td class='num'>{int(r.passed):,}</td><td class='num'><b>{pct(r.rate)}</b></td>"
-            f"<td class='num'>{pct(r.wilson_low)} – {pct(r.wilson_high)}</td>"
-            f"<td>{charts.interval_bar(r.rate, r.wilson_low, r.wilson_high, axis_low=axis_low)}</td>"
-            f"<td class='num'>{int(r.infra_errors) + int(r.timeouts):,}</td></tr>"
-        )
-    head = (
-        f"<tr><th class='num'>#</th><th>Agent</th><th>Scenario</th><th class='num'>Evaluated</th>"
-        f"<th class='num'>Passed</th><th class='num'>Success</th><th class='num'>Wilson 95%</th><th>{pct(axis_low, 0)} – 100%</th>"
-        "<th class='num'>Infra + timeouts</th></tr>"
-    )
-    table = f'<div class="scroll"><table class="worst"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
-    return _section("worst", "Worst scenarios", lede, table)
+    axis_low = rate_floor(worst["wilson_low"].tolist()) if len(worst) else 0.0
+    rows = [
+        {
+            "agent_name": r.agent_name,
+            "scenario_name": r.scenario_name,
+            "evaluated": int(r.evaluated),
+            "passed": int(r.passed),
+            "rate": r.rate,
+            "low": r.wilson_low,
+            "high": r.wilson_high,
+            "bar": _chart(charts.interval_bar(r.rate, r.wilson_low, r.wilson_high, axis_low=axis_low)),
+            "lost": int(r.infra_errors) + int(r.timeouts),
+        }
+        for r in worst.itertuples(index=False)
+    ]
+    return {"no_runs": False, "min_runs": min_runs, "rows": rows, "axis_low": axis_low}
 
 
 # ---------------------------------------------------------------------------------------------- page
@@ -457,37 +367,29 @@ def build_report_html(
     regressions_n = normalize_regressions(regressions)
     flaky_n = normalize_flaky(flaky)
     when = generated_at or datetime.now(UTC)
-    when_text = f"{when:%Y-%m-%d %H:%M} {when.tzname() or ''}".strip()
     summary = stats.summarize(daily_n, regressions_n)
     period = (
         f"{_date_range(summary.start, summary.end)} · {summary.agents} agents · {summary.scenarios} scenarios"
         if summary.start is not None and summary.end is not None
         else "no runs yet"
     )
-    toc = "".join(f'<a href="#{sid}">{esc(label)}</a>' for sid, label in SECTIONS)
-    parts = [
-        summary_section(summary),
-        success_section(daily_n, regressions_n, window_days),
-        heatmap_section(daily_n, regressions_n, heatmap_max_days, heatmap_max_rows),
-        regressions_section(regressions_n, table_limit),
-        flaky_section(flaky_n, table_limit),
-        infra_section(daily_n),
-        worst_section(daily_n, worst_min_runs, worst_limit),
-    ]
-    footer = (
-        "<footer><dl>"
-        "<dt>Success rate</dt><dd>passed ÷ (passed + failed evaluation), from counts summed over the rows shown; "
-        "infra errors, timeouts and cancelled runs are excluded.</dd>"
-        "<dt>Wilson 95%</dt><dd>score interval for a proportion (z = 1.96); honest at small n and near 0% / 100%.</dd>"
-        f"<dt>Rolling rate</dt><dd>summed passed ÷ summed evaluated over the trailing {window_days} calendar days.</dd>"
-        f"</dl><p>Generated {esc(when_text)} by airflow-provider-cekura-livekit {esc(__version__)}.</p></footer>"
-    )
     return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<meta name="generator" content="airflow-provider-cekura-livekit {esc(__version__)}">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
-        f'<header class="report-header"><div><h1>{esc(title)}</h1><div class="subtitle">{esc(period)}</div></div>'
-        f'<div class="generated" data-generated="{esc(when.isoformat())}">Generated {esc(when_text)}</div></header>'
-        f'<nav class="toc">{toc}</nav>{"".join(parts)}{footer}</main></body></html>\n'
+        environment()
+        .get_template("report.html")
+        .render(
+            title=title,
+            version=__version__,
+            period=period,
+            generated_iso=when.isoformat(),
+            generated_text=f"{when:%Y-%m-%d %H:%M} {when.tzname() or ''}".strip(),
+            window_days=window_days,
+            toc=SECTIONS,
+            summary=summary_context(summary),
+            success=success_context(daily_n, regressions_n, window_days),
+            heatmap=heatmap_context(daily_n, regressions_n, heatmap_max_days, heatmap_max_rows),
+            regressions=regressions_context(regressions_n, table_limit),
+            flaky=flaky_context(flaky_n, table_limit),
+            infra=infra_context(daily_n),
+            worst=worst_context(daily_n, worst_min_runs, worst_limit),
+        )
     )

@@ -170,6 +170,24 @@ def parse_timestamp(raw: object, name: str = "timestamp") -> datetime | None:
 # ---------------------------------------------------------------- row builders
 
 
+def _nested(run: Mapping[str, Any], parent: str, key: str) -> Any:
+    """`run[parent][key]`, or None when the parent is absent or not an object."""
+    value = run.get(parent)
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def _started_at(run: Mapping[str, Any], defaults: Mapping[str, Any]) -> datetime | None:
+    """When the run started: `timestamp`, else `executed_at`, else the result's creation time."""
+    started = parse_timestamp(run.get("timestamp"), "timestamp") or parse_timestamp(
+        run.get("executed_at"), "executed_at"
+    )
+    return started if started is not None else defaults.get("created_at")
+
+
+def _or_default(value: Any, defaults: Mapping[str, Any], key: str) -> Any:
+    return value if value is not None else defaults.get(key)
+
+
 def _run_row(
     run: Mapping[str, Any], defaults: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -181,27 +199,13 @@ def _run_row(
     agent_id, agent_label = _ref(run.get("agent"), "agent")
     personality_id, personality_label = _ref(run.get("personality"), "personality")
     status_raw = run.get("status")
-    status = parse_status(status_raw)
     success = _bool_or_none(run.get("success"), "success")
-    outcome = run_outcome(status, success)
-    started = parse_timestamp(run.get("timestamp"), "timestamp") or parse_timestamp(
-        run.get("executed_at"), "executed_at"
-    )
-    if started is None:
-        started = defaults.get("created_at")
-    expected = run.get("expected_outcome")
-    score = (
-        _float_or_none(expected.get("score"), "expected_outcome.score")
-        if isinstance(expected, Mapping)
-        else None
-    )
-    metadata = run.get("metadata")
-    ended_reason = metadata.get("ended_reason") if isinstance(metadata, Mapping) else None
-    result_id = _int_or_none(run.get("result_id"), "result_id")
+    outcome = run_outcome(parse_status(status_raw), success)
+    started = _started_at(run, defaults)
     row = {
         "run_id": run_id,
-        "result_id": result_id if result_id is not None else defaults.get("result_id"),
-        "agent_id": agent_id if agent_id is not None else defaults.get("agent_id"),
+        "result_id": _or_default(_int_or_none(run.get("result_id"), "result_id"), defaults, "result_id"),
+        "agent_id": _or_default(agent_id, defaults, "agent_id"),
         "agent_name": _str_or_none(run.get("agent_name")) or agent_label or defaults.get("agent_name"),
         "scenario_id": scenario_id,
         "scenario_name": _str_or_none(run.get("scenario_name")) or scenario_label,
@@ -212,9 +216,11 @@ def _run_row(
         "evaluation_status": _str_or_none(run.get("evaluation_status")),
         "outcome": outcome.value if outcome is not None else None,
         "error_message": _str_or_none(run.get("error_message")),
-        "ended_reason": _str_or_none(ended_reason),
+        "ended_reason": _str_or_none(_nested(run, "metadata", "ended_reason")),
         "duration_s": parse_duration(run.get("duration")),
-        "expected_outcome_score": score,
+        "expected_outcome_score": _float_or_none(
+            _nested(run, "expected_outcome", "score"), "expected_outcome.score"
+        ),
         "started_at": started,
         "run_date": started.date().isoformat() if started is not None else None,
         "run_as_text": _bool_or_none(run.get("run_as_text"), "run_as_text"),
@@ -222,31 +228,29 @@ def _run_row(
         "dag_id": defaults.get("dag_id"),
         "dag_run_id": defaults.get("dag_run_id"),
     }
-    metrics: list[dict[str, Any]] = []
-    evaluation = run.get("evaluation")
-    raw_metrics = evaluation.get("metrics") if isinstance(evaluation, Mapping) else None
-    for index, metric in enumerate(raw_metrics or []):
-        where = f"evaluation.metrics[{index}]"
-        if not isinstance(metric, Mapping):
-            raise ValueError(f"{where} is a {type(metric).__name__}, expected an object")
-        metric_id = _int_or_none(metric.get("id"), f"{where}.id")
-        if metric_id is None:
-            raise ValueError(f"{where} has no id")
-        value = metric.get("value")
-        explanation = metric.get("explanation")
-        metrics.append(
-            {
-                "run_id": run_id,
-                "metric_id": metric_id,
-                "metric_name": _str_or_none(metric.get("name")),
-                "metric_type": _str_or_none(metric.get("type")),
-                "score": _float_or_none(metric.get("score"), f"{where}.score"),
-                "value": None if value is None else value if isinstance(value, str) else json.dumps(value),
-                "passed": _bool_or_none(metric.get("passed"), f"{where}.passed"),
-                "explanation": None if explanation is None else json.dumps(explanation, ensure_ascii=False),
-            }
-        )
-    return row, metrics
+    raw_metrics = _nested(run, "evaluation", "metrics") or []
+    return row, [_metric_row(run_id, index, metric) for index, metric in enumerate(raw_metrics)]
+
+
+def _metric_row(run_id: int, index: int, metric: object) -> dict[str, Any]:
+    where = f"evaluation.metrics[{index}]"
+    if not isinstance(metric, Mapping):
+        raise ValueError(f"{where} is a {type(metric).__name__}, expected an object")
+    metric_id = _int_or_none(metric.get("id"), f"{where}.id")
+    if metric_id is None:
+        raise ValueError(f"{where} has no id")
+    value = metric.get("value")
+    explanation = metric.get("explanation")
+    return {
+        "run_id": run_id,
+        "metric_id": metric_id,
+        "metric_name": _str_or_none(metric.get("name")),
+        "metric_type": _str_or_none(metric.get("type")),
+        "score": _float_or_none(metric.get("score"), f"{where}.score"),
+        "value": None if value is None else value if isinstance(value, str) else json.dumps(value),
+        "passed": _bool_or_none(metric.get("passed"), f"{where}.passed"),
+        "explanation": None if explanation is None else json.dumps(explanation, ensure_ascii=False),
+    }
 
 
 def _typed_frame(rows: list[dict[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:

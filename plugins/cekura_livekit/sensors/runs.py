@@ -18,13 +18,10 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from cekura_livekit.triggers.polling import EVENT_TERMINAL, EVENT_TIMEOUT, WaitTarget
-from cekura_livekit.triggers.verdict import (
-    DEFAULT_FAIL_ON,
-    judge,
-    validate_fail_on,
-    validate_min_success_rate,
-)
+from cekura_livekit.batch.verdict import judge, validate_fail_on, validate_min_success_rate
+from cekura_livekit.batch.wait import EVENT_TERMINAL, EVENT_TIMEOUT, WaitTarget, drive
+from cekura_livekit.links import DASHBOARD_URL_KEY, CekuraResultLink
+from cekura_livekit.models import DEFAULT_FAIL_ON
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -61,6 +58,7 @@ class CekuraRunsSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("result_id", "run_ids", "min_success_rate")
+    operator_extra_links = (CekuraResultLink(),)
     ui_color = "#e8e1fb"
 
     def __init__(
@@ -109,15 +107,26 @@ class CekuraRunsSensor(BaseSensorOperator):
 
         return CekuraHook(cekura_conn_id=self.cekura_conn_id, **self.hook_params)
 
-    def _dashboard(self, hook: CekuraHook, result_id: int | None) -> str | None:
-        return hook.dashboard_url(result_id, None) if result_id is not None else None
+    def _dashboard(self, context: Context, hook: CekuraHook, result_id: int | None) -> str | None:
+        """The same project-scoped URL the operator pushes; looked up once, then read back from XCom."""
+        if result_id is None:
+            return None
+        from cekura_livekit.batch.dashboard import dashboard_url
+        from cekura_livekit.links import pushed_dashboard_url
 
-    def _verdict(self, event: dict[str, Any], hook: CekuraHook) -> dict[str, Any]:
+        ti = context["ti"]
+        url = pushed_dashboard_url(ti)
+        if not url:
+            url = dashboard_url(hook, result_id, payload=hook.get_result(result_id))
+            ti.xcom_push(key=DASHBOARD_URL_KEY, value=url)
+        return url
+
+    def _verdict(self, context: Context, event: dict[str, Any], hook: CekuraHook) -> dict[str, Any]:
         verdict = judge(
             event,
             min_success_rate=validate_min_success_rate(self.min_success_rate),
             fail_on=self._fail_on,
-            dashboard_url=self._dashboard(hook, event.get("result_id")),
+            dashboard_url=self._dashboard(context, hook, event.get("result_id")),
         )
         if not verdict.passed:
             # The batch is finished: poking again cannot change the verdict.
@@ -128,11 +137,14 @@ class CekuraRunsSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         target = self._target()
         hook = self._hook()
-        snap = target.poll(hook)
+        if target.result_id is not None:
+            self._dashboard(context, hook, target.result_id)  # the link works while the batch runs
+        snap = drive(target.poll(), hook)
         self.log.info("%s", snap.describe())
         if not snap.terminal:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._verdict(target.complete(hook, snap), hook))
+        event = drive(target.complete(snap), hook)
+        return PokeReturnValue(is_done=True, xcom_value=self._verdict(context, event, hook))
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -171,4 +183,4 @@ class CekuraRunsSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(event.get("message"))  # soft_fail turns this into a skip
         if status != EVENT_TERMINAL:
             raise AirflowException(event.get("message"))
-        return self._verdict(event, self._hook())
+        return self._verdict(context, event, self._hook())

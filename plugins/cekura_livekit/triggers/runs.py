@@ -7,24 +7,14 @@ deferrable mode too: at the deadline the calls are ended (optional) and a timeou
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from cekura_livekit.batch.wait import Wait, WaitTarget, adrive, error_event
 from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.hooks.errors import CekuraError
-from cekura_livekit.triggers.polling import (
-    EVENT_ERROR,
-    EVENT_TIMEOUT,
-    ErrorBudget,
-    Snapshot,
-    WaitTarget,
-    completion_event,
-    other_event,
-)
 
 
 class CekuraRunsTrigger(BaseTrigger):
@@ -90,88 +80,22 @@ class CekuraRunsTrigger(BaseTrigger):
     def _hook(self) -> CekuraHook:
         return CekuraHook(cekura_conn_id=self.cekura_conn_id, **self.hook_params)
 
-    def _remaining(self) -> float | None:
-        return None if self.execution_deadline is None else self.execution_deadline - time.time()
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        budget = ErrorBudget(
-            max_consecutive=self.max_consecutive_errors,
-            base_delay=max(self.poll_interval, 1.0),
-            max_delay=max(300.0, self.poll_interval),
+        """The shared wait loop (`batch.wait.Wait`) on the async hook: one pool, one event, then return."""
+        wait = Wait(
+            self.target,
+            self.poll_interval,
+            self.execution_deadline,
+            end_calls_on_deadline=self.end_calls_on_deadline,
+            max_consecutive_errors=self.max_consecutive_errors,
+            logger=self.log,
         )
-        last: Snapshot | None = None
         try:
             async with self._hook() as hook:
-                while True:
-                    remaining = self._remaining()
-                    if remaining is not None and remaining <= 0:
-                        yield TriggerEvent(await self._deadline_event(hook, last))
-                        return
-                    try:
-                        snap = await self.target.apoll(hook)
-                    except CekuraError as exc:
-                        delay = budget.next_delay(exc)
-                        if delay is None:
-                            yield TriggerEvent(self._error_event(exc, last))
-                            return
-                        self.log.warning(
-                            "Polling Cekura failed (%s); poll %d of at most %d failing in a row, next in %.0f s.",
-                            exc,
-                            budget.failures,
-                            budget.max_consecutive,
-                            delay,
-                        )
-                        await self._sleep(delay)
-                        continue
-                    budget.reset()
-                    last = snap
-                    self.log.info("%s", snap.describe())
-                    if snap.terminal:
-                        try:
-                            event = await self.target.acomplete(hook, snap)
-                        except CekuraError as exc:
-                            # The verdict only needs counts; names of failing runs are a bonus.
-                            self.log.warning("Could not fetch run details (%s); reporting counts only.", exc)
-                            event = completion_event(snap, [])
-                        yield TriggerEvent(event)
-                        return
-                    await self._sleep(self.poll_interval)
+                event = await adrive(wait.run(), hook)
         except (CekuraError, ValueError) as exc:  # e.g. the connection is missing or has no key
-            yield TriggerEvent(self._error_event(exc, last))
-
-    async def _sleep(self, seconds: float) -> None:
-        remaining = self._remaining()
-        if remaining is not None:
-            seconds = min(seconds, max(remaining, 0.0))
-        await asyncio.sleep(seconds)
-
-    async def _deadline_event(self, hook: CekuraHook, last: Snapshot | None) -> dict[str, Any]:
-        ended = False
-        if self.end_calls_on_deadline:
-            try:
-                await self.target.aend_calls(hook, last)
-                ended = True
-            except CekuraError as exc:
-                self.log.warning("Ending the calls at the deadline failed: %s", exc)
-        what = f"result {self.result_id}" if self.result_id is not None else f"{len(self.run_ids)} runs"
-        action = "its calls were ended" if ended else "its calls were left running"
-        progress = f" Last progress: {last.progress.describe()}." if last else ""
-        event = other_event(
-            EVENT_TIMEOUT,
-            self.result_id,
-            f"Waiting for Cekura {what} passed the task's deadline; {action}.{progress}",
-            last.summary() if last else None,
-        )
-        event["calls_ended"] = ended
-        return event
-
-    def _error_event(self, exc: BaseException, last: Snapshot | None) -> dict[str, Any]:
-        return other_event(
-            EVENT_ERROR,
-            self.result_id,
-            f"Waiting for Cekura failed: {exc}",
-            last.summary() if last else None,
-        )
+            event = error_event(self.result_id, exc, None)
+        yield TriggerEvent(event)
 
     async def on_kill(self) -> None:
         """A user killed the deferred task: end the batch's calls (best-effort) when asked to."""
@@ -179,7 +103,7 @@ class CekuraRunsTrigger(BaseTrigger):
             return
         try:
             async with self._hook() as hook:
-                await self.target.aend_calls(hook, None)
-            self.log.info("Ended the calls of Cekura result %s after the task was killed.", self.result_id)
+                await adrive(self.target.end_calls(None), hook)
+            self.log.info("Ended the calls of Cekura %s after the task was killed.", self.target.describe())
         except Exception as exc:
             self.log.warning("Could not end the Cekura calls on kill: %s", exc)

@@ -5,7 +5,7 @@ Deterministic (seeded) so assertions on the numbers are stable; shaped exactly l
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,8 @@ SCENARIOS = {
 REGRESSING = (101, 13)  # "Dispute a charge" drops from ~95% to ~55% over the last 6 days
 START = date(2024, 3, 1)
 DAYS = 30
+GENERATED = datetime(2024, 3, 31, 7, 0, tzinfo=UTC)  # a fixed "generated at" keeps renders comparable
+SECTION_IDS = ("summary", "success-rate", "heatmap", "regressions", "flaky", "infra", "worst")
 
 
 def make_daily(seed: int = 7, days: int = DAYS, start: date = START) -> pd.DataFrame:

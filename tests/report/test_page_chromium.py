@@ -16,7 +16,7 @@ from cekura_livekit.report import build_report_html, write_report
 from tests.conftest import ARTIFACTS
 from tests.support.chromium import chromium_or_skip as _chromium
 from tests.support.chromium import run_chromium as _run
-from tests.unit.report_samples import AGENTS, make_daily, make_flaky, make_regressions
+from tests.support.report_samples import AGENTS, make_daily, make_flaky, make_regressions
 
 pytestmark = pytest.mark.chromium
 

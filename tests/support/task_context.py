@@ -41,6 +41,11 @@ class FakeTI:
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[key] = value
 
+    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
+        """This task instance's own pushes only (what the operator and sensor read back)."""
+        assert task_ids in (None, self.task_id), "FakeTI only knows its own XComs"
+        return self.xcoms.get(key)
+
 
 def make_context(ti: FakeTI | None = None, store: MemoryStateStore | None = None) -> dict[str, Any]:
     ti = ti or FakeTI()

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from cekura_livekit.batch.verdict import judge, validate_fail_on, validate_min_success_rate
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
-from cekura_livekit.triggers.verdict import judge, validate_fail_on, validate_min_success_rate
-from tests.integration.test_operator_helpers import MemoryStateStore, make_context
+from tests.support.task_context import MemoryStateStore, make_context
 
 BYO = {"mode": "bring_your_own_rooms", "livekit_conn_id": "livekit_default", "livekit_agent_name": "acme"}
 
@@ -109,7 +109,8 @@ def test_templated_scenarios_json_string_is_accepted() -> None:
 
 def test_byo_frequency_repeats_scenarios() -> None:
     """v1 has no frequency field: own-room modes repeat each scenario element instead."""
-    from cekura_livekit.rooms import TaskIdentity, plan_slots
+    from cekura_livekit.batch.identity import TaskIdentity
+    from cekura_livekit.batch.rooms import plan_slots
 
     op = _make(**BYO, scenarios=[2001, 2002], frequency=3)
     spec = op._spec(strict=True)

@@ -8,50 +8,24 @@ batch attempt, run index), so a retry finds the same rooms and re-creating one i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cekura_livekit.batch.identity import TaskIdentity
 from cekura_livekit.hooks.livekit import LiveKitHook, RoomSpec
+from cekura_livekit.models import CHAT, runs_of
+
+if TYPE_CHECKING:
+    from cekura_livekit.batch.spec import BatchSpec
 
 log = logging.getLogger(__name__)
 
 TESTER_IDENTITY = "cekura-tester"
-
-
-@dataclass(frozen=True)
-class TaskIdentity:
-    """Which task instance a batch belongs to: the key of names, rooms and the state store."""
-
-    dag_id: str
-    task_id: str
-    run_id: str
-    map_index: int = -1
-
-    @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> TaskIdentity:
-        ti = context["ti"]
-        map_index = getattr(ti, "map_index", -1)
-        return cls(
-            dag_id=str(ti.dag_id),
-            task_id=str(ti.task_id),
-            run_id=str(ti.run_id),
-            map_index=int(map_index) if map_index is not None else -1,
-        )
-
-    def label(self) -> str:
-        """Human-readable identity, embedded in the result name."""
-        suffix = f"[{self.map_index}]" if self.map_index >= 0 else ""
-        return f"{self.dag_id}.{self.task_id}{suffix} @ {self.run_id}"
-
-    def digest(self, attempt: int = 1) -> str:
-        raw = "\x1f".join([self.dag_id, self.task_id, self.run_id, str(self.map_index), str(attempt)])
-        return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
 def _slug(text: str, limit: int) -> str:
@@ -193,3 +167,60 @@ class ByoRooms:
         deleted = self.hook.delete_rooms(list(rooms), concurrency=self.concurrency)
         log.info("Deleted %d of %d LiveKit rooms (the rest were already gone).", deleted, len(rooms))
         return deleted
+
+
+@dataclass
+class RoomSession:
+    """The rooms of one attempt of one BYO batch: what the operator creates, fills, dispatches and deletes."""
+
+    rooms: ByoRooms
+    slots: list[RunSlot]
+    agent_name: str
+    text_mode: bool
+
+    def create(self) -> None:
+        self.rooms.create(self.slots)
+
+    def scenario_elements(self) -> list[dict[str, Any]]:
+        """The v1 `scenarios` array with a join token per run: credentials, never logged or returned."""
+        return self.rooms.scenario_elements(self.slots)
+
+    def ensure_dispatched(self, payload: Mapping[str, Any], *, fresh: bool, terminal: bool) -> None:
+        """Dispatch the agent into each room of a fresh batch; after a re-attach to a running one, recreate
+        missing rooms (idempotent) and dispatch only where no agent is yet."""
+        runs = sorted(runs_of(payload), key=lambda r: int(r["id"]))
+        if fresh:
+            self.rooms.dispatch(self.agent_name, self.slots, runs, text_mode=self.text_mode)
+            return
+        if terminal:
+            return
+        self.rooms.create(self.slots)
+        done = self.rooms.already_dispatched(self.slots)
+        made = self.rooms.dispatch(
+            self.agent_name, self.slots, runs, text_mode=self.text_mode, skip_rooms=done
+        )
+        log.info("Re-attached BYO batch: %d rooms already had the agent, dispatched %d.", len(done), made)
+
+    def delete_quietly(self) -> None:
+        """Delete the rooms; a failure is logged, never raised: cleanup must not hide the task's outcome."""
+        try:
+            self.rooms.delete([s.room for s in self.slots])
+        except Exception as exc:
+            log.warning("Could not delete the LiveKit rooms (%s); they close after empty_timeout.", exc)
+
+
+def room_session(spec: BatchSpec, identity: TaskIdentity, attempt: int) -> RoomSession:
+    """The rooms of one attempt of a bring-your-own or chat batch, with the spec's room settings."""
+    # build_spec guarantees both in own-room modes.
+    assert spec.livekit_conn_id
+    assert spec.livekit_agent_name
+    rooms = ByoRooms(
+        hook=LiveKitHook(spec.livekit_conn_id),
+        empty_timeout=spec.room_empty_timeout,
+        max_participants=spec.room_max_participants,
+        room_config=spec.room_config,
+        token_ttl=spec.token_ttl,
+        concurrency=spec.room_concurrency,
+    )
+    slots = plan_slots(identity, attempt, spec.scenarios, spec.frequency)
+    return RoomSession(rooms, slots, spec.livekit_agent_name, text_mode=spec.mode == CHAT)

@@ -1,119 +1,30 @@
-"""The HTML report: structure, the numbers it shows, escaping, empty inputs, and where it is written."""
+"""The rendered page: structure, the numbers it shows, the charts, escaping and empty inputs."""
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
-from pathlib import Path
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
 
-from cekura_livekit.report import build_report_html, wilson_interval, write_report
-from cekura_livekit.report import stats as report_stats
-from cekura_livekit.report.schema import normalize_daily
-from tests.unit.report_samples import (
+from cekura_livekit.report import build_report_html, wilson_interval
+from tests.support.html_dom import Dom
+from tests.support.html_dom import card as _card
+from tests.support.html_dom import section_html as _section_html
+from tests.support.html_dom import table_rows as _rows
+from tests.support.report_samples import (
     AGENTS,
     DAYS,
+    GENERATED,
     REGRESSING,
     SCENARIOS,
+    SECTION_IDS,
     START,
-    as_warehouse_frames,
     make_daily,
     make_flaky,
     make_regressions,
 )
-
-GENERATED = datetime(2024, 3, 31, 7, 0, tzinfo=UTC)
-SECTION_IDS = ("summary", "success-rate", "heatmap", "regressions", "flaky", "infra", "worst")
-
-
-class Dom(HTMLParser):
-    """Just enough DOM for assertions: every element's tag, attributes, and text (including descendants)."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.elements: list[dict] = []
-        self._stack: list[dict] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        el = {"tag": tag, "attrs": dict(attrs), "text": ""}
-        self.elements.append(el)
-        if tag not in {"meta", "br", "hr", "img", "input", "link"}:  # void elements never close
-            self._stack.append(el)
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self._stack) - 1, -1, -1):
-            if self._stack[i]["tag"] == tag:
-                del self._stack[i:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        for el in self._stack:
-            el["text"] += data
-
-    def find(self, tag: str | None = None, **attrs: str) -> list[dict]:
-        return [
-            e
-            for e in self.elements
-            if (tag is None or e["tag"] == tag)
-            and all(e["attrs"].get(k.replace("_", "-")) == v for k, v in attrs.items())
-        ]
-
-    def by_id(self, element_id: str) -> dict:
-        (el,) = [e for e in self.elements if e["attrs"].get("id") == element_id]
-        return el
-
-
-@pytest.fixture(scope="module")
-def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    return make_daily(), make_regressions(), make_flaky()
-
-
-@pytest.fixture(scope="module")
-def html(frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> str:
-    return build_report_html(*frames, generated_at=GENERATED)
-
-
-@pytest.fixture(scope="module")
-def dom(html: str) -> Dom:
-    return Dom(html)
-
-
-def _section_html(html: str, section_id: str) -> str:
-    match = re.search(rf'<section[^>]*id="{section_id}".*?</section>', html, re.S)
-    assert match, f"section {section_id} missing"
-    return match.group(0)
-
-
-# ------------------------------------------------------------------------------------------ wilson
-
-
-def test_wilson_interval_matches_published_values() -> None:
-    # Reference values (Newcombe 1998, table I / Agresti & Coull 1998): x/n → Wilson 95% interval.
-    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
-    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
-    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
-    assert wilson_interval(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
-
-
-def test_wilson_interval_edge_cases() -> None:
-    low, high = wilson_interval(0, 0)
-    assert math.isnan(low)
-    assert math.isnan(high)
-    with pytest.raises(ValueError, match="passed=11"):
-        wilson_interval(11, 10)
-    with pytest.raises(ValueError, match="z > 0"):
-        wilson_interval(1, 10, z=0)
-    # Vectorised and scalar versions agree.
-    lows, highs = report_stats.wilson_arrays([0, 5, 81, 0], [10, 10, 263, 0])
-    for i, (p, n) in enumerate([(0, 10), (5, 10), (81, 263)]):
-        assert (lows[i], highs[i]) == pytest.approx(wilson_interval(p, n))
-    assert math.isnan(lows[3])
-
 
 # ------------------------------------------------------------------------------------- structure
 
@@ -146,11 +57,6 @@ def test_same_input_gives_the_same_report(
 
 
 # ---------------------------------------------------------------------------------------- summary
-
-
-def _card(dom: Dom, metric: str) -> dict:
-    (card,) = dom.find("div", data_metric=metric)
-    return card
 
 
 def test_summary_numbers(dom: Dom, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> None:
@@ -248,25 +154,6 @@ def test_one_point_per_agent_day_with_evaluated_runs(dom: Dom, frames: tuple[pd.
         assert [e for e in dom.elements[svg_index:end] if e["attrs"].get("class") == "rolling"]
 
 
-def test_rolling_rate_uses_summed_counts_over_calendar_days() -> None:
-    daily = normalize_daily(
-        pd.DataFrame(
-            {
-                "run_date": [date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 9)],
-                "agent_id": [1, 1, 1],
-                "passed": [1, 9, 5],
-                "failed_evaluation": [9, 1, 5],
-            }
-        )
-    )
-    roll = report_stats.rolling_by_agent(daily, window_days=7).set_index("run_date")["rate_roll"]
-    assert len(roll) == 9  # every calendar day from May 1 to May 9
-    assert roll[pd.Timestamp("2024-05-02")] == pytest.approx(10 / 20)
-    assert roll[pd.Timestamp("2024-05-07")] == pytest.approx(10 / 20)
-    # May 9's window is May 3..9: only May 9 counts, May 1-2 have left the window.
-    assert roll[pd.Timestamp("2024-05-09")] == pytest.approx(5 / 10)
-
-
 def test_regression_markers_on_agent_chart(dom: Dom) -> None:
     markers = [e for e in dom.elements if e["attrs"].get("class") == "regression-marker"]
     # 3 regressions on 3 distinct (agent, day) pairs.
@@ -313,12 +200,6 @@ def test_heatmap_caps_rows_and_days() -> None:
 
 
 # ---------------------------------------------------------------------------------------- tables
-
-
-def _rows(section: str) -> list[str]:
-    body = re.search(r"<tbody>(.*)</tbody>", section, re.S)
-    assert body
-    return re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
 
 
 def test_regressions_table(html: str) -> None:
@@ -410,7 +291,10 @@ def test_user_strings_are_escaped() -> None:
     lowered = html.lower()
     assert "<script" not in lowered
     assert "<img" not in lowered
-    assert "onload=alert" not in lowered.replace("&quot;&gt;&lt;svg onload=alert", "")
+    # Escaped quotes may be spelled &quot; (html.escape, in the SVG) or &#34; (Jinja2/markupsafe, in the tables).
+    assert "onload=alert" not in lowered.replace("&quot;&gt;&lt;svg onload=alert", "").replace(
+        "&#34;&gt;&lt;svg onload=alert", ""
+    )
     assert "<b>bold</b>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
     assert "Agent &quot;quoted&quot; &lt;img src=x onerror=alert(1)&gt;" in html
@@ -470,129 +354,43 @@ def test_days_without_evaluated_runs_do_not_break_the_charts() -> None:
     assert "unknown scenario" in html
 
 
-# --------------------------------------------------------------------------------- input handling
+HOSTILE = ("<script>alert(1)</script>", '"><svg onload=alert(1)>', "Tom & Jerry")
 
 
-def test_missing_required_column_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match=r"'daily' is missing required column\(s\) \['failed_evaluation'\]"):
-        build_report_html(
-            pd.DataFrame({"run_date": [date(2024, 1, 1)], "agent_id": [1], "passed": [1]}), None, None
-        )
-    with pytest.raises(ValueError, match=r"'regressions' is missing required column\(s\) \['scenario_id'\]"):
-        build_report_html(None, pd.DataFrame({"agent_id": [1]}), None)
+def test_hostile_api_names_are_escaped_everywhere_they_show() -> None:
+    """Agent and scenario names come from the Cekura API: each one renders as text, never as markup."""
+    script, svg_attr, amp = HOSTILE
+    names = {101: script, 102: svg_attr, 103: amp}
+    daily = make_daily(days=30)
+    daily["agent_name"] = daily["agent_id"].map(names)
+    daily["scenario_name"] = daily["agent_id"].map({101: svg_attr, 102: amp, 103: script})
+    regressions = make_regressions()
+    regressions["agent_name"] = regressions["agent_id"].map(names)
+    regressions["scenario_name"] = [amp, script, svg_attr]
+    flaky = make_flaky()
+    flaky["agent_name"] = [svg_attr, script]
+    flaky["scenario_name"] = [script, amp]
+    html = build_report_html(daily, regressions, flaky, title=script, generated_at=GENERATED)
 
+    lowered = html.lower()
+    assert "<script" not in lowered
+    assert "<svg onload" not in lowered
+    assert "onload=" not in re.sub(r"&(?:quot|#34);&gt;&lt;svg onload=alert\(1\)&gt;", "", lowered)
+    # Every & is the start of a character reference: none is left bare.
+    assert not re.findall(r"&(?!(?:#\d+|#x[0-9a-f]+|[a-z]+);)", lowered)
 
-def test_bad_values_are_clear_errors() -> None:
-    base = {"run_date": [date(2024, 1, 1)], "agent_id": [1], "passed": [1], "failed_evaluation": [0]}
-    with pytest.raises(ValueError, match="'run_date' holds a value that is not a date: 'yesterday'"):
-        build_report_html(pd.DataFrame({**base, "run_date": ["yesterday"]}), None, None)
-    with pytest.raises(ValueError, match="'passed' must hold counts; got 'many'"):
-        build_report_html(pd.DataFrame({**base, "passed": ["many"]}), None, None)
-    with pytest.raises(ValueError, match="negative count"):
-        build_report_html(pd.DataFrame({**base, "failed_evaluation": [-1]}), None, None)
-    with pytest.raises(ValueError, match="passed=5 > runs=2"):
-        build_report_html(pd.DataFrame({**base, "passed": [5], "runs": [2]}), None, None)
-
-
-@pytest.mark.parametrize(
-    "convert",
-    [
-        lambda s: pd.to_datetime(s),
-        lambda s: s.map(lambda d: d.isoformat()),
-        lambda s: pd.to_datetime(s).dt.tz_localize("UTC"),
-    ],
-    ids=["datetime64", "iso-strings", "tz-aware"],
-)
-def test_run_date_types_give_the_same_report(convert, html: str) -> None:
-    daily = make_daily()
-    daily["run_date"] = convert(daily["run_date"])
-    assert build_report_html(daily, make_regressions(), make_flaky(), generated_at=GENERATED) == html
-
-
-def test_minimal_daily_columns_render() -> None:
-    daily = make_daily()[["run_date", "agent_id", "passed", "failed_evaluation"]]
-    dom = Dom(build_report_html(daily, None, None, generated_at=GENERATED))
-    assert len(dom.find("svg", data_chart="success-rate")) == len(AGENTS)
-    runs = int(_card(dom, "runs")["attrs"]["data-value"])
-    assert runs == int(daily["passed"].sum() + daily["failed_evaluation"].sum())
-
-
-# ------------------------------------------------------------------------------------------ output
-
-
-def test_write_report_local_paths(tmp_path: Path, html: str) -> None:
-    target = tmp_path / "nested" / "dir" / "report.html"
-    where = write_report(html, target)
-    assert where == str(target.resolve())
-    assert target.read_text(encoding="utf-8") == html
-    # A directory gets the default file name; str paths work too.
-    where_dir = write_report(html, str(tmp_path / "nested"))
-    assert where_dir == str((tmp_path / "nested" / "cekura-report.html").resolve())
-    assert Path(where_dir).read_text(encoding="utf-8") == html
-    # Overwrite is atomic and leaves no temporary files behind.
-    write_report("<p>v2</p>", target)
-    assert target.read_text() == "<p>v2</p>"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]
-
-
-def test_write_report_object_storage(tmp_path: Path, html: str) -> None:
-    from airflow.sdk import ObjectStoragePath
-
-    uri = f"file://{tmp_path}/store/report.html"
-    assert write_report(html, uri) == uri
-    assert (tmp_path / "store" / "report.html").read_text(encoding="utf-8") == html
-
-    osp = ObjectStoragePath(f"file://{tmp_path}/osp/r.html")
-    assert write_report(html, osp) == str(osp)
-    assert (tmp_path / "osp" / "r.html").read_text(encoding="utf-8") == html
-
-    # A non-local store (fsspec's in-memory filesystem attached the way a team would attach S3).
-    from airflow.sdk.io import attach
-    from fsspec.implementations.memory import MemoryFileSystem
-
-    attach("memory", fs=MemoryFileSystem())
-    mem = ObjectStoragePath(f"memory://cekura-test-{tmp_path.name}/reports/latest.html")
-    assert write_report(html, mem) == str(mem)
-    assert mem.read_text(encoding="utf-8") == html
-
-
-def test_write_report_rejects_bad_input(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="html must be a non-empty string"):
-        write_report("  ", tmp_path / "r.html")
-    with pytest.raises(ValueError, match="html must be a non-empty string"):
-        write_report(b"<html>", tmp_path / "r.html")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="destination must be"):
-        write_report("<p>x</p>", 42)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="destination must be"):
-        write_report("<p>x</p>", "")
-    assert not list(tmp_path.iterdir())
-
-
-def test_warehouse_shaped_frames_render_the_same_numbers(html: str) -> None:
-    """The warehouse reader's spellings (rate_drop, failed_evaluation, run_date) and nullable dtypes plug in."""
-    daily, regressions, flaky = as_warehouse_frames()
-    out = build_report_html(daily, regressions, flaky, generated_at=GENERATED)
-    for section in ("summary", "success-rate", "heatmap", "infra", "worst"):
-        assert _section_html(out, section) == _section_html(html, section), section
-    reg_rows = _rows(_section_html(out, "regressions"))
-    assert "−40.3 pts" in reg_rows[0]
-    assert "&lt; 0.001" in reg_rows[0]
-    assert "–" in reg_rows[1].split('class="num drop"')[1]  # NA p-value shows as a dash, not "nan"
-    assert "nan" not in out.lower().replace("nanum", "")
-    flaky_rows = _rows(_section_html(out, "flaky"))
-    assert "Spanish speaker" in flaky_rows[0]
-    assert "60% pass" in flaky_rows[0]
-    assert f"{START + timedelta(days=DAYS - 1):%Y-%m-%d}" in flaky_rows[0]
-
-
-def test_daily_rows_without_a_date_are_rejected() -> None:
-    frame = pd.DataFrame(
-        {
-            "run_date": [date(2024, 1, 1), None],
-            "agent_id": [1, 1],
-            "passed": [1, 1],
-            "failed_evaluation": [0, 0],
-        }
-    )
-    with pytest.raises(ValueError, match="1 row\\(s\\) without a run_date"):
-        build_report_html(frame, None, None)
+    dom = Dom(html)
+    assert not dom.find("script")
+    assert not [e for e in dom.elements if any(a.startswith("on") for a in e["attrs"])]
+    # The names still read as themselves: in the agent captions, every table, the heat-map and the title.
+    captions = {e["text"] for e in dom.find("span", **{"class": "name"})}
+    assert captions == set(HOSTILE)
+    cells = [e["text"] for e in dom.find("td", **{"class": "name"})]
+    for name in HOSTILE:
+        assert name in cells, name
+    # The first name cells are the newest regression's agent and scenario.
+    assert cells[:2] == [names[101], amp]
+    heatmap_titles = [e["text"] for e in dom.find("title")]
+    assert any(t.startswith(f"{svg_attr} ({script})") for t in heatmap_titles)
+    (h1,) = dom.find("h1")
+    assert h1["text"] == script

@@ -18,12 +18,35 @@ def _states(dr: Any) -> dict[str, str]:
 def test_deferrable_operator_defers_and_the_trigger_event_completes_it(
     sandbox: Sandbox, sandbox_connections: dict
 ) -> None:
+    from unittest import mock
+
+    from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
+    from cekura_livekit.triggers.runs import CekuraRunsTrigger
     from tests.dag_files.op_cekura_flow import deferrable_dag
 
-    dr = deferrable_dag.test()
+    # Spy on both ends of a deferral: the trigger's run() must have produced the event that
+    # execute_complete judged. A task that finished in execute() without deferring calls neither.
+    events: list[dict] = []
+    real_run, real_complete = CekuraRunsTrigger.run, CekuraRunLiveKitScenariosOperator.execute_complete
+
+    async def spied_run(trigger: CekuraRunsTrigger) -> Any:
+        async for event in real_run(trigger):
+            events.append(event.payload)
+            yield event
+
+    with (
+        mock.patch.object(CekuraRunsTrigger, "run", spied_run),
+        mock.patch.object(
+            CekuraRunLiveKitScenariosOperator, "execute_complete", autospec=True, side_effect=real_complete
+        ) as completed,
+    ):
+        dr = deferrable_dag.test()
     assert _states(dr) == {"run_suite": "success"}
     (ti,) = dr.get_task_instances()
-    assert ti.next_method is None or ti.next_method == "execute_complete"
+    assert len(events) == 1
+    assert events[0]["status"] == "terminal"
+    completed.assert_called_once()
+    assert events[0] in [*completed.call_args.args, *completed.call_args.kwargs.values()]
     assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
     summary = ti.xcom_pull(task_ids="run_suite")
     assert summary["status"] == "completed"

@@ -8,7 +8,7 @@ import pytest
 
 from cekura_livekit.suites import SuiteConfigError, load_suite_file, load_suites, raise_for_errors
 
-SUITES = Path(__file__).resolve().parents[2] / "include" / "suites"
+SUITES = Path(__file__).resolve().parents[1] / "include" / "suites"
 
 
 def test_shipped_suites_load() -> None:
@@ -86,3 +86,34 @@ def test_all_problems_reported_together_and_duplicates_caught(tmp_path: Path) ->
     ]
     with pytest.raises(SuiteConfigError, match=r"(?s)Malformed suite file\(s\):.*b\.yaml.*c\.yaml"):
         raise_for_errors(errors)
+
+
+def test_every_problem_of_one_file_is_reported_at_once(tmp_path: Path) -> None:
+    """A person fixing a suite file sees all its problems in one go, not one per parse."""
+    text = "suite: x\nagent: 0\nscenarios: [1]\nfrequency: 250\nschedule: '61 * * * *'\nmode: chat\n"
+    with pytest.raises(SuiteConfigError) as info:
+        load_suite_file(write(tmp_path, text))
+    message = str(info.value)
+    for fragment in (
+        "bad.yaml: key 'agent': 0 must be the Cekura agent's integer id",
+        "bad.yaml: key 'frequency': 250 must be an integer between 1 and 100",
+        "bad.yaml: key 'schedule': '61 * * * *' is not a valid cron expression",
+        "bad.yaml: key 'livekit_agent_name': is required in mode 'chat'",
+    ):
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("suite: x\nagent: 1\nscenarios: [0]\n", "key 'scenarios': [0] must be a list of integer ids"),
+        ("suite: x\nagent: 1\nscenarios: [1]\ncekura_conn_id: null\n", "key 'cekura_conn_id': None must be"),
+        ("suite: x\nagent: 1\nscenarios: [1]\nschedule: 'every day'\n", "key 'schedule': 'every day' is not"),
+    ],
+)
+def test_values_airflow_would_reject_later_are_named_with_file_and_key(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    with pytest.raises(SuiteConfigError, match=r"bad\.yaml") as info:
+        load_suite_file(write(tmp_path, text))
+    assert fragment in str(info.value)

@@ -78,10 +78,31 @@ def test_progress_line_and_gate() -> None:
     p = BatchProgress.from_runs(runs)
     assert p.describe().startswith("17/40 runs terminal · 14 passed · 2 failed · 1 infra error")
     assert p.describe().endswith("23 pending")
-    assert p.success_rate == pytest.approx(14 / 17)
+    # passed / (passed + failed_evaluation): the infra error is counted apart, not as a failure.
+    assert p.success_rate == pytest.approx(14 / 16)
+    assert p.evaluated == 16
     assert not p.all_passed
     assert BatchProgress.from_runs([{"status": "completed", "success": True}] * 3).all_passed
     assert not BatchProgress(total=0).all_passed
+
+
+def test_success_rate_has_one_definition_everywhere() -> None:
+    """8 passed and 2 infra errors: the XCom summary and the verdict both say 100 %, not 0.8 and 100 %."""
+    from cekura_livekit.batch.verdict import judge
+    from cekura_livekit.batch.wait import completion_event, snapshot_of_result
+
+    result = {
+        "id": 5,
+        "status": "completed",
+        "runs": [{"id": i, "status": "completed", "success": True} for i in range(8)]
+        + [{"id": 8 + i, "status": "failed"} for i in range(2)],
+    }
+    summary = ResultSummary.from_result(result).to_dict()
+    assert summary["success_rate"] == 1.0
+    event = completion_event(snapshot_of_result(result), [])
+    verdict = judge(event, min_success_rate=0.9, fail_on=frozenset())
+    assert verdict.passed
+    assert "8/8 evaluated runs passed (100.0%" in verdict.message
 
 
 def test_result_summary_uses_counts_not_success_rate_scale() -> None:

@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
 from cekura_livekit.sandbox import Sandbox
-from tests.integration.test_operator_helpers import FakeTI, MemoryStateStore, make_context
+from tests.support.task_context import FakeTI, MemoryStateStore, make_context
 
 SUBMIT_V2 = "run_scenarios_livekit_v2"
 

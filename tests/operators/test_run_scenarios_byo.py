@@ -11,7 +11,7 @@ from livekit.api import TokenVerifier
 
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
 from cekura_livekit.sandbox import Sandbox
-from tests.integration.test_operator_helpers import FakeTI, MemoryStateStore, make_context
+from tests.support.task_context import FakeTI, MemoryStateStore, make_context
 
 SUBMIT_V1 = "scenarios-external/run_scenarios_livekit/"
 
@@ -44,7 +44,10 @@ def test_rooms_created_tokens_minted_agent_dispatched(sandbox: Sandbox, sandbox_
         assert room["empty_timeout"] == 300
         assert room["max_participants"] == 4
     # Deterministic names: the same task instance always maps to the same rooms.
-    assert sorted(rooms) == sorted(s.room for s in _op()._slots_for(_op()._spec(strict=True), _identity(), 1))
+    from cekura_livekit.batch.rooms import plan_slots
+
+    spec = _op()._spec(strict=True)
+    assert sorted(rooms) == sorted(s.room for s in plan_slots(_identity(), 1, spec.scenarios, spec.frequency))
 
     dispatches = sandbox.livekit_dispatches
     assert len(dispatches) == 4
@@ -65,7 +68,7 @@ def test_rooms_created_tokens_minted_agent_dispatched(sandbox: Sandbox, sandbox_
 
 
 def _identity() -> Any:
-    from cekura_livekit.rooms import TaskIdentity
+    from cekura_livekit.batch.identity import TaskIdentity
 
     ti = FakeTI()
     return TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)

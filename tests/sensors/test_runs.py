@@ -17,7 +17,7 @@ from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.sandbox import Sandbox
 from cekura_livekit.sensors.runs import CekuraRunsSensor
 from cekura_livekit.triggers.runs import CekuraRunsTrigger
-from tests.integration.test_operator_helpers import make_context
+from tests.support.task_context import make_context
 
 
 def _submit(scenarios: list[int], frequency: int = 1) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import json
 
 from airflow.sdk.module_loading import import_string
 
+from cekura_livekit.batch.wait import ErrorBudget, snapshot_of_result
 from cekura_livekit.hooks.errors import CekuraAuthError, CekuraRateLimitError, CekuraServerError
-from cekura_livekit.triggers.polling import ErrorBudget, snapshot_of_result
 from cekura_livekit.triggers.runs import CekuraRunsTrigger
 
 

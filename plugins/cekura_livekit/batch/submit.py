@@ -1,0 +1,216 @@
+"""Submit a batch exactly once per task instance attempt, or re-attach to the one already submitted.
+
+Cekura has no idempotency key, so identity comes from us: a deterministic batch name (task instance +
+attempt) and Airflow's task state store. Order on every try: the state store's record → a search by the
+batch name → submit. A submit is never retried blindly: when its answer is lost, the batch is looked up by
+its name before anything else happens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cekura_livekit.batch import TaskLog
+from cekura_livekit.batch.spec import V2_ONLY, BatchSpec
+from cekura_livekit.hooks.errors import CekuraNotFoundError, CekuraSubmitUncertainError
+from cekura_livekit.models import CHAT, MANAGED, UNSUCCESSFUL_TERMINAL_STATUSES, parse_status, runs_of
+
+if TYPE_CHECKING:
+    from cekura_livekit.batch.identity import TaskIdentity
+    from cekura_livekit.batch.rooms import RoomSession
+    from cekura_livekit.hooks.cekura import CekuraHook
+
+#: Key of the operator's record in Airflow's task state store. Renaming it breaks in-flight retries.
+STATE_KEY = "cekura_batch"
+#: Failed batches of one task instance after which we stop submitting new ones.
+MAX_ATTEMPTS = 50
+
+log = logging.getLogger(__name__)
+
+
+class TooManyAttemptsError(RuntimeError):
+    """Every attempt of this task instance ended without evaluating: stop paying for more."""
+
+
+@dataclass
+class Batch:
+    """A submitted (or re-attached) batch: its ids, which attempt it is, and the submit/result payload."""
+
+    result_id: int
+    run_ids: list[int]
+    attempt: int
+    payload: dict[str, Any]
+    fresh: bool
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any], attempt: int, run_ids: Any = None, *, fresh: bool) -> Batch:
+        listed = sorted(int(r["id"]) for r in runs_of(payload) if str(r.get("id", "")).isdigit())
+        ids = listed or [int(r) for r in (run_ids or [])]
+        return cls(int(payload["id"]), ids, attempt, dict(payload), fresh)
+
+    def record(self, name: str) -> dict[str, Any]:
+        return {"name": name, "attempt": self.attempt, "result_id": self.result_id, "run_ids": self.run_ids}
+
+
+class StateStore:
+    """Airflow 3.3's task state store, tolerant of runs where it is missing or unreachable (dag.test)."""
+
+    def __init__(self, accessor: Any, logger: TaskLog = log) -> None:
+        self._accessor = accessor
+        self._log = logger
+        if accessor is None:
+            logger.warning("task_state_store is not available: re-attaching relies on the batch name only.")
+
+    def get(self) -> dict[str, Any] | None:
+        if self._accessor is None:
+            return None
+        try:
+            value = self._accessor.get(STATE_KEY)
+        except Exception as exc:
+            self._log.warning("task_state_store unavailable (%s): re-attaching by batch name only.", exc)
+            self._accessor = None
+            return None
+        return dict(value) if isinstance(value, Mapping) else None
+
+    def attempt_of(self, result_id: object, *, default: int) -> int:
+        """The attempt recorded for `result_id` (own-room names depend on it), else `default`."""
+        record = self.get() or {}
+        if record.get("result_id") == result_id and record.get("attempt"):
+            return int(record["attempt"])
+        return default
+
+    def set(self, value: dict[str, Any]) -> None:
+        if self._accessor is None:
+            return
+        try:
+            self._accessor.set(STATE_KEY, value)
+        except Exception as exc:
+            self._log.warning(
+                "Could not write the task_state_store (%s); the batch name still identifies it.", exc
+            )
+
+
+def batch_name(spec: BatchSpec, identity: TaskIdentity, attempt: int) -> str:
+    """Deterministic: the same task instance and attempt always give the same name."""
+    base = f"airflow {identity.label()}"
+    name = f"{spec.name} · {base}" if spec.name else base
+    return name if attempt <= 1 else f"{name} (attempt {attempt})"
+
+
+def request_body(spec: BatchSpec, name: str) -> dict[str, Any]:
+    """The submit body without the own-room scenario elements (those carry join tokens and come last)."""
+    body: dict[str, Any] = {"name": name}
+    if spec.agent is not None:
+        body["agent"] = spec.agent
+    if spec.mode == MANAGED:
+        body["scenarios"] = [dict(s) for s in spec.scenarios]
+        body["frequency"] = spec.frequency
+        for opt in V2_ONLY:
+            value = getattr(spec, opt)
+            if value is not None:
+                body[opt] = value
+    return body
+
+
+def ended_without_evaluating(payload: Mapping[str, Any]) -> bool:
+    """failed / timeout / cancelled: the batch is dead, so a retry submits a fresh one."""
+    return parse_status(payload.get("status")) in UNSUCCESSFUL_TERMINAL_STATUSES
+
+
+@dataclass
+class Submitter:
+    """Attach to this task instance's batch if one exists, otherwise submit exactly once."""
+
+    hook: CekuraHook
+    spec: BatchSpec
+    identity: TaskIdentity
+    store: StateStore
+    #: The own rooms of an attempt (bring-your-own and chat modes), None in managed mode.
+    rooms_for: Callable[[int], RoomSession] | None = None
+    logger: TaskLog = log
+
+    def attach_or_submit(self) -> Batch:
+        record = self.store.get() or {}
+        attempt = int(record.get("attempt") or 1)
+        if record.get("result_id"):
+            payload = self._result_or_none(int(record["result_id"]))
+            if payload is not None and not ended_without_evaluating(payload):
+                self.logger.info(
+                    "Re-attaching to Cekura result %s of this task instance (from the task state store).",
+                    payload["id"],
+                )
+                return Batch.of(payload, attempt, record.get("run_ids"), fresh=False)
+            if payload is not None:
+                self.logger.warning(
+                    "The previous batch (result %s) ended %r; submitting a fresh one.",
+                    payload["id"],
+                    payload.get("status"),
+                )
+                attempt += 1
+        for _ in range(MAX_ATTEMPTS):
+            name = batch_name(self.spec, self.identity, attempt)
+            found = sorted(self.hook.find_results_by_name(name), key=lambda r: int(r["id"]), reverse=True)
+            if not found:
+                return self._submit(attempt, name)
+            payload = self.hook.get_result(int(found[0]["id"]))
+            if not ended_without_evaluating(payload):
+                self.logger.info(
+                    "Re-attaching to Cekura result %s found by its name %r.", payload["id"], name
+                )
+                batch = Batch.of(payload, attempt, fresh=False)
+                self.store.set(batch.record(name))
+                return batch
+            attempt += 1
+        raise TooManyAttemptsError(
+            f"Found {MAX_ATTEMPTS} failed batches of this task instance; not submitting more."
+        )
+
+    def _result_or_none(self, result_id: int) -> dict[str, Any] | None:
+        try:
+            return self.hook.get_result(result_id)
+        except CekuraNotFoundError:
+            return None
+
+    def _submit(self, attempt: int, name: str) -> Batch:
+        # Marker first: if the worker dies mid-submit, the retry knows which name to look up.
+        self.store.set({"name": name, "attempt": attempt, "result_id": None})
+        body = request_body(self.spec, name)
+        rooms = self.rooms_for(attempt) if self.rooms_for is not None else None
+        submit = {MANAGED: self.hook.submit_managed, CHAT: self.hook.submit_chat}.get(
+            self.spec.mode, self.hook.submit_byo_rooms
+        )
+        self.logger.info(
+            "Submitting %d runs to Cekura (%s mode) as %r.", self.spec.run_count, self.spec.mode, name
+        )
+        try:
+            if rooms is not None:
+                rooms.create()
+                body["scenarios"] = rooms.scenario_elements()  # holds join tokens: never logged
+            payload = self._send(submit, body, name)
+        except BaseException:
+            if rooms is not None:
+                rooms.delete_quietly()
+            raise
+        finally:
+            body.clear()
+        batch = Batch.of(payload, attempt, fresh=True)
+        self.store.set(batch.record(name))
+        self.logger.info("Cekura result %s created with %d runs.", batch.result_id, len(batch.run_ids))
+        return batch
+
+    def _send(
+        self, submit: Callable[[dict[str, Any]], dict[str, Any]], body: dict[str, Any], name: str
+    ) -> dict:
+        try:
+            return submit(body)
+        except CekuraSubmitUncertainError:
+            found = self.hook.find_results_by_name(name)
+            if not found:
+                raise
+            self.logger.warning(
+                "The submit got no answer but Cekura has the batch %s; using it.", found[0]["id"]
+            )
+            return self.hook.get_result(max(int(r["id"]) for r in found))

@@ -1,0 +1,432 @@
+"""Waiting for a batch: the one poll loop, written once and driven sync (workers) or async (triggerer).
+
+The loop is a generator that *describes* its I/O — `Fetch` (one hook call, named once) and `Sleep` — and
+receives the answers. `drive` runs it with the sync hook and `time.sleep`, `adrive` with the async hook and
+`asyncio.sleep`; the decisions (what to fetch, error budget, deadline, events) exist exactly once, the way
+the hook's `_Call`/`_settle` share one retry policy between its sync and async paths.
+
+A poll costs one request per batch (the result detail view); run details are fetched in chunks of ≤ 100
+only when the batch is terminal (to name the failing scenarios) or when per-run progress was asked for.
+Status meaning comes from `cekura_livekit.models`; this module only decides *what to fetch* and *when*.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cekura_livekit.batch import TaskLog
+from cekura_livekit.hooks.errors import CekuraError, CekuraRateLimitError
+from cekura_livekit.models import (
+    BatchProgress,
+    Outcome,
+    ResultSummary,
+    RunStatus,
+    run_outcome,
+    runs_of,
+)
+
+if TYPE_CHECKING:
+    from cekura_livekit.hooks.cekura import CekuraHook
+
+log = logging.getLogger(__name__)
+
+#: How many failing runs an event / XCom lists by name; the rest are counted.
+MAX_LISTED_FAILURES = 50
+_MAX_ERROR_CHARS = 200
+
+# Event status values (the wait's, not Cekura's).
+EVENT_TERMINAL = "terminal"
+EVENT_TIMEOUT = "timeout"
+EVENT_ERROR = "error"
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------------------------- I/O steps
+@dataclass(frozen=True)
+class Fetch:
+    """One hook call: `hook.<name>(*args)` in workers, `await hook.a<name>(*args)` in the triggerer."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+#: A piece of the wait: yields steps, receives each Fetch's answer, returns its value.
+Steps = Generator[Fetch | Sleep, Any, T]
+
+
+def drive(steps: Steps[T], hook: CekuraHook, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run steps with the blocking hook (workers, sensor pokes)."""
+    answer: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.throw(error) if error is not None else steps.send(answer)
+        except StopIteration as done:
+            return done.value
+        answer, error = None, None
+        if isinstance(step, Sleep):
+            sleep(step.seconds)
+            continue
+        try:
+            answer = getattr(hook, step.name)(*step.args)
+        except Exception as exc:  # handed to the steps, which decide; anything they do not handle propagates
+            error = exc
+
+
+async def adrive(steps: Steps[T], hook: CekuraHook) -> T:
+    """Run steps with the async hook (triggerer): the same decisions, non-blocking I/O."""
+    answer: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.throw(error) if error is not None else steps.send(answer)
+        except StopIteration as done:
+            return done.value
+        answer, error = None, None
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+            continue
+        try:
+            answer = await getattr(hook, f"a{step.name}")(*step.args)
+        except Exception as exc:
+            error = exc
+
+
+# ---------------------------------------------------------------------------------------------- snapshots
+@dataclass(frozen=True)
+class Snapshot:
+    """What one poll learned: progress counts, whether the batch is finished, and the runs it saw."""
+
+    result_id: int | None
+    name: str | None
+    status: RunStatus
+    progress: BatchProgress
+    terminal: bool
+    runs: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The XCom-safe summary (ids, status, counts, success rate): never run payloads."""
+        data = ResultSummary(
+            result_id=self.result_id or 0, name=self.name, status=self.status, progress=self.progress
+        ).to_dict()
+        data["result_id"] = self.result_id
+        return data
+
+    def describe(self) -> str:
+        label = f"result {self.result_id}" if self.result_id is not None else "runs"
+        return f"Cekura {label} [{self.status.value}]: {self.progress.describe()}"
+
+    def with_runs(self, runs: Sequence[Mapping[str, Any]]) -> Snapshot:
+        """Replace progress with counts from full run objects (bulk fetch), keeping the result's status."""
+        total = max(self.progress.total, len(runs))
+        progress = BatchProgress.from_runs(runs, total=total)
+        terminal = self.terminal or (progress.total > 0 and progress.pending == 0)
+        return replace(self, progress=progress, terminal=terminal, runs=tuple(dict(r) for r in runs))
+
+
+def snapshot_of_result(payload: Mapping[str, Any]) -> Snapshot:
+    summary = ResultSummary.from_result(payload)
+    return Snapshot(
+        result_id=summary.result_id,
+        name=summary.name,
+        status=summary.status,
+        progress=summary.progress,
+        terminal=summary.is_terminal,
+        runs=tuple(runs_of(payload)),
+    )
+
+
+def snapshot_of_runs(runs: Sequence[Mapping[str, Any]], run_ids: Sequence[int]) -> Snapshot:
+    """A batch defined by explicit run ids: finished once every requested run is terminal."""
+    progress = BatchProgress.from_runs(runs, total=len(run_ids))
+    terminal = progress.total > 0 and progress.pending == 0
+    result_ids = {int(r["result_id"]) for r in runs if str(r.get("result_id", "")).isdigit()}
+    result_id = next(iter(result_ids)) if len(result_ids) == 1 else None
+    return Snapshot(
+        result_id=result_id,
+        name=None,
+        status=RunStatus.COMPLETED if terminal else RunStatus.RUNNING,
+        progress=progress,
+        terminal=terminal,
+        runs=tuple(dict(r) for r in runs),
+    )
+
+
+def _run_id(run: Mapping[str, Any]) -> int | None:
+    raw = run.get("id")
+    return int(raw) if raw is not None and str(raw).isdigit() else None
+
+
+def runs_needing_details(snapshot: Snapshot, known_run_ids: Iterable[int]) -> list[int]:
+    """Ids whose full objects we still need: every run that did not pass (all runs when none were listed)."""
+    if not snapshot.runs:
+        return sorted({int(r) for r in known_run_ids})
+    ids = []
+    for run in snapshot.runs:
+        if run_outcome(run.get("status"), run.get("success")) is not Outcome.PASSED:
+            rid = _run_id(run)
+            if rid is not None:
+                ids.append(rid)
+    return ids
+
+
+def failing_runs(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Compact, XCom-safe descriptions of every run that did not pass, ordered by run id."""
+    out = []
+    for run in runs:
+        outcome = run_outcome(run.get("status"), run.get("success"))
+        if outcome is Outcome.PASSED:
+            continue
+        error = run.get("error_message") or (run.get("metadata") or {}).get("ended_reason") or None
+        out.append(
+            {
+                "run_id": _run_id(run),
+                "scenario_id": run.get("scenario"),
+                "scenario_name": run.get("scenario_name"),
+                "outcome": outcome.value if outcome else "not_finished",
+                "error": str(error)[:_MAX_ERROR_CHARS] if error else None,
+            }
+        )
+    return sorted(out, key=lambda r: r["run_id"] or 0)
+
+
+# ---------------------------------------------------------------------------------------------- events
+def completion_event(snapshot: Snapshot, detail_runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The event of a finished batch: summary, and the failing runs by name (capped)."""
+    if detail_runs and not snapshot.runs:
+        snapshot = snapshot.with_runs(detail_runs)
+    by_id = {_run_id(r): r for r in snapshot.runs}
+    for run in detail_runs:  # full objects replace the slim ones of the detail view
+        by_id[_run_id(run)] = {**by_id.get(_run_id(run), {}), **run}
+    failing = failing_runs(by_id.values())
+    return {
+        "status": EVENT_TERMINAL,
+        "result_id": snapshot.result_id,
+        "summary": snapshot.summary(),
+        "failing_runs": failing[:MAX_LISTED_FAILURES],
+        "failing_total": len(failing),
+        "message": snapshot.describe(),
+    }
+
+
+def other_event(
+    status: str, result_id: int | None, message: str, summary: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A timeout or error event (no verdict possible): what happened, and the last known counts."""
+    return {
+        "status": status,
+        "result_id": result_id,
+        "summary": summary,
+        "failing_runs": [],
+        "failing_total": 0,
+        "message": message,
+    }
+
+
+def error_event(result_id: int | None, exc: BaseException, last: Snapshot | None) -> dict[str, Any]:
+    return other_event(
+        EVENT_ERROR, result_id, f"Waiting for Cekura failed: {exc}", last.summary() if last else None
+    )
+
+
+# ---------------------------------------------------------------------------------------------- what to fetch
+@dataclass(frozen=True)
+class WaitTarget:
+    """What is being waited on: a result (one GET per poll) or an explicit set of runs (bulk GETs)."""
+
+    result_id: int | None = None
+    run_ids: tuple[int, ...] = ()
+    per_run_progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.result_id is None and not self.run_ids:
+            raise ValueError("Nothing to wait on: pass result_id=<int> or a non-empty run_ids list.")
+
+    def describe(self) -> str:
+        return f"result {self.result_id}" if self.result_id is not None else f"{len(self.run_ids)} runs"
+
+    def poll(self) -> Steps[Snapshot]:
+        """One poll: the result detail (plus run objects when per-run progress is on), or the runs."""
+        if self.result_id is None:
+            runs = yield Fetch("get_runs_bulk", (self.run_ids,))
+            return snapshot_of_runs(runs, self.run_ids)
+        snap = snapshot_of_result((yield Fetch("get_result", (self.result_id,))))
+        if self.per_run_progress and not snap.terminal:
+            ids = [rid for r in snap.runs if (rid := _run_id(r)) is not None] or list(self.run_ids)
+            if ids:
+                snap = snap.with_runs((yield Fetch("get_runs_bulk", (ids,))))
+        return snap
+
+    def complete(self, snap: Snapshot) -> Steps[dict[str, Any]]:
+        """The completion event; names of failing runs are a bonus, so a failed detail fetch keeps counts."""
+        ids = runs_needing_details(snap, self.run_ids) if self.result_id is not None else []
+        details: list[dict[str, Any]] = []
+        if ids:
+            try:
+                details = yield Fetch("get_runs_bulk", (ids,))
+            except CekuraError as exc:
+                log.warning("Could not fetch run details (%s); reporting counts only.", exc)
+        return completion_event(snap, details)
+
+    def end_calls(self, snap: Snapshot | None) -> Steps[None]:
+        """End the batch's calls (all of a result, or each unfinished run of an explicit set)."""
+        if self.result_id is not None:
+            yield Fetch("end_calls", (self.result_id,))
+            return
+        done = set()
+        if snap is not None:
+            done = {_run_id(r) for r in snap.runs if run_outcome(r.get("status"), r.get("success"))}
+        for rid in self.run_ids:
+            if rid not in done:
+                yield Fetch("end_call", (rid,))
+
+
+@dataclass
+class ErrorBudget:
+    """Outer tolerance for outages longer than the hook's own read retries: bounded, with backoff.
+
+    The hook already retried each read (honouring Retry-After); this decides whether the *wait* survives
+    one more failed poll, and how long to back off before the next one.
+    """
+
+    max_consecutive: int = 10
+    base_delay: float = 5.0
+    max_delay: float = 300.0
+    failures: int = 0
+
+    def reset(self) -> None:
+        self.failures = 0
+
+    def next_delay(self, exc: BaseException) -> float | None:
+        """Seconds to wait before polling again, or None when the error is fatal or the budget is spent."""
+        if not isinstance(exc, CekuraError) or not exc.retryable:
+            return None
+        self.failures += 1
+        if self.failures > self.max_consecutive:
+            return None
+        delay = min(self.max_delay, self.base_delay * 2 ** (self.failures - 1))
+        if isinstance(exc, CekuraRateLimitError) and exc.retry_after:
+            delay = max(delay, min(exc.retry_after, self.max_delay))
+        return delay
+
+
+def end_calls_quietly(hook: CekuraHook, result_id: int, why: str, logger: TaskLog = log) -> bool:
+    """End a result's calls outside a wait (kill, failed dispatch); a failure is logged, never raised."""
+    try:
+        hook.end_calls(result_id)
+    except Exception as exc:
+        logger.warning("Could not end the calls of Cekura result %s: %s", result_id, exc)
+        return False
+    logger.warning("Ended the calls of Cekura result %s: %s.", result_id, why)
+    return True
+
+
+def deadline_for(
+    timeout: float | None,
+    execution_timeout: timedelta | None,
+    started_at: datetime | None,
+    now: float | None = None,
+) -> float | None:
+    """Wall-clock end of a wait (epoch seconds): `timeout` from now, `execution_timeout` from the task start.
+
+    The execution-timeout deadline comes a little before Airflow's own, so the calls get ended and the
+    message is ours rather than a bare AirflowTaskTimeout.
+    """
+    now = time.time() if now is None else now
+    candidates = []
+    if timeout is not None:
+        candidates.append(now + timeout)
+    if execution_timeout:
+        limit = execution_timeout.total_seconds()
+        start = started_at.timestamp() if started_at is not None else now
+        candidates.append(start + limit - min(30.0, 0.1 * limit))
+    return min(candidates) if candidates else None
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+@dataclass
+class Wait:
+    """Poll a target until it is terminal, the error budget is spent, or the deadline passes.
+
+    Exactly one event comes back: terminal (with the completion details), timeout (calls ended when
+    `end_calls_on_deadline`) or error.
+    """
+
+    target: WaitTarget
+    poll_interval: float = 30.0
+    deadline: float | None = None
+    end_calls_on_deadline: bool = True
+    max_consecutive_errors: int = 10
+    clock: Callable[[], float] = time.time
+    logger: TaskLog = field(default=log, repr=False)
+
+    def _remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self.clock()
+
+    def _nap(self, seconds: float) -> Sleep:
+        remaining = self._remaining()
+        return Sleep(seconds if remaining is None else min(seconds, max(remaining, 0.0)))
+
+    def run(self) -> Steps[dict[str, Any]]:
+        budget = ErrorBudget(
+            max_consecutive=self.max_consecutive_errors,
+            base_delay=max(self.poll_interval, 1.0),
+            max_delay=max(300.0, self.poll_interval),
+        )
+        last: Snapshot | None = None
+        while True:
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                return (yield from self._deadline_event(last))
+            try:
+                snap = yield from self.target.poll()
+            except CekuraError as exc:
+                delay = budget.next_delay(exc)
+                if delay is None:
+                    return error_event(self.target.result_id, exc, last)
+                self.logger.warning(
+                    "Polling Cekura failed (%s); poll %d of at most %d failing in a row, next in %.0f s.",
+                    exc,
+                    budget.failures,
+                    budget.max_consecutive,
+                    delay,
+                )
+                yield self._nap(delay)
+                continue
+            budget.reset()
+            last = snap
+            self.logger.info("%s", snap.describe())
+            if snap.terminal:
+                return (yield from self.target.complete(snap))
+            yield self._nap(self.poll_interval)
+
+    def _deadline_event(self, last: Snapshot | None) -> Steps[dict[str, Any]]:
+        ended = False
+        if self.end_calls_on_deadline:
+            try:
+                yield from self.target.end_calls(last)
+                ended = True
+            except CekuraError as exc:
+                self.logger.warning("Ending the calls at the deadline failed: %s", exc)
+        action = "its calls were ended" if ended else "its calls were left running"
+        progress = f" Last progress: {last.progress.describe()}." if last else ""
+        event = other_event(
+            EVENT_TIMEOUT,
+            self.target.result_id,
+            f"Waiting for Cekura {self.target.describe()} passed the task's deadline; {action}.{progress}",
+            last.summary() if last else None,
+        )
+        event["calls_ended"] = ended
+        return event

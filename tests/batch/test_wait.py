@@ -1,0 +1,194 @@
+"""The one wait loop, driven sync and async against scripted answers: every exit, both drivers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from cekura_livekit.batch.wait import (
+    EVENT_ERROR,
+    EVENT_TERMINAL,
+    EVENT_TIMEOUT,
+    Wait,
+    WaitTarget,
+    adrive,
+    deadline_for,
+    drive,
+)
+from cekura_livekit.hooks.errors import (
+    CekuraAuthError,
+    CekuraRateLimitError,
+    CekuraServerError,
+)
+from tests.support.scripted_hook import ScriptedHook, result
+
+RUNNING = result("running", [("running", None), ("completed", True)])
+DONE = result("completed", [("completed", False), ("completed", True)])
+FAILING_RUN = {"id": 100, "status": "completed", "success": False, "scenario": 2000, "scenario_name": "S0"}
+
+
+class Clock:
+    """Time moves only when the loop sleeps: deadlines are exact and tests never wait."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def run_both(hook_factory: Any, wait_factory: Any) -> list[tuple[dict[str, Any], ScriptedHook, Clock]]:
+    """The same scenario through `drive` and `adrive`; both must give the same event and requests."""
+    outcomes = []
+    for driver in ("sync", "async"):
+        hook, clock = hook_factory(), Clock()
+        wait = wait_factory(clock)
+        if driver == "sync":
+            event = drive(wait.run(), hook, sleep=clock.sleep)
+        else:
+
+            async def fake_sleep(seconds: float, clock: Clock = clock) -> None:
+                clock.sleep(seconds)
+
+            original = asyncio.sleep
+            asyncio.sleep = fake_sleep  # type: ignore[assignment]
+            try:
+                event = asyncio.run(adrive(wait.run(), hook))
+            finally:
+                asyncio.sleep = original
+        outcomes.append((event, hook, clock))
+    (a, ha, ca), (b, hb, cb) = outcomes
+    assert a == b
+    assert ha.calls == hb.calls
+    assert ca.slept == cb.slept
+    return outcomes
+
+
+def test_polls_until_terminal_then_fetches_only_the_runs_that_did_not_pass() -> None:
+    outcomes = run_both(
+        lambda: ScriptedHook(get_result=[RUNNING, RUNNING, DONE], get_runs_bulk=[[FAILING_RUN]]),
+        lambda clock: Wait(WaitTarget(7), poll_interval=5, clock=clock),
+    )
+    event, hook, clock = outcomes[0]
+    assert event["status"] == EVENT_TERMINAL
+    assert hook.names() == ["get_result"] * 3 + ["get_runs_bulk"]
+    assert hook.calls[-1] == ("get_runs_bulk", ((100,),))
+    assert clock.slept == [5, 5]
+    assert event["failing_runs"][0]["scenario_name"] == "S0"
+    assert event["summary"]["success_rate"] == 0.5
+
+
+def test_transient_errors_back_off_and_the_budget_resets_after_a_good_poll() -> None:
+    boom = CekuraServerError("503", endpoint="GET /r", status_code=503)
+    outcomes = run_both(
+        lambda: ScriptedHook(get_result=[boom, boom, RUNNING, boom, DONE], get_runs_bulk=[[FAILING_RUN]]),
+        lambda clock: Wait(WaitTarget(7), poll_interval=2, clock=clock),
+    )
+    event, _, clock = outcomes[0]
+    assert event["status"] == EVENT_TERMINAL
+    assert clock.slept == [2, 4, 2, 2]  # backoff 2, 4; reset after the good poll; backoff 2 again
+
+
+def test_a_spent_error_budget_ends_the_wait_with_an_error_event() -> None:
+    boom = CekuraServerError("503", endpoint="GET /r", status_code=503)
+    outcomes = run_both(
+        lambda: ScriptedHook(get_result=[RUNNING] + [boom] * 4),
+        lambda clock: Wait(WaitTarget(7), poll_interval=1, max_consecutive_errors=3, clock=clock),
+    )
+    event, hook, _ = outcomes[0]
+    assert event["status"] == EVENT_ERROR
+    assert "503" in event["message"]
+    assert hook.names() == ["get_result"] * 5
+    assert event["summary"] is not None  # the last good poll's counts travel with the error
+
+
+def test_a_permanent_error_ends_the_wait_at_once() -> None:
+    denied = CekuraAuthError("401 key rejected", endpoint="GET /r", status_code=401)
+    outcomes = run_both(
+        lambda: ScriptedHook(get_result=[denied]),
+        lambda clock: Wait(WaitTarget(7), poll_interval=1, clock=clock),
+    )
+    event, _, clock = outcomes[0]
+    assert event["status"] == EVENT_ERROR
+    assert "key rejected" in event["message"]
+    assert clock.slept == []
+
+
+def test_retry_after_is_honoured_by_the_wait() -> None:
+    limited = CekuraRateLimitError("429", endpoint="GET /r", retry_after=42)
+    outcomes = run_both(
+        lambda: ScriptedHook(get_result=[limited, DONE], get_runs_bulk=[[FAILING_RUN]]),
+        lambda clock: Wait(WaitTarget(7), poll_interval=1, clock=clock),
+    )
+    assert outcomes[0][2].slept == [42]
+
+
+def test_the_deadline_ends_the_calls_and_reports_the_last_progress() -> None:
+    outcomes = run_both(
+        lambda: ScriptedHook(get_result=[RUNNING] * 3, end_calls=[None]),
+        lambda clock: Wait(WaitTarget(7), poll_interval=4, deadline=clock() + 10, clock=clock),
+    )
+    event, hook, clock = outcomes[0]
+    assert event["status"] == EVENT_TIMEOUT
+    assert event["calls_ended"] is True
+    assert hook.names() == ["get_result"] * 3 + ["end_calls"]
+    assert clock.slept == [4, 4, 2]  # the last nap is cut to the deadline
+    assert "Last progress: 1/2 runs terminal" in event["message"]
+
+
+def test_a_failed_end_calls_at_the_deadline_says_so() -> None:
+    boom = CekuraServerError("500", endpoint="POST /end", status_code=500)
+    outcomes = run_both(
+        lambda: ScriptedHook(end_calls=[boom]),
+        lambda clock: Wait(WaitTarget(7), poll_interval=4, deadline=clock() - 1, clock=clock),
+    )
+    event = outcomes[0][0]
+    assert event["calls_ended"] is False
+    assert "left running" in event["message"]
+
+
+def test_failing_run_details_are_a_bonus_not_a_requirement() -> None:
+    boom = CekuraServerError("502", endpoint="GET /bulk", status_code=502)
+    outcomes = run_both(
+        lambda: ScriptedHook(get_result=[DONE], get_runs_bulk=[boom]),
+        lambda clock: Wait(WaitTarget(7), clock=clock),
+    )
+    event = outcomes[0][0]
+    assert event["status"] == EVENT_TERMINAL
+    assert event["summary"]["failed_evaluation"] == 1
+
+
+def test_explicit_run_ids_are_polled_in_bulk_and_ended_one_by_one() -> None:
+    running = [{"id": 1, "status": "running"}, {"id": 2, "status": "completed", "success": True}]
+    outcomes = run_both(
+        lambda: ScriptedHook(get_runs_bulk=[running], end_call=[None]),
+        lambda clock: Wait(WaitTarget(run_ids=(1, 2)), poll_interval=4, deadline=clock() + 1, clock=clock),
+    )
+    event, hook, _ = outcomes[0]
+    assert event["status"] == EVENT_TIMEOUT
+    assert hook.calls == [("get_runs_bulk", ((1, 2),)), ("end_call", (1,))]  # run 2 had finished
+
+
+def test_unexpected_errors_are_not_swallowed() -> None:
+    hook = ScriptedHook(get_result=[KeyError("bug")])
+    with pytest.raises(KeyError):
+        drive(Wait(WaitTarget(7)).run(), hook, sleep=lambda s: None)
+
+
+def test_deadline_is_the_earlier_of_timeout_and_execution_timeout() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    now = start.timestamp() + 100
+    assert deadline_for(None, None, None, now=now) is None
+    assert deadline_for(60, None, None, now=now) == now + 60
+    # Execution timeout of 1 h from the start, minus the 30 s we keep to end the calls ourselves.
+    assert deadline_for(None, timedelta(hours=1), start, now=now) == start.timestamp() + 3600 - 30
+    assert deadline_for(10_000, timedelta(hours=1), start, now=now) == start.timestamp() + 3570

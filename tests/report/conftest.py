@@ -1,0 +1,25 @@
+"""Shared fixtures of the report tests: the sample frames, their rendered page and its parsed DOM."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cekura_livekit.report import build_report_html
+from tests.support.html_dom import Dom
+from tests.support.report_samples import GENERATED, make_daily, make_flaky, make_regressions
+
+
+@pytest.fixture(scope="module")
+def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return make_daily(), make_regressions(), make_flaky()
+
+
+@pytest.fixture(scope="module")
+def html(frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> str:
+    return build_report_html(*frames, generated_at=GENERATED)
+
+
+@pytest.fixture(scope="module")
+def dom(html: str) -> Dom:
+    return Dom(html)

@@ -1,0 +1,73 @@
+"""Fast tests of CekuraRunsTrigger.run() and on_kill(): exactly one event per exit, no network."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from cekura_livekit.hooks.errors import CekuraAuthError
+from cekura_livekit.triggers.runs import CekuraRunsTrigger
+from tests.support.scripted_hook import ScriptedHook, result
+
+
+def _trigger(hook: ScriptedHook, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> CekuraRunsTrigger:
+    trigger = CekuraRunsTrigger(result_id=7, run_ids=[100, 101], poll_interval=0.01, **kwargs)
+    monkeypatch.setattr(trigger, "_hook", lambda: hook)
+    return trigger
+
+
+async def _events(trigger: CekuraRunsTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+async def test_terminal_batch_yields_one_terminal_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    done = result("completed", [("completed", True), ("completed", True)])
+    hook = ScriptedHook(get_result=[result("running", [("running", None)] * 2), done])
+    events = await _events(_trigger(hook, monkeypatch))
+    assert [e["status"] for e in events] == ["terminal"]
+    assert events[0]["summary"]["passed"] == 2
+    assert hook.names() == ["get_result", "get_result"]  # all passed: no detail fetch
+
+
+async def test_rejected_key_yields_one_error_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    denied = CekuraAuthError("key rejected", endpoint="GET /r", status_code=401)
+    events = await _events(_trigger(ScriptedHook(get_result=[denied]), monkeypatch))
+    assert [e["status"] for e in events] == ["error"]
+    assert "key rejected" in events[0]["message"]
+
+
+async def test_missing_connection_yields_one_error_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoConnection(ScriptedHook):
+        async def __aenter__(self) -> ScriptedHook:
+            raise ValueError("Connection 'cekura_default' has no API key")
+
+    events = await _events(_trigger(NoConnection(), monkeypatch))
+    assert [e["status"] for e in events] == ["error"]
+    assert "no API key" in events[0]["message"]
+
+
+async def test_past_deadline_ends_calls_and_yields_one_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = ScriptedHook(end_calls=[None])
+    events = await _events(_trigger(hook, monkeypatch, execution_deadline=time.time() - 1))
+    assert [e["status"] for e in events] == ["timeout"]
+    assert events[0]["calls_ended"] is True
+    assert hook.names() == ["end_calls"]
+
+
+async def test_deadline_without_ending_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = ScriptedHook()
+    trigger = _trigger(hook, monkeypatch, execution_deadline=time.time() - 1, end_calls_on_deadline=False)
+    events = await _events(trigger)
+    assert events[0]["calls_ended"] is False
+    assert hook.calls == []
+
+
+async def test_on_kill_ends_the_calls_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = ScriptedHook(end_calls=[None])
+    await _trigger(hook, monkeypatch).on_kill()
+    assert hook.names() == ["end_calls"]
+    quiet = ScriptedHook()
+    await _trigger(quiet, monkeypatch, cancel_on_kill=False).on_kill()
+    assert quiet.calls == []
