@@ -12,10 +12,13 @@ PYTEST_ARGS ?=
 install: $(STAMP)
 
 # Reinstall only when the dependency declarations change.
-$(STAMP): pyproject.toml requirements.txt Makefile
+$(STAMP): pyproject.toml sandbox/pyproject.toml requirements.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -r requirements.txt -e ".[postgres,sqlite,dev]"
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -r requirements.txt -e ".[postgres,sqlite,dev]" \
+	  -e ./sandbox
+	@# A .venv from before the split: removing the old provider also removed the script it owned.
+	@test -x $(BIN)/cekura-sandbox || $(BIN)/python -m pip install --quiet --no-deps --force-reinstall -e ./sandbox
 	@touch $@
 
 # Headless Chromium (Debian) renders the HTML report in a test; installed when we may, else that test skips.

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 V2 = "/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/"
 

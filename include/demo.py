@@ -169,7 +169,7 @@ def _run(terminal: Any) -> tuple[dict[str, str], bool]:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
-    from cekura_livekit.sandbox import Sandbox
+    from cekura_sandbox import Sandbox
 
     logging.getLogger().setLevel(logging.WARNING)
     db.initdb()

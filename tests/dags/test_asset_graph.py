@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from cekura_livekit.assets import daily_asset, fact_assets, regressions_asset, runs_asset
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 from tests.support.warehouse import WarehouseTarget
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,8 +123,8 @@ def _events(name: str, since: datetime) -> list[dict[str, Any]]:
 
 def test_one_load_registers_fact_events_with_run_dates_and_queues_trends_only(
     airflow_db: None,
-    sandbox: Sandbox,
-    sandbox_connections: dict[str, str],
+    cekura_sandbox: Sandbox,
+    cekura_sandbox_connections: dict[str, str],
     sqlite_warehouse: WarehouseTarget,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -149,7 +149,7 @@ def test_one_load_registers_fact_events_with_run_dates_and_queues_trends_only(
         session.query(DagModel).filter(DagModel.dag_id.in_(watched)).update({"is_paused": False})
     start = datetime.now(UTC) - timedelta(seconds=1)
     day = datetime(2026, 11, 12, 3, tzinfo=UTC)
-    sandbox.set_time(day)
+    cekura_sandbox.set_time(day)
     suite = "cekura_regression_acme_support_nightly"
     state = bag.dags[suite].test(logical_date=day + timedelta(microseconds=start.microsecond))
     assert str(state.state) in {"success", "failed"}  # failed = the suite's gate, never a crash

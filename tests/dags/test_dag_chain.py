@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 from tests.conftest import ARTIFACTS
 from tests.support.chromium import chromium_or_skip, run_chromium
 from tests.support.warehouse import PG_DSN, WarehouseTarget
@@ -29,7 +29,7 @@ def logical(day: datetime) -> datetime:
 @pytest.fixture
 def chain_env(
     airflow_db: None,
-    sandbox_connections: dict[str, str],
+    cekura_sandbox_connections: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Path:
@@ -58,21 +58,26 @@ def run_days(sandbox: Sandbox, dag_ids: list[str], days: list[datetime]) -> dict
 
 
 def test_chain_on_sqlite_end_to_end(
-    chain_env: Path, sandbox: Sandbox, sqlite_warehouse: WarehouseTarget, monkeypatch: pytest.MonkeyPatch
+    chain_env: Path,
+    cekura_sandbox: Sandbox,
+    sqlite_warehouse: WarehouseTarget,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CEKURA_WAREHOUSE_CONN_ID", sqlite_warehouse.conn_id)
     days = [datetime(2026, 11, d, 3, tzinfo=UTC) for d in (12, 13, 14)]
-    states = run_days(sandbox, [NIGHTLY], days) | run_days(sandbox, [BYO], days[-1:])
+    states = run_days(cekura_sandbox, [NIGHTLY], days) | run_days(cekura_sandbox, [BYO], days[-1:])
     assert set(states.values()) <= {"success", "failed"}  # failed = the suite's gate, never a crash
-    assert sandbox.count("POST", "run_scenarios_livekit_v2") == 3
-    assert sandbox.count("POST", "run_scenarios_livekit/") == 1
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 3
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit/") == 1
     # BYO: the DAG created 10 rooms, dispatched the agent into each, and deleted every one of them
     # (a room's dispatches go with it, as on a real server, so count the Twirp calls).
-    assert sandbox.count("POST", "RoomService/CreateRoom", server="livekit") == 10
-    assert sandbox.count("POST", "AgentDispatchService/CreateDispatch", server="livekit") == 10
-    byo_rooms = [r for r in sandbox.livekit_deleted_rooms if "acme-bookings" in r or "run-scenarios" in r]
+    assert cekura_sandbox.count("POST", "RoomService/CreateRoom", server="livekit") == 10
+    assert cekura_sandbox.count("POST", "AgentDispatchService/CreateDispatch", server="livekit") == 10
+    byo_rooms = [
+        r for r in cekura_sandbox.livekit_deleted_rooms if "acme-bookings" in r or "run-scenarios" in r
+    ]
     assert len(set(byo_rooms)) == 10
-    assert not [r for r in sandbox.livekit_rooms if "run-scenarios" in r]
+    assert not [r for r in cekura_sandbox.livekit_rooms if "run-scenarios" in r]
 
     bag = dagbag()
     after = days[-1] + timedelta(hours=3)
@@ -113,21 +118,21 @@ def test_chain_on_sqlite_end_to_end(
 
 @pytest.mark.postgres
 def test_regression_dag_on_postgres(
-    chain_env: Path, sandbox: Sandbox, pg_warehouse: WarehouseTarget, monkeypatch: pytest.MonkeyPatch
+    chain_env: Path, cekura_sandbox: Sandbox, pg_warehouse: WarehouseTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import psycopg
 
     monkeypatch.setenv("CEKURA_WAREHOUSE_CONN_ID", pg_warehouse.conn_id)
     monkeypatch.setenv("CEKURA_WAREHOUSE_SCHEMA", pg_warehouse.schema)
     day = datetime(2026, 11, 16, 3, tzinfo=UTC)
-    states = run_days(sandbox, [NIGHTLY], [day])
+    states = run_days(cekura_sandbox, [NIGHTLY], [day])
     assert set(states.values()) <= {"success", "failed"}
     # Re-running the load for the same batch (a retry, a backfill) changes no row counts.
     bag = dagbag()
     load = bag.dags[NIGHTLY].get_task("load_results")
-    result_id = sandbox.requests and max(
+    result_id = cekura_sandbox.requests and max(
         int(r.path.rstrip("/").split("/")[-1])
-        for r in sandbox.requests
+        for r in cekura_sandbox.requests
         if re.search(r"/results/\d+/?$", r.path)
     )
     from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def test_example_dag_parses_without_heavy_imports() -> None:
 
 
 @pytest.mark.usefixtures("airflow_db")
-def test_example_dag_runs_end_to_end(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_example_dag_runs_end_to_end(cekura_sandbox: Sandbox, cekura_sandbox_connections: dict) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     started = time.monotonic()
@@ -38,4 +38,4 @@ def test_example_dag_runs_end_to_end(sandbox: Sandbox, sandbox_connections: dict
     dr = dag.test(run_conf={"scenarios": [2001, 2005], "agent": 101})
     states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
     assert states == {"submit_suite": "success", "wait_for_verdict": "success"}
-    assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 1

@@ -9,9 +9,9 @@ import pytest
 from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.hooks.errors import CekuraAuthError, CekuraNotFoundError, CekuraValidationError
 from cekura_livekit.models import ResultSummary
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
-pytestmark = pytest.mark.usefixtures("sandbox_connections")
+pytestmark = pytest.mark.usefixtures("cekura_sandbox_connections")
 
 
 def wait_terminal(hook: CekuraHook, result_id: int, limit: float = 30) -> dict:
@@ -24,7 +24,7 @@ def wait_terminal(hook: CekuraHook, result_id: int, limit: float = 30) -> dict:
     raise AssertionError(f"result {result_id} did not finish in {limit}s")
 
 
-def test_managed_batch_lifecycle(sandbox: Sandbox) -> None:
+def test_managed_batch_lifecycle(cekura_sandbox: Sandbox) -> None:
     hook = CekuraHook()
     submitted = hook.submit_managed(
         {
@@ -37,7 +37,7 @@ def test_managed_batch_lifecycle(sandbox: Sandbox) -> None:
     result_id = submitted["id"]
     run_ids = [r["id"] for r in submitted["runs"]]
     assert len(run_ids) == 6
-    assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 1
 
     result = wait_terminal(hook, result_id)
     assert isinstance(result["runs"], dict)
@@ -50,7 +50,7 @@ def test_managed_batch_lifecycle(sandbox: Sandbox) -> None:
     assert all(r["result_id"] == result_id for r in runs)
     listed = list(hook.iter_runs(result_id=result_id, page_size=4))
     assert sorted(r["id"] for r in listed) == sorted(run_ids)
-    assert sandbox.count("GET", "/runs/", server="cekura") >= 2  # two pages were followed
+    assert cekura_sandbox.count("GET", "/runs/", server="cekura") >= 2  # two pages were followed
 
     assert [r["id"] for r in hook.find_results_by_name("hook-it-1")] == [result_id]
     assert hook.find_results_by_name("hook-it") == []  # substring matches are filtered out
@@ -59,7 +59,7 @@ def test_managed_batch_lifecycle(sandbox: Sandbox) -> None:
     assert hook.test_connection()[0] is True
 
 
-def test_end_calls_cancels_unfinished_runs(sandbox: Sandbox) -> None:
+def test_end_calls_cancels_unfinished_runs(cekura_sandbox: Sandbox) -> None:
     hook = CekuraHook()
     submitted = hook.submit_managed({"scenarios": [{"scenario": 2003}], "agent": 101, "frequency": 4})
     hook.end_calls(submitted["id"])
@@ -69,7 +69,7 @@ def test_end_calls_cancels_unfinished_runs(sandbox: Sandbox) -> None:
     hook.end_call(submitted["runs"][0]["id"])  # ending an ended call is harmless
 
 
-def test_server_side_errors_are_typed(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_side_errors_are_typed(cekura_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     hook = CekuraHook()
     with pytest.raises(CekuraNotFoundError, match="404"):
         hook.get_result(999_999)
@@ -77,27 +77,27 @@ def test_server_side_errors_are_typed(sandbox: Sandbox, monkeypatch: pytest.Monk
         hook.submit_managed({"scenarios": [{"scenario": 2001}], "agent": 101, "frequency": 101})
     with pytest.raises(CekuraValidationError, match="scenario"):
         hook.submit_managed({"scenarios": [{"scenario": 987654}], "agent": 101})
-    assert sandbox.count("POST", "run_scenarios_livekit_v2") == 2  # rejected submits are not retried
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 2  # rejected submits are not retried
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_CEKURA_BADKEY",
-        f'{{"conn_type": "cekura", "host": "{sandbox.cekura_url}", "password": "wrong-key-0000"}}',
+        f'{{"conn_type": "cekura", "host": "{cekura_sandbox.cekura_url}", "password": "wrong-key-0000"}}',
     )
     with pytest.raises(CekuraAuthError) as info:
         CekuraHook("cekura_badkey").get_result(1)
     assert "wrong-key-0000" not in str(info.value)
 
 
-def test_faults_are_survived_on_reads(sandbox: Sandbox) -> None:
+def test_faults_are_survived_on_reads(cekura_sandbox: Sandbox) -> None:
     hook = CekuraHook(retry_delay=0.05, retry_max_delay=0.2)
     submitted = hook.submit_managed({"scenarios": [{"scenario": 2005}], "agent": 101})
-    sandbox.inject_fault(path_contains="/results/", kind="429", times=2, retry_after=0)
-    sandbox.inject_fault(path_contains="/results/", kind="500", times=2)
-    sandbox.inject_fault(path_contains="/results/", kind="malformed", times=1)
+    cekura_sandbox.inject_fault(path_contains="/results/", kind="429", times=2, retry_after=0)
+    cekura_sandbox.inject_fault(path_contains="/results/", kind="500", times=2)
+    cekura_sandbox.inject_fault(path_contains="/results/", kind="malformed", times=1)
     assert hook.get_result(submitted["id"])["id"] == submitted["id"]
 
 
-async def test_async_side_against_sandbox(sandbox: Sandbox) -> None:
+async def test_async_side_against_sandbox(cekura_sandbox: Sandbox) -> None:
     submitted = CekuraHook().submit_managed({"scenarios": [{"scenario": 2005}], "agent": 101, "frequency": 2})
     async with CekuraHook() as hook:
         result = await hook.aget_result(submitted["id"])

@@ -9,27 +9,31 @@ import pytest
 from livekit.api import TokenVerifier
 
 from cekura_livekit.hooks.livekit import LiveKitError, LiveKitHook, RoomSpec
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 
-def test_rooms_dispatch_and_idempotent_delete(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_rooms_dispatch_and_idempotent_delete(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     hook = LiveKitHook()
     sids = hook.create_rooms([RoomSpec("r1", 60, 3, '{"a": 1}'), RoomSpec("r2")], concurrency=2)
     assert len(sids) == 2
     assert all(s.startswith("RM_") for s in sids)
-    assert sandbox.livekit_rooms["r1"]["metadata"] == '{"a": 1}'
-    assert sandbox.livekit_rooms["r1"]["empty_timeout"] == 60
+    assert cekura_sandbox.livekit_rooms["r1"]["metadata"] == '{"a": 1}'
+    assert cekura_sandbox.livekit_rooms["r1"]["empty_timeout"] == 60
     assert hook.create_rooms([RoomSpec("r1")]) == sids[:1]  # existing name: same room
     hook.dispatch_agents("acme-support", [("r1", {"scenario_id": 1, "run_id": 2})])
     assert hook.list_dispatched_rooms(["r1", "r2"]) == {"r1"}
     assert sorted(hook.list_rooms()) == ["r1", "r2"]
     assert hook.delete_rooms(["r1", "r2", "never-existed"]) == 2  # 404 counts as already gone
-    assert sandbox.livekit_rooms == {}
+    assert cekura_sandbox.livekit_rooms == {}
 
 
-def test_join_token_is_scoped_and_short_lived(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_join_token_is_scoped_and_short_lived(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     token = LiveKitHook().mint_join_token("room-x", identity="tester", ttl=timedelta(minutes=5))
-    claims = TokenVerifier(sandbox.livekit_api_key, sandbox.livekit_api_secret).verify(token)
+    claims = TokenVerifier(cekura_sandbox.livekit_api_key, cekura_sandbox.livekit_api_secret).verify(token)
     assert claims.video.room == "room-x"
     assert claims.video.room_join
     assert not claims.video.room_create
@@ -37,20 +41,20 @@ def test_join_token_is_scoped_and_short_lived(sandbox: Sandbox, sandbox_connecti
 
 
 def test_stray_livekit_token_env_does_not_win(
-    sandbox: Sandbox, sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LIVEKIT_TOKEN", "not-a-valid-token")
     monkeypatch.setenv("LIVEKIT_API_SECRET", "wrong-secret-wrong-secret-wrong-secret")
     LiveKitHook().create_rooms([RoomSpec("env-room")])
-    assert "env-room" in sandbox.livekit_rooms
+    assert "env-room" in cekura_sandbox.livekit_rooms
 
 
 def test_test_connection(
-    sandbox: Sandbox, sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ok, message = LiveKitHook().test_connection()
     assert ok, message
-    bad = json.loads(sandbox_connections["AIRFLOW_CONN_LIVEKIT_DEFAULT"])
+    bad = json.loads(cekura_sandbox_connections["AIRFLOW_CONN_LIVEKIT_DEFAULT"])
     bad["password"] = "x" * 40
     monkeypatch.setenv("AIRFLOW_CONN_LIVEKIT_BAD", json.dumps(bad))
     ok, message = LiveKitHook("livekit_bad").test_connection()
@@ -59,11 +63,13 @@ def test_test_connection(
     assert "x" * 40 not in message
 
 
-def test_failures_name_the_call_not_the_secret(sandbox: Sandbox, sandbox_connections: dict) -> None:
-    sandbox.inject_fault(path_contains="CreateRoom", kind="500", times=1, server="livekit")
+def test_failures_name_the_call_not_the_secret(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    cekura_sandbox.inject_fault(path_contains="CreateRoom", kind="500", times=1, server="livekit")
     with pytest.raises(LiveKitError, match="CreateRoom failed for 1 of 1") as err:
         LiveKitHook().create_rooms([RoomSpec("boom")])
-    assert sandbox.livekit_api_secret not in str(err.value)
+    assert cekura_sandbox.livekit_api_secret not in str(err.value)
 
 
 def test_connection_without_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import pytest
 from livekit.api import TokenVerifier
 
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 from tests.support.task_context import FakeTI, MemoryStateStore, make_context
 
 SUBMIT_V1 = "scenarios-external/run_scenarios_livekit/"
@@ -32,12 +32,14 @@ def _op(**kwargs: Any) -> CekuraRunLiveKitScenariosOperator:
     return CekuraRunLiveKitScenariosOperator(**{**defaults, **kwargs})
 
 
-def test_rooms_created_tokens_minted_agent_dispatched(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_rooms_created_tokens_minted_agent_dispatched(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     ctx = make_context(store=MemoryStateStore())
     summary = _op(wait_for_completion=False).execute(ctx)
 
-    assert sandbox.count("POST", SUBMIT_V1) == 1
-    rooms = sandbox.livekit_rooms
+    assert cekura_sandbox.count("POST", SUBMIT_V1) == 1
+    rooms = cekura_sandbox.livekit_rooms
     assert len(rooms) == 4  # 2 scenarios x frequency 2, one room per run
     for room in rooms.values():
         assert json.loads(room["metadata"]) == {"voice": "alloy", "language": "en"}
@@ -49,7 +51,7 @@ def test_rooms_created_tokens_minted_agent_dispatched(sandbox: Sandbox, sandbox_
     spec = _op()._spec(strict=True)
     assert sorted(rooms) == sorted(s.room for s in plan_slots(_identity(), 1, spec.scenarios, spec.frequency))
 
-    dispatches = sandbox.livekit_dispatches
+    dispatches = cekura_sandbox.livekit_dispatches
     assert len(dispatches) == 4
     assert {d["agent_name"] for d in dispatches} == {"acme-support"}
     run_ids = ctx["ti"].xcoms["run_ids"]
@@ -58,10 +60,10 @@ def test_rooms_created_tokens_minted_agent_dispatched(sandbox: Sandbox, sandbox_
     assert sorted(m["scenario_id"] for m in metas) == [2001, 2001, 2002, 2002]
     assert all("text_mode" not in m for m in metas)
     # Each run's join token is valid for exactly its own room, and short-lived.
-    verifier = TokenVerifier(sandbox.livekit_api_key, sandbox.livekit_api_secret)
+    verifier = TokenVerifier(cekura_sandbox.livekit_api_key, cekura_sandbox.livekit_api_secret)
     by_room = {d["room"]: d["metadata"]["run_id"] for d in dispatches}
     for room, run_id in by_room.items():
-        claims = verifier.verify(sandbox.store.runs[run_id].access_token)
+        claims = verifier.verify(cekura_sandbox.store.runs[run_id].access_token)
         assert claims.video.room == room
         assert claims.video.room_join
     assert summary["result_id"] == ctx["ti"].xcoms["result_id"]
@@ -74,64 +76,70 @@ def _identity() -> Any:
     return TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
 
 
-def test_byo_wait_passes_and_deletes_every_room(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_byo_wait_passes_and_deletes_every_room(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     summary = _op().execute(make_context(store=MemoryStateStore()))
     assert summary["status"] == "completed"
     assert summary["total"] == 4
-    assert sandbox.count("POST", "AgentDispatchService/CreateDispatch") == 4
-    assert sandbox.livekit_rooms == {}
-    assert len(sandbox.livekit_deleted_rooms) == 4
+    assert cekura_sandbox.count("POST", "AgentDispatchService/CreateDispatch") == 4
+    assert cekura_sandbox.livekit_rooms == {}
+    assert len(cekura_sandbox.livekit_deleted_rooms) == 4
 
 
-def test_byo_task_failure_still_deletes_rooms(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_byo_task_failure_still_deletes_rooms(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     """The agent dispatch fails (LiveKit 500s): the calls are ended, the rooms deleted, the task fails."""
-    sandbox.inject_fault(path_contains="CreateDispatch", kind="500", times=10, server="livekit")
+    cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="500", times=10, server="livekit")
     with pytest.raises(Exception, match="CreateAgentDispatch"):
         _op().execute(make_context(store=MemoryStateStore()))
-    assert sandbox.livekit_rooms == {}
-    assert sandbox.count("POST", "end_calls") == 1
+    assert cekura_sandbox.livekit_rooms == {}
+    assert cekura_sandbox.count("POST", "end_calls") == 1
 
 
 def test_byo_retry_reattaches_and_dispatches_only_missing_rooms(
-    sandbox: Sandbox, sandbox_connections: dict
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
     store = MemoryStateStore()
     _op(wait_for_completion=False).execute(make_context(FakeTI(), store))
     summary = _op().execute(make_context(FakeTI(try_number=2), store))
-    assert sandbox.count("POST", SUBMIT_V1) == 1
-    assert sandbox.count("POST", "CreateDispatch") == 4  # the retry found every room already served
+    assert cekura_sandbox.count("POST", SUBMIT_V1) == 1
+    assert cekura_sandbox.count("POST", "CreateDispatch") == 4  # the retry found every room already served
     assert summary["status"] == "completed"
-    assert sandbox.livekit_rooms == {}
+    assert cekura_sandbox.livekit_rooms == {}
 
 
-def test_chat_mode_dispatches_in_text_mode(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_chat_mode_dispatches_in_text_mode(cekura_sandbox: Sandbox, cekura_sandbox_connections: dict) -> None:
     op = _op(mode="chat", scenarios=[{"scenario": 2001, "publish_data_message": {"hello": 1}}], frequency=1)
     op.execute(make_context(store=MemoryStateStore()))
-    assert sandbox.count("POST", "run_scenarios_livekit_chat") == 1
-    assert sandbox.livekit_rooms == {}
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_chat") == 1
+    assert cekura_sandbox.livekit_rooms == {}
 
 
-def test_chat_dispatch_metadata_has_text_mode(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_chat_dispatch_metadata_has_text_mode(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     op = _op(mode="chat", scenarios=[2005], frequency=1, wait_for_completion=False)
     op.execute(make_context(store=MemoryStateStore()))
-    (dispatch,) = sandbox.livekit_dispatches
+    (dispatch,) = cekura_sandbox.livekit_dispatches
     assert dispatch["metadata"]["text_mode"] is True
 
 
 def test_tokens_and_secrets_never_in_xcom_state_or_logs(
-    sandbox: Sandbox,
-    sandbox_connections: dict,
+    cekura_sandbox: Sandbox,
+    cekura_sandbox_connections: dict,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ctx = make_context(store=MemoryStateStore())
     _op().execute(ctx)
-    tokens = [r.access_token for r in sandbox.store.runs.values()]
+    tokens = [r.access_token for r in cekura_sandbox.store.runs.values()]
     assert len(tokens) == 4
     assert all(tokens)
     out, err = capfd.readouterr()
     text = caplog.text + out + err + json.dumps(ctx["ti"].xcoms) + json.dumps(ctx["task_state_store"].data)
     assert "Dispatched agent" in text
-    for secret in [sandbox.api_key, sandbox.livekit_api_secret, *tokens]:
+    for secret in [cekura_sandbox.api_key, cekura_sandbox.livekit_api_secret, *tokens]:
         assert secret not in text

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -16,7 +16,7 @@ def _states(dr: Any) -> dict[str, str]:
 
 
 def test_deferrable_operator_defers_and_the_trigger_event_completes_it(
-    sandbox: Sandbox, sandbox_connections: dict
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
     from unittest import mock
 
@@ -47,7 +47,7 @@ def test_deferrable_operator_defers_and_the_trigger_event_completes_it(
     assert events[0]["status"] == "terminal"
     completed.assert_called_once()
     assert events[0] in [*completed.call_args.args, *completed.call_args.kwargs.values()]
-    assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 1
     summary = ti.xcom_pull(task_ids="run_suite")
     assert summary["status"] == "completed"
     assert summary["total"] == 3
@@ -58,7 +58,7 @@ def test_deferrable_operator_defers_and_the_trigger_event_completes_it(
     assert ti.xcom_pull(task_ids="run_suite", key="_link_CekuraResultLink") == summary["dashboard_url"]
 
 
-def test_operator_then_sensor_by_result_id(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_operator_then_sensor_by_result_id(cekura_sandbox: Sandbox, cekura_sandbox_connections: dict) -> None:
     from tests.dag_files.op_cekura_flow import sensor_dag
 
     dr = sensor_dag.test()
@@ -67,11 +67,11 @@ def test_operator_then_sensor_by_result_id(sandbox: Sandbox, sandbox_connections
     summary = tis["wait"].xcom_pull(task_ids="wait")
     assert summary["result_id"] == tis["submit"].xcom_pull(task_ids="submit", key="result_id")
     assert summary["status"] == "completed"
-    assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 1
 
 
 def test_retry_after_crash_reattaches_without_resubmitting(
-    sandbox: Sandbox, sandbox_connections: dict
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
     from tests.dag_files.op_cekura_flow import retry_dag
 
@@ -79,12 +79,12 @@ def test_retry_after_crash_reattaches_without_resubmitting(
     (ti,) = dr.get_task_instances()
     assert ti.state == "success"
     assert ti.try_number == 2
-    assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 1
 
 
 def test_byo_deferrable_cleans_up_and_leaks_no_secret(
-    sandbox: Sandbox,
-    sandbox_connections: dict,
+    cekura_sandbox: Sandbox,
+    cekura_sandbox_connections: dict,
     capfd: pytest.CaptureFixture,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -97,9 +97,9 @@ def test_byo_deferrable_cleans_up_and_leaks_no_secret(
     dr = byo_dag.test()
     (ti,) = dr.get_task_instances()
     assert ti.state == "success"
-    assert sandbox.count("POST", "CreateDispatch") == 4
-    assert sandbox.livekit_rooms == {}  # deleted after the trigger's event, in execute_complete
-    assert len(sandbox.livekit_deleted_rooms) == 4
+    assert cekura_sandbox.count("POST", "CreateDispatch") == 4
+    assert cekura_sandbox.livekit_rooms == {}  # deleted after the trigger's event, in execute_complete
+    assert len(cekura_sandbox.livekit_deleted_rooms) == 4
     xcoms = {
         key: ti.xcom_pull(task_ids="run_byo", key=key)
         for key in ("return_value", "result_id", "run_ids", "dashboard_url", "failing_runs")
@@ -107,8 +107,8 @@ def test_byo_deferrable_cleans_up_and_leaks_no_secret(
     out, err = capfd.readouterr()
     task_log = out + err + caplog.text
     assert "Dispatched agent" in task_log
-    tokens = [r.access_token for r in sandbox.store.runs.values()]
+    tokens = [r.access_token for r in cekura_sandbox.store.runs.values()]
     assert len(tokens) == 4
     blob = task_log + json.dumps(xcoms, default=str)
-    for secret in [sandbox.api_key, sandbox.livekit_api_secret, *tokens]:
+    for secret in [cekura_sandbox.api_key, cekura_sandbox.livekit_api_secret, *tokens]:
         assert secret not in blob

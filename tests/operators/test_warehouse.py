@@ -39,7 +39,7 @@ def _finished_result(hook: CekuraHook, scenarios: Sequence[int], frequency: int 
 
 
 @pytest.fixture
-def hook(sandbox_connections: dict[str, str]) -> Iterator[CekuraHook]:
+def hook(cekura_sandbox_connections: dict[str, str]) -> Iterator[CekuraHook]:
     h = CekuraHook("cekura_default", retry_delay=0.05, retry_max_delay=0.2)
     yield h
     h.close()
@@ -61,14 +61,14 @@ class _OutletEvents(dict):
         return {asset.name: accessor.extra for asset, accessor in self.items()}
 
 
-def test_fetch_returns_every_run_as_a_full_object(hook: CekuraHook, sandbox: Any) -> None:
+def test_fetch_returns_every_run_as_a_full_object(hook: CekuraHook, cekura_sandbox: Any) -> None:
     result_id = _finished_result(hook, [2001, 2003, 2006], frequency=2)
     result, runs = fetch_result_with_runs(hook, result_id)
     assert result["id"] == result_id
     assert len(runs) == 6
     assert sorted(int(r["id"]) for r in runs) == sorted(int(k) for k in result["runs"])
     assert all("status" in r and "scenario" in r for r in runs)
-    assert sandbox.count("GET", "bulk") >= 1
+    assert cekura_sandbox.count("GET", "bulk") >= 1
 
 
 class DroppingBulkHook(CekuraHook):
@@ -85,16 +85,16 @@ class DroppingBulkHook(CekuraHook):
 
 
 def test_missing_bulk_runs_fall_back_to_the_runs_list(
-    sandbox_connections: dict[str, str], sandbox: Any
+    cekura_sandbox_connections: dict[str, str], cekura_sandbox: Any
 ) -> None:
     hook = DroppingBulkHook("cekura_default", retry_delay=0.05)
     result_id = _finished_result(hook, [2001, 2002], frequency=2)
     ids = sorted(int(k) for k in hook.get_result(result_id)["runs"])
     hook.drop = {ids[0], ids[-1]}
-    sandbox.clear_requests()
+    cekura_sandbox.clear_requests()
     _, runs = fetch_result_with_runs(hook, result_id)
     assert sorted(int(r["id"]) for r in runs) == ids
-    assert sandbox.count("GET", "/runs") >= 2  # bulk, then the paginated list
+    assert cekura_sandbox.count("GET", "/runs") >= 2  # bulk, then the paginated list
 
     hook.hide_from_list = {ids[-1]}
     with pytest.raises(MissingRunsError, match=str(ids[-1])) as info:

@@ -14,9 +14,9 @@ from airflow.sdk.exceptions import (
 )
 
 from cekura_livekit.hooks.cekura import CekuraHook
-from cekura_livekit.sandbox import Sandbox
 from cekura_livekit.sensors.runs import CekuraRunsSensor
 from cekura_livekit.triggers.runs import CekuraRunsTrigger
+from cekura_sandbox import Sandbox
 from tests.support.task_context import make_context
 
 
@@ -35,7 +35,9 @@ def _poke_until_done(sensor: CekuraRunsSensor) -> PokeReturnValue:
     raise AssertionError("batch never finished")
 
 
-def test_poke_returns_summary_when_batch_passes(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_poke_returns_summary_when_batch_passes(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     result = _submit([2001, 2005])
     sensor = CekuraRunsSensor(task_id="wait", result_id=str(result["id"]), poke_interval=0.1)
     value = _poke_until_done(sensor)
@@ -43,33 +45,36 @@ def test_poke_returns_summary_when_batch_passes(sandbox: Sandbox, sandbox_connec
     assert value.xcom_value["status"] == "completed"
 
 
-def test_accepts_the_operators_whole_return_value(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_accepts_the_operators_whole_return_value(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     result = _submit([2001])
     sensor = CekuraRunsSensor(task_id="wait", result_id={"result_id": result["id"], "status": "pending"})
     assert _poke_until_done(sensor).xcom_value["result_id"] == result["id"]
 
 
-def test_run_ids_mode(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_run_ids_mode(cekura_sandbox: Sandbox, cekura_sandbox_connections: dict) -> None:
     result = _submit([2001, 2005])
     ids = ",".join(str(r["id"]) for r in result["runs"])
     value = _poke_until_done(CekuraRunsSensor(task_id="wait", run_ids=ids))
     assert value.xcom_value["total"] == 2
 
 
-def test_failed_batch_fails_without_retry(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_failed_batch_fails_without_retry(cekura_sandbox: Sandbox, cekura_sandbox_connections: dict) -> None:
     result = _submit([2006, 2003], frequency=8)
     sensor = CekuraRunsSensor(task_id="wait", result_id=result["id"])
     with pytest.raises(AirflowFailException, match="did not pass"):
         _poke_until_done(sensor)
 
 
-def test_policy_can_accept_partial_batches(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_policy_can_accept_partial_batches(cekura_sandbox: Sandbox, cekura_sandbox_connections: dict) -> None:
     result = _submit([2006, 2003], frequency=8)
     sensor = CekuraRunsSensor(task_id="wait", result_id=result["id"], min_success_rate=0.0, fail_on=[])
     assert _poke_until_done(sensor).xcom_value["total"] == 16
 
 
-def test_deferrable_checks_before_deferring_then_defers(sandbox: Sandbox, sandbox_connections: dict) -> None:
+def test_deferrable_defers_while_the_batch_runs(cekura_slow_sandbox: Sandbox) -> None:
+    """Real-time sandbox: the batch cannot have finished at the first check, whatever the machine's load."""
     result = _submit([2001])
     sensor = CekuraRunsSensor(
         task_id="wait", result_id=result["id"], deferrable=True, poke_interval=7, timeout=60
@@ -81,13 +86,22 @@ def test_deferrable_checks_before_deferring_then_defers(sandbox: Sandbox, sandbo
     assert trigger.poll_interval == 7
     assert trigger.result_id == result["id"]
     assert trigger.end_calls_on_deadline is False  # a sensor only watches
-    # Finished batch: no deferral at all.
+
+
+def test_deferrable_checks_before_deferring(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    """A finished batch needs no triggerer round-trip: execute returns the verdict at once."""
+    result = _submit([2001])
     _poke_until_done(CekuraRunsSensor(task_id="w2", result_id=result["id"]))
+    sensor = CekuraRunsSensor(
+        task_id="wait", result_id=result["id"], deferrable=True, poke_interval=7, timeout=60
+    )
     summary = sensor.execute(make_context())
     assert summary["status"] == "completed"
 
 
-def test_timeout_and_soft_fail(slow_sandbox: Sandbox) -> None:
+def test_timeout_and_soft_fail(cekura_slow_sandbox: Sandbox) -> None:
     result = _submit([2001])
     with pytest.raises(AirflowSensorTimeout):
         CekuraRunsSensor(task_id="w", result_id=result["id"], poke_interval=0.1, timeout=0.3).execute(
@@ -101,7 +115,7 @@ def test_timeout_and_soft_fail(slow_sandbox: Sandbox) -> None:
     sensor = CekuraRunsSensor(task_id="w", result_id=result["id"], deferrable=True)
     with pytest.raises(AirflowSensorTimeout):
         sensor.execute_complete(make_context(), {"status": "timeout", "message": "deadline"})
-    assert slow_sandbox.count("POST", "end_calls") == 0
+    assert cekura_slow_sandbox.count("POST", "end_calls") == 0
 
 
 def test_needs_something_to_wait_on() -> None:

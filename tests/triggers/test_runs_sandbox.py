@@ -11,8 +11,8 @@ import pytest
 from airflow.sdk.module_loading import import_string
 
 from cekura_livekit.hooks.cekura import CekuraHook
-from cekura_livekit.sandbox import Sandbox
 from cekura_livekit.triggers.runs import CekuraRunsTrigger
+from cekura_sandbox import Sandbox
 
 FAST_HOOK = {"retry_delay": 0.05, "retry_max_delay": 0.2}
 
@@ -27,7 +27,9 @@ async def _collect(trigger: CekuraRunsTrigger) -> list[dict[str, Any]]:
     return [event.payload async for event in trigger.run()]
 
 
-async def test_one_terminal_event_with_summary(sandbox: Sandbox, sandbox_connections: dict) -> None:
+async def test_one_terminal_event_with_summary(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     result = _submit([2001, 2002, 2005])
     trigger = CekuraRunsTrigger(result_id=result["id"], poll_interval=0.1, hook_params=FAST_HOOK)
     events = await _collect(trigger)
@@ -38,37 +40,49 @@ async def test_one_terminal_event_with_summary(sandbox: Sandbox, sandbox_connect
     assert event["summary"]["total"] == 3
     assert event["summary"]["pending"] == 0
     # One request per poll, no run details when every run passed.
-    assert sandbox.count("GET", "runs/bulk") == (0 if event["failing_total"] == 0 else 1)
+    assert cekura_sandbox.count("GET", "runs/bulk") == (0 if event["failing_total"] == 0 else 1)
 
 
-async def test_restart_from_serialized_form_finishes_the_job(
-    sandbox: Sandbox, sandbox_connections: dict
-) -> None:
-    """A triggerer restart: the trigger is cancelled mid-wait and rebuilt from serialize()."""
-    result = _submit([2001, 2002], frequency=5)
-    first = CekuraRunsTrigger(result_id=result["id"], poll_interval=0.05, hook_params=FAST_HOOK)
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(_collect(first), timeout=0.08)
-    assert sandbox.count("GET", f"results/{result['id']}/") >= 1
-    classpath, kwargs = first.serialize()
-    rebuilt = import_string(classpath)(**kwargs)
-    assert rebuilt.serialize() == (classpath, kwargs)
-    events = await _collect(rebuilt)
+async def test_restart_from_serialized_form_finishes_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A triggerer restart: the trigger is cancelled mid-wait and rebuilt from serialize().
+
+    A sandbox at 60x (a batch takes seconds, not milliseconds) and a cancel after the first poll was seen,
+    not after a fixed delay: the wait is really interrupted half-way on a loaded machine too.
+    """
+    with Sandbox(seed=7, speed=60.0) as sandbox:
+        for name, value in sandbox.connection_env().items():
+            monkeypatch.setenv(name, value)
+        result = _submit([2001, 2002], frequency=5)
+        first = CekuraRunsTrigger(result_id=result["id"], poll_interval=0.05, hook_params=FAST_HOOK)
+        task = asyncio.ensure_future(_collect(first))
+        deadline = time.monotonic() + 10
+        while sandbox.count("GET", f"results/{result['id']}/") == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert not task.done(), "the batch finished before the restart: the test proves nothing"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        classpath, kwargs = first.serialize()
+        rebuilt = import_string(classpath)(**kwargs)
+        assert rebuilt.serialize() == (classpath, kwargs)
+        events = await _collect(rebuilt)
     assert [e["status"] for e in events] == ["terminal"]
     assert events[0]["summary"]["total"] == 10
 
 
-async def test_error_event_for_a_missing_result(sandbox: Sandbox, sandbox_connections: dict) -> None:
+async def test_error_event_for_a_missing_result(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     events = await _collect(CekuraRunsTrigger(result_id=999999, poll_interval=0.1, hook_params=FAST_HOOK))
     assert [e["status"] for e in events] == ["error"]
     assert "404" in events[0]["message"]
 
 
 async def test_outage_longer_than_hook_retries_is_tolerated(
-    sandbox: Sandbox, sandbox_connections: dict
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
     result = _submit([2001])
-    sandbox.inject_fault(path_contains=f"results/{result['id']}/", kind="500", times=9, method="GET")
+    cekura_sandbox.inject_fault(path_contains=f"results/{result['id']}/", kind="500", times=9, method="GET")
     trigger = CekuraRunsTrigger(
         result_id=result["id"], poll_interval=0.05, hook_params={**FAST_HOOK, "retry_limit": 2}
     )
@@ -76,7 +90,9 @@ async def test_outage_longer_than_hook_retries_is_tolerated(
     assert [e["status"] for e in events] == ["terminal"]
 
 
-async def test_runs_mode_waits_on_explicit_run_ids(sandbox: Sandbox, sandbox_connections: dict) -> None:
+async def test_runs_mode_waits_on_explicit_run_ids(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     result = _submit([2001, 2005])
     ids = [r["id"] for r in result["runs"]]
     events = await _collect(CekuraRunsTrigger(run_ids=ids, poll_interval=0.1, hook_params=FAST_HOOK))
@@ -85,7 +101,7 @@ async def test_runs_mode_waits_on_explicit_run_ids(sandbox: Sandbox, sandbox_con
     assert events[0]["result_id"] == result["id"]
 
 
-async def test_deadline_ends_calls_then_reports_timeout(slow_sandbox: Sandbox) -> None:
+async def test_deadline_ends_calls_then_reports_timeout(cekura_slow_sandbox: Sandbox) -> None:
     result = _submit([2001, 2002])
     trigger = CekuraRunsTrigger(
         result_id=result["id"], poll_interval=0.1, execution_deadline=time.time() + 0.5, hook_params=FAST_HOOK
@@ -93,10 +109,10 @@ async def test_deadline_ends_calls_then_reports_timeout(slow_sandbox: Sandbox) -
     events = await _collect(trigger)
     assert [e["status"] for e in events] == ["timeout"]
     assert events[0]["calls_ended"] is True
-    assert slow_sandbox.count("POST", f"results/{result['id']}/end_calls") == 1
+    assert cekura_slow_sandbox.count("POST", f"results/{result['id']}/end_calls") == 1
 
 
-async def test_deadline_without_ending_calls(slow_sandbox: Sandbox) -> None:
+async def test_deadline_without_ending_calls(cekura_slow_sandbox: Sandbox) -> None:
     result = _submit([2001])
     trigger = CekuraRunsTrigger(
         result_id=result["id"],
@@ -107,18 +123,20 @@ async def test_deadline_without_ending_calls(slow_sandbox: Sandbox) -> None:
     events = await _collect(trigger)
     assert events[0]["status"] == "timeout"
     assert events[0]["calls_ended"] is False
-    assert slow_sandbox.count("POST", "end_calls") == 0
+    assert cekura_slow_sandbox.count("POST", "end_calls") == 0
 
 
-async def test_on_kill_ends_the_calls(slow_sandbox: Sandbox) -> None:
+async def test_on_kill_ends_the_calls(cekura_slow_sandbox: Sandbox) -> None:
     result = _submit([2001])
     await CekuraRunsTrigger(result_id=result["id"]).on_kill()
-    assert slow_sandbox.count("POST", f"results/{result['id']}/end_calls") == 1
+    assert cekura_slow_sandbox.count("POST", f"results/{result['id']}/end_calls") == 1
     await CekuraRunsTrigger(result_id=result["id"], cancel_on_kill=False).on_kill()
-    assert slow_sandbox.count("POST", "end_calls") == 1
+    assert cekura_slow_sandbox.count("POST", "end_calls") == 1
 
 
-async def test_trigger_never_blocks_the_event_loop(sandbox: Sandbox, sandbox_connections: dict) -> None:
+async def test_trigger_never_blocks_the_event_loop(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     """A heartbeat coroutine keeps ticking while the trigger waits (no blocking I/O in run())."""
     result = _submit([2001, 2002], frequency=3)
     ticks: list[float] = []

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -84,8 +84,10 @@ def _response_schema(spec: dict[str, Any], path: str, method: str, code: str = "
     return spec["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]
 
 
-def test_responses_match_openapi(sandbox: Sandbox, spec: dict[str, Any]) -> None:
-    with httpx.Client(base_url=sandbox.cekura_url, headers={"X-CEKURA-API-KEY": sandbox.api_key}) as c:
+def test_responses_match_openapi(cekura_sandbox: Sandbox, spec: dict[str, Any]) -> None:
+    with httpx.Client(
+        base_url=cekura_sandbox.cekura_url, headers={"X-CEKURA-API-KEY": cekura_sandbox.api_key}
+    ) as c:
         submitted = c.post(
             V2,
             json={

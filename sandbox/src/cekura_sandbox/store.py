@@ -15,12 +15,12 @@ from urllib.parse import urlparse
 import jwt
 from livekit.api import TokenVerifier
 
-from cekura_livekit.sandbox.catalogue import Catalogue, Personality, TestProfile
-from cekura_livekit.sandbox.clock import SimClock, iso
-from cekura_livekit.sandbox.errors import not_found
-from cekura_livekit.sandbox.lifecycle import TERMINAL, RunRecord, plan_run
-from cekura_livekit.sandbox.livekit_state import LiveKitState
-from cekura_livekit.sandbox.validation import Submission
+from cekura_sandbox.catalogue import Catalogue, Personality, TestProfile
+from cekura_sandbox.clock import SimClock, iso
+from cekura_sandbox.errors import not_found
+from cekura_sandbox.lifecycle import TERMINAL, RunRecord, plan_run
+from cekura_sandbox.livekit_state import LiveKitState
+from cekura_sandbox.validation import Submission
 
 FIRST_RESULT_ID = 501
 FIRST_RUN_ID = 1001

@@ -9,11 +9,13 @@ import httpx
 import pytest
 from livekit import api
 
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 
-async def test_rooms_and_dispatch_with_real_client(sandbox: Sandbox) -> None:
-    async with api.LiveKitAPI(sandbox.livekit_url, sandbox.livekit_api_key, sandbox.livekit_api_secret) as lk:
+async def test_rooms_and_dispatch_with_real_client(cekura_sandbox: Sandbox) -> None:
+    async with api.LiveKitAPI(
+        cekura_sandbox.livekit_url, cekura_sandbox.livekit_api_key, cekura_sandbox.livekit_api_secret
+    ) as lk:
         room = await lk.room.create_room(
             api.CreateRoomRequest(name="byo-1", empty_timeout=60, max_participants=3, metadata='{"cfg": 1}')
         )
@@ -37,7 +39,7 @@ async def test_rooms_and_dispatch_with_real_client(sandbox: Sandbox) -> None:
         assert dispatch.id.startswith("AD_")
         found = await lk.agent_dispatch.list_dispatch("byo-1")
         assert [json.loads(d.metadata) for d in found] == [meta]
-        assert sandbox.livekit_dispatches[0]["metadata"] == meta
+        assert cekura_sandbox.livekit_dispatches[0]["metadata"] == meta
         await lk.agent_dispatch.delete_dispatch(dispatch.id, "byo-1")
         assert await lk.agent_dispatch.list_dispatch("byo-1") == []
 
@@ -46,23 +48,23 @@ async def test_rooms_and_dispatch_with_real_client(sandbox: Sandbox) -> None:
             await lk.room.delete_room(api.DeleteRoomRequest(room="byo-1"))
         assert missing.value.status == 404
         assert missing.value.code == "not_found"
-    assert sandbox.livekit_deleted_rooms == ["byo-1"]
-    assert set(sandbox.livekit_rooms) == {"byo-2"}
+    assert cekura_sandbox.livekit_deleted_rooms == ["byo-1"]
+    assert set(cekura_sandbox.livekit_rooms) == {"byo-2"}
 
 
-async def test_wrong_secret_is_401(sandbox: Sandbox) -> None:
-    async with api.LiveKitAPI(sandbox.livekit_url, sandbox.livekit_api_key, "x" * 40) as lk:
+async def test_wrong_secret_is_401(cekura_sandbox: Sandbox) -> None:
+    async with api.LiveKitAPI(cekura_sandbox.livekit_url, cekura_sandbox.livekit_api_key, "x" * 40) as lk:
         with pytest.raises(api.TwirpError) as err:
             await lk.room.list_rooms(api.ListRoomsRequest())
     assert err.value.status == 401
     assert err.value.code == "unauthenticated"
-    assert sandbox.livekit_rooms == {}
+    assert cekura_sandbox.livekit_rooms == {}
 
 
-async def test_grants_are_checked(sandbox: Sandbox) -> None:
+async def test_grants_are_checked(cekura_sandbox: Sandbox) -> None:
     """A token without the grant a method needs is refused, as on the real server."""
-    url = f"{sandbox.livekit_url}/twirp/livekit.RoomService/CreateRoom"
-    weak = api.AccessToken(sandbox.livekit_api_key, sandbox.livekit_api_secret).with_grants(
+    url = f"{cekura_sandbox.livekit_url}/twirp/livekit.RoomService/CreateRoom"
+    weak = api.AccessToken(cekura_sandbox.livekit_api_key, cekura_sandbox.livekit_api_secret).with_grants(
         api.VideoGrants(room_list=True)
     )
     body = api.CreateRoomRequest(name="nope").SerializeToString()
@@ -70,12 +72,12 @@ async def test_grants_are_checked(sandbox: Sandbox) -> None:
     async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as resp:
         assert resp.status == 403
         assert (await resp.json())["code"] == "permission_denied"
-    other_room = api.AccessToken(sandbox.livekit_api_key, sandbox.livekit_api_secret).with_grants(
-        api.VideoGrants(room_admin=True, room="room-a")
-    )
+    other_room = api.AccessToken(
+        cekura_sandbox.livekit_api_key, cekura_sandbox.livekit_api_secret
+    ).with_grants(api.VideoGrants(room_admin=True, room="room-a"))
     req = api.CreateAgentDispatchRequest(agent_name="a", room="room-b").SerializeToString()
     headers["Authorization"] = f"Bearer {other_room.to_jwt()}"
-    dispatch_url = f"{sandbox.livekit_url}/twirp/livekit.AgentDispatchService/CreateDispatch"
+    dispatch_url = f"{cekura_sandbox.livekit_url}/twirp/livekit.AgentDispatchService/CreateDispatch"
     async with (
         aiohttp.ClientSession() as session,
         session.post(dispatch_url, data=req, headers=headers) as resp,
@@ -83,11 +85,11 @@ async def test_grants_are_checked(sandbox: Sandbox) -> None:
         assert resp.status == 403
     async with aiohttp.ClientSession() as session, session.post(url, data=body) as resp:
         assert resp.status == 401
-    assert sandbox.livekit_rooms == {}
+    assert cekura_sandbox.livekit_rooms == {}
 
 
-def test_managed_v2_creates_rooms_and_dispatches(sandbox: Sandbox) -> None:
-    h = {"X-CEKURA-API-KEY": sandbox.api_key}
+def test_managed_v2_creates_rooms_and_dispatches(cekura_sandbox: Sandbox) -> None:
+    h = {"X-CEKURA-API-KEY": cekura_sandbox.api_key}
     body = {
         "scenarios": [{"scenario": 2001}, {"scenario": 2002}],
         "agent": 101,
@@ -95,14 +97,14 @@ def test_managed_v2_creates_rooms_and_dispatches(sandbox: Sandbox) -> None:
         "livekit_data": {"agent_name": "acme-support-canary", "config": {"voice": "nova"}},
     }
     r = httpx.post(
-        f"{sandbox.cekura_url}/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/",
+        f"{cekura_sandbox.cekura_url}/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/",
         json=body,
         headers=h,
     )
     assert r.status_code == 200, r.text
     runs = r.json()["runs"]
     assert all(run["test_profile_data"]["id"] == 301 for run in runs)
-    dispatches = sandbox.livekit_dispatches
+    dispatches = cekura_sandbox.livekit_dispatches
     assert len(dispatches) == 2
     assert {d["agent_name"] for d in dispatches} == {"acme-support-canary"}
     for run, dispatch in zip(runs, dispatches, strict=True):
@@ -115,15 +117,15 @@ def test_managed_v2_creates_rooms_and_dispatches(sandbox: Sandbox) -> None:
                 "information": {"tier": "gold", "account_id": "A-1001"},
             },
         }
-        assert json.loads(sandbox.livekit_rooms[dispatch["room"]]["metadata"]) == {"voice": "nova"}
+        assert json.loads(cekura_sandbox.livekit_rooms[dispatch["room"]]["metadata"]) == {"voice": "nova"}
 
     plain = httpx.post(
-        f"{sandbox.cekura_url}/test_framework/v1/scenarios/run_scenarios_livekit_v2",
+        f"{cekura_sandbox.cekura_url}/test_framework/v1/scenarios/run_scenarios_livekit_v2",
         json={"scenarios": [{"scenario": 2101}]},
         headers=h,
     )
     assert plain.status_code == 200
-    last = sandbox.livekit_dispatches[-1]
+    last = cekura_sandbox.livekit_dispatches[-1]
     assert last["agent_name"] == "acme-bookings"
     assert "test_profile_data" not in last["metadata"]
-    assert json.loads(sandbox.livekit_rooms[last["room"]]["metadata"])["voice"] == "verse"
+    assert json.loads(cekura_sandbox.livekit_rooms[last["room"]]["metadata"])["voice"] == "verse"

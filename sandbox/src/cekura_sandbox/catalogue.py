@@ -91,7 +91,7 @@ class Catalogue:
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
     """Load a catalogue file, or the packaged default when `path` is None."""
     if path is None:
-        text = resources.files("cekura_livekit.sandbox").joinpath("default_catalogue.yaml").read_text("utf-8")
+        text = resources.files("cekura_sandbox").joinpath("default_catalogue.yaml").read_text("utf-8")
         where = "default_catalogue.yaml"
     else:
         p = Path(path)

@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cekura_livekit.sandbox.errors import ApiError, not_found
-from cekura_livekit.sandbox.livekit_state import LiveKitState
-from cekura_livekit.sandbox.recorder import Fault, Recorder
-from cekura_livekit.sandbox.store import CekuraStore
-from cekura_livekit.sandbox.validation import parse_run_ids, parse_submission
+from cekura_sandbox.errors import ApiError, not_found
+from cekura_sandbox.livekit_state import LiveKitState
+from cekura_sandbox.recorder import Fault, Recorder
+from cekura_sandbox.store import CekuraStore
+from cekura_sandbox.validation import parse_run_ids, parse_submission
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from cekura_livekit.models import RunStatus, parse_status
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 V2 = "/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/"
 TERMINAL = {"completed", "failed", "timeout", "cancelled"}
@@ -97,14 +97,14 @@ def test_regression_after_date() -> None:
     assert after < 0.7
 
 
-def test_set_time_moves_timestamps(sandbox: Sandbox) -> None:
-    sandbox.set_time(dt.datetime(2027, 1, 2, 3, 4, tzinfo=dt.UTC))
-    with _client(sandbox) as c:
+def test_set_time_moves_timestamps(cekura_sandbox: Sandbox) -> None:
+    cekura_sandbox.set_time(dt.datetime(2027, 1, 2, 3, 4, tzinfo=dt.UTC))
+    with _client(cekura_sandbox) as c:
         created = c.post(V2, json={"scenarios": [{"scenario": 2001}]}).json()["created_at"]
         assert created.startswith("2027-01-02T03:0")
         assert c.get("/_sandbox/clock").json()["now"].startswith("2027-01-02T03:0")
         c.post("/_sandbox/clock", json={"now": "2030-05-05T00:00:00Z"}).raise_for_status()
-    assert sandbox.now().year == 2030
+    assert cekura_sandbox.now().year == 2030
 
 
 def test_concurrency_limit_queues_runs() -> None:
@@ -174,25 +174,25 @@ def test_end_call_and_runs_list_filters() -> None:
         ),
     ],
 )
-def test_validation_errors(sandbox_session: Sandbox, path: str, body: dict, field: str) -> None:
-    before = sandbox_session.store._next_result
-    with _client(sandbox_session) as c:
+def test_validation_errors(cekura_sandbox_session: Sandbox, path: str, body: dict, field: str) -> None:
+    before = cekura_sandbox_session.store._next_result
+    with _client(cekura_sandbox_session) as c:
         resp = c.post(path, json=body)
     assert resp.status_code == 400
     messages = resp.json()[field]
     assert isinstance(messages, list)
     assert messages
     assert all(isinstance(m, str) for m in messages)
-    assert sandbox_session.store._next_result == before  # nothing was created
+    assert cekura_sandbox_session.store._next_result == before  # nothing was created
 
 
-def test_auth_404_bulk_and_path_families(sandbox: Sandbox) -> None:
-    base = sandbox.cekura_url
+def test_auth_404_bulk_and_path_families(cekura_sandbox: Sandbox) -> None:
+    base = cekura_sandbox.cekura_url
     assert httpx.get(f"{base}/test_framework/v1/results/").status_code == 401
     bad = httpx.get(f"{base}/test_framework/v1/results/", headers={"X-CEKURA-API-KEY": "nope"})
     assert bad.status_code == 401
     assert "detail" in bad.json()
-    with _client(sandbox) as c:
+    with _client(cekura_sandbox) as c:
         assert c.get("/test_framework/v1/results/4242/").json() == {"detail": "Not found."}
         assert c.get("/test_framework/v1/results/4242/").status_code == 404
         rid = c.post(
@@ -214,8 +214,8 @@ def test_auth_404_bulk_and_path_families(sandbox: Sandbox) -> None:
         assert c.get("/test_framework/v2/aiagents/5/").status_code == 404
 
 
-def test_statuses_are_known_to_the_status_model(sandbox: Sandbox) -> None:
-    with _client(sandbox) as c:
+def test_statuses_are_known_to_the_status_model(cekura_sandbox: Sandbox) -> None:
+    with _client(cekura_sandbox) as c:
         rid = c.post(V2, json={"scenarios": [{"scenario": 2006}], "frequency": 10}).json()["id"]
         for _ in range(20):
             result = c.get(f"/test_framework/v1/results/{rid}/").json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 
 def test_first_ids_are_configurable() -> None:

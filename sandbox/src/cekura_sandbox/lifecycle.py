@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cekura_livekit.sandbox.catalogue import Agent, Catalogue, Personality, Scenario, TestProfile
-from cekura_livekit.sandbox.clock import iso
+from cekura_sandbox.catalogue import Agent, Catalogue, Personality, Scenario, TestProfile
+from cekura_sandbox.clock import iso
 
 TERMINAL = frozenset({"completed", "failed", "timeout", "cancelled"})
 

@@ -9,7 +9,7 @@ import json
 import httpx
 from livekit import api
 
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 V1 = "/test_framework/v1/scenarios-external/run_scenarios_livekit/"
 
@@ -37,27 +37,29 @@ async def _wait(sb: Sandbox, result_id: int, timeout: float = 15.0) -> dict:
     raise AssertionError(f"result {result_id} did not finish")
 
 
-async def test_v1_tokens_verified_per_run(sandbox: Sandbox) -> None:
+async def test_v1_tokens_verified_per_run(cekura_sandbox: Sandbox) -> None:
     rooms = [f"byo-room-{i}" for i in range(5)]
-    async with api.LiveKitAPI(sandbox.livekit_url, sandbox.livekit_api_key, sandbox.livekit_api_secret) as lk:
+    async with api.LiveKitAPI(
+        cekura_sandbox.livekit_url, cekura_sandbox.livekit_api_key, cekura_sandbox.livekit_api_secret
+    ) as lk:
         for room in rooms:
             await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=120, max_participants=2))
         tokens = [
-            _token(sandbox, rooms[0]),
-            _token(sandbox, rooms[1]),
-            _token(sandbox, rooms[2], secret="w" * 40),  # wrong secret
-            _token(sandbox, rooms[3], ttl=dt.timedelta(minutes=-5)),  # expired
-            _token(sandbox, "no-such-room"),  # room does not exist
+            _token(cekura_sandbox, rooms[0]),
+            _token(cekura_sandbox, rooms[1]),
+            _token(cekura_sandbox, rooms[2], secret="w" * 40),  # wrong secret
+            _token(cekura_sandbox, rooms[3], ttl=dt.timedelta(minutes=-5)),  # expired
+            _token(cekura_sandbox, "no-such-room"),  # room does not exist
         ]
         body = {
             "scenarios": [
-                {"scenario": 2005, "livekit_room_url": sandbox.livekit_ws_url, "access_token": t}
+                {"scenario": 2005, "livekit_room_url": cekura_sandbox.livekit_ws_url, "access_token": t}
                 for t in tokens
             ],
             "name": "byo-batch",
         }
-        async with httpx.AsyncClient(headers={"X-CEKURA-API-KEY": sandbox.api_key}) as client:
-            resp = await client.post(sandbox.cekura_url + V1, json=body)
+        async with httpx.AsyncClient(headers={"X-CEKURA-API-KEY": cekura_sandbox.api_key}) as client:
+            resp = await client.post(cekura_sandbox.cekura_url + V1, json=body)
         assert resp.status_code == 200, resp.text
         submitted = resp.json()
         for run, room in zip(submitted["runs"], rooms, strict=True):
@@ -65,7 +67,7 @@ async def test_v1_tokens_verified_per_run(sandbox: Sandbox) -> None:
             await lk.agent_dispatch.create_dispatch(
                 api.CreateAgentDispatchRequest(agent_name="acme-support", room=room, metadata=meta)
             )
-    result = await _wait(sandbox, submitted["id"])
+    result = await _wait(cekura_sandbox, submitted["id"])
     runs = [result["runs"][str(r["id"])] for r in submitted["runs"]]
     for good in runs[:2]:
         assert good["status"] in {"completed", "timeout"}, good

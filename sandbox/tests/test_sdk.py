@@ -9,7 +9,7 @@ from cekura import Cekura
 from cekura._exceptions import AuthenticationError, NotFoundError
 
 from cekura_livekit.models import BatchProgress, ResultSummary, RunStatus, runs_of
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 
 def _wait_terminal(client: Cekura, result_id: int, timeout: float = 20.0) -> dict:
@@ -22,15 +22,15 @@ def _wait_terminal(client: Cekura, result_id: int, timeout: float = 20.0) -> dic
     raise AssertionError(f"result {result_id} not terminal after {timeout}s")
 
 
-def test_sdk_v2_submit_poll_bulk_and_end_calls(sandbox: Sandbox) -> None:
-    client = Cekura(api_key=sandbox.api_key, base_url=sandbox.cekura_url)
+def test_sdk_v2_submit_poll_bulk_and_end_calls(cekura_sandbox: Sandbox) -> None:
+    client = Cekura(api_key=cekura_sandbox.api_key, base_url=cekura_sandbox.cekura_url)
     submitted = client.scenarios.run_livekit_v2(
         scenarios=[{"scenario": 2001}, {"scenario": 2003}], frequency=3, agent=101, name="nightly-1"
     )
     assert isinstance(submitted["runs"], list)
     assert len(submitted["runs"]) == 6
     assert {r["status"] for r in submitted["runs"]} == {"pending"}
-    assert sandbox.count("POST", "run_scenarios_livekit_v2") == 1
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 1
 
     result = _wait_terminal(client, submitted["id"])
     assert isinstance(result["runs"], dict)
@@ -61,10 +61,10 @@ def test_sdk_v2_submit_poll_bulk_and_end_calls(sandbox: Sandbox) -> None:
     assert all(r["success"] is False for r in ended["runs"].values())
 
 
-def test_sdk_auth_not_found_agent_and_share(sandbox: Sandbox) -> None:
-    client = Cekura(api_key=sandbox.api_key, base_url=sandbox.cekura_url)
+def test_sdk_auth_not_found_agent_and_share(cekura_sandbox: Sandbox) -> None:
+    client = Cekura(api_key=cekura_sandbox.api_key, base_url=cekura_sandbox.cekura_url)
     with pytest.raises(AuthenticationError):
-        Cekura(api_key="wrong", base_url=sandbox.cekura_url).results.list()
+        Cekura(api_key="wrong", base_url=cekura_sandbox.cekura_url).results.list()
     with pytest.raises(NotFoundError):
         client.results.get(999999)
     assert client.agents.get(101)["project"] == 11

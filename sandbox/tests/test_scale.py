@@ -6,16 +6,16 @@ import asyncio
 
 import httpx
 
-from cekura_livekit.sandbox import Sandbox
+from cekura_sandbox import Sandbox
 
 V2 = "/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/"
 
 
-async def test_200_concurrent_pollers(sandbox: Sandbox) -> None:
-    headers = {"X-CEKURA-API-KEY": sandbox.api_key}
+async def test_200_concurrent_pollers(cekura_sandbox: Sandbox) -> None:
+    headers = {"X-CEKURA-API-KEY": cekura_sandbox.api_key}
     limits = httpx.Limits(max_connections=250)
     async with httpx.AsyncClient(
-        base_url=sandbox.cekura_url, headers=headers, timeout=60, limits=limits
+        base_url=cekura_sandbox.cekura_url, headers=headers, timeout=60, limits=limits
     ) as c:
         submitted = (
             await c.post(V2, json={"scenarios": [{"scenario": 2001}, {"scenario": 2003}], "frequency": 10})
@@ -37,4 +37,4 @@ async def test_200_concurrent_pollers(sandbox: Sandbox) -> None:
 
         results = await asyncio.gather(*(poller(i) for i in range(200)))
     assert all(code == 200 for codes in results for code in codes)
-    assert sandbox.count("GET") == 600
+    assert cekura_sandbox.count("GET") == 600

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cekura_livekit.sandbox.catalogue import load_catalogue
+from cekura_sandbox.catalogue import load_catalogue
 
 
 def test_default_catalogue_is_interesting() -> None:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cekura_livekit.sandbox.livekit_state import DispatchInfo, LiveKitState, RoomInfo
+from cekura_sandbox.livekit_state import DispatchInfo, LiveKitState, RoomInfo
 
 _STATUS = {
     "invalid_argument": 400,

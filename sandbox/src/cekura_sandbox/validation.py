@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cekura_livekit.sandbox.catalogue import Catalogue, Scenario
-from cekura_livekit.sandbox.errors import ApiError, field_error
+from cekura_sandbox.catalogue import Catalogue, Scenario
+from cekura_sandbox.errors import ApiError, field_error
 
 REQUIRED = "This field is required."
 NOT_INT = "A valid integer is required."

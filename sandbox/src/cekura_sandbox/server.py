@@ -15,13 +15,13 @@ from typing import Any
 
 import uvicorn
 
-from cekura_livekit.sandbox.catalogue import Catalogue, load_catalogue
-from cekura_livekit.sandbox.cekura_app import CekuraApi
-from cekura_livekit.sandbox.clock import SimClock
-from cekura_livekit.sandbox.livekit_app import LiveKitTwirp
-from cekura_livekit.sandbox.livekit_state import LiveKitState
-from cekura_livekit.sandbox.recorder import Fault, RecordedRequest, Recorder, RecordingMiddleware
-from cekura_livekit.sandbox.store import CekuraStore
+from cekura_sandbox.catalogue import Catalogue, load_catalogue
+from cekura_sandbox.cekura_app import CekuraApi
+from cekura_sandbox.clock import SimClock
+from cekura_sandbox.livekit_app import LiveKitTwirp
+from cekura_sandbox.livekit_state import LiveKitState
+from cekura_sandbox.recorder import Fault, RecordedRequest, Recorder, RecordingMiddleware
+from cekura_sandbox.store import CekuraStore
 
 DEFAULT_API_KEY = "sandbox-cekura-key"
 DEFAULT_LIVEKIT_KEY = "sandbox-livekit-key"

@@ -12,7 +12,7 @@ import threading
 from datetime import datetime
 from types import FrameType
 
-from cekura_livekit.sandbox.server import (
+from cekura_sandbox.server import (
     DEFAULT_API_KEY,
     DEFAULT_LIVEKIT_KEY,
     DEFAULT_LIVEKIT_SECRET,

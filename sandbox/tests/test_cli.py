@@ -21,7 +21,7 @@ def _command() -> list[str]:
     found = shutil.which("cekura-sandbox")
     if found:
         return [found]
-    return [sys.executable, "-m", "cekura_livekit.sandbox.cli"]
+    return [sys.executable, "-m", "cekura_sandbox.cli"]
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
