@@ -87,9 +87,11 @@ def _summary() -> dict[str, Any]:
             "SELECT agent_name, SUM(passed), SUM(passed + failed_evaluation), SUM(infra_errors + timeouts) "
             "FROM cekura_success_rate_daily GROUP BY agent_name ORDER BY agent_name"
         ).fetchall()
-        regressions = db.execute(
-            "SELECT run_date, agent_name, scenario_name, baseline_rate, current_rate, p_value, severity "
-            "FROM cekura_regressions ORDER BY run_date DESC, rate_drop DESC"
+        regressions = db.execute("SELECT COUNT(*) FROM cekura_regressions").fetchone()[0]
+        episodes = db.execute(
+            "SELECT started_on, last_seen, state, agent_name, scenario_name, mode, suite, baseline_rate, "
+            "worst_rate, q_value, severity FROM cekura_regression_episodes "
+            "ORDER BY state DESC, started_on DESC, peak_drop DESC"
         ).fetchall()
     return {
         "batches": batches,
@@ -98,6 +100,7 @@ def _summary() -> dict[str, Any]:
         "period": (first, last),
         "per_agent": per_agent,
         "regressions": regressions,
+        "episodes": episodes,
     }
 
 
@@ -116,10 +119,16 @@ def _print_summary(summary: dict[str, Any], seconds: float, dag_runs: dict[str, 
     for agent, passed, evaluated, infra in summary["per_agent"]:
         rate = passed / evaluated if evaluated else float("nan")
         print(f"    {agent:<28} {rate:6.1%}  ({passed}/{evaluated}, {infra} infra errors/timeouts)")
-    regs = summary["regressions"]
-    print(f"  regressions detected     : {len(regs)} window(s)")
-    for run_date, agent, scenario, base, cur, p_value, severity in regs[:5]:
-        print(f"    {run_date} {severity:<8} {agent} / {scenario}: {base:.0%} → {cur:.0%} (p={p_value:.2g})")
+    episodes = summary["episodes"]
+    print(
+        f"  regression episodes      : {len(episodes)} "
+        f"(from {summary['regressions']} flagged window end(s); BH q < 0.10, 2 consecutive days)"
+    )
+    for start, last, state, agent, scenario, mode, suite, base, worst, q_value, severity in episodes[:5]:
+        print(
+            f"    {state:<8} since {start} (last {last}) {severity:<8} {agent} / {scenario} [{mode} · {suite}]: "
+            f"{base:.0%} → {worst:.0%} (q={q_value:.2g})"
+        )
     print(f"  warehouse (SQLite)       : {WAREHOUSE_DB}")
     print(f"  report (open offline)    : {REPORT}")
     print("=" * 78)

@@ -26,8 +26,13 @@ from tests.support.warehouse import WarehouseTarget
 
 
 def regression(day: str, scenario: int = 2004, **extra: Any) -> dict[str, Any]:
+    """An episode row as `warehouse.episodes` builds it."""
     return {
-        "run_date": date.fromisoformat(day),
+        "started_on": date.fromisoformat(day),
+        "last_seen": date.fromisoformat(day),
+        "state": "open",
+        "mode": "voice/managed",
+        "suite": "nightly",
         "agent_id": 101,
         "agent_name": "Acme Support",
         "scenario_id": scenario,
@@ -36,7 +41,7 @@ def regression(day: str, scenario: int = 2004, **extra: Any) -> dict[str, Any]:
         "baseline_n": 100,
         "current_rate": 0.7,
         "current_n": 20,
-        "p_value": 0.011,
+        "q_value": 0.011,
         "severity": "major",
         **extra,
     }
@@ -46,13 +51,16 @@ def test_one_alert_per_episode(warehouse: WarehouseTarget) -> None:
     claim = lambda rows: claim_new_alerts(warehouse.conn_id, rows, schema=warehouse.schema)  # noqa: E731
     first = claim([regression("2026-11-17")])
     assert [(a.scenario_id, a.run_date) for a in first] == [(2004, date(2026, 11, 17))]
-    # The same regression seen again on the next days (and re-detected for a day already seen): silent.
-    assert claim([regression("2026-11-18"), regression("2026-11-17")]) == []
-    assert claim([regression("2026-11-20")]) == []
-    # Another scenario regressing is its own episode.
+    # The same episode seen again on the next passes (it grew, its last day moved): silent.
+    assert claim([regression("2026-11-17", last_seen=date(2026, 11, 19))]) == []
+    # Another scenario, or the same scenario in another mode or suite, is its own episode.
     assert [a.scenario_id for a in claim([regression("2026-11-20", scenario=2003)])] == [2003]
-    # After a gap longer than the window the scenario recovered: a new regression alerts again.
+    assert [a.mode for a in claim([regression("2026-11-17", mode="chat/byo")])] == ["chat/byo"]
+    assert [a.suite for a in claim([regression("2026-11-17", suite="weekly")])] == ["weekly"]
+    # A new episode of the same key (it started again after recovering) alerts again.
     assert [a.run_date for a in claim([regression("2026-11-30")])] == [date(2026, 11, 30)]
+    # A resolved episode found late (a backfill) is shown in the report, not alerted.
+    assert claim([regression("2026-10-01", state="resolved")]) == []
 
 
 def test_message_names_scenario_drop_confidence_and_link(warehouse: WarehouseTarget) -> None:
@@ -63,7 +71,7 @@ def test_message_names_scenario_drop_confidence_and_link(warehouse: WarehouseTar
         dashboard_url="https://dashboard.cekura.ai/11/results",
     )
     text = alert_message(alerts)
-    assert "Cancel subscription (scenario 2004)" in text
+    assert "Cancel subscription (scenario 2004) [voice/managed · suite nightly]: since 2026-11-17" in text
     assert "90% (n=100) → 70% (n=20)" in text
     assert "−20 pts" in text
     assert "98.9% confidence" in text
@@ -75,11 +83,6 @@ def test_notifier_always_logs(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         CekuraRegressionNotifier("2 new Cekura regression(s) detected").notify({})
     assert "2 new Cekura regression(s) detected" in caplog.text
-
-
-def test_gap_days_validated(sqlite_warehouse: WarehouseTarget) -> None:
-    with pytest.raises(ValueError, match="gap_days=0"):
-        claim_new_alerts(sqlite_warehouse.conn_id, [], gap_days=0)
 
 
 # ------------------------------------------------------------------------ escaping per channel

@@ -150,3 +150,31 @@ def test_sql_wilson_refuses_an_unknown_bound() -> None:
 
     with pytest.raises(ValueError, match="bound='mid'"):
         wilson_sql("mid", "k", "n")
+
+
+def test_bh_adjust_matches_hand_computed_q_values() -> None:
+    from cekura_livekit.stats import bh_adjust
+
+    # p sorted: 0.01, 0.02, 0.03, 0.5 (m = 4): q = min over ranks >= i of p * m / rank
+    q = bh_adjust([0.03, None, 0.01, 0.5, 0.02])
+    assert q[1] is None
+    assert q[2] == pytest.approx(0.04)
+    assert q[4] == pytest.approx(0.04)
+    assert q[0] == pytest.approx(0.04)
+    assert q[3] == pytest.approx(0.5)
+    assert bh_adjust([]) == []
+
+
+def test_episodes_need_persistence_and_merge_across_short_gaps() -> None:
+    from datetime import date
+
+    from cekura_livekit.stats import episodes_from_flags
+
+    d = lambda day: date(2026, 11, day)  # noqa: E731
+    assert episodes_from_flags([d(3)], d(20)) == []  # one noisy day is not an episode
+    [one] = episodes_from_flags([d(3), d(4), d(6), d(7)], d(8))  # a 1-day gap inside one drop
+    assert (one.started_on, one.last_seen, one.flagged_days, one.open) == (d(3), d(7), 4, True)
+    first, second = episodes_from_flags([d(1), d(2), d(10), d(11)], d(20))
+    assert first.resolved_on == d(3)
+    assert second.resolved_on == d(12)
+    assert not first.open

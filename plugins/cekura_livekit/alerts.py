@@ -1,9 +1,10 @@
 """Regression alerts: once per regression episode, never twice for the same one.
 
 A regression stays visible day after day while its window slides, so `cekura_regressions` holds one row per
-window end. An *episode* is an agent × scenario whose detections follow each other without a gap longer than
-the current window; it is alerted when it starts and then only remembered (`cekura_regression_alerts`),
-in the same warehouse and transaction as the check, so two concurrent DAG runs cannot both alert.
+window end; `cekura_regression_episodes` groups them (see `warehouse/episodes.py`). An open episode is
+alerted once and then only remembered (`cekura_regression_alerts`, keyed by agent × scenario × mode × suite
+× start), in the same warehouse and transaction as the check, so two concurrent DAG runs cannot both alert.
+`p_value` of an alert is the episode's latest Benjamini–Hochberg q-value.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import html
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.sdk import BaseNotifier
@@ -41,6 +42,8 @@ class Alert:
     p_value: float
     severity: str
     dashboard_url: str | None = None
+    mode: str = ""
+    suite: str = ""
 
     @property
     def drop_points(self) -> float:
@@ -49,10 +52,12 @@ class Alert:
     def facts(self) -> str:
         """What happened, as plain text holding API-provided names: escape it for the channel it goes to."""
         confidence = (1 - self.p_value) * 100
+        grain = " · ".join(part for part in (self.mode, self.suite and f"suite {self.suite}") if part)
         return (
-            f"[{self.severity.upper()}] {self.agent_name} / {self.scenario_name} (scenario {self.scenario_id}): "
+            f"[{self.severity.upper()}] {self.agent_name} / {self.scenario_name} (scenario {self.scenario_id})"
+            f"{f' [{grain}]' if grain else ''}: since {self.run_date}: "
             f"{self.baseline_rate:.0%} (n={self.baseline_n}) → {self.current_rate:.0%} (n={self.current_n}), "
-            f"−{self.drop_points:.0f} pts, p={self.p_value:.3g} ({confidence:.1f}% confidence)"
+            f"−{self.drop_points:.0f} pts, q={self.p_value:.3g} ({confidence:.1f}% confidence)"
         )
 
     def line(self) -> str:
@@ -76,71 +81,78 @@ class Alert:
 
 def claim_new_alerts(
     warehouse_conn_id: str,
-    regressions: Sequence[Mapping[str, Any]],
+    episodes: Sequence[Mapping[str, Any]],
     *,
-    gap_days: int = 3,
     schema: str = DEFAULT_SCHEMA,
     dashboard_url: str | None = None,
 ) -> list[Alert]:
-    """Record the detections and return only those that start a new episode (to be alerted once)."""
-    if gap_days < 1:
-        raise ValueError(f"gap_days={gap_days!r} must be at least 1 (days between detections of one episode)")
+    """Remember the open episodes and return only those never alerted before (each is alerted once).
+
+    `episodes` are rows of `cekura_regression_episodes` (`warehouse.episodes`); resolved episodes are not
+    alerted (a backfill that finds an old, finished drop shows it in the report instead).
+    """
     fresh: list[Alert] = []
     with open_warehouse(warehouse_conn_id, schema) as wh, wh.transaction() as cur:
         dialect = wh.dialect
         ensure_tables(dialect, cur)
-        table = dialect.table(ALERTS)
-        p = dialect.param
-        for row in sorted(regressions, key=lambda r: as_date(r["run_date"])):
-            agent_id, scenario_id, seen = (
-                int(row["agent_id"]),
-                int(row["scenario_id"]),
-                as_date(row["run_date"]),
-            )
-            cur.execute(
-                f"SELECT {q('first_detected')}, {q('last_seen')} FROM {table} "
-                f"WHERE {q('agent_id')} = {p} AND {q('scenario_id')} = {p} "
-                f"ORDER BY {q('last_seen')} DESC LIMIT 1",
-                (agent_id, scenario_id),
-            )
-            episode = cur.fetchone()
-            if episode is not None and seen - as_date(episode[1]) <= timedelta(days=gap_days):
-                if seen > as_date(episode[1]):
-                    cur.execute(
-                        f"UPDATE {table} SET {q('last_seen')} = {p} WHERE {q('agent_id')} = {p} "
-                        f"AND {q('scenario_id')} = {p} AND {q('first_detected')} = {p}",
-                        (dialect.db_value("date", seen), agent_id, scenario_id, episode[0]),
-                    )
+        for row in sorted(episodes, key=lambda r: as_date(r["started_on"])):
+            if row.get("state", "open") != "open" or not _claim(dialect, cur, row):
                 continue
-            cur.execute(
-                f"INSERT INTO {table} ({', '.join(q(c) for c in ALERTS.column_names)}) "
-                f"VALUES ({', '.join([p] * len(ALERTS.column_names))})",
-                (
-                    agent_id,
-                    scenario_id,
-                    dialect.db_value("date", seen),
-                    dialect.db_value("date", seen),
-                    str(row.get("severity") or "minor"),
-                    dialect.db_value("timestamp", datetime.now(UTC)),
-                ),
-            )
-            fresh.append(
-                Alert(
-                    agent_id=agent_id,
-                    agent_name=str(row.get("agent_name") or f"agent {agent_id}"),
-                    scenario_id=scenario_id,
-                    scenario_name=str(row.get("scenario_name") or f"scenario {scenario_id}"),
-                    run_date=seen,
-                    baseline_rate=float(row["baseline_rate"]),
-                    baseline_n=int(row["baseline_n"]),
-                    current_rate=float(row["current_rate"]),
-                    current_n=int(row["current_n"]),
-                    p_value=float(row["p_value"]),
-                    severity=str(row.get("severity") or "minor"),
-                    dashboard_url=dashboard_url,
-                )
-            )
+            fresh.append(_alert(row, dashboard_url))
     return fresh
+
+
+def _claim(dialect: Any, cur: Any, row: Mapping[str, Any]) -> bool:
+    """Insert the episode's alert row unless it exists; True when this call inserted it."""
+    table, p = dialect.table(ALERTS), dialect.param
+    key = (
+        int(row["agent_id"]),
+        int(row["scenario_id"]),
+        str(row.get("mode") or ""),
+        str(row.get("suite") or ""),
+        dialect.db_value("date", as_date(row["started_on"])),
+    )
+    where = " AND ".join(f"{q(c)} = {p}" for c in ALERTS.key)
+    cur.execute(f"SELECT 1 FROM {table} WHERE {where}", key)
+    if cur.fetchone() is not None:
+        cur.execute(
+            f"UPDATE {table} SET {q('last_seen')} = {p} WHERE {where}",
+            (dialect.db_value("date", as_date(row.get("last_seen") or row["started_on"])), *key),
+        )
+        return False
+    values = {
+        **dict(zip(ALERTS.key, key, strict=True)),
+        "last_seen": dialect.db_value("date", as_date(row.get("last_seen") or row["started_on"])),
+        "severity": str(row.get("severity") or "minor"),
+        "alerted_at": dialect.db_value("timestamp", datetime.now(UTC)),
+    }
+    cols = ALERTS.column_names
+    cur.execute(
+        f"INSERT INTO {table} ({', '.join(q(c) for c in cols)}) VALUES ({', '.join([p] * len(cols))})",
+        tuple(values[c] for c in cols),
+    )
+    return True
+
+
+def _alert(row: Mapping[str, Any], dashboard_url: str | None) -> Alert:
+    agent_id, scenario_id = int(row["agent_id"]), int(row["scenario_id"])
+    q_value = row.get("q_value")
+    return Alert(
+        agent_id=agent_id,
+        agent_name=str(row.get("agent_name") or f"agent {agent_id}"),
+        scenario_id=scenario_id,
+        scenario_name=str(row.get("scenario_name") or f"scenario {scenario_id}"),
+        run_date=as_date(row["started_on"]),
+        baseline_rate=float(row["baseline_rate"]),
+        baseline_n=int(row["baseline_n"]),
+        current_rate=float(row["current_rate"]),
+        current_n=int(row["current_n"]),
+        p_value=float(q_value if q_value is not None else row.get("p_value", 1.0)),
+        severity=str(row.get("severity") or "minor"),
+        dashboard_url=dashboard_url,
+        mode=str(row.get("mode") or ""),
+        suite=str(row.get("suite") or ""),
+    )
 
 
 def _header(alerts: Sequence[Alert]) -> str:

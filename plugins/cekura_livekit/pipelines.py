@@ -95,24 +95,21 @@ def refresh_trends(
 
 def detect_regressions_for(
     conn_id: str, schema: str = DEFAULT_SCHEMA, regression_days: Iterable[date | str] | None = None
-) -> list[dict[str, Any]]:
-    """Re-detect regressions for each window end in `regression_days` (default: the latest day), one
-    transaction; returns every regression found, oldest window first."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Re-detect regressions for each window end in `regression_days` (default: the latest day) and rebuild
+    the episodes, one transaction; returns (daily detections oldest window first, every episode)."""
     from cekura_livekit.warehouse.ddl import ensure_tables
     from cekura_livekit.warehouse.dialects import open_warehouse
     from cekura_livekit.warehouse.tables import SUCCESS_RATE_DAILY
-    from cekura_livekit.warehouse.trends import detect_regressions_in, latest_run_date_in
+    from cekura_livekit.warehouse.trends import detect_windows_in, latest_run_date_in
 
-    found: list[dict[str, Any]] = []
     with open_warehouse(conn_id, schema) as wh, wh.transaction() as cur:
         ensure_tables(wh.dialect, cur)
         ends: list[Any] = sorted({str(d)[:10] for d in regression_days or ()})
         if not ends:
             latest = latest_run_date_in(wh.dialect, cur, SUCCESS_RATE_DAILY)
             ends = [latest] if latest is not None else []
-        for end in ends:
-            found.extend(detect_regressions_in(wh.dialect, cur, end))
-    return found
+        return detect_windows_in(wh.dialect, cur, ends)
 
 
 def _dashboard_links(
@@ -160,8 +157,8 @@ def detect_and_alert(
     and return what happened."""
     from cekura_livekit.alerts import CekuraRegressionNotifier, alert_message, claim_new_alerts
 
-    found = detect_regressions_for(conn_id, schema, regression_days)
-    fresh = claim_new_alerts(conn_id, found, schema=schema)
+    found, episodes = detect_regressions_for(conn_id, schema, regression_days)
+    fresh = claim_new_alerts(conn_id, episodes, schema=schema)
     links = _dashboard_links(conn_id, schema, cekura_conn_id, {(a.agent_id, a.scenario_id) for a in fresh})
     fresh = [dataclasses.replace(a, dashboard_url=links.get((a.agent_id, a.scenario_id))) for a in fresh]
     message = alert_message(fresh)
@@ -170,9 +167,11 @@ def detect_and_alert(
             message, alerts=fresh, slack_webhook_conn_id=slack_webhook_conn_id, email_to=email_to
         ).notify(context or {})
     else:
-        log.info("%d regression(s) in the windows checked, none new: no alert.", len(found))
+        log.info("%d daily detection(s), %d episode(s), none new: no alert.", len(found), len(episodes))
     return {
         "regressions": len(found),
+        "episodes": len(episodes),
+        "open_episodes": sum(1 for e in episodes if e["state"] == "open"),
         "new_alerts": len(fresh),
         "alerted": [f"{a.agent_id}/{a.scenario_id}" for a in fresh],
         "message": message,

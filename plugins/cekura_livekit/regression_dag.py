@@ -107,6 +107,7 @@ def build_regression_dag(suite: Suite) -> DAG:
             warehouse_conn_id=suite.warehouse_conn_id or warehouse_conn_id(),
             schema=warehouse_schema(),
             mode=suite.mode,
+            suite=suite.suite,
             trigger_rule=TriggerRule.ALL_DONE,
             retries=2,
         )

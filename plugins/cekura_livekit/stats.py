@@ -11,8 +11,11 @@ timeouts and cancellations are not evaluation failures and do not enter the rate
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 Z95 = 1.959963984540054
 
@@ -86,8 +89,11 @@ class RegressionPolicy:
     """When a drop counts as a regression, and how bad it is.
 
     A regression needs: at least `min_baseline_n` and `min_current_n` evaluated runs, a drop of at least
-    `min_drop` (absolute, 0–1), and p < `alpha`. Severity: critical when drop >= `critical_drop` and
-    p < `critical_p`; major when drop >= `major_drop`; otherwise minor.
+    `min_drop` (absolute, 0–1), and p < `alpha` — or, when detection passes the Benjamini–Hochberg q-value
+    across the day's tests (`bh_adjust`, what the warehouse does), q < `fdr_q`. Severity: critical when drop >= `critical_drop` and
+    p < `critical_p`; major when drop >= `major_drop`; otherwise minor. Daily flags become an *episode* once
+    they hold on `persistence_days` consecutive window ends; flags `gap_days` apart stay one episode
+    (`episodes_from_flags`). docs/analytics.md publishes the false-episode rate and detection delay.
     """
 
     current_days: int = 3
@@ -99,27 +105,111 @@ class RegressionPolicy:
     major_drop: float = 0.20
     critical_drop: float = 0.30
     critical_p: float = 0.01
+    fdr_q: float = 0.10
+    persistence_days: int = 2
+    gap_days: int = 3
 
     def __post_init__(self) -> None:
         if self.current_days < 1 or self.baseline_days < 1:
             raise ValueError(
                 f"current_days={self.current_days!r}, baseline_days={self.baseline_days!r}: both must be >= 1"
             )
+        if self.persistence_days < 1 or self.gap_days < 1:
+            raise ValueError(
+                f"persistence_days={self.persistence_days!r}, gap_days={self.gap_days!r}: both must be >= 1"
+            )
         if not 0 < self.alpha < 1 or not 0 <= self.min_drop < 1:
             raise ValueError(
                 f"alpha={self.alpha!r} must be in (0, 1) and min_drop={self.min_drop!r} in [0, 1)"
             )
 
-    def severity(self, test: DropTest) -> str | None:
-        """'critical' / 'major' / 'minor' for a regression, None when the test does not flag one."""
-        if test.baseline_n < self.min_baseline_n or test.current_n < self.min_current_n:
+    def eligible(self, test: DropTest) -> bool:
+        """Enough evaluated runs in both windows for the test to enter the day's family of tests."""
+        return (
+            test.baseline_n >= self.min_baseline_n
+            and test.current_n >= self.min_current_n
+            and test.p_value is not None
+        )
+
+    def severity(self, test: DropTest, q_value: float | None = None) -> str | None:
+        """'critical' / 'major' / 'minor' for a regression, None when the test does not flag one.
+
+        `q_value`: the test's FDR-adjusted p-value across the day's family; without it the raw p-value.
+        """
+        if not self.eligible(test) or test.p_value is None or test.drop is None:
             return None
-        if test.p_value is None or test.drop is None:
+        p = test.p_value if q_value is None else q_value
+        if test.drop < self.min_drop - 1e-12 or p >= (self.alpha if q_value is None else self.fdr_q):
             return None
-        if test.drop < self.min_drop - 1e-12 or test.p_value >= self.alpha:
-            return None
-        if test.drop >= self.critical_drop and test.p_value < self.critical_p:
+        if test.drop >= self.critical_drop and p < self.critical_p:
             return "critical"
         if test.drop >= self.major_drop:
             return "major"
         return "minor"
+
+
+def bh_adjust(p_values: Sequence[float | None]) -> list[float | None]:
+    """Benjamini–Hochberg adjusted p-values (q-values) of one family of tests; None stays None.
+
+    Why: detection runs one test per agent × scenario × mode × suite every day (~150 for a mid-sized team);
+    at p < 0.05 each, a stationary warehouse produces several false regressions a day. Comparing the q-value
+    with `RegressionPolicy.alpha` keeps the expected share of false discoveries among each day's flags at
+    alpha (and, on a day with no real drop, the chance of any flag at about alpha).
+    """
+    indexed = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(indexed)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 1.0
+    for rank in range(m, 0, -1):
+        p, i = indexed[rank - 1]
+        running = min(running, p * m / rank)
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One ongoing drop: consecutive flagged window ends (gaps up to `gap_days`) held for `persistence` days."""
+
+    started_on: date
+    last_seen: date
+    flagged_days: int
+    resolved_on: date | None
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_on is None
+
+
+def episodes_from_flags(
+    flagged: Iterable[date], as_of: date, *, persistence: int = 2, gap_days: int = 3
+) -> list[Episode]:
+    """Group the days a key was flagged into episodes, the unit people see and are alerted about.
+
+    Flags at most `gap_days` apart belong to one episode; an episode counts only once it holds `persistence`
+    flags on consecutive days (one noisy day never opens one). It is resolved on the first day after its last
+    flag once `gap_days` have passed without a flag by `as_of`, else still open.
+    """
+    days = sorted(set(flagged))
+    groups: list[list[date]] = []
+    for day in days:
+        if groups and (day - groups[-1][-1]).days <= gap_days:
+            groups[-1].append(day)
+        else:
+            groups.append([day])
+    episodes = []
+    for group in groups:
+        if _longest_consecutive(group) < persistence:
+            continue
+        last = group[-1]
+        resolved = last + timedelta(days=1) if (as_of - last).days > gap_days else None
+        episodes.append(Episode(group[0], last, len(group), resolved))
+    return episodes
+
+
+def _longest_consecutive(days: Sequence[date]) -> int:
+    best = run = 1 if days else 0
+    for before, after in itertools.pairwise(days):
+        run = run + 1 if (after - before).days == 1 else 1
+        best = max(best, run)
+    return best

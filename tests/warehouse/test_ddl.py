@@ -43,6 +43,7 @@ def test_load_creates_schema_and_tables(warehouse: WarehouseTarget) -> None:
         "cekura_success_rate_daily",
         "cekura_regressions",
         "cekura_regression_alerts",
+        "cekura_regression_episodes",
     }
     assert _count(warehouse, RUNS) == 3
     assert _count(warehouse, RUN_METRICS) == 3
@@ -112,6 +113,7 @@ def test_sqlite_schema_is_a_table_prefix(sqlite_warehouse: WarehouseTarget) -> N
         _, rows = wh.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert [r[0] for r in rows] == [
         "qa_regression_alerts",
+        "qa_regression_episodes",
         "qa_regressions",
         "qa_results",
         "qa_run_metrics",

@@ -189,8 +189,9 @@ def _tables(target: WarehouseTarget) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _history(m: RunMaker, end: date) -> list[dict[str, Any]]:
+    """A drop strong enough to be flagged on two consecutive window ends (an episode needs both)."""
     return [
-        *_window_runs(m, end, 1, (90, 100), (14, 20)),
+        *_window_runs(m, end, 1, (90, 100), (4, 20)),
         *_window_runs(m, end, 3, (90, 100), (18, 20)),
     ]
 

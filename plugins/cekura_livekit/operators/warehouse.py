@@ -44,7 +44,9 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
     :param skip_unparseable: load the parseable runs and list the others in the summary, instead of failing.
     :param trailing_days: days before the earliest touched day whose trends the trends DAG recomputes
         (late data); sent with the run dates in the Asset event's extra.
-    :param mode: submission mode recorded on the result row ("managed" / "bring_your_own_rooms").
+    :param mode: submission mode recorded on the result row ("managed" / "bring_your_own_rooms" / "chat");
+        with the runs' `run_as_text` it gives the runs' `mode` grain (voice/chat × managed/byo).
+    :param suite: suite id recorded on the result and run rows (the trend grain); '' when unknown.
     """
 
     template_fields: Sequence[str] = ("result_id",)
@@ -60,6 +62,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         skip_unparseable: bool = False,
         trailing_days: int = 28,
         mode: str | None = None,
+        suite: str | None = None,
         **kwargs: Any,
     ) -> None:
         check_identifier(schema)
@@ -74,6 +77,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         self.skip_unparseable = skip_unparseable
         self.trailing_days = trailing_days
         self.mode = mode
+        self.suite = suite
 
     def execute(self, context: Any) -> dict[str, Any]:
         from cekura_livekit.hooks.cekura import CekuraHook
@@ -96,6 +100,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
             result,
             runs,
             mode=self.mode,
+            suite=self.suite,
             skip_unparseable=self.skip_unparseable,
             dag_id=getattr(dag_run, "dag_id", None) or getattr(self, "dag_id", None),
             dag_run_id=getattr(dag_run, "run_id", None),

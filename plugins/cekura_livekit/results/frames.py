@@ -14,7 +14,8 @@ Run frame columns (``RUN_COLUMNS``):
     success boolean · evaluation_status str · outcome str (``models.run_outcome``: passed / failed_evaluation /
     infra_error / timeout / cancelled; <NA> while the run is not terminal) · error_message str ·
     ended_reason str · duration_s Float64 · expected_outcome_score Float64 · started_at datetime64[us, UTC] ·
-    run_date str (UTC calendar day of started_at, ISO ``YYYY-MM-DD``) · run_as_text boolean · trace_id str ·
+    run_date str (UTC calendar day of started_at, ISO ``YYYY-MM-DD``) · run_as_text boolean · mode str
+    (``grain_mode``: ``voice/managed``, ``chat/byo`` …) · suite str (suite id, '' when unknown) · trace_id str ·
     dag_id str · dag_run_id str
 """
 
@@ -31,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from cekura_livekit.models import parse_count, parse_status, run_outcome, runs_of
+from cekura_livekit.models import BYO, CHAT, MANAGED, parse_count, parse_status, run_outcome, runs_of
 from cekura_livekit.results.schema import (
     METRIC_COLUMNS,
     RESULT_COLUMNS,
@@ -224,12 +225,31 @@ def _run_row(
         "started_at": started,
         "run_date": started.date().isoformat() if started is not None else None,
         "run_as_text": _bool_or_none(run.get("run_as_text"), "run_as_text"),
+        "mode": grain_mode(
+            defaults.get("mode"),
+            _or_default(_bool_or_none(run.get("run_as_text"), "run_as_text"), defaults, "run_as_text"),
+        ),
+        "suite": defaults.get("suite") or "",
         "trace_id": _str_or_none(run.get("trace_id")),
         "dag_id": defaults.get("dag_id"),
         "dag_run_id": defaults.get("dag_run_id"),
     }
     raw_metrics = _nested(run, "evaluation", "metrics") or []
     return row, [_metric_row(run_id, index, metric) for index, metric in enumerate(raw_metrics)]
+
+
+_ROOMS = {MANAGED: "managed", BYO: "byo", CHAT: "byo"}
+
+
+def grain_mode(submission_mode: str | None, run_as_text: bool | None) -> str:
+    """The mode a rate is kept apart by: ``<voice|chat>/<managed|byo|unknown>``.
+
+    Voice or chat: the run's (else its result's) `run_as_text`, or the `chat` submission mode; rooms: who
+    created them (`managed` by Cekura, `byo` = this project's own rooms incl. chat), `unknown` for loads
+    that did not say (library users calling `extract` without `mode`).
+    """
+    channel = "chat" if run_as_text or submission_mode == CHAT else "voice"
+    return f"{channel}/{_ROOMS.get(submission_mode or '', 'unknown')}"
 
 
 def _metric_row(run_id: int, index: int, metric: object) -> dict[str, Any]:
@@ -292,6 +312,7 @@ def result_defaults(result: Mapping[str, Any] | None, **context: Any) -> dict[st
         "agent_id": agent_id,
         "agent_name": _str_or_none(result.get("agent_name")) or agent_label,
         "created_at": parse_timestamp(result.get("created_at"), "result.created_at"),
+        "run_as_text": _bool_or_none(result.get("run_as_text"), "result.run_as_text"),
         **context,
     }
 
@@ -305,6 +326,8 @@ def runs_frames(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
     on_problem: Callable[[RunProblem], None] | None = None,
+    mode: str | None = None,
+    suite: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[RunProblem]]:
     """(runs frame, metrics frame, problems) from any iterable of run objects, built chunk by chunk.
 
@@ -312,7 +335,7 @@ def runs_frames(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size!r} must be a positive number of runs")
-    defaults = result_defaults(result, dag_id=dag_id, dag_run_id=dag_run_id)
+    defaults = result_defaults(result, dag_id=dag_id, dag_run_id=dag_run_id, mode=mode, suite=suite)
     run_parts: list[pd.DataFrame] = []
     metric_parts: list[pd.DataFrame] = []
     problems: list[RunProblem] = []
@@ -356,6 +379,7 @@ def results_frame(
     mode: str | None = None,
     dag_id: str | None = None,
     dag_run_id: str | None = None,
+    suite: str | None = None,
 ) -> pd.DataFrame:
     """One row per submitted batch. Counters are parsed defensively; `success_rate` is not trusted."""
     rows = []
@@ -379,6 +403,7 @@ def results_frame(
                 "failed_runs": _int_or_none(result.get("failed_runs_count"), "failed_runs_count"),
                 "run_as_text": _bool_or_none(result.get("run_as_text"), "run_as_text"),
                 "is_cronjob": _bool_or_none(result.get("is_cronjob"), "is_cronjob"),
+                "suite": suite or "",
                 "created_at": parse_timestamp(result.get("created_at"), "created_at"),
                 "updated_at": parse_timestamp(result.get("updated_at"), "updated_at"),
                 "dag_id": dag_id,
@@ -397,9 +422,10 @@ def extract(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     dag_id: str | None = None,
     dag_run_id: str | None = None,
+    suite: str | None = None,
 ) -> Extract:
     """All three frames of one finished result; `runs` defaults to the runs embedded in the result."""
-    results_df = results_frame([result], mode=mode, dag_id=dag_id, dag_run_id=dag_run_id)
+    results_df = results_frame([result], mode=mode, dag_id=dag_id, dag_run_id=dag_run_id, suite=suite)
     runs_df, metrics_df, problems = runs_frames(
         runs_of(result) if runs is None else runs,
         result=result,
@@ -407,5 +433,7 @@ def extract(
         chunk_size=chunk_size,
         dag_id=dag_id,
         dag_run_id=dag_run_id,
+        mode=mode,
+        suite=suite,
     )
     return Extract(results=results_df, runs=runs_df, metrics=metrics_df, problems=problems)

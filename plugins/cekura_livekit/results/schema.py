@@ -32,6 +32,8 @@ RUN_COLUMNS: dict[str, str] = {
     "started_at": TS,
     "run_date": STR,
     "run_as_text": BOOL,
+    "mode": STR,  # `<voice|chat>/<managed|byo|unknown>`: results.frames.grain_mode
+    "suite": STR,  # suite id of the regression DAG that loaded the run, '' when unknown
     "trace_id": STR,
     "dag_id": STR,
     "dag_run_id": STR,
@@ -61,6 +63,7 @@ RESULT_COLUMNS: dict[str, str] = {
     "failed_runs": INT,
     "run_as_text": BOOL,
     "is_cronjob": BOOL,
+    "suite": STR,
     "created_at": TS,
     "updated_at": TS,
     "dag_id": STR,

@@ -15,7 +15,7 @@ from typing import Any
 
 from cekura_livekit.warehouse.dialects import Dialect, q
 from cekura_livekit.warehouse.locks import DDL, serialise
-from cekura_livekit.warehouse.tables import ALL_TABLES, Table
+from cekura_livekit.warehouse.tables import ALL_TABLES, RESULTS, RUNS, UNKNOWN_ID, Table
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ def ensure_tables(dialect: Dialect, cur: Any) -> list[str]:
     added: list[str] = []
     for table, lacking in missing.items():
         existed = len(lacking) < len(table.column_names)
+        if existed and set(lacking) & set(table.key):
+            added.extend(rekey_table(dialect, cur, table, lacking))
+            continue
         for statement in dialect.create_statements(table):
             cur.execute(statement)
         if not existed:
@@ -61,4 +64,53 @@ def ensure_tables(dialect: Dialect, cur: Any) -> list[str]:
             added.append(f"{dialect.raw_table_name(table)}.{column}")
     if added:
         log.info("Added columns to existing warehouse tables: %s", ", ".join(added))
+    if RUNS in missing and "mode" in missing[RUNS] and len(missing[RUNS]) < len(RUNS.column_names):
+        backfill_run_grain(dialect, cur)
     return added
+
+
+_KEY_DEFAULTS = {"text": "''", "int": str(UNKNOWN_ID)}
+
+
+def rekey_table(dialect: Dialect, cur: Any, table: Table, lacking: list[str]) -> list[str]:
+    """A table whose primary key gained columns: create-new / copy / swap (under the caller's DDL lock).
+
+    Rows keep their values; a new key column gets its 'unknown' value ('' or -1), other new columns NULL.
+    Idempotent: the next check finds every column and does nothing. Used when the grain (mode, suite) was
+    added to the trend tables; trend rows the next refresh rebuilds are replaced with their real grain.
+    """
+    old = Table(f"{table.name}_pre_rekey", table.columns, table.key)
+    cur.execute(f"ALTER TABLE {dialect.table(table)} RENAME TO {q(dialect.raw_table_name(old))}")
+    for statement in dialect.create_statements(table):
+        cur.execute(statement)
+    kept = [c for c in table.column_names if c not in lacking]
+    filled = [c for c in lacking if c in table.key]
+    values = [q(c) for c in kept] + [_KEY_DEFAULTS[table.types[c]] for c in filled]
+    cur.execute(
+        f"INSERT INTO {dialect.table(table)} ({', '.join(q(c) for c in [*kept, *filled])}) "
+        f"SELECT {', '.join(values)} FROM {dialect.table(old)}"
+    )
+    cur.execute(f"DROP TABLE {dialect.table(old)}")
+    log.info("Re-keyed %s on %s (new key columns: %s)", dialect.raw_table_name(table), table.key, filled)
+    return [f"{dialect.raw_table_name(table)}.{c}" for c in lacking]
+
+
+def backfill_run_grain(dialect: Dialect, cur: Any) -> None:
+    """Runs loaded before the grain existed: mode from their result's submission mode and `run_as_text`,
+    suite from the regression DAG id (`cekura_regression_<suite>`), the same rules as `grain_mode`."""
+    runs, results = dialect.table(RUNS), dialect.table(RESULTS)
+    sub = f"(SELECT r.{q('mode')} FROM {results} r WHERE r.{q('result_id')} = {runs}.{q('result_id')})"
+    as_text = (
+        f"COALESCE({q('run_as_text')}, (SELECT r.{q('run_as_text')} FROM {results} r "
+        f"WHERE r.{q('result_id')} = {runs}.{q('result_id')}))"
+    )
+    channel = f"CASE WHEN {as_text} = TRUE OR {sub} = 'chat' THEN 'chat' ELSE 'voice' END"
+    rooms = f"CASE {sub} WHEN 'managed' THEN 'managed' WHEN 'bring_your_own_rooms' THEN 'byo' WHEN 'chat' THEN 'byo' ELSE 'unknown' END"
+    prefix = "cekura_regression_"
+    suite = (
+        f"CASE WHEN {q('dag_id')} LIKE '{prefix}%' THEN SUBSTR({q('dag_id')}, {len(prefix) + 1}) ELSE '' END"
+    )
+    cur.execute(
+        f"UPDATE {runs} SET {q('mode')} = {channel} || '/' || {rooms}, {q('suite')} = {suite} "
+        f"WHERE {q('mode')} IS NULL"
+    )

@@ -65,7 +65,12 @@ RUNS = Table(
 RUN_METRICS = Table(
     "run_metrics", (*_from_frame(METRIC_COLUMNS), ("loaded_at", "timestamp")), ("run_id", "metric_id")
 )
-_DAY_KEY = (("run_date", "date"), ("agent_id", "int"), ("scenario_id", "int"))
+#: The dimensions that change what a rate means: a chat run and a voice run of one scenario never share a
+#: rate, nor do two suites running it. `mode` is `<voice|chat>/<managed|byo|unknown>` (see
+#: `results.frames.grain_mode`); `suite` is the suite id of the regression DAG that loaded it, '' if unknown.
+GRAIN = (("mode", "text"), ("suite", "text"))
+_GRAIN_KEY = tuple(c for c, _ in GRAIN)
+_DAY_KEY = (("run_date", "date"), ("agent_id", "int"), ("scenario_id", "int"), *GRAIN)
 SUCCESS_RATE_DAILY = Table(
     "success_rate_daily",
     (
@@ -90,7 +95,7 @@ SUCCESS_RATE_DAILY = Table(
         ("rate_28d", "float"),
         ("updated_at", "timestamp"),
     ),
-    ("run_date", "agent_id", "scenario_id"),
+    ("run_date", "agent_id", "scenario_id", *_GRAIN_KEY),
 )
 REGRESSIONS = Table(
     "regressions",
@@ -110,10 +115,39 @@ REGRESSIONS = Table(
         ("rate_drop", "float"),
         ("z", "float"),
         ("p_value", "float"),
+        ("q_value", "float"),
         ("severity", "text"),
         ("detected_at", "timestamp"),
     ),
-    ("run_date", "agent_id", "scenario_id"),
+    ("run_date", "agent_id", "scenario_id", *_GRAIN_KEY),
+)
+
+#: One row per regression episode (`stats.episodes_from_flags` over the daily rows of `regressions`, which
+#: stay as the evidence): what people see, one row per ongoing drop instead of one per day.
+EPISODES = Table(
+    "regression_episodes",
+    (
+        ("agent_id", "int"),
+        ("scenario_id", "int"),
+        *GRAIN,
+        ("started_on", "date"),
+        ("agent_name", "text"),
+        ("scenario_name", "text"),
+        ("last_seen", "date"),
+        ("flagged_days", "int"),
+        ("baseline_rate", "float"),
+        ("baseline_n", "int"),
+        ("current_rate", "float"),
+        ("current_n", "int"),
+        ("q_value", "float"),
+        ("worst_rate", "float"),
+        ("peak_drop", "float"),
+        ("severity", "text"),
+        ("state", "text"),
+        ("resolved_on", "date"),
+        ("updated_at", "timestamp"),
+    ),
+    ("agent_id", "scenario_id", *_GRAIN_KEY, "started_on"),
 )
 
 #: One row per regression episode already alerted (see `alerts.py`): the memory that alerts only once.
@@ -122,18 +156,19 @@ ALERTS = Table(
     (
         ("agent_id", "int"),
         ("scenario_id", "int"),
+        *GRAIN,
         ("first_detected", "date"),
         ("last_seen", "date"),
         ("severity", "text"),
         ("alerted_at", "timestamp"),
     ),
-    ("agent_id", "scenario_id", "first_detected"),
+    ("agent_id", "scenario_id", *_GRAIN_KEY, "first_detected"),
 )
 
 #: Facts a load writes (and the load task's Asset outlets).
 FACT_TABLES: tuple[Table, ...] = (RESULTS, RUNS, RUN_METRICS)
 #: Derived from the facts by the trends step (and the trends DAG's Asset outlets).
-TREND_TABLES: tuple[Table, ...] = (SUCCESS_RATE_DAILY, REGRESSIONS)
+TREND_TABLES: tuple[Table, ...] = (SUCCESS_RATE_DAILY, REGRESSIONS, EPISODES)
 #: Every table `ddl.ensure_tables` creates.
 ALL_TABLES: tuple[Table, ...] = (*FACT_TABLES, *TREND_TABLES, ALERTS)
 #: Trend tables use -1 for a run without an agent or a scenario: key columns cannot be NULL.

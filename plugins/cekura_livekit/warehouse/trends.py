@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cekura_livekit.stats import Z95, RegressionPolicy, drop_test
+from cekura_livekit.stats import Z95, RegressionPolicy, bh_adjust, drop_test
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.dialects import Dialect, open_warehouse, q
+from cekura_livekit.warehouse.episodes import refresh_episodes_in
 from cekura_livekit.warehouse.locks import TRENDS, serialise
 from cekura_livekit.warehouse.tables import (
     DEFAULT_SCHEMA,
@@ -82,17 +83,16 @@ def recompute_daily_sql(dialect: Dialect) -> str:
 
     def rolling(col: str, days: int) -> str:
         return (
-            f"SUM({col}) OVER (PARTITION BY agent_id, scenario_id ORDER BY day_no "
+            f"SUM({col}) OVER (PARTITION BY agent_id, scenario_id, mode, suite ORDER BY day_no "
             f"RANGE BETWEEN {days - 1} PRECEDING AND CURRENT ROW)"
         )
 
     cols = list(SUCCESS_RATE_DAILY.column_names)
     target = dialect.table(SUCCESS_RATE_DAILY)
-    key = ", ".join(q(k) for k in SUCCESS_RATE_DAILY.key)
-    sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in SUCCESS_RATE_DAILY.key)
+    grain = f"COALESCE(agent_id, {UNKNOWN_ID}), COALESCE(scenario_id, {UNKNOWN_ID}), COALESCE(mode, ''), COALESCE(suite, '')"
     return f"""
 INSERT INTO {target} ({", ".join(q(c) for c in cols)})
-SELECT run_date, agent_id, scenario_id, agent_name, scenario_name, runs, passed, failed_evaluation,
+SELECT run_date, agent_id, scenario_id, mode, suite, agent_name, scenario_name, runs, passed, failed_evaluation,
        infra_errors, timeouts, cancelled, evaluated,
        {_ratio("passed", "evaluated")},
        {wilson_sql("low", "passed", "evaluated")},
@@ -108,6 +108,8 @@ FROM (
         SELECT run_date,
                COALESCE(agent_id, {UNKNOWN_ID}) AS agent_id,
                COALESCE(scenario_id, {UNKNOWN_ID}) AS scenario_id,
+               COALESCE(mode, '') AS mode,
+               COALESCE(suite, '') AS suite,
                MAX(agent_name) AS agent_name,
                MAX(scenario_name) AS scenario_name,
                COUNT(*) AS runs,
@@ -120,11 +122,10 @@ FROM (
                {day_no} AS day_no
         FROM {runs}
         WHERE run_date IS NOT NULL AND run_date >= {d}
-        GROUP BY run_date, COALESCE(agent_id, {UNKNOWN_ID}), COALESCE(scenario_id, {UNKNOWN_ID})
+        GROUP BY run_date, {grain}
     ) g
 ) w
 WHERE run_date >= {d}
-ON CONFLICT ({key}) DO UPDATE SET {sets}
 """
 
 
@@ -134,6 +135,11 @@ def recompute_daily_in(dialect: Dialect, cur: Any, since: date | str, now: datet
     since_d = as_date(since)
     lookback = since_d - timedelta(days=_LONGEST_WINDOW - 1)
     stamp = dialect.db_value("timestamp", now or datetime.now(UTC))
+    # Rebuilt, not upserted: a day whose runs moved to another grain (or were reloaded) keeps no stale row.
+    cur.execute(
+        f"DELETE FROM {dialect.table(SUCCESS_RATE_DAILY)} WHERE run_date >= {dialect.date_param()}",
+        (since_d.isoformat(),),
+    )
     cur.execute(recompute_daily_sql(dialect), (stamp, lookback.isoformat(), since_d.isoformat()))
     return max(int(cur.rowcount or 0), 0)
 
@@ -142,14 +148,14 @@ def _window_counts_sql(dialect: Dialect) -> str:
     d = dialect.date_param()
     daily = dialect.table(SUCCESS_RATE_DAILY)
     return f"""
-SELECT agent_id, scenario_id, MAX(agent_name), MAX(scenario_name),
+SELECT agent_id, scenario_id, mode, suite, MAX(agent_name), MAX(scenario_name),
        SUM(CASE WHEN run_date < {d} THEN passed ELSE 0 END),
        SUM(CASE WHEN run_date < {d} THEN evaluated ELSE 0 END),
        SUM(CASE WHEN run_date >= {d} THEN passed ELSE 0 END),
        SUM(CASE WHEN run_date >= {d} THEN evaluated ELSE 0 END)
 FROM {daily}
 WHERE run_date >= {d} AND run_date <= {d}
-GROUP BY agent_id, scenario_id
+GROUP BY agent_id, scenario_id, mode, suite
 """
 
 
@@ -169,18 +175,24 @@ def detect_regressions_in(
     baseline_start = current_start - timedelta(days=policy.baseline_days)
     cs = current_start.isoformat()
     cur.execute(_window_counts_sql(dialect), (cs, cs, cs, cs, baseline_start.isoformat(), end.isoformat()))
+    rows = cur.fetchall()
+    tests = [drop_test(int(bp or 0), int(bn or 0), int(cp or 0), int(cn or 0)) for *_, bp, bn, cp, cn in rows]
+    # One family per window end: every eligible agent × scenario × mode × suite test of that day.
+    q_values = bh_adjust([t.p_value if policy.eligible(t) else None for t in tests])
     found: list[dict[str, Any]] = []
     stamp = now or datetime.now(UTC)
-    for agent_id, scenario_id, agent_name, scenario_name, bp, bn, cp, cn in cur.fetchall():
-        test = drop_test(int(bp or 0), int(bn or 0), int(cp or 0), int(cn or 0))
-        severity = policy.severity(test)
+    for row, test, q_value in zip(rows, tests, q_values, strict=True):
+        severity = policy.severity(test, q_value)
         if severity is None:
             continue
+        agent_id, scenario_id, mode, suite, agent_name, scenario_name = row[:6]
         found.append(
             {
                 "run_date": end,
                 "agent_id": int(agent_id),
                 "scenario_id": int(scenario_id),
+                "mode": mode,
+                "suite": suite,
                 "agent_name": agent_name,
                 "scenario_name": scenario_name,
                 "current_start": current_start,
@@ -195,6 +207,7 @@ def detect_regressions_in(
                 "rate_drop": test.drop,
                 "z": test.z,
                 "p_value": test.p_value,
+                "q_value": q_value,
                 "severity": severity,
                 "detected_at": stamp,
             }
@@ -207,6 +220,23 @@ def detect_regressions_in(
         rows = [tuple(dialect.db_value(REGRESSIONS.types[c], r[c]) for c in cols) for r in found]
         cur.executemany(f"INSERT INTO {target} ({', '.join(q(c) for c in cols)}) VALUES ({marks})", rows)
     return found
+
+
+def detect_windows_in(
+    dialect: Dialect,
+    cur: Any,
+    ends: Iterable[date | str],
+    policy: RegressionPolicy | None = None,
+    now: datetime | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Detect each window end in `ends` (oldest first), then rebuild the episodes as of the newest day in
+    the daily table; returns (daily detections, every episode)."""
+    found: list[dict[str, Any]] = []
+    for end in sorted({as_date(e) for e in ends}):
+        found.extend(detect_regressions_in(dialect, cur, end, policy, now))
+    as_of = latest_run_date_in(dialect, cur, SUCCESS_RATE_DAILY)
+    episodes = refresh_episodes_in(dialect, cur, as_of, policy, now) if as_of is not None else []
+    return found, episodes
 
 
 def latest_run_date_in(dialect: Dialect, cur: Any, table: Table = RUNS) -> date | None:
@@ -281,4 +311,4 @@ def detect_regressions(
         end = end_date if end_date is not None else latest_run_date_in(wh.dialect, cur, SUCCESS_RATE_DAILY)
         if end is None:
             return []
-        return detect_regressions_in(wh.dialect, cur, end, policy)
+        return detect_windows_in(wh.dialect, cur, [end], policy)[0]

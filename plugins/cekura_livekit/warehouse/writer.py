@@ -28,7 +28,7 @@ from cekura_livekit.warehouse.dialects import open_warehouse
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, RESULTS, RUN_METRICS, RUNS, Table
 from cekura_livekit.warehouse.trends import (
     DEFAULT_TRAILING_DAYS,
-    detect_regressions_in,
+    detect_windows_in,
     plan_refresh,
     recompute_daily_in,
 )
@@ -117,8 +117,8 @@ def load_extract(
             if plan.since is not None:
                 summary.daily_since = plan.since.isoformat()
                 summary.daily_rows = recompute_daily_in(wh.dialect, cur, plan.since, stamp)
-            for end in plan.window_ends:
-                summary.regressions += len(detect_regressions_in(wh.dialect, cur, end, policy, stamp))
+            found, _ = detect_windows_in(wh.dialect, cur, plan.window_ends, policy, stamp)
+            summary.regressions = len(found)
             summary.regression_days = [e.isoformat() for e in plan.window_ends]
         if _before_commit is not None:
             _before_commit(cur)  # test seam: raise here to prove the whole load rolls back
