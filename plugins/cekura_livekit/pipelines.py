@@ -187,6 +187,22 @@ def default_report_destination() -> str:
     return str(home / "reports" / "cekura_report.html")
 
 
+def episodes_for_report(episodes: Any) -> Any:
+    """Episodes in the report's regressions table: one row per ongoing drop (since = start day, drop = peak,
+    p = latest q-value, "detected" = last flagged day), the mode and suite named next to the scenario."""
+    frame = episodes.rename(
+        columns={
+            "started_on": "run_date",
+            "peak_drop": "rate_drop",
+            "q_value": "p_value",
+            "last_seen": "detected_at",
+        }
+    )
+    grain = frame["mode"].fillna("") + frame["suite"].map(lambda s: f" · {s}" if s else "")
+    state = frame["state"].map(lambda s: "" if s == "open" else f" ({s})")
+    return frame.assign(scenario_name=frame["scenario_name"].fillna("") + " [" + grain + "]" + state)
+
+
 def render_report(
     conn_id: str,
     schema: str = DEFAULT_SCHEMA,
@@ -200,16 +216,16 @@ def render_report(
     from cekura_livekit.warehouse.dialects import open_warehouse
     from cekura_livekit.warehouse.read import (
         select_daily,
+        select_episodes,
         select_flaky,
         select_latest_day,
-        select_regressions,
     )
 
     with open_warehouse(conn_id, schema) as wh:  # one connection, read-only, for every frame of the report
         end = today or select_latest_day(wh) or datetime.now(UTC).date()
         since = end - timedelta(days=days)
         daily = select_daily(wh, since=since)
-        regressions = select_regressions(wh, since=since)
+        regressions = episodes_for_report(select_episodes(wh, since=since))
         flaky = select_flaky(wh, since=since)
     html = build_report_html(daily, regressions, flaky)
     where = write_report(html, destination or default_report_destination())

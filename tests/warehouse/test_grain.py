@@ -9,11 +9,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from cekura_livekit.pipelines import detect_and_alert, refresh_trends
+from cekura_livekit.pipelines import detect_and_alert, episodes_for_report, refresh_trends
 from cekura_livekit.results.frames import extract, grain_mode
 from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.dialects import open_warehouse, q
-from cekura_livekit.warehouse.read import read_daily
+from cekura_livekit.warehouse.read import read_daily, read_episodes
 from cekura_livekit.warehouse.tables import (
     ALERTS,
     EPISODES,
@@ -98,6 +98,10 @@ def test_one_ongoing_drop_is_one_episode_with_daily_evidence(warehouse: Warehous
     assert episode["peak_drop"] == pytest.approx(1 - 1 / 6, abs=0.2)
     assert outcome["new_alerts"] == 1
     assert outcome["open_episodes"] == 1
+    [row] = read_episodes(warehouse.conn_id, schema=warehouse.schema).to_dict("records")
+    assert (row["scenario_id"], row["state"]) == (1, "open")
+    shown = episodes_for_report(read_episodes(warehouse.conn_id, schema=warehouse.schema))
+    assert shown["scenario_name"].tolist() == ["scenario-1 [voice/managed · nightly]"]
     # Another detection pass over the same days: still one episode, no second alert.
     again = detect_and_alert(
         warehouse.conn_id, warehouse.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]

@@ -25,6 +25,7 @@ from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.dialects import Warehouse, open_warehouse
 from cekura_livekit.warehouse.tables import (
     DEFAULT_SCHEMA,
+    EPISODES,
     REGRESSIONS,
     RUNS,
     SUCCESS_RATE_DAILY,
@@ -121,7 +122,7 @@ def select_daily(wh: Warehouse, since: date | str | None = None, agent_id: int |
     where, params = _filters(wh, since, agent_id)
     sql = (
         f"SELECT * FROM {wh.dialect.table(SUCCESS_RATE_DAILY)} WHERE {where} "
-        "ORDER BY run_date, agent_id, scenario_id"
+        "ORDER BY run_date, agent_id, scenario_id, mode, suite"
     )
     return _read(wh, [SUCCESS_RATE_DAILY], sql, params, SUCCESS_RATE_DAILY.types)
 
@@ -133,9 +134,22 @@ def select_regressions(
     where, params = _filters(wh, since, agent_id)
     sql = (
         f"SELECT * FROM {wh.dialect.table(REGRESSIONS)} WHERE {where} "
-        "ORDER BY run_date DESC, rate_drop DESC, agent_id, scenario_id"
+        "ORDER BY run_date DESC, rate_drop DESC, agent_id, scenario_id, mode, suite"
     )
     return _read(wh, [REGRESSIONS], sql, params, REGRESSIONS.types)
+
+
+def select_episodes(
+    wh: Warehouse, since: date | str | None = None, agent_id: int | None = None
+) -> pd.DataFrame:
+    """`cekura_regression_episodes` (episodes still open, or last seen on/after `since`): open first, then the
+    newest start, the worst drop first."""
+    where, params = _filters(wh, since, agent_id, date_col="last_seen")
+    sql = (
+        f"SELECT * FROM {wh.dialect.table(EPISODES)} WHERE ({where}) OR state = 'open' "
+        "ORDER BY state DESC, started_on DESC, peak_drop DESC, agent_id, scenario_id, mode, suite"
+    )
+    return _read(wh, [EPISODES], sql, params, EPISODES.types)
 
 
 _FLAKY_TYPES = {
@@ -188,6 +202,7 @@ _SUMMARY_TYPES = {
     "infra_error_rate": "float",
     "scenario_id": "int",
     "scenario_name": "text",
+    "mode": "text",
     "evaluated": "int",
     "wilson_low": "float",
     "wilson_high": "float",
@@ -227,7 +242,7 @@ def select_worst_scenarios(
     limit: int = 10,
     agent_id: int | None = None,
 ) -> pd.DataFrame:
-    """Lowest success rates per agent × scenario over the `days` ending on `end` (default: latest day)."""
+    """Lowest success rates per agent × scenario × mode over the `days` ending on `end` (default: latest day)."""
     if days < 1 or limit < 1 or min_evaluated < 0:
         raise ValueError(
             f"days={days!r} and limit={limit!r} must be >= 1, min_evaluated={min_evaluated!r} >= 0"
@@ -239,12 +254,12 @@ def select_worst_scenarios(
     params.append(last.isoformat())
     p = wh.dialect.param
     sql = f"""
-SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name,
+SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name, mode,
        SUM(runs) AS runs, SUM(evaluated) AS evaluated, SUM(passed) AS passed, SUM(infra_errors) AS infra_errors,
        CAST(SUM(passed) AS DOUBLE PRECISION) / SUM(evaluated) AS success_rate
 FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
 WHERE {where}
-GROUP BY agent_id, scenario_id
+GROUP BY agent_id, scenario_id, mode
 HAVING SUM(evaluated) > 0 AND SUM(evaluated) >= {p}
 ORDER BY success_rate ASC, evaluated DESC, agent_id, scenario_id
 LIMIT {int(limit)}"""
@@ -268,6 +283,14 @@ def read_regressions(
     """:func:`select_regressions` on a connection of its own."""
     with open_warehouse(conn_id, schema) as wh:
         return select_regressions(wh, since, agent_id)
+
+
+def read_episodes(
+    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """:func:`select_episodes` on a connection of its own."""
+    with open_warehouse(conn_id, schema) as wh:
+        return select_episodes(wh, since, agent_id)
 
 
 def read_flaky(
