@@ -213,3 +213,104 @@ def _longest_consecutive(days: Sequence[date]) -> int:
         run = run + 1 if (after - before).days == 1 else 1
         best = max(best, run)
     return best
+
+
+@dataclass(frozen=True)
+class ShiftTest:
+    """A one-sided Mann–Whitney U test of "current values are larger than baseline values"."""
+
+    baseline_n: int
+    current_n: int
+    baseline_median: float | None
+    current_median: float | None
+    u: float | None
+    z: float | None
+    p_value: float | None
+
+    @property
+    def relative_shift(self) -> float | None:
+        """(current median - baseline median) / |baseline median|; None when the baseline median is 0."""
+        if self.baseline_median is None or self.current_median is None or self.baseline_median == 0:
+            return None
+        return (self.current_median - self.baseline_median) / abs(self.baseline_median)
+
+
+def _median(values: Sequence[float]) -> float | None:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return None
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _average_ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
+    """1-based ranks with ties averaged, and the sizes of the tie groups."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    ties: list[int] = []
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        ties.append(j - i + 1)
+        i = j + 1
+    return ranks, ties
+
+
+def shift_test(baseline: Sequence[float], current: Sequence[float]) -> ShiftTest:
+    """Mann–Whitney U (normal approximation with tie and continuity corrections), H1: current > baseline.
+
+    Why rank-based: latencies and counts are skewed with long tails; a t-test on means would page on one slow
+    call and miss a shift of the bulk. Medians are reported next to it for people.
+    """
+    n1, n2 = len(baseline), len(current)
+    b_med, c_med = _median(baseline), _median(current)
+    if n1 == 0 or n2 == 0:
+        return ShiftTest(n1, n2, b_med, c_med, None, None, None)
+    ranks, ties = _average_ranks([*baseline, *current])
+    u = sum(ranks[n1:]) - n2 * (n2 + 1) / 2  # how often a current value beats a baseline value
+    n = n1 + n2
+    tie_term = sum(t**3 - t for t in ties) / (n * (n - 1)) if n > 1 else 0.0
+    variance = n1 * n2 / 12 * ((n + 1) - tie_term)
+    if variance <= 0:
+        return ShiftTest(n1, n2, b_med, c_med, u, 0.0, 0.5)
+    z = (u - n1 * n2 / 2 - 0.5) / math.sqrt(variance)
+    return ShiftTest(n1, n2, b_med, c_med, u, z, normal_sf(z))
+
+
+@dataclass(frozen=True)
+class MetricPolicy:
+    """When a numeric metric (latency, interruptions: higher is worse) counts as regressed.
+
+    Needs `min_baseline_n` / `min_current_n` values in the windows (same windows as `RegressionPolicy`), the
+    current median at least `min_relative_shift` above the baseline median, and the BH q-value across the
+    day's metric tests below `fdr_q`.
+    """
+
+    current_days: int = 3
+    baseline_days: int = 14
+    min_baseline_n: int = 20
+    min_current_n: int = 10
+    min_relative_shift: float = 0.10
+    fdr_q: float = 0.05
+
+    def eligible(self, test: ShiftTest) -> bool:
+        return (
+            test.baseline_n >= self.min_baseline_n
+            and test.current_n >= self.min_current_n
+            and test.p_value is not None
+        )
+
+    def flags(self, test: ShiftTest, q_value: float | None) -> bool:
+        shift = test.relative_shift
+        return (
+            self.eligible(test)
+            and q_value is not None
+            and q_value < self.fdr_q
+            and shift is not None
+            and shift >= self.min_relative_shift
+        )

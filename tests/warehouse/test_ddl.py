@@ -44,6 +44,8 @@ def test_load_creates_schema_and_tables(warehouse: WarehouseTarget) -> None:
         "cekura_regressions",
         "cekura_regression_alerts",
         "cekura_regression_episodes",
+        "cekura_metric_daily",
+        "cekura_metric_regressions",
     }
     assert _count(warehouse, RUNS) == 3
     assert _count(warehouse, RUN_METRICS) == 3
@@ -112,6 +114,8 @@ def test_sqlite_schema_is_a_table_prefix(sqlite_warehouse: WarehouseTarget) -> N
     with open_warehouse(sqlite_warehouse.conn_id, "qa") as wh:
         _, rows = wh.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert [r[0] for r in rows] == [
+        "qa_metric_daily",
+        "qa_metric_regressions",
         "qa_regression_alerts",
         "qa_regression_episodes",
         "qa_regressions",

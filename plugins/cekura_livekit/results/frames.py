@@ -261,16 +261,71 @@ def _metric_row(run_id: int, index: int, metric: object) -> dict[str, Any]:
         raise ValueError(f"{where} has no id")
     value = metric.get("value")
     explanation = metric.get("explanation")
+    kind = metric_kind(metric.get("type"))
+    score = _float_or_none(metric.get("score"), f"{where}.score")
     return {
         "run_id": run_id,
         "metric_id": metric_id,
         "metric_name": _str_or_none(metric.get("name")),
         "metric_type": _str_or_none(metric.get("type")),
-        "score": _float_or_none(metric.get("score"), f"{where}.score"),
+        "score": score,
         "value": None if value is None else value if isinstance(value, str) else json.dumps(value),
         "passed": _bool_or_none(metric.get("passed"), f"{where}.passed"),
         "explanation": None if explanation is None else json.dumps(explanation, ensure_ascii=False),
+        **_typed_metric(metric, kind, score),
     }
+
+
+#: Cekura's metric output types → the four kinds the warehouse types (`binary_*` variants are binary).
+_KINDS = {
+    "binary": "binary",
+    "continuous_qualitative": "rating",
+    "rating": "rating",
+    "numeric": "numeric",
+    "enum": "enum",
+}
+
+
+def metric_kind(raw: object) -> str | None:
+    """binary / rating / numeric / enum from Cekura's `type` (None when absent or unknown)."""
+    text = _str_or_none(raw)
+    if text is None:
+        return None
+    text = text.strip().lower()
+    return "binary" if text.startswith("binary") else _KINDS.get(text)
+
+
+def _typed_metric(metric: Mapping[str, Any], kind: str | None, score: float | None) -> dict[str, Any]:
+    """The typed columns: a numeric value (else the reported p50) with its unit, the enum choice, the rating."""
+    raw_extra = metric.get("extra")
+    extra: Mapping[str, Any] = raw_extra if isinstance(raw_extra, Mapping) else {}
+    value_num = None
+    if kind == "numeric":
+        value_num = _number(metric.get("value"))
+        if value_num is None:
+            value_num = _number(_nested(extra, "percentiles", "p50"))
+    enum = _str_or_none(metric.get("enum")) or (_str_or_none(metric.get("value")) if kind == "enum" else None)
+    return {
+        "metric_kind": kind,
+        "value_num": value_num,
+        "unit": _str_or_none(metric.get("unit")) or _str_or_none(extra.get("unit"))
+        if kind == "numeric"
+        else None,
+        "value_enum": enum if kind == "enum" else None,
+        "rating": score if kind == "rating" else None,
+    }
+
+
+def _number(raw: object) -> float | None:
+    """A metric's number sent as a number or a JSON string ("812"); None (not an error: the run and its
+    text value still load) when it is anything else."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _typed_frame(rows: list[dict[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:

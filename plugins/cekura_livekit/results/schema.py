@@ -48,6 +48,12 @@ METRIC_COLUMNS: dict[str, str] = {
     "value": STR,  # any JSON value the metric reports, as text (numbers and booleans JSON-encoded)
     "passed": BOOL,
     "explanation": STR,  # the explanation list, JSON-encoded
+    # Typed values by Cekura's metric output type (results.frames.metric_kind):
+    "metric_kind": STR,  # binary / rating / numeric / enum (None when the type is unknown)
+    "value_num": FLOAT,  # numeric metrics: the value (else the reported p50), in `unit`
+    "unit": STR,  # numeric metrics: the unit Cekura gives (e.g. "ms"), None when it gives none
+    "value_enum": STR,  # enum metrics: the chosen category
+    "rating": FLOAT,  # rating (continuous_qualitative) metrics: the score, 0–100
 }
 
 RESULT_COLUMNS: dict[str, str] = {

@@ -150,6 +150,57 @@ EPISODES = Table(
     ("agent_id", "scenario_id", *_GRAIN_KEY, "started_on"),
 )
 
+#: Call duration enters the metric tables as a metric of its own (from `cekura_runs.duration_s`).
+CALL_DURATION_METRIC_ID = 0
+_METRIC_KEY = ("run_date", "agent_id", "scenario_id", *_GRAIN_KEY, "metric_id")
+#: Per day × agent × scenario × mode × suite × metric: exact percentiles (linear interpolation over every
+#: value, like PostgreSQL's percentile_cont) and, for binary metrics, the pass rate with Wilson bounds.
+METRIC_DAILY = Table(
+    "metric_daily",
+    (
+        *_DAY_KEY,
+        ("metric_id", "int"),
+        ("metric_name", "text"),
+        ("metric_kind", "text"),
+        ("unit", "text"),
+        ("count", "int"),
+        ("mean", "float"),
+        ("p50", "float"),
+        ("p90", "float"),
+        ("p95", "float"),
+        ("passed", "int"),
+        ("evaluated", "int"),
+        ("pass_rate", "float"),
+        ("wilson_low", "float"),
+        ("wilson_high", "float"),
+        ("updated_at", "timestamp"),
+    ),
+    _METRIC_KEY,
+)
+#: Numeric metrics whose current window shifted up against the baseline (Mann–Whitney U, BH per day).
+METRIC_REGRESSIONS = Table(
+    "metric_regressions",
+    (
+        *_DAY_KEY,
+        ("metric_id", "int"),
+        ("metric_name", "text"),
+        ("unit", "text"),
+        ("agent_name", "text"),
+        ("scenario_name", "text"),
+        ("baseline_n", "int"),
+        ("baseline_median", "float"),
+        ("current_n", "int"),
+        ("current_median", "float"),
+        ("relative_shift", "float"),
+        ("u", "float"),
+        ("z", "float"),
+        ("p_value", "float"),
+        ("q_value", "float"),
+        ("detected_at", "timestamp"),
+    ),
+    _METRIC_KEY,
+)
+
 #: One row per regression episode already alerted (see `alerts.py`): the memory that alerts only once.
 ALERTS = Table(
     "regression_alerts",
@@ -168,7 +219,13 @@ ALERTS = Table(
 #: Facts a load writes (and the load task's Asset outlets).
 FACT_TABLES: tuple[Table, ...] = (RESULTS, RUNS, RUN_METRICS)
 #: Derived from the facts by the trends step (and the trends DAG's Asset outlets).
-TREND_TABLES: tuple[Table, ...] = (SUCCESS_RATE_DAILY, REGRESSIONS, EPISODES)
+TREND_TABLES: tuple[Table, ...] = (
+    SUCCESS_RATE_DAILY,
+    REGRESSIONS,
+    EPISODES,
+    METRIC_DAILY,
+    METRIC_REGRESSIONS,
+)
 #: Every table `ddl.ensure_tables` creates.
 ALL_TABLES: tuple[Table, ...] = (*FACT_TABLES, *TREND_TABLES, ALERTS)
 #: Trend tables use -1 for a run without an agent or a scenario: key columns cannot be NULL.

@@ -130,7 +130,8 @@ WHERE run_date >= {d}
 
 
 def recompute_daily_in(dialect: Dialect, cur: Any, since: date | str, now: datetime | None = None) -> int:
-    """Rebuild daily rows with run_date >= since inside the caller's transaction; returns rows written."""
+    """Rebuild daily rows (success rates, and the metric table: `metrics.py`) with run_date >= since inside
+    the caller's transaction; returns the success-rate rows written."""
     serialise(dialect, cur, TRENDS)
     since_d = as_date(since)
     lookback = since_d - timedelta(days=_LONGEST_WINDOW - 1)
@@ -141,7 +142,11 @@ def recompute_daily_in(dialect: Dialect, cur: Any, since: date | str, now: datet
         (since_d.isoformat(),),
     )
     cur.execute(recompute_daily_sql(dialect), (stamp, lookback.isoformat(), since_d.isoformat()))
-    return max(int(cur.rowcount or 0), 0)
+    written = max(int(cur.rowcount or 0), 0)
+    from cekura_livekit.warehouse.metrics import recompute_metric_daily_in  # pandas: only when it runs
+
+    recompute_metric_daily_in(dialect, cur, since_d, now)
+    return written
 
 
 def _window_counts_sql(dialect: Dialect) -> str:
@@ -231,9 +236,12 @@ def detect_windows_in(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Detect each window end in `ends` (oldest first), then rebuild the episodes as of the newest day in
     the daily table; returns (daily detections, every episode)."""
+    from cekura_livekit.warehouse.metrics import detect_metric_regressions_in  # pandas: only when it runs
+
     found: list[dict[str, Any]] = []
     for end in sorted({as_date(e) for e in ends}):
         found.extend(detect_regressions_in(dialect, cur, end, policy, now))
+        detect_metric_regressions_in(dialect, cur, end, now=now)
     as_of = latest_run_date_in(dialect, cur, SUCCESS_RATE_DAILY)
     episodes = refresh_episodes_in(dialect, cur, as_of, policy, now) if as_of is not None else []
     return found, episodes
