@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cekura_sandbox.catalogue import Agent, Catalogue, Personality, Scenario, TestProfile
@@ -246,7 +246,7 @@ def plan_run(
         fate, call_seconds = (PASSED if passed else FAILED_EVAL), rng.randint(lo, hi)
     t_end = t_call + call_seconds
     t_done = t_end + rng.uniform(5.0, 25.0)
-    metrics = _draw_metrics(rng, catalogue, scenario, fate == PASSED)
+    metrics = _draw_metrics(rng, catalogue, scenario, fate == PASSED, submitted_at.date())
     expected = rng.randint(80, 100) if fate == PASSED else rng.randint(0, 45)
     return RunRecord(
         id=run_id,
@@ -273,39 +273,81 @@ def plan_run(
 
 
 def _draw_metrics(
-    rng: random.Random, catalogue: Catalogue, scenario: Scenario, passed: bool
+    rng: random.Random, catalogue: Catalogue, scenario: Scenario, passed: bool, day: date | None = None
 ) -> list[dict[str, Any]]:
-    """Metric results consistent with the run: all pass when it passed, at least one fails otherwise."""
+    """Metric results consistent with the run: all pass when it passed, at least one fails otherwise.
+
+    Values follow Cekura's output types: binary (true/false), numeric (latency in ms with its percentiles,
+    interruption counts), continuous_qualitative (a 0–100 rating) and enum (one category). Latency is
+    log-normal (skewed, like real response times) and runs 50 % slower on and after the scenario's dated
+    `regression` (the seeded metric drift the warehouse's Mann–Whitney test should find).
+    """
     ids = list(scenario.metrics)
     failing: set[int] = set()
     if not passed and ids:
         failing.add(rng.choice(ids))
         failing.update(m for m in ids if rng.random() < 0.2)
+    drifted = scenario.regression_from is not None and day is not None and day >= scenario.regression_from
     out = []
     for mid in ids:
         metric = catalogue.metrics[mid]
         ok = mid not in failing
-        if metric.type == "numeric":
-            latency = rng.randint(450, 1400) if ok else rng.randint(1600, 4200)
-            score, value = (100.0 if ok else round(rng.uniform(10, 60), 1)), str(latency)
-            why = f"Median response latency {latency} ms ({'within' if ok else 'above'} the 1500 ms target)."
-        else:
-            score, value = (5.0 if ok else 0.0), ("true" if ok else "false")
-            why = f"{metric.name}: {'no issue found' if ok else 'the agent deviated from the expected behaviour'}."
-        out.append(
-            {
-                "id": metric.id,
-                "name": metric.name,
-                "type": metric.type,
-                "score": score,
-                "value": value,
-                "passed": ok,
-                "enum": "",
-                "explanation": [why],
-                "extra": {},
-            }
-        )
+        drawn = _metric_value(rng, metric.name, metric.type, ok, 1.5 if drifted else 1.0)
+        out.append({"id": metric.id, "name": metric.name, "type": metric.type, "passed": ok, **drawn})
     return out
+
+
+def _metric_value(rng: random.Random, name: str, kind: str, ok: bool, slowdown: float) -> dict[str, Any]:
+    """score / value / enum / explanation / extra of one metric result, by Cekura output type."""
+    if kind == "numeric" and "interrupt" in name.lower():
+        count = rng.randint(0, 1) if ok else rng.randint(3, 7)
+        why = f"The agent interrupted the caller {count} time(s)."
+        return {
+            "score": 100.0 if ok else 30.0,
+            "value": str(count),
+            "enum": "",
+            "explanation": [why],
+            "extra": {},
+        }
+    if kind == "numeric":
+        turns = sorted(rng.lognormvariate(6.55, 0.35) * slowdown for _ in range(9))
+        turns = turns if ok else [t + rng.randint(1200, 2500) for t in turns]
+        p50, p90, p95 = (round(turns[i]) for i in (4, 7, 8))
+        why = f"Median response latency {p50} ms ({'within' if p50 <= 1500 else 'above'} the 1500 ms target)."
+        extra = {"unit": "ms", "percentiles": {"p50": p50, "p90": p90, "p95": p95}}
+        return {
+            "score": 100.0 if ok else 40.0,
+            "value": str(p50),
+            "enum": "",
+            "explanation": [why],
+            "extra": extra,
+        }
+    if kind == "continuous_qualitative":
+        rating = round(rng.uniform(70, 100) if ok else rng.uniform(10, 55), 1)
+        return {
+            "score": rating,
+            "value": str(rating),
+            "enum": "",
+            "explanation": [f"{name}: rated {rating}/100."],
+            "extra": {},
+        }
+    if kind == "enum":
+        choice = rng.choice(["resolved", "resolved", "transferred"]) if ok else "abandoned"
+        return {
+            "score": 0.0,
+            "value": choice,
+            "enum": choice,
+            "explanation": [f"{name}: {choice}."],
+            "extra": {},
+        }
+    why = f"{name}: {'no issue found' if ok else 'the agent deviated from the expected behaviour'}."
+    return {
+        "score": 5.0 if ok else 0.0,
+        "value": "true" if ok else "false",
+        "enum": "",
+        "explanation": [why],
+        "extra": {},
+    }
 
 
 def _mmss(seconds: float) -> str:
