@@ -46,6 +46,7 @@ def test_load_creates_schema_and_tables(warehouse: WarehouseTarget) -> None:
         "cekura_regression_episodes",
         "cekura_metric_daily",
         "cekura_metric_regressions",
+        "cekura_flaky_scenarios",
     }
     assert _count(warehouse, RUNS) == 3
     assert _count(warehouse, RUN_METRICS) == 3
@@ -114,6 +115,7 @@ def test_sqlite_schema_is_a_table_prefix(sqlite_warehouse: WarehouseTarget) -> N
     with open_warehouse(sqlite_warehouse.conn_id, "qa") as wh:
         _, rows = wh.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert [r[0] for r in rows] == [
+        "qa_flaky_scenarios",
         "qa_metric_daily",
         "qa_metric_regressions",
         "qa_regression_alerts",

@@ -201,6 +201,33 @@ METRIC_REGRESSIONS = Table(
     _METRIC_KEY,
 )
 
+#: Flakiness per agent × scenario × mode × suite over a trailing window (`flaky.py`): the flip rate between
+#: consecutive evaluated outcomes, batches lost to infrastructure excluded.
+FLAKY_SCENARIOS = Table(
+    "flaky_scenarios",
+    (
+        ("agent_id", "int"),
+        ("scenario_id", "int"),
+        *GRAIN,
+        ("agent_name", "text"),
+        ("scenario_name", "text"),
+        ("window_start", "date"),
+        ("window_end", "date"),
+        ("runs", "int"),
+        ("passed", "int"),
+        ("failed_evaluation", "int"),
+        ("batches", "int"),
+        ("mixed_batches", "int"),
+        ("flips", "int"),
+        ("score", "float"),
+        ("status", "text"),
+        ("first_seen", "date"),
+        ("last_seen", "date"),
+        ("updated_at", "timestamp"),
+    ),
+    ("agent_id", "scenario_id", *_GRAIN_KEY),
+)
+
 #: One row per regression episode already alerted (see `alerts.py`): the memory that alerts only once.
 ALERTS = Table(
     "regression_alerts",
@@ -225,6 +252,7 @@ TREND_TABLES: tuple[Table, ...] = (
     EPISODES,
     METRIC_DAILY,
     METRIC_REGRESSIONS,
+    FLAKY_SCENARIOS,
 )
 #: Every table `ddl.ensure_tables` creates.
 ALL_TABLES: tuple[Table, ...] = (*FACT_TABLES, *TREND_TABLES, ALERTS)

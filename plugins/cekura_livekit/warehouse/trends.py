@@ -234,8 +234,8 @@ def detect_windows_in(
     policy: RegressionPolicy | None = None,
     now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Detect each window end in `ends` (oldest first), then rebuild the episodes as of the newest day in
-    the daily table; returns (daily detections, every episode)."""
+    """Detect each window end in `ends` (oldest first, rates and numeric metrics), then rescore flakiness and
+    rebuild the episodes as of the newest day in the daily table; returns (daily detections, every episode)."""
     from cekura_livekit.warehouse.metrics import detect_metric_regressions_in  # pandas: only when it runs
 
     found: list[dict[str, Any]] = []
@@ -243,7 +243,12 @@ def detect_windows_in(
         found.extend(detect_regressions_in(dialect, cur, end, policy, now))
         detect_metric_regressions_in(dialect, cur, end, now=now)
     as_of = latest_run_date_in(dialect, cur, SUCCESS_RATE_DAILY)
-    episodes = refresh_episodes_in(dialect, cur, as_of, policy, now) if as_of is not None else []
+    if as_of is None:
+        return found, []
+    from cekura_livekit.warehouse.flaky import refresh_flaky_in
+
+    episodes = refresh_episodes_in(dialect, cur, as_of, policy, now)
+    refresh_flaky_in(dialect, cur, as_of, now=now)  # after the episodes: a regressed scenario is not flaky
     return found, episodes
 
 
