@@ -93,7 +93,23 @@ def _summary() -> dict[str, Any]:
             "worst_rate, q_value, severity FROM cekura_regression_episodes "
             "ORDER BY state DESC, started_on DESC, peak_drop DESC"
         ).fetchall()
+        flaky = db.execute(
+            "SELECT agent_name, scenario_name, mode, score, runs, status FROM cekura_flaky_scenarios "
+            "WHERE status IN ('flaky', 'regressed') ORDER BY status = 'flaky' DESC, score DESC LIMIT 5"
+        ).fetchall()
+        latency = db.execute(
+            "SELECT r.agent_name, r.run_date, m.value_num FROM cekura_run_metrics m "
+            "JOIN cekura_runs r ON r.run_id = m.run_id WHERE m.metric_kind = 'numeric' AND m.unit = 'ms' "
+            "AND m.value_num IS NOT NULL AND r.outcome IN ('passed', 'failed_evaluation')"
+        ).fetchall()
+        metric_regressions = db.execute(
+            "SELECT run_date, agent_name, scenario_name, metric_name, baseline_median, current_median, unit, "
+            "q_value FROM cekura_metric_regressions ORDER BY run_date DESC, relative_shift DESC"
+        ).fetchall()
     return {
+        "flaky": flaky,
+        "latency": _latency_trend(latency),
+        "metric_regressions": metric_regressions,
         "batches": batches,
         "runs": run_rows,
         "runs_reported_by_results": runs,
@@ -102,6 +118,51 @@ def _summary() -> dict[str, Any]:
         "regressions": regressions,
         "episodes": episodes,
     }
+
+
+def _percentile(values: list[float], share: float) -> float:
+    """Exact percentile, linear interpolation (the warehouse's definition)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * share
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _latency_trend(rows: list[tuple[str, str, float]]) -> dict[str, tuple[float, float, float, float]]:
+    """Per agent: (p50, p95) of latency before the last 3 days, and (p50, p95) over the last 3 days."""
+    if not rows:
+        return {}
+    last_day = date.fromisoformat(max(str(r[1])[:10] for r in rows))
+    cut = (last_day - timedelta(days=2)).isoformat()
+    trend = {}
+    for agent in sorted({r[0] for r in rows}):
+        before = [float(v) for a, d, v in rows if a == agent and str(d)[:10] < cut]
+        recent = [float(v) for a, d, v in rows if a == agent and str(d)[:10] >= cut]
+        if before and recent:
+            trend[agent] = (
+                _percentile(before, 0.5),
+                _percentile(before, 0.95),
+                _percentile(recent, 0.5),
+                _percentile(recent, 0.95),
+            )
+    return trend
+
+
+def _print_analytics(summary: dict[str, Any]) -> None:
+    print("  top flaky scenarios (28-day flip rate; regressed = flips from an open regression):")
+    for agent, scenario, mode, score, runs, status in summary["flaky"]:
+        print(f"    {score:5.2f} {status:<9} {agent} / {scenario} [{mode}] ({runs} evaluated runs)")
+    print("  latency per agent (p50 / p95 ms, exact; before the last 3 days → last 3 days):")
+    for agent, (b50, b95, r50, r95) in summary["latency"].items():
+        print(f"    {agent:<28} p50 {b50:5.0f} → {r50:5.0f}   p95 {b95:5.0f} → {r95:5.0f}")
+    regs = summary["metric_regressions"]
+    print(f"  metric regressions       : {len(regs)} (Mann–Whitney U, BH q < 0.05)")
+    for day, agent, scenario, metric, base, current, unit, q_value in regs[:3]:
+        print(
+            f"    {day} {agent} / {scenario}: {metric} median {base:.0f} → {current:.0f} {unit or ''} "
+            f"(q={q_value:.2g})"
+        )
 
 
 def _print_summary(summary: dict[str, Any], seconds: float, dag_runs: dict[str, str]) -> None:
@@ -129,6 +190,7 @@ def _print_summary(summary: dict[str, Any], seconds: float, dag_runs: dict[str, 
             f"    {state:<8} since {start} (last {last}) {severity:<8} {agent} / {scenario} [{mode} · {suite}]: "
             f"{base:.0%} → {worst:.0%} (q={q_value:.2g})"
         )
+    _print_analytics(summary)
     print(f"  warehouse (SQLite)       : {WAREHOUSE_DB}")
     print(f"  report (open offline)    : {REPORT}")
     print("=" * 78)

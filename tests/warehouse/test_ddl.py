@@ -9,14 +9,22 @@ import pytest
 from cekura_livekit.results.frames import extract
 from cekura_livekit.warehouse.ddl import ensure_tables, missing_columns
 from cekura_livekit.warehouse.dialects import open_warehouse
-from cekura_livekit.warehouse.tables import ALERTS, ALL_TABLES, FACT_TABLES, RUN_METRICS, RUNS, TREND_TABLES
+from cekura_livekit.warehouse.tables import (
+    ALERTS,
+    ALL_TABLES,
+    BATCH_DIFFS,
+    FACT_TABLES,
+    RUN_METRICS,
+    RUNS,
+    TREND_TABLES,
+)
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.warehouse import WarehouseTarget, make_result, make_run
 from tests.warehouse.test_writer import _batch, _count, _rows
 
 
 def test_every_table_is_declared_once_in_tables_py() -> None:
-    assert (*FACT_TABLES, *TREND_TABLES, ALERTS) == ALL_TABLES
+    assert (*FACT_TABLES, *TREND_TABLES, ALERTS, BATCH_DIFFS) == ALL_TABLES
     assert len({t.name for t in ALL_TABLES}) == len(ALL_TABLES)
     assert ALERTS.name == "regression_alerts"
 
@@ -47,6 +55,7 @@ def test_load_creates_schema_and_tables(warehouse: WarehouseTarget) -> None:
         "cekura_metric_daily",
         "cekura_metric_regressions",
         "cekura_flaky_scenarios",
+        "cekura_batch_diffs",
     }
     assert _count(warehouse, RUNS) == 3
     assert _count(warehouse, RUN_METRICS) == 3
@@ -115,6 +124,7 @@ def test_sqlite_schema_is_a_table_prefix(sqlite_warehouse: WarehouseTarget) -> N
     with open_warehouse(sqlite_warehouse.conn_id, "qa") as wh:
         _, rows = wh.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert [r[0] for r in rows] == [
+        "qa_batch_diffs",
         "qa_flaky_scenarios",
         "qa_metric_daily",
         "qa_metric_regressions",

@@ -139,7 +139,11 @@ def refresh_flaky_in(
     if rows:
         cols = FLAKY_SCENARIOS.column_names
         marks = ", ".join(dialect.param for _ in cols)
-        values = [tuple(dialect.db_value(FLAKY_SCENARIOS.types[c], _date(r[c])) for c in cols) for r in rows]
+        types = FLAKY_SCENARIOS.types
+        values = [
+            tuple(dialect.db_value(types[c], _date(r[c]) if types[c] == "date" else r[c]) for c in cols)
+            for r in rows
+        ]
         cur.executemany(
             f"INSERT INTO {dialect.table(FLAKY_SCENARIOS)} ({', '.join(q(c) for c in cols)}) VALUES ({marks})",
             values,
@@ -148,4 +152,5 @@ def refresh_flaky_in(
 
 
 def _date(value: Any) -> Any:
-    return as_date(value) if isinstance(value, str) and len(value) == 10 else value
+    """A date column read back from SQLite (ISO text) as a date."""
+    return as_date(value) if isinstance(value, str) else value

@@ -228,6 +228,26 @@ FLAKY_SCENARIOS = Table(
     ("agent_id", "scenario_id", *_GRAIN_KEY),
 )
 
+#: Per batch × scenario, the change against the previous batch of the same suite (`batch_diff.py`).
+BATCH_DIFFS = Table(
+    "batch_diffs",
+    (
+        ("result_id", "int"),
+        ("scenario_id", "int"),
+        ("previous_result_id", "int"),
+        ("agent_id", "int"),
+        *GRAIN,
+        ("scenario_name", "text"),
+        ("change", "text"),
+        ("passed", "int"),
+        ("failed_evaluation", "int"),
+        ("previous_passed", "int"),
+        ("previous_failed_evaluation", "int"),
+        ("diffed_at", "timestamp"),
+    ),
+    ("result_id", "scenario_id"),
+)
+
 #: One row per regression episode already alerted (see `alerts.py`): the memory that alerts only once.
 ALERTS = Table(
     "regression_alerts",
@@ -255,6 +275,6 @@ TREND_TABLES: tuple[Table, ...] = (
     FLAKY_SCENARIOS,
 )
 #: Every table `ddl.ensure_tables` creates.
-ALL_TABLES: tuple[Table, ...] = (*FACT_TABLES, *TREND_TABLES, ALERTS)
+ALL_TABLES: tuple[Table, ...] = (*FACT_TABLES, *TREND_TABLES, ALERTS, BATCH_DIFFS)
 #: Trend tables use -1 for a run without an agent or a scenario: key columns cannot be NULL.
 UNKNOWN_ID = -1

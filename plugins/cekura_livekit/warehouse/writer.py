@@ -23,6 +23,7 @@ import pandas as pd
 
 from cekura_livekit.results.frames import Extract
 from cekura_livekit.stats import RegressionPolicy
+from cekura_livekit.warehouse.batch_diff import CHANGES, describe, diff_batch_in
 from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.dialects import open_warehouse
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, RESULTS, RUN_METRICS, RUNS, Table
@@ -70,6 +71,7 @@ class LoadSummary:
     regression_days: list[str] = field(default_factory=list)
     regressions: int = 0
     skipped_runs: list[dict[str, str]] = field(default_factory=list)
+    batch_diff: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +122,12 @@ def load_extract(
             found, _ = detect_windows_in(wh.dialect, cur, plan.window_ends, policy, stamp)
             summary.regressions = len(found)
             summary.regression_days = [e.isoformat() for e in plan.window_ends]
+        for result_id in frames[0][1]["result_id"].dropna().astype(int).tolist():
+            diff = diff_batch_in(wh.dialect, cur, result_id, stamp)
+            summary.batch_diff[str(result_id)] = {
+                c: sum(1 for r in diff if r["change"] == c) for c in CHANGES
+            }
+            log.info("Result %s: %s", result_id, describe(diff))
         if _before_commit is not None:
             _before_commit(cur)  # test seam: raise here to prove the whole load rolls back
     log.info(
