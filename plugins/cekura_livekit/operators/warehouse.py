@@ -80,6 +80,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         self.suite = suite
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from cekura_livekit.batch.dashboard import dashboard_url
         from cekura_livekit.hooks.cekura import CekuraHook
         from cekura_livekit.results.fetch import fetch_result_with_runs
         from cekura_livekit.results.frames import extract
@@ -99,6 +100,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         frames = extract(
             result,
             runs,
+            dashboard_url=dashboard_url(hook, result_id, payload=result),
             mode=self.mode,
             suite=self.suite,
             skip_unparseable=self.skip_unparseable,

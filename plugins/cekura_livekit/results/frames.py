@@ -230,6 +230,7 @@ def _run_row(
             _or_default(_bool_or_none(run.get("run_as_text"), "run_as_text"), defaults, "run_as_text"),
         ),
         "suite": defaults.get("suite") or "",
+        "dashboard_url": defaults.get("dashboard_url"),
         "trace_id": _str_or_none(run.get("trace_id")),
         "dag_id": defaults.get("dag_id"),
         "dag_run_id": defaults.get("dag_run_id"),
@@ -383,6 +384,7 @@ def runs_frames(
     on_problem: Callable[[RunProblem], None] | None = None,
     mode: str | None = None,
     suite: str | None = None,
+    dashboard_url: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[RunProblem]]:
     """(runs frame, metrics frame, problems) from any iterable of run objects, built chunk by chunk.
 
@@ -390,7 +392,9 @@ def runs_frames(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size!r} must be a positive number of runs")
-    defaults = result_defaults(result, dag_id=dag_id, dag_run_id=dag_run_id, mode=mode, suite=suite)
+    defaults = result_defaults(
+        result, dag_id=dag_id, dag_run_id=dag_run_id, mode=mode, suite=suite, dashboard_url=dashboard_url
+    )
     run_parts: list[pd.DataFrame] = []
     metric_parts: list[pd.DataFrame] = []
     problems: list[RunProblem] = []
@@ -435,6 +439,7 @@ def results_frame(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
     suite: str | None = None,
+    dashboard_url: str | None = None,
 ) -> pd.DataFrame:
     """One row per submitted batch. Counters are parsed defensively; `success_rate` is not trusted."""
     rows = []
@@ -459,6 +464,7 @@ def results_frame(
                 "run_as_text": _bool_or_none(result.get("run_as_text"), "run_as_text"),
                 "is_cronjob": _bool_or_none(result.get("is_cronjob"), "is_cronjob"),
                 "suite": suite or "",
+                "dashboard_url": dashboard_url,
                 "created_at": parse_timestamp(result.get("created_at"), "created_at"),
                 "updated_at": parse_timestamp(result.get("updated_at"), "updated_at"),
                 "dag_id": dag_id,
@@ -478,9 +484,12 @@ def extract(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
     suite: str | None = None,
+    dashboard_url: str | None = None,
 ) -> Extract:
     """All three frames of one finished result; `runs` defaults to the runs embedded in the result."""
-    results_df = results_frame([result], mode=mode, dag_id=dag_id, dag_run_id=dag_run_id, suite=suite)
+    results_df = results_frame(
+        [result], mode=mode, dag_id=dag_id, dag_run_id=dag_run_id, suite=suite, dashboard_url=dashboard_url
+    )
     runs_df, metrics_df, problems = runs_frames(
         runs_of(result) if runs is None else runs,
         result=result,
@@ -490,5 +499,6 @@ def extract(
         dag_run_id=dag_run_id,
         mode=mode,
         suite=suite,
+        dashboard_url=dashboard_url,
     )
     return Extract(results=results_df, runs=runs_df, metrics=metrics_df, problems=problems)

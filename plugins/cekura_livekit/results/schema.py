@@ -34,6 +34,7 @@ RUN_COLUMNS: dict[str, str] = {
     "run_as_text": BOOL,
     "mode": STR,  # `<voice|chat>/<managed|byo|unknown>`: results.frames.grain_mode
     "suite": STR,  # suite id of the regression DAG that loaded the run, '' when unknown
+    "dashboard_url": STR,  # the run's result page in the Cekura dashboard (runs are shown on it)
     "trace_id": STR,
     "dag_id": STR,
     "dag_run_id": STR,
@@ -70,6 +71,7 @@ RESULT_COLUMNS: dict[str, str] = {
     "run_as_text": BOOL,
     "is_cronjob": BOOL,
     "suite": STR,
+    "dashboard_url": STR,  # the result's page in the Cekura dashboard
     "created_at": TS,
     "updated_at": TS,
     "dag_id": STR,

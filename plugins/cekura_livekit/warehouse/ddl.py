@@ -16,6 +16,7 @@ from typing import Any
 from cekura_livekit.warehouse.dialects import Dialect, q
 from cekura_livekit.warehouse.locks import DDL, serialise
 from cekura_livekit.warehouse.tables import ALL_TABLES, RESULTS, RUNS, UNKNOWN_ID, Table
+from cekura_livekit.warehouse.views import comment_tables, create_views, drop_views, missing_views
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +35,35 @@ def missing_columns(
 
 
 def ensure_tables(dialect: Dialect, cur: Any) -> list[str]:
-    """Create the schema and tables if missing and add any column a newer version declares.
+    """Create the schema and tables if missing, add any column a newer version declares, re-key tables whose
+    key grew, and (re)create the analyst views and PostgreSQL comments.
 
     Runs in the caller's transaction (DDL is transactional in both engines, so a failed load leaves no
     half-made tables). Returns the columns added to tables that already existed (``table.column``).
     """
-    if not missing_columns(dialect, cur):
+    if not missing_columns(dialect, cur) and not _views_missing(dialect, cur):
         return []
     serialise(dialect, cur, DDL)
     missing = missing_columns(dialect, cur)  # another transaction may have created them while we waited
-    if not missing:
+    if not missing and not _views_missing(dialect, cur):
         return []
     dialect.ensure_schema(cur)
+    drop_views(dialect, cur)  # a re-keyed table cannot be swapped under a view that reads it
+    added = _apply(dialect, cur, missing)
+    if added:
+        log.info("Added columns to existing warehouse tables: %s", ", ".join(added))
+    if RUNS in missing and "mode" in missing[RUNS] and len(missing[RUNS]) < len(RUNS.column_names):
+        backfill_run_grain(dialect, cur)
+    create_views(dialect, cur)
+    comment_tables(dialect, cur)
+    return added
+
+
+def _views_missing(dialect: Dialect, cur: Any) -> bool:
+    return bool(missing_views(dialect, cur))
+
+
+def _apply(dialect: Dialect, cur: Any, missing: dict[Table, list[str]]) -> list[str]:
     added: list[str] = []
     for table, lacking in missing.items():
         existed = len(lacking) < len(table.column_names)
@@ -62,10 +80,6 @@ def ensure_tables(dialect: Dialect, cur: Any) -> list[str]:
                 f"ALTER TABLE {dialect.table(table)} ADD COLUMN {q(column)} {dialect.sql_types[logical]}"
             )
             added.append(f"{dialect.raw_table_name(table)}.{column}")
-    if added:
-        log.info("Added columns to existing warehouse tables: %s", ", ".join(added))
-    if RUNS in missing and "mode" in missing[RUNS] and len(missing[RUNS]) < len(RUNS.column_names):
-        backfill_run_grain(dialect, cur)
     return added
 
 

@@ -33,6 +33,7 @@ class Table:
     name: str
     columns: tuple[tuple[str, str], ...]
     key: tuple[str, ...]
+    comment: str = ""
 
     @property
     def column_names(self) -> list[str]:
@@ -58,12 +59,23 @@ def _from_frame(
     return tuple((name, overrides.get(name, _FRAME_TO_LOGICAL[dtype])) for name, dtype in columns.items())
 
 
-RESULTS = Table("results", (*_from_frame(RESULT_COLUMNS), ("loaded_at", "timestamp")), ("result_id",))
+RESULTS = Table(
+    "results",
+    (*_from_frame(RESULT_COLUMNS), ("loaded_at", "timestamp")),
+    ("result_id",),
+    "One Cekura result (a submitted batch) per row, with its dashboard URL, mode and suite.",
+)
 RUNS = Table(
-    "runs", (*_from_frame(RUN_COLUMNS, {"run_date": "date"}), ("loaded_at", "timestamp")), ("run_id",)
+    "runs",
+    (*_from_frame(RUN_COLUMNS, {"run_date": "date"}), ("loaded_at", "timestamp")),
+    ("run_id",),
+    "One Cekura run (call) per row; run_date is the UTC calendar day of started_at.",
 )
 RUN_METRICS = Table(
-    "run_metrics", (*_from_frame(METRIC_COLUMNS), ("loaded_at", "timestamp")), ("run_id", "metric_id")
+    "run_metrics",
+    (*_from_frame(METRIC_COLUMNS), ("loaded_at", "timestamp")),
+    ("run_id", "metric_id"),
+    "One metric result per run, typed by Cekura output type (binary, rating, numeric, enum).",
 )
 #: The dimensions that change what a rate means: a chat run and a voice run of one scenario never share a
 #: rate, nor do two suites running it. `mode` is `<voice|chat>/<managed|byo|unknown>` (see
@@ -96,6 +108,7 @@ SUCCESS_RATE_DAILY = Table(
         ("updated_at", "timestamp"),
     ),
     ("run_date", "agent_id", "scenario_id", *_GRAIN_KEY),
+    "Daily success rate per agent x scenario x mode x suite from summed counts; rolling 7/28-day rates.",
 )
 REGRESSIONS = Table(
     "regressions",
@@ -120,6 +133,7 @@ REGRESSIONS = Table(
         ("detected_at", "timestamp"),
     ),
     ("run_date", "agent_id", "scenario_id", *_GRAIN_KEY),
+    "Evidence: one row per window end on which a success-rate drop was flagged (BH q-value).",
 )
 
 #: One row per regression episode (`stats.episodes_from_flags` over the daily rows of `regressions`, which
@@ -148,6 +162,7 @@ EPISODES = Table(
         ("updated_at", "timestamp"),
     ),
     ("agent_id", "scenario_id", *_GRAIN_KEY, "started_on"),
+    "Regression episodes: one row per ongoing drop (start, peak drop, state, resolved_on).",
 )
 
 #: Call duration enters the metric tables as a metric of its own (from `cekura_runs.duration_s`).
@@ -176,6 +191,7 @@ METRIC_DAILY = Table(
         ("updated_at", "timestamp"),
     ),
     _METRIC_KEY,
+    "Daily metric statistics: exact percentiles (linear interpolation), Wilson bounds for binary metrics.",
 )
 #: Numeric metrics whose current window shifted up against the baseline (Mann–Whitney U, BH per day).
 METRIC_REGRESSIONS = Table(
@@ -199,6 +215,7 @@ METRIC_REGRESSIONS = Table(
         ("detected_at", "timestamp"),
     ),
     _METRIC_KEY,
+    "Numeric metrics whose current window shifted up (Mann-Whitney U, BH across the day).",
 )
 
 #: Flakiness per agent × scenario × mode × suite over a trailing window (`flaky.py`): the flip rate between
@@ -226,6 +243,7 @@ FLAKY_SCENARIOS = Table(
         ("updated_at", "timestamp"),
     ),
     ("agent_id", "scenario_id", *_GRAIN_KEY),
+    "Flakiness per scenario over a trailing window: flip rate of consecutive evaluated outcomes.",
 )
 
 #: Per batch × scenario, the change against the previous batch of the same suite (`batch_diff.py`).
@@ -246,6 +264,7 @@ BATCH_DIFFS = Table(
         ("diffed_at", "timestamp"),
     ),
     ("result_id", "scenario_id"),
+    "Per batch x scenario: change against the previous batch of the same suite.",
 )
 
 #: One row per regression episode already alerted (see `alerts.py`): the memory that alerts only once.
@@ -261,7 +280,25 @@ ALERTS = Table(
         ("alerted_at", "timestamp"),
     ),
     ("agent_id", "scenario_id", *_GRAIN_KEY, "first_detected"),
+    "Regression episodes already alerted (alert once memory).",
 )
+
+#: Column comments (PostgreSQL) for the columns analysts meet in several tables.
+COLUMN_COMMENTS: dict[str, str] = {
+    "run_date": "UTC calendar day (YYYY-MM-DD) of the run's start.",
+    "mode": "voice/chat x managed/byo (results.frames.grain_mode); a chat and a voice rate never mix.",
+    "suite": "Suite id of the regression DAG that loaded the runs; empty when unknown.",
+    "success_rate": "passed / (passed + failed_evaluation); infra errors, timeouts, cancellations excluded.",
+    "evaluated": "passed + failed_evaluation: the denominator of every success rate.",
+    "wilson_low": "Lower bound of the Wilson 95% score interval.",
+    "wilson_high": "Upper bound of the Wilson 95% score interval.",
+    "q_value": "Benjamini-Hochberg adjusted p-value across the day's tests.",
+    "dashboard_url": "The result's page in the Cekura dashboard.",
+    "outcome": "passed / failed_evaluation / infra_error / timeout / cancelled.",
+    "score": "Flakiness: flip rate between consecutive evaluated outcomes (0 stable .. 1 alternating).",
+    "p50": "Exact median (linear interpolation over every value of the day).",
+    "p95": "Exact 95th percentile (linear interpolation over every value of the day).",
+}
 
 #: Facts a load writes (and the load task's Asset outlets).
 FACT_TABLES: tuple[Table, ...] = (RESULTS, RUNS, RUN_METRICS)

@@ -1,0 +1,144 @@
+"""Views for the questions analysts ask first, and table/column comments on PostgreSQL.
+
+Every view is relative to the newest `run_date` in the warehouse (not the wall clock), so a warehouse loaded
+with history answers the same way tomorrow; `run_date` is a UTC calendar day. Views read summed counts, never
+averages of rates. Created (or replaced) by `ddl.ensure_tables` under the DDL lock; names are
+`cekura_v_<name>` on PostgreSQL (in the schema) and `<schema>_v_<name>` on SQLite.
+
+| view | question |
+|---|---|
+| `v_success_rate_28d` | success rate per agent × scenario × mode × suite over the last 28 days (summed counts, Wilson-free) |
+| `v_regressions_this_week` | regression episodes seen in the last 7 days (open or resolved) |
+| `v_flaky_scenarios` | scenarios scored flaky over the flakiness window, worst first |
+| `v_call_duration_p95` | p95 call duration per agent × mode × day (nearest-rank, seconds, evaluated runs) |
+| `v_infra_error_rate_daily` | infrastructure errors / all runs per day × agent × mode |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cekura_livekit.warehouse.dialects import Dialect, q
+from cekura_livekit.warehouse.tables import (
+    ALL_TABLES,
+    COLUMN_COMMENTS,
+    EPISODES,
+    FLAKY_SCENARIOS,
+    RUNS,
+    SUCCESS_RATE_DAILY,
+    Table,
+)
+
+
+def _name(view: str) -> Table:
+    return Table(f"v_{view}", (), ())
+
+
+def _days_before(dialect: Dialect, expr: str, days: int) -> str:
+    if dialect.name == "postgres":
+        return f"({expr} - {int(days)})"
+    return f"date({expr}, '-{int(days)} days')"
+
+
+def _latest(dialect: Dialect) -> str:
+    return f"(SELECT MAX(run_date) FROM {dialect.table(SUCCESS_RATE_DAILY)})"
+
+
+def _success_rate_28d(d: Dialect) -> str:
+    return f"""
+SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name, mode, suite,
+       MIN(run_date) AS first_day, MAX(run_date) AS last_day, SUM(runs) AS runs, SUM(passed) AS passed,
+       SUM(evaluated) AS evaluated, SUM(infra_errors) AS infra_errors,
+       CASE WHEN SUM(evaluated) > 0 THEN CAST(SUM(passed) AS DOUBLE PRECISION) / SUM(evaluated) END AS success_rate
+FROM {d.table(SUCCESS_RATE_DAILY)}
+WHERE run_date > {_days_before(d, _latest(d), 28)}
+GROUP BY agent_id, scenario_id, mode, suite"""
+
+
+def _regressions_this_week(d: Dialect) -> str:
+    return f"""
+SELECT * FROM {d.table(EPISODES)}
+WHERE last_seen > {_days_before(d, _latest(d), 7)} OR state = 'open'"""
+
+
+def _flaky(d: Dialect) -> str:
+    return f"SELECT * FROM {d.table(FLAKY_SCENARIOS)} WHERE status = 'flaky'"
+
+
+def _call_duration_p95(d: Dialect) -> str:
+    return f"""
+SELECT agent_id, MAX(agent_name) AS agent_name, mode, run_date, MAX(n) AS calls,
+       MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN duration_s END) AS p95_duration_s
+FROM (
+    SELECT agent_id, agent_name, COALESCE(mode, '') AS mode, run_date, duration_s,
+           ROW_NUMBER() OVER (PARTITION BY agent_id, COALESCE(mode, ''), run_date ORDER BY duration_s) AS rn,
+           COUNT(*) OVER (PARTITION BY agent_id, COALESCE(mode, ''), run_date) AS n
+    FROM {d.table(RUNS)}
+    WHERE duration_s IS NOT NULL AND outcome IN ('passed', 'failed_evaluation')
+) ranked
+GROUP BY agent_id, mode, run_date"""
+
+
+def _infra_error_rate(d: Dialect) -> str:
+    return f"""
+SELECT run_date, agent_id, MAX(agent_name) AS agent_name, mode, SUM(runs) AS runs,
+       SUM(infra_errors) AS infra_errors, SUM(timeouts) AS timeouts,
+       CASE WHEN SUM(runs) > 0 THEN CAST(SUM(infra_errors) AS DOUBLE PRECISION) / SUM(runs) END AS infra_error_rate
+FROM {d.table(SUCCESS_RATE_DAILY)}
+GROUP BY run_date, agent_id, mode"""
+
+
+VIEWS: dict[str, Callable[[Dialect], str]] = {
+    "success_rate_28d": _success_rate_28d,
+    "regressions_this_week": _regressions_this_week,
+    "flaky_scenarios": _flaky,
+    "call_duration_p95": _call_duration_p95,
+    "infra_error_rate_daily": _infra_error_rate,
+}
+
+
+def view_table(view: str) -> Table:
+    """The naming stand-in of a view (for `dialect.table`)."""
+    return _name(view)
+
+
+def missing_views(dialect: Dialect, cur: Any) -> list[str]:
+    if dialect.name == "postgres":
+        cur.execute(
+            "SELECT table_name FROM information_schema.views WHERE table_schema = %s", (dialect.schema,)
+        )
+    else:
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'view'")
+    present = {row[0] for row in cur.fetchall()}
+    return [v for v in VIEWS if dialect.raw_table_name(_name(v)) not in present]
+
+
+def drop_views(dialect: Dialect, cur: Any) -> None:
+    for view in VIEWS:
+        cur.execute(f"DROP VIEW IF EXISTS {dialect.table(_name(view))}")
+
+
+def create_views(dialect: Dialect, cur: Any) -> None:
+    """(Re)create every view: after a table gained columns a view's `*` must be re-expanded."""
+    drop_views(dialect, cur)
+    for view, build in VIEWS.items():
+        cur.execute(f"CREATE VIEW {dialect.table(_name(view))} AS {build(dialect)}")
+
+
+def comment_tables(dialect: Dialect, cur: Any) -> None:
+    """PostgreSQL table and column comments (SQLite has none): what a BI tool shows next to each name."""
+    if dialect.name != "postgres":
+        return
+    for table in ALL_TABLES:
+        if table.comment:
+            cur.execute(f"COMMENT ON TABLE {dialect.table(table)} IS {_literal(table.comment)}")
+        for column in table.column_names:
+            text = COLUMN_COMMENTS.get(column)
+            if text:
+                cur.execute(f"COMMENT ON COLUMN {dialect.table(table)}.{q(column)} IS {_literal(text)}")
+
+
+def _literal(text: str) -> str:
+    """Our own comment text as a SQL literal (COMMENT takes no bind parameters)."""
+    return "'" + text.replace("'", "''") + "'"
