@@ -158,7 +158,7 @@ def detect_and_alert(
     from cekura_livekit.alerts import CekuraRegressionNotifier, alert_message, claim_new_alerts
 
     found, episodes = detect_regressions_for(conn_id, schema, regression_days)
-    fresh = claim_new_alerts(conn_id, episodes, schema=schema)
+    fresh = claim_new_alerts(conn_id, [e for e in episodes if not e.get("quarantined")], schema=schema)
     links = _dashboard_links(conn_id, schema, cekura_conn_id, {(a.agent_id, a.scenario_id) for a in fresh})
     fresh = [dataclasses.replace(a, dashboard_url=links.get((a.agent_id, a.scenario_id))) for a in fresh]
     message = alert_message(fresh)

@@ -99,6 +99,7 @@ def build_regression_dag(suite: Suite) -> DAG:
             execution_timeout=timedelta(minutes=suite.timeout_minutes + 15),
             min_success_rate=suite.min_success_rate,
             fail_on=list(suite.fail_on),
+            quarantine=list(suite.quarantine) or None,
         )
         load = CekuraResultsToWarehouseOperator(
             task_id="load_results",
@@ -108,6 +109,7 @@ def build_regression_dag(suite: Suite) -> DAG:
             schema=warehouse_schema(),
             mode=suite.mode,
             suite=suite.suite,
+            quarantine=list(suite.quarantine) or None,
             trigger_rule=TriggerRule.ALL_DONE,
             retries=2,
         )

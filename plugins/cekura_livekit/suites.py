@@ -53,6 +53,8 @@ class Suite:
     #: None: the deployment-wide warehouse (CEKURA_WAREHOUSE_CONN_ID, default cekura_warehouse).
     warehouse_conn_id: str | None = None
     scenario_groups: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    #: Scenario ids that still run and are stored, but do not fail the gate or alert.
+    quarantine: tuple[int, ...] = ()
 
     @property
     def dag_id(self) -> str:
@@ -184,6 +186,7 @@ _FIELDS: dict[str, Any] = {
     "warehouse_conn_id": lambda v: None if v is None else _conn("warehouse_conn_id")(v),
     "scenario_groups": _groups,
     "scenarios": lambda v: _int_list("scenarios", v),
+    "quarantine": lambda v: _int_list("quarantine", v) if v else (),
 }
 
 

@@ -249,6 +249,7 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "timeout": lambda v: seconds("timeout", v),
     "min_success_rate": validate_min_success_rate,
     "fail_on": validate_fail_on,
+    "quarantine": lambda v: frozenset(id_list("quarantine", v) or ()),
     "hook_params": _hook_params,
     "cancel_on_kill": lambda v: flag("cancel_on_kill", v),
     "per_run_progress": lambda v: flag("per_run_progress", v),
@@ -284,6 +285,7 @@ class BatchSpec:
     timeout: float | None = None
     min_success_rate: float | None = None
     fail_on: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_FAIL_ON))
+    quarantine: frozenset[int] = frozenset()
     hook_params: dict[str, Any] = field(default_factory=dict)
     cancel_on_kill: bool = True
     per_run_progress: bool = False

@@ -178,15 +178,35 @@ def _rate_rule(facts: _Facts, min_success_rate: float | None) -> Verdict:
     return Verdict(passed=True, message=text) if ok else Verdict(passed=False, message=text + facts.listing)
 
 
+def without_quarantined(event: Mapping[str, Any], quarantined: frozenset[int]) -> Mapping[str, Any]:
+    """The event with the listed non-passing runs of quarantined scenarios taken out of the counts: they still
+    ran and are stored, but do not fail the gate (their passes still count; unlisted failures beyond the
+    event's list, if it was cut short, still count)."""
+    failing: Sequence[Mapping[str, Any]] = event.get("failing_runs") or []
+    ignored = [r for r in failing if r.get("scenario_id") in quarantined]
+    if not ignored:
+        return event
+    summary = dict(event.get("summary") or {})
+    for run in ignored:
+        outcome = str(run.get("outcome"))
+        summary[outcome] = max(int(summary.get(outcome) or 0) - 1, 0)
+    summary["total"] = max(int(summary.get("total") or 0) - len(ignored), 0)
+    kept = [r for r in failing if r.get("scenario_id") not in quarantined]
+    total = int(event.get("failing_total") or len(failing)) - len(ignored)
+    return {**event, "summary": summary, "failing_runs": kept, "failing_total": total}
+
+
 def judge(
     event: Mapping[str, Any],
     *,
     min_success_rate: float | None,
     fail_on: frozenset[str],
     dashboard_url: str | None = None,
+    quarantined: frozenset[int] = frozenset(),
 ) -> Verdict:
-    """Apply the policy (rules 1–3 above, in order) to a terminal completion event."""
-    facts = _Facts.of(event, dashboard_url)
+    """Apply the policy (rules 1–3 above, in order) to a terminal completion event; runs of `quarantined`
+    scenario ids that did not pass are left out (`without_quarantined`)."""
+    facts = _Facts.of(without_quarantined(event, quarantined), dashboard_url)
     return (
         _result_rule(facts, fail_on) or _outcome_rule(facts, fail_on) or _rate_rule(facts, min_success_rate)
     )
@@ -207,6 +227,7 @@ def decide(
     min_success_rate: float | None,
     fail_on: frozenset[str],
     dashboard_url: str | None = None,
+    quarantined: frozenset[int] = frozenset(),
 ) -> Decision:
     """The task's decision for any wait event.
 
@@ -220,7 +241,13 @@ def decide(
     if event.get("status") != EVENT_TERMINAL:
         link = f" Dashboard: {dashboard_url}" if dashboard_url else ""
         return Decision(passed=False, message=f"{event.get('message')}{link}", retryable=True)
-    verdict = judge(event, min_success_rate=min_success_rate, fail_on=fail_on, dashboard_url=dashboard_url)
+    verdict = judge(
+        event,
+        min_success_rate=min_success_rate,
+        fail_on=fail_on,
+        dashboard_url=dashboard_url,
+        quarantined=quarantined,
+    )
     if verdict.passed:
         return Decision(passed=True, message=verdict.message)
     if verdict.cancelled:

@@ -52,6 +52,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
     :param min_success_rate: fraction 0–1 of evaluated runs that must pass; None (default) = all must pass,
         which is Cekura's CI gate.
     :param fail_on: which non-evaluation outcomes fail the task: any of infra_error, timeout, cancelled.
+    :param quarantine: scenario ids that still run and are stored but whose failures do not fail the task.
     :param hook_params: CekuraHook settings (timeout, retry_limit, retry_delay, retry_max_delay, max_retry_after).
     :param cancel_on_kill: end the batch's calls when the task is killed.
     :param per_run_progress: fetch run objects on every poll for exact per-run progress (1 request / 100 runs).
@@ -106,6 +107,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         timeout: timedelta | float | None = None,
         min_success_rate: float | str | None = None,
         fail_on: Sequence[str] | str = DEFAULT_FAIL_ON,
+        quarantine: Sequence[int] | None = None,
         hook_params: Mapping[str, Any] | None = None,
         cancel_on_kill: bool = True,
         per_run_progress: bool = False,
@@ -136,6 +138,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         self.timeout = timeout
         self.min_success_rate = min_success_rate
         self.fail_on = fail_on
+        self.quarantine = quarantine
         self.hook_params = hook_params
         self.cancel_on_kill = cancel_on_kill
         self.per_run_progress = per_run_progress
@@ -262,7 +265,11 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             if event.get("status") == EVENT_TERMINAL:
                 context["ti"].xcom_push(key="failing_runs", value=list(event.get("failing_runs") or []))
             decision = decide(
-                event, min_success_rate=spec.min_success_rate, fail_on=spec.fail_on, dashboard_url=url
+                event,
+                min_success_rate=spec.min_success_rate,
+                fail_on=spec.fail_on,
+                dashboard_url=url,
+                quarantined=spec.quarantine,
             )
             if decision.passed:
                 self.log.info("%s", decision.message)

@@ -47,6 +47,8 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
     :param mode: submission mode recorded on the result row ("managed" / "bring_your_own_rooms" / "chat");
         with the runs' `run_as_text` it gives the runs' `mode` grain (voice/chat × managed/byo).
     :param suite: suite id recorded on the result and run rows (the trend grain); '' when unknown.
+    :param quarantine: the suite's quarantined scenario ids, recorded on their runs (`quarantined`): their
+        regressions are not alerted.
     """
 
     template_fields: Sequence[str] = ("result_id",)
@@ -63,6 +65,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         trailing_days: int = 28,
         mode: str | None = None,
         suite: str | None = None,
+        quarantine: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         check_identifier(schema)
@@ -78,6 +81,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         self.trailing_days = trailing_days
         self.mode = mode
         self.suite = suite
+        self.quarantine = quarantine
 
     def execute(self, context: Any) -> dict[str, Any]:
         from cekura_livekit.batch.dashboard import dashboard_url
@@ -103,6 +107,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
             dashboard_url=dashboard_url(hook, result_id, payload=result),
             mode=self.mode,
             suite=self.suite,
+            quarantine=self.quarantine,
             skip_unparseable=self.skip_unparseable,
             dag_id=getattr(dag_run, "dag_id", None) or getattr(self, "dag_id", None),
             dag_run_id=getattr(dag_run, "run_id", None),

@@ -231,6 +231,7 @@ def _run_row(
         ),
         "suite": defaults.get("suite") or "",
         "dashboard_url": defaults.get("dashboard_url"),
+        "quarantined": scenario_id in (defaults.get("quarantine") or ()),
         "trace_id": _str_or_none(run.get("trace_id")),
         "dag_id": defaults.get("dag_id"),
         "dag_run_id": defaults.get("dag_run_id"),
@@ -385,6 +386,7 @@ def runs_frames(
     mode: str | None = None,
     suite: str | None = None,
     dashboard_url: str | None = None,
+    quarantine: Iterable[int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[RunProblem]]:
     """(runs frame, metrics frame, problems) from any iterable of run objects, built chunk by chunk.
 
@@ -393,7 +395,13 @@ def runs_frames(
     if chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size!r} must be a positive number of runs")
     defaults = result_defaults(
-        result, dag_id=dag_id, dag_run_id=dag_run_id, mode=mode, suite=suite, dashboard_url=dashboard_url
+        result,
+        dag_id=dag_id,
+        dag_run_id=dag_run_id,
+        mode=mode,
+        suite=suite,
+        dashboard_url=dashboard_url,
+        quarantine=frozenset(int(i) for i in quarantine or ()),
     )
     run_parts: list[pd.DataFrame] = []
     metric_parts: list[pd.DataFrame] = []
@@ -485,6 +493,7 @@ def extract(
     dag_run_id: str | None = None,
     suite: str | None = None,
     dashboard_url: str | None = None,
+    quarantine: Iterable[int] | None = None,
 ) -> Extract:
     """All three frames of one finished result; `runs` defaults to the runs embedded in the result."""
     results_df = results_frame(
@@ -500,5 +509,6 @@ def extract(
         mode=mode,
         suite=suite,
         dashboard_url=dashboard_url,
+        quarantine=quarantine,
     )
     return Extract(results=results_df, runs=runs_df, metrics=metrics_df, problems=problems)

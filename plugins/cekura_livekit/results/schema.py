@@ -35,6 +35,7 @@ RUN_COLUMNS: dict[str, str] = {
     "mode": STR,  # `<voice|chat>/<managed|byo|unknown>`: results.frames.grain_mode
     "suite": STR,  # suite id of the regression DAG that loaded the run, '' when unknown
     "dashboard_url": STR,  # the run's result page in the Cekura dashboard (runs are shown on it)
+    "quarantined": BOOL,  # the scenario was quarantined in its suite when the run was loaded
     "trace_id": STR,
     "dag_id": STR,
     "dag_run_id": STR,

@@ -20,7 +20,7 @@ from cekura_livekit.stats import Episode, RegressionPolicy, episodes_from_flags
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.dialects import Dialect, q
 from cekura_livekit.warehouse.locks import TRENDS, serialise
-from cekura_livekit.warehouse.tables import EPISODES, REGRESSIONS
+from cekura_livekit.warehouse.tables import EPISODES, REGRESSIONS, RUNS
 
 _SEVERITY_RANK = {"minor": 1, "major": 2, "critical": 3}
 _EVIDENCE = (
@@ -80,8 +80,22 @@ def episode_row(key: tuple[Any, ...], episode: Episode, rows: list[dict[str, Any
         "severity": worst["severity"],
         "state": "open" if episode.open else "resolved",
         "resolved_on": episode.resolved_on,
+        "quarantined": False,
         "updated_at": stamp,
     }
+
+
+def quarantined_keys_in(dialect: Dialect, cur: Any) -> set[tuple[Any, ...]]:
+    """Keys whose latest loaded batch marked the scenario quarantined (its suite's `quarantine` list): their
+    episodes are kept and shown, but not alerted."""
+    runs = dialect.table(RUNS)
+    cur.execute(
+        f"SELECT DISTINCT r.agent_id, r.scenario_id, COALESCE(r.mode, ''), COALESCE(r.suite, '') FROM {runs} r "
+        f"WHERE r.quarantined = TRUE AND r.result_id = (SELECT MAX(o.result_id) FROM {runs} o "
+        "WHERE o.agent_id = r.agent_id AND o.scenario_id = r.scenario_id "
+        "AND COALESCE(o.suite, '') = COALESCE(r.suite, ''))"
+    )
+    return {(int(a), int(s), m, u) for a, s, m, u in cur.fetchall()}
 
 
 def refresh_episodes_in(
@@ -103,6 +117,9 @@ def refresh_episodes_in(
             flagged, day, persistence=policy.persistence_days, gap_days=policy.gap_days
         ):
             built.append(episode_row(key, episode, rows, stamp))
+    quarantined = quarantined_keys_in(dialect, cur)
+    for row in built:
+        row["quarantined"] = (row["agent_id"], row["scenario_id"], row["mode"], row["suite"]) in quarantined
     cur.execute(f"DELETE FROM {dialect.table(EPISODES)}")
     if built:
         cols = EPISODES.column_names

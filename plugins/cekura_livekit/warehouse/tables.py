@@ -159,6 +159,7 @@ EPISODES = Table(
         ("severity", "text"),
         ("state", "text"),
         ("resolved_on", "date"),
+        ("quarantined", "bool"),
         ("updated_at", "timestamp"),
     ),
     ("agent_id", "scenario_id", *_GRAIN_KEY, "started_on"),

@@ -1,0 +1,59 @@
+"""Quarantined scenarios still run and are stored, but do not fail the gate (verdict) or alert (episodes)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from cekura_livekit.batch.verdict import judge
+from cekura_livekit.pipelines import detect_and_alert, refresh_trends
+from cekura_livekit.results.frames import extract
+from cekura_livekit.suites import load_suite_file
+from cekura_livekit.warehouse.read import read_episodes
+from cekura_livekit.warehouse.writer import load_extract
+from tests.support.warehouse import WarehouseTarget, make_result
+from tests.warehouse.test_grain import _drop_history
+
+
+def _event() -> dict[str, Any]:
+    failing = [
+        {"run_id": 1, "scenario_id": 2006, "outcome": "failed_evaluation"},
+        {"run_id": 2, "scenario_id": 2006, "outcome": "infra_error"},
+        {"run_id": 3, "scenario_id": 2001, "outcome": "failed_evaluation"},
+    ]
+    summary = {"result_id": 7, "status": "completed", "total": 12, "passed": 9, "failed_evaluation": 2}
+    return {"status": "terminal", "summary": {**summary, "infra_error": 1}, "failing_runs": failing}
+
+
+def test_quarantined_failures_do_not_fail_the_gate() -> None:
+    strict = {"min_success_rate": None, "fail_on": frozenset({"infra_error"})}
+    assert not judge(_event(), **strict).passed
+    still = judge(_event(), **strict, quarantined=frozenset({2006}))
+    assert not still.passed  # scenario 2001 is not quarantined
+    assert "(scenario 2001" in still.message
+    assert "2006" not in still.message
+    assert judge(_event(), **strict, quarantined=frozenset({2006, 2001})).passed
+
+
+def test_suite_quarantine_is_parsed(tmp_path: Any) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("suite: s\nagent: 1\nscenarios: [1, 2]\nquarantine: [2]\n")
+    assert load_suite_file(path).quarantine == (2,)
+
+
+def test_a_quarantined_scenarios_regression_is_recorded_but_not_alerted(warehouse: WarehouseTarget) -> None:
+    frames = extract(
+        make_result(1, _drop_history(1, date(2024, 6, 30), "managed")),
+        mode="managed",
+        suite="nightly",
+        quarantine=[1],
+    )
+    assert frames.runs["quarantined"].all()
+    summary = load_extract(warehouse.conn_id, frames, warehouse.schema)
+    refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, touched=summary.run_dates)
+    outcome = detect_and_alert(
+        warehouse.conn_id, warehouse.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
+    )
+    episodes = read_episodes(warehouse.conn_id, schema=warehouse.schema)
+    assert episodes["quarantined"].tolist() == [True]
+    assert outcome["new_alerts"] == 0
