@@ -203,6 +203,56 @@ def episodes_for_report(episodes: Any) -> Any:
     return frame.assign(scenario_name=frame["scenario_name"].fillna("") + " [" + grain + "]" + state)
 
 
+def by_mode(daily: Any) -> Any:
+    """Daily rows with each agent split by mode (own id and label), so chat and voice are charted apart."""
+    if daily.empty:
+        return daily
+    modes = {m: i for i, m in enumerate(sorted(daily["mode"].fillna("").unique()))}
+    mode = daily["mode"].fillna("")
+    return daily.assign(
+        agent_id=daily["agent_id"] * 100 + mode.map(modes),
+        agent_name=daily["agent_name"].fillna("agent") + " · " + mode.replace("", "unknown"),
+    )
+
+
+def flaky_for_report(scores: Any) -> Any:
+    """`cekura_flaky_scenarios` in the report's flaky table: one row per scenario × mode with its score."""
+    return scores.assign(
+        scenario_name=scores["scenario_name"].fillna("") + " [" + scores["mode"].fillna("") + "]",
+        failed=scores["failed_evaluation"],
+        last_seen=scores["first_seen"],
+    )
+
+
+def read_report_inputs(wh: Any, days: int, today: date | None) -> dict[str, Any]:
+    """Every frame the report shows, read on one read-only connection."""
+    from cekura_livekit.report.weekly import WeeklyInputs
+    from cekura_livekit.warehouse.read import (
+        select_batch_diffs,
+        select_daily,
+        select_episodes,
+        select_flaky_scores,
+        select_latency_values,
+        select_latest_day,
+    )
+
+    end = today or select_latest_day(wh) or datetime.now(UTC).date()
+    since = end - timedelta(days=days)
+    daily = select_daily(wh, since=since)
+    return {
+        "end": end,
+        "daily": by_mode(daily),
+        "regressions": episodes_for_report(select_episodes(wh, since=since)),
+        "flaky": flaky_for_report(select_flaky_scores(wh)),
+        "weekly": WeeklyInputs(
+            daily=daily,
+            latency=select_latency_values(wh, since=since),
+            batch_diffs=select_batch_diffs(wh, since=since),
+            end=end,
+        ),
+    }
+
+
 def render_report(
     conn_id: str,
     schema: str = DEFAULT_SCHEMA,
@@ -211,29 +261,41 @@ def render_report(
     days: int = 60,
     today: date | None = None,
 ) -> dict[str, Any]:
-    """Read the trend tables back and write the self-contained HTML report; returns where it went."""
+    """Read the warehouse and write the self-contained HTML report; returns where it went."""
     from cekura_livekit.report import build_report_html, write_report
     from cekura_livekit.warehouse.dialects import open_warehouse
-    from cekura_livekit.warehouse.read import (
-        select_daily,
-        select_episodes,
-        select_flaky,
-        select_latest_day,
-    )
 
     with open_warehouse(conn_id, schema) as wh:  # one connection, read-only, for every frame of the report
-        end = today or select_latest_day(wh) or datetime.now(UTC).date()
-        since = end - timedelta(days=days)
-        daily = select_daily(wh, since=since)
-        regressions = episodes_for_report(select_episodes(wh, since=since))
-        flaky = select_flaky(wh, since=since)
-    html = build_report_html(daily, regressions, flaky)
+        frames = read_report_inputs(wh, days, today)
+    html = build_report_html(frames["daily"], frames["regressions"], frames["flaky"], weekly=frames["weekly"])
     where = write_report(html, destination or default_report_destination())
     log.info("Report written to %s (%d bytes).", where, len(html))
+    daily = frames["daily"]
     return {
         "destination": where,
         "bytes": len(html),
         "days": int(daily["run_date"].nunique()) if not daily.empty else 0,
-        "regressions": len(regressions),
-        "flaky": len(flaky),
+        "regressions": len(frames["regressions"]),
+        "flaky": int((frames["flaky"]["status"] == "flaky").sum()) if not frames["flaky"].empty else 0,
+        "report_date": frames["end"].isoformat(),
     }
+
+
+def render_weekly_report(
+    conn_id: str,
+    schema: str = DEFAULT_SCHEMA,
+    directory: str | None = None,
+    *,
+    days: int = 60,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """The scheduled weekly read: a dated report (`cekura_report_<day>.html`, never overwritten by the next
+    week's) in `directory` (default: next to the asset-triggered report) plus `index.html` listing them all."""
+    from cekura_livekit.report.archive import dated_name, write_index
+
+    folder = directory or str(Path(default_report_destination()).parent / "weekly")
+    end = today or latest_run_date(conn_id, schema) or datetime.now(UTC).date()
+    written = render_report(conn_id, schema, f"{folder.rstrip('/')}/{dated_name(end)}", days=days, today=end)
+    index = write_index(folder)
+    log.info("Weekly report %s; index of %d report(s) at %s.", written["destination"], index[1], index[0])
+    return {**written, "index": index[0], "reports": index[1]}

@@ -387,3 +387,56 @@ def interval_bar(
         )
     out.append("</svg>")
     return "".join(out)
+
+
+def latency_panel(
+    points: pd.DataFrame,
+    *,
+    label: str,
+    color: str,
+    start: pd.Timestamp,
+    days: int,
+    y_max: float,
+    width: float = 580,
+    height: float = 220,
+) -> str:
+    """Latency of one agent × mode per day: the p50 line, the p95 line, and the band between them.
+
+    ``points``: rows with run_date, p50, p95, n (exact percentiles of every latency value of the day).
+    """
+    left, right, top, bottom = 54.0, 14.0, 12.0, 30.0
+    xs = DayScale(start, days, left, width - right)
+    ys = Linear(0.0, y_max, height - bottom, top)
+    out = [_open("latency", width, height, f"Latency p50 and p95 over time: {label}")]
+    step = nice_step(y_max, 4)
+    for i in range(int(y_max // step) + 1):
+        y = ys(i * step)
+        out.append(
+            f'<line x1="{num(left)}" x2="{num(width - right)}" y1="{num(y)}" y2="{num(y)}" stroke="{GRID}"/>'
+        )
+        out.append(
+            f'<text x="{num(left - 6)}" y="{num(y + 4)}" text-anchor="end" font-size="11" fill="{MUTED}">'
+            f"{i * step:,.0f} ms</text>"
+        )
+    rows = list(points.sort_values("run_date").itertuples(index=False))
+    if len(rows) > 1:
+        upper = [(xs(r.run_date), ys(r.p95)) for r in rows]
+        lower = [(xs(r.run_date), ys(r.p50)) for r in reversed(rows)]
+        out.append(f'<path class="band" d="{path_d(upper + lower)}Z" fill="{color}" fill-opacity="0.14"/>')
+    for key, dash in (("p50", ""), ("p95", ' stroke-dasharray="5 3"')):
+        line = [(xs(r.run_date), ys(getattr(r, key))) for r in rows]
+        if len(line) > 1:
+            out.append(
+                f'<path class="{key}" d="{path_d(line)}" fill="none" stroke="{color}" stroke-width="2"{dash}/>'
+            )
+    for r in rows:
+        tip = (
+            f"{label} · {r.run_date:%Y-%m-%d}\np50 {r.p50:,.0f} ms · p95 {r.p95:,.0f} ms ({int(r.n)} values)"
+        )
+        out.append(
+            f'<circle class="point" cx="{num(xs(r.run_date))}" cy="{num(ys(r.p50))}" r="2.6" fill="{color}">'
+            f"<title>{esc(tip)}</title></circle>"
+        )
+    out += _x_axis(xs, height - bottom, max_ticks=6)
+    out.append("</svg>")
+    return "".join(out)

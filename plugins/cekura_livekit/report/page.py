@@ -38,7 +38,13 @@ from cekura_livekit.report.svg import (
     rate_color,
     rate_floor,
 )
+from cekura_livekit.report.weekly import WeeklyInputs, weekly_context
 
+WEEKLY_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("week", "Week over week"),
+    ("latency", "Latency"),
+    ("batch-diff", "Batch diffs"),
+)
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
     ("success-rate", "Success rate per agent"),
@@ -264,6 +270,9 @@ def regressions_context(regressions: pd.DataFrame, limit: int) -> dict[str, Any]
             "drop": f"−{r.drop * 100:.1f} pts" if math.isfinite(r.drop) else "–",
             "p_value": _p_value(r.p_value),
             "detected": _when(r.detected_at),
+            "dashboard_url": r.dashboard_url
+            if str(r.dashboard_url or "").startswith(("https://", "http://"))
+            else None,
         }
         for r in frame.head(limit).itertuples(index=False)
     ]
@@ -271,9 +280,11 @@ def regressions_context(regressions: pd.DataFrame, limit: int) -> dict[str, Any]
 
 
 def flaky_context(flaky: pd.DataFrame, limit: int) -> dict[str, Any]:
+    scored = bool(flaky["score"].notna().any()) if len(flaky) else False
+    order = ["score", "runs"] if scored else ["last_seen", "runs", "_share"]
     frame = flaky.assign(
         _share=flaky["failed"] / (flaky["passed"] + flaky["failed"]).where(lambda s: s > 0),
-    ).sort_values(["last_seen", "runs", "_share"], ascending=[False, False, False], na_position="last")
+    ).sort_values(order, ascending=[False] * len(order), na_position="last")
     rows = []
     for r in frame.head(limit).itertuples(index=False):
         passed, failed = int(r.passed), int(r.failed)
@@ -290,9 +301,11 @@ def flaky_context(flaky: pd.DataFrame, limit: int) -> dict[str, Any]:
                 "fail_width": 100 * failed / decided if decided else 0,
                 "pass_share": passed / decided if decided else math.nan,
                 "last_seen": _when(r.last_seen),
+                "score": f"{r.score:.2f}" if isinstance(r.score, float) and math.isfinite(r.score) else "–",
+                "status": r.status or "",
             }
         )
-    return {"rows": rows, "total": len(flaky)}
+    return {"rows": rows, "total": len(flaky), "scored": scored}
 
 
 def infra_context(daily: pd.DataFrame) -> dict[str, Any]:
@@ -347,6 +360,7 @@ def build_report_html(
     heatmap_max_days: int = 60,
     heatmap_max_rows: int = 40,
     table_limit: int = 50,
+    weekly: WeeklyInputs | None = None,
 ) -> str:
     """Render the whole report as one self-contained HTML string (inline CSS and SVG, no scripts, no fetches).
 
@@ -383,7 +397,8 @@ def build_report_html(
             generated_iso=when.isoformat(),
             generated_text=f"{when:%Y-%m-%d %H:%M} {when.tzname() or ''}".strip(),
             window_days=window_days,
-            toc=SECTIONS,
+            toc=SECTIONS + (WEEKLY_SECTIONS if weekly is not None else ()),
+            weekly=weekly_context(weekly),
             summary=summary_context(summary),
             success=success_context(daily_n, regressions_n, window_days),
             heatmap=heatmap_context(daily_n, regressions_n, heatmap_max_days, heatmap_max_rows),

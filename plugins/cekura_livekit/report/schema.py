@@ -29,6 +29,7 @@ Empty frames (even with no columns at all) and ``None`` mean "no data" and never
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -192,6 +193,7 @@ def normalize_regressions(frame: pd.DataFrame | None) -> pd.DataFrame:
         "p_value",
         "severity",
         "detected_at",
+        "dashboard_url",
     ]
     if _empty(frame):
         return pd.DataFrame(columns=cols)
@@ -206,6 +208,7 @@ def normalize_regressions(frame: pd.DataFrame | None) -> pd.DataFrame:
     out["agent_name"] = _names(frame, "agent_name", out["agent_id"], "agent")
     out["scenario_id"] = _ids(frame["scenario_id"])
     out["scenario_name"] = _names(frame, "scenario_name", out["scenario_id"], "scenario")
+    out["dashboard_url"] = frame["dashboard_url"] if "dashboard_url" in frame.columns else None
     for col in ("baseline_rate", "baseline_n", "current_rate", "current_n", "p_value"):
         out[col] = _floats(frame, col)
     out["drop"] = _floats(frame, "drop")
@@ -233,6 +236,8 @@ def normalize_flaky(frame: pd.DataFrame | None) -> pd.DataFrame:
         "passed",
         "failed",
         "last_seen",
+        "score",
+        "status",
     ]
     if _empty(frame):
         return pd.DataFrame(columns=cols)
@@ -254,4 +259,7 @@ def normalize_flaky(frame: pd.DataFrame | None) -> pd.DataFrame:
         out["last_seen"] = pd.to_datetime(frame["last_seen"], errors="coerce", utc=True)
     else:
         out["last_seen"] = pd.NaT
+    # Scored flakiness (cekura_flaky_scenarios): the flip rate over the window and its status.
+    out["score"] = _floats(frame, "score") if "score" in frame.columns else math.nan
+    out["status"] = frame["status"].astype("object") if "status" in frame.columns else ""
     return out.reset_index(drop=True)[cols]

@@ -81,6 +81,7 @@ def episode_row(key: tuple[Any, ...], episode: Episode, rows: list[dict[str, Any
         "state": "open" if episode.open else "resolved",
         "resolved_on": episode.resolved_on,
         "quarantined": False,
+        "dashboard_url": None,
         "updated_at": stamp,
     }
 
@@ -96,6 +97,18 @@ def quarantined_keys_in(dialect: Dialect, cur: Any) -> set[tuple[Any, ...]]:
         "AND COALESCE(o.suite, '') = COALESCE(r.suite, ''))"
     )
     return {(int(a), int(s), m, u) for a, s, m, u in cur.fetchall()}
+
+
+def latest_links_in(dialect: Dialect, cur: Any) -> dict[tuple[Any, ...], str]:
+    """The dashboard URL of the latest loaded result of every key (where the drop can be looked at)."""
+    runs = dialect.table(RUNS)
+    cur.execute(
+        f"SELECT DISTINCT r.agent_id, r.scenario_id, COALESCE(r.mode, ''), COALESCE(r.suite, ''), r.dashboard_url "
+        f"FROM {runs} r WHERE r.dashboard_url IS NOT NULL AND r.result_id = (SELECT MAX(o.result_id) FROM {runs} o "
+        "WHERE o.agent_id = r.agent_id AND o.scenario_id = r.scenario_id "
+        "AND COALESCE(o.suite, '') = COALESCE(r.suite, '') AND COALESCE(o.mode, '') = COALESCE(r.mode, ''))"
+    )
+    return {(int(a), int(s), m, u): url for a, s, m, u, url in cur.fetchall()}
 
 
 def refresh_episodes_in(
@@ -117,9 +130,10 @@ def refresh_episodes_in(
             flagged, day, persistence=policy.persistence_days, gap_days=policy.gap_days
         ):
             built.append(episode_row(key, episode, rows, stamp))
-    quarantined = quarantined_keys_in(dialect, cur)
+    quarantined, links = quarantined_keys_in(dialect, cur), latest_links_in(dialect, cur)
     for row in built:
-        row["quarantined"] = (row["agent_id"], row["scenario_id"], row["mode"], row["suite"]) in quarantined
+        key = (row["agent_id"], row["scenario_id"], row["mode"], row["suite"])
+        row["quarantined"], row["dashboard_url"] = key in quarantined, links.get(key)
     cur.execute(f"DELETE FROM {dialect.table(EPISODES)}")
     if built:
         cols = EPISODES.column_names

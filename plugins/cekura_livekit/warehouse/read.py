@@ -24,9 +24,13 @@ import pandas as pd
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.dialects import Warehouse, open_warehouse
 from cekura_livekit.warehouse.tables import (
+    BATCH_DIFFS,
     DEFAULT_SCHEMA,
     EPISODES,
+    FLAKY_SCENARIOS,
     REGRESSIONS,
+    RESULTS,
+    RUN_METRICS,
     RUNS,
     SUCCESS_RATE_DAILY,
     Table,
@@ -150,6 +154,49 @@ def select_episodes(
         "ORDER BY state DESC, started_on DESC, peak_drop DESC, agent_id, scenario_id, mode, suite"
     )
     return _read(wh, [EPISODES], sql, params, EPISODES.types)
+
+
+def select_flaky_scores(wh: Warehouse) -> pd.DataFrame:
+    """`cekura_flaky_scenarios`: every scored scenario, flaky first, highest score first."""
+    sql = (
+        f"SELECT * FROM {wh.dialect.table(FLAKY_SCENARIOS)} "
+        "ORDER BY status = 'flaky' DESC, score DESC, agent_id, scenario_id, mode, suite"
+    )
+    return _read(wh, [FLAKY_SCENARIOS], sql, [], FLAKY_SCENARIOS.types)
+
+
+_LATENCY_TYPES = {
+    "run_date": "date",
+    "agent_id": "int",
+    "agent_name": "text",
+    "mode": "text",
+    "value": "float",
+}
+
+
+def select_latency_values(wh: Warehouse, since: date | str | None = None) -> pd.DataFrame:
+    """Every latency value (numeric metrics in ms) of evaluated runs, with the run's day, agent and mode."""
+    where, params = _filters(wh, since, None, date_col="r.run_date")
+    runs, metrics = wh.dialect.table(RUNS), wh.dialect.table(RUN_METRICS)
+    sql = f"""
+SELECT r.run_date, r.agent_id, r.agent_name, COALESCE(r.mode, '') AS mode, m.value_num AS value
+FROM {metrics} m JOIN {runs} r ON r.run_id = m.run_id
+WHERE m.metric_kind = 'numeric' AND m.unit = 'ms' AND m.value_num IS NOT NULL
+  AND r.outcome IN ('passed', 'failed_evaluation') AND {where}"""
+    return _read(wh, [RUNS, RUN_METRICS], sql, params, _LATENCY_TYPES)
+
+
+def select_batch_diffs(wh: Warehouse, since: date | str | None = None) -> pd.DataFrame:
+    """`cekura_batch_diffs` with each batch's creation time and dashboard link, newest batch first."""
+    where, params = _filters(wh, since, None, date_col="r.created_at")
+    diffs, results = wh.dialect.table(BATCH_DIFFS), wh.dialect.table(RESULTS)
+    sql = f"""
+SELECT d.*, r.created_at, r.dashboard_url, r.agent_name
+FROM {diffs} d JOIN {results} r ON r.result_id = d.result_id
+WHERE {where}
+ORDER BY r.created_at DESC, d.result_id DESC, d.scenario_id"""
+    types = {**BATCH_DIFFS.types, "created_at": "timestamp", "dashboard_url": "text", "agent_name": "text"}
+    return _read(wh, [BATCH_DIFFS, RESULTS], sql, params, types)
 
 
 _FLAKY_TYPES = {

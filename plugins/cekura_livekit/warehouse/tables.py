@@ -160,6 +160,7 @@ EPISODES = Table(
         ("state", "text"),
         ("resolved_on", "date"),
         ("quarantined", "bool"),
+        ("dashboard_url", "text"),
         ("updated_at", "timestamp"),
     ),
     ("agent_id", "scenario_id", *_GRAIN_KEY, "started_on"),

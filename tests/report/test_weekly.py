@@ -1,0 +1,71 @@
+"""The weekly read on a real warehouse (SQLite and PostgreSQL): dated reports kept with an index, week over
+week per agent and mode, latency charts, batch diffs, episodes with dashboard links, scored flakiness."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+from cekura_livekit.pipelines import detect_and_alert, refresh_trends, render_weekly_report
+from cekura_livekit.results.frames import extract
+from cekura_livekit.warehouse.writer import load_extract
+from tests.support.html_dom import Dom, section_html
+from tests.support.warehouse import WarehouseTarget, make_result
+from tests.warehouse.test_metrics import _latency_history
+
+URL = "https://dashboard.cekura.ai/11/results/"
+
+
+def _load_history(target: WarehouseTarget) -> None:
+    runs = [
+        *_latency_history(False, seed=1, first_id=1, scenario=1),
+        *_latency_history(True, seed=3, first_id=500, scenario=2),
+    ]
+    by_day: dict[str, list] = {}
+    for run in runs:
+        by_day.setdefault(run["timestamp"][:10], []).append(run)
+    touched: list[str] = []
+    for result_id, (day, day_runs) in enumerate(sorted(by_day.items()), start=1):
+        for run in day_runs:
+            run["result_id"] = result_id
+        result = make_result(result_id, day_runs)
+        result["created_at"] = f"{day}T03:00:00Z"
+        chat = result_id % 2 == 0  # every other day the suite ran in chat mode
+        frames = extract(
+            result, mode="chat" if chat else "managed", suite="nightly", dashboard_url=f"{URL}{result_id}"
+        )
+        touched += load_extract(target.conn_id, frames, target.schema).run_dates
+    refreshed = refresh_trends(target.conn_id, target.schema, touched=touched)
+    detect_and_alert(
+        target.conn_id, target.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
+    )
+
+
+def test_weekly_reports_are_dated_indexed_and_readable(warehouse: WarehouseTarget, tmp_path: Path) -> None:
+    _load_history(warehouse)
+    folder = tmp_path / "weekly"
+    first = render_weekly_report(warehouse.conn_id, warehouse.schema, str(folder), today=date(2024, 6, 10))
+    second = render_weekly_report(warehouse.conn_id, warehouse.schema, str(folder), today=date(2024, 6, 17))
+    assert Path(first["destination"]).name == "cekura_report_2024-06-10.html"
+    assert Path(second["destination"]).name == "cekura_report_2024-06-17.html"
+    assert Path(first["destination"]).exists()  # last week's report is kept
+    assert second["reports"] == 2
+    index = (folder / "index.html").read_text()
+    assert re.findall(r'href="([^"]+)"', index) == [
+        "cekura_report_2024-06-17.html",
+        "cekura_report_2024-06-10.html",
+    ]
+
+    page = Path(second["destination"]).read_text()
+    wow = section_html(page, "week")
+    modes = re.findall(r'<td class="name">[^<]*</td><td>([^<]+)</td>', wow)
+    assert sorted(modes) == ["chat/byo", "voice/managed"]  # chat and voice apart, per agent
+    latency = section_html(page, "latency")
+    assert len(Dom(latency).find("figure")) == 2
+    assert "p95" in latency
+    diffs = section_html(page, "batch-diff")
+    assert re.search(rf'<a href="{URL}\d+">', diffs)
+    flaky = section_html(page, "flaky")
+    assert "Score" in flaky
+    assert "<script" not in page
