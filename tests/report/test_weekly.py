@@ -64,6 +64,7 @@ def test_weekly_reports_are_dated_indexed_and_readable(warehouse: WarehouseTarge
     latency = section_html(page, "latency")
     assert len(Dom(latency).find("figure")) == 2
     assert "p95" in latency
+    assert latency.count('<svg class="chart chart-latency"') == 2  # markup, not escaped text
     diffs = section_html(page, "batch-diff")
     assert re.search(rf'<a href="{URL}\d+">', diffs)
     flaky = section_html(page, "flaky")

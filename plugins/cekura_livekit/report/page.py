@@ -397,7 +397,7 @@ def build_report_html(
             generated_iso=when.isoformat(),
             generated_text=f"{when:%Y-%m-%d %H:%M} {when.tzname() or ''}".strip(),
             window_days=window_days,
-            toc=SECTIONS + (WEEKLY_SECTIONS if weekly is not None else ()),
+            toc=SECTIONS[:1] + (WEEKLY_SECTIONS if weekly is not None else ()) + SECTIONS[1:],
             weekly=weekly_context(weekly),
             summary=summary_context(summary),
             success=success_context(daily_n, regressions_n, window_days),

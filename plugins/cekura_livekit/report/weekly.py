@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from cekura_livekit.report.charts import latency_panel
 from cekura_livekit.report.svg import pct
@@ -98,7 +99,10 @@ def latency_figures(latency: pd.DataFrame | None) -> list[dict[str, Any]]:
                 "color": color,
                 "p50": f"{_exact(week, 0.5):,.0f} ms" if len(week) else "–",
                 "p95": f"{_exact(week, 0.95):,.0f} ms" if len(week) else "–",
-                "svg": latency_panel(points, label=label, color=color, start=start, days=days, y_max=y_max),
+                # Our own SVG markup, every API-provided name inside it escaped by `latency_panel`.
+                "svg": Markup(
+                    latency_panel(points, label=label, color=color, start=start, days=days, y_max=y_max)
+                ),
             }
         )
     return figures
