@@ -153,7 +153,7 @@ def test_a_report_reads_on_one_connection(
     out = pipelines.render_report(warehouse.conn_id, warehouse.schema, str(tmp_path / "r.html"))
     assert opened == [warehouse.conn_id]
     assert out["days"] == 1
-    assert out["flaky"] == 1
+    assert out["flaky"] == 0  # 3 evaluated runs: below the 20 needed to score flakiness (warehouse/flaky.py)
 
 
 def test_select_readers_share_an_open_warehouse(warehouse: WarehouseTarget) -> None:
@@ -192,7 +192,7 @@ def test_a_read_only_role_reads_the_report_frames(
     try:
         out = pipelines.render_report("wh_reader", schema, str(tmp_path / "report.html"))
         assert out["days"] == 1
-        assert out["flaky"] == 1
+        assert out["flaky"] == 0  # 5 evaluated runs: too few to score flakiness
         assert (tmp_path / "report.html").stat().st_size > 1000
         assert read_daily("wh_reader", schema=schema)["runs"].tolist() == [5]
         assert read_runs_summary("wh_reader", schema=schema)["passed"].tolist() == [3]
