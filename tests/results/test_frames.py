@@ -104,7 +104,8 @@ def test_payload_variations_are_absorbed() -> None:
     assert pd.isna(row.loc[11, "outcome"])
     assert row.loc[11, "status"] == "brand_new_status"
     # 01:30 at +02:00 is 23:30 UTC the day before: run_date is the UTC day
-    assert row.loc[11, "run_date"] == "2024-03-01"
+    assert row.loc[11, "run_date"] == pd.Timestamp("2024-03-01")
+    assert str(frame["run_date"].dtype) == "datetime64[us]"  # the type the warehouse readers return
     assert row.loc[12, "outcome"] == "failed_evaluation"
     assert row.loc[12, "duration_s"] == 42.0
 

@@ -14,7 +14,7 @@ Run frame columns (``RUN_COLUMNS``):
     success boolean · evaluation_status str · outcome str (``models.run_outcome``: passed / failed_evaluation /
     infra_error / timeout / cancelled; <NA> while the run is not terminal) · error_message str ·
     ended_reason str · duration_s Float64 · expected_outcome_score Float64 · started_at datetime64[us, UTC] ·
-    run_date str (UTC calendar day of started_at, ISO ``YYYY-MM-DD``) · run_as_text boolean · mode str
+    run_date datetime64[us] (UTC calendar day of started_at, midnight: the type the warehouse readers return) · run_as_text boolean · mode str
     (``grain_mode``: ``voice/managed``, ``chat/byo`` …) · suite str (suite id, '' when unknown) · trace_id str ·
     dag_id str · dag_run_id str
 """
@@ -223,7 +223,7 @@ def _run_row(
             _nested(run, "expected_outcome", "score"), "expected_outcome.score"
         ),
         "started_at": started,
-        "run_date": started.date().isoformat() if started is not None else None,
+        "run_date": pd.Timestamp(started.date()) if started is not None else None,
         "run_as_text": _bool_or_none(run.get("run_as_text"), "run_as_text"),
         "mode": grain_mode(
             defaults.get("mode"),

@@ -11,6 +11,8 @@ FLOAT = "Float64"
 BOOL = "boolean"
 STR = "str"
 TS = "datetime64[us, UTC]"
+#: A calendar day (UTC), as the warehouse readers return it: naive midnight timestamps.
+DAY = "datetime64[us]"
 
 RUN_COLUMNS: dict[str, str] = {
     "run_id": INT,
@@ -30,7 +32,7 @@ RUN_COLUMNS: dict[str, str] = {
     "duration_s": FLOAT,
     "expected_outcome_score": FLOAT,
     "started_at": TS,
-    "run_date": STR,
+    "run_date": DAY,  # UTC calendar day of started_at (the readers' type: datetime64[us], midnight)
     "run_as_text": BOOL,
     "mode": STR,  # `<voice|chat>/<managed|byo|unknown>`: results.frames.grain_mode
     "suite": STR,  # suite id of the regression DAG that loaded the run, '' when unknown
@@ -79,4 +81,4 @@ RESULT_COLUMNS: dict[str, str] = {
     "dag_run_id": STR,
 }
 
-__all__ = ["BOOL", "FLOAT", "INT", "METRIC_COLUMNS", "RESULT_COLUMNS", "RUN_COLUMNS", "STR", "TS"]
+__all__ = ["BOOL", "DAY", "FLOAT", "INT", "METRIC_COLUMNS", "RESULT_COLUMNS", "RUN_COLUMNS", "STR", "TS"]

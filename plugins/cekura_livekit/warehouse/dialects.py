@@ -151,6 +151,8 @@ class PostgresDialect(Dialect):
             return value.to_pydatetime()
         if logical_type == "date" and isinstance(value, str):
             return date.fromisoformat(value)
+        if logical_type == "date" and isinstance(value, datetime):
+            return value.date()
         return value
 
     def upsert(self, cur: Any, table: Table, frame: pd.DataFrame) -> int:
@@ -210,6 +212,8 @@ class SqliteDialect(Dialect):
         if logical_type == "timestamp" and isinstance(value, datetime):
             # One fixed format, so text comparison orders timestamps correctly.
             return value.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        if logical_type == "date" and isinstance(value, datetime):
+            return value.date().isoformat()
         if logical_type == "date" and isinstance(value, date):
             return value.isoformat()
         if logical_type == "bool":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cekura_livekit.results.schema import METRIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TS
+from cekura_livekit.results.schema import DAY, METRIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TS
 
 DEFAULT_SCHEMA = "cekura"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
@@ -49,7 +49,14 @@ class Table:
         return [c for c in self.column_names if c not in self.key and c != "loaded_at"]
 
 
-_FRAME_TO_LOGICAL = {"Int64": "int", "Float64": "float", "str": "text", "boolean": "bool", TS: "timestamp"}
+_FRAME_TO_LOGICAL = {
+    "Int64": "int",
+    "Float64": "float",
+    "str": "text",
+    "boolean": "bool",
+    TS: "timestamp",
+    DAY: "date",
+}
 
 
 def _from_frame(
