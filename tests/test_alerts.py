@@ -58,7 +58,9 @@ def test_one_alert_per_episode(warehouse: WarehouseTarget) -> None:
     assert [a.mode for a in claim([regression("2026-11-17", mode="chat/byo")])] == ["chat/byo"]
     assert [a.suite for a in claim([regression("2026-11-17", suite="weekly")])] == ["weekly"]
     # A new episode of the same key (it started again after recovering) alerts again.
-    assert [a.run_date for a in claim([regression("2026-11-30")])] == [date(2026, 11, 30)]
+    [again] = claim([regression("2026-11-30", dashboard_url="https://dashboard.cekura.ai/11/results/9")])
+    assert again.run_date == date(2026, 11, 30)
+    assert again.dashboard_url == "https://dashboard.cekura.ai/11/results/9"  # the episode's own link
     # A resolved episode found late (a backfill) is shown in the report, not alerted.
     assert claim([regression("2026-10-01", state="resolved")]) == []
 

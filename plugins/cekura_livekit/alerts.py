@@ -149,7 +149,7 @@ def _alert(row: Mapping[str, Any], dashboard_url: str | None) -> Alert:
         current_n=int(row["current_n"]),
         p_value=float(q_value if q_value is not None else row.get("p_value", 1.0)),
         severity=str(row.get("severity") or "minor"),
-        dashboard_url=dashboard_url,
+        dashboard_url=dashboard_url or row.get("dashboard_url"),  # else the episode's latest result page
         mode=str(row.get("mode") or ""),
         suite=str(row.get("suite") or ""),
     )

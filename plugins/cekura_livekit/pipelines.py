@@ -160,7 +160,10 @@ def detect_and_alert(
     found, episodes = detect_regressions_for(conn_id, schema, regression_days)
     fresh = claim_new_alerts(conn_id, [e for e in episodes if not e.get("quarantined")], schema=schema)
     links = _dashboard_links(conn_id, schema, cekura_conn_id, {(a.agent_id, a.scenario_id) for a in fresh})
-    fresh = [dataclasses.replace(a, dashboard_url=links.get((a.agent_id, a.scenario_id))) for a in fresh]
+    fresh = [
+        dataclasses.replace(a, dashboard_url=links.get((a.agent_id, a.scenario_id)) or a.dashboard_url)
+        for a in fresh
+    ]
     message = alert_message(fresh)
     if fresh:
         CekuraRegressionNotifier(
