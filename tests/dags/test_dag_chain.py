@@ -83,6 +83,10 @@ def test_chain_on_sqlite_end_to_end(
     after = days[-1] + timedelta(hours=3)
     assert str(bag.dags["cekura_trends"].test(logical_date=logical(after)).state) == "success"
     assert str(bag.dags["cekura_report"].test(logical_date=logical(after)).state) == "success"
+    assert str(bag.dags["cekura_report_weekly"].test(logical_date=logical(after)).state) == "success"
+    weekly = chain_env.parent / "weekly"
+    assert (weekly / "cekura_report_2026-11-14.html").exists()  # dated by the newest day in the warehouse
+    assert "cekura_report_2026-11-14.html" in (weekly / "index.html").read_text()
 
     db_path = re.search(r'"host": "([^"]+)"', __import__("os").environ["AIRFLOW_CONN_WH_SQLITE"]).group(1)
     with sqlite3.connect(db_path) as db:
@@ -91,6 +95,9 @@ def test_chain_on_sqlite_end_to_end(
         assert runs == 3 * 6 * 5 + 5 * 2
         assert dates == 3
         assert db.execute("SELECT COUNT(*) FROM cekura_success_rate_daily").fetchone()[0] == 3 * 6 + 5
+        # The suite id travels from the regression DAG through the load into the rows: the trend grain.
+        grain = set(db.execute("SELECT DISTINCT mode, suite FROM cekura_runs"))
+        assert grain == {("voice/managed", "acme_support_nightly"), ("voice/byo", "acme_bookings_byo")}
         outcomes = {r[0] for r in db.execute("SELECT DISTINCT outcome FROM cekura_runs")}
         assert "passed" in outcomes
         assert outcomes <= {"passed", "failed_evaluation", "infra_error", "timeout", "cancelled"}

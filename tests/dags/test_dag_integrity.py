@@ -17,6 +17,7 @@ EXPECTED = {
     "cekura_regression_acme_bookings_byo",
     "cekura_trends",
     "cekura_report",
+    "cekura_report_weekly",
     "example_cekura_operator_sensor",
 }
 
