@@ -7,9 +7,12 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from cekura_livekit.pipelines import detect_and_alert, refresh_trends, render_weekly_report
 from cekura_livekit.results.frames import extract
 from cekura_livekit.warehouse.writer import load_extract
+from tests.support.chromium import chromium_or_skip, run_chromium
 from tests.support.html_dom import Dom, section_html
 from tests.support.warehouse import WarehouseTarget, make_result
 from tests.warehouse.test_metrics import _latency_history
@@ -70,3 +73,20 @@ def test_weekly_reports_are_dated_indexed_and_readable(warehouse: WarehouseTarge
     flaky = section_html(page, "flaky")
     assert "Score" in flaky
     assert "<script" not in page
+
+
+@pytest.mark.chromium
+def test_weekly_report_in_headless_chromium(sqlite_warehouse: WarehouseTarget, tmp_path: Path) -> None:
+    """The weekly sections survive a real browser offline: latency charts are SVG, links are anchors."""
+    browser = chromium_or_skip()
+    _load_history(sqlite_warehouse)
+    out = render_weekly_report(
+        sqlite_warehouse.conn_id, sqlite_warehouse.schema, str(tmp_path), today=date(2024, 6, 17)
+    )
+    result = run_chromium(browser, tmp_path / "profile", "--dump-dom", Path(out["destination"]).as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert re.findall(r'<svg[^>]*data-chart="([^"]+)"', dom).count("latency") == 2
+    for section in ("week", "latency", "batch-diff", "regressions", "flaky"):
+        assert f'id="{section}"' in dom
+    assert re.search(rf'<a href="{URL}\d+">', dom)
