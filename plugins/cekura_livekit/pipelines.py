@@ -237,6 +237,7 @@ def read_report_inputs(wh: Any, days: int, today: date | None) -> dict[str, Any]
         select_flaky_scores,
         select_latency_values,
         select_latest_day,
+        select_metric_regressions,
     )
 
     end = today or select_latest_day(wh) or datetime.now(UTC).date()
@@ -252,6 +253,7 @@ def read_report_inputs(wh: Any, days: int, today: date | None) -> dict[str, Any]
             latency=select_latency_values(wh, since=since),
             batch_diffs=select_batch_diffs(wh, since=since),
             end=end,
+            metric_regressions=select_metric_regressions(wh, since=since),
         ),
     }
 

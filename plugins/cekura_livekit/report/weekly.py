@@ -28,6 +28,7 @@ class WeeklyInputs:
     latency: pd.DataFrame | None = None
     batch_diffs: pd.DataFrame | None = None
     end: date | None = None
+    metric_regressions: pd.DataFrame | None = None
 
 
 def _empty(frame: pd.DataFrame | None) -> bool:
@@ -142,6 +143,26 @@ def batch_diff_rows(diffs: pd.DataFrame | None, limit: int = 12) -> list[dict[st
     return rows
 
 
+def metric_regression_rows(found: pd.DataFrame | None, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest detection per agent × scenario × mode × suite × metric (a drift shows on several days)."""
+    if _empty(found):
+        return []
+    assert found is not None
+    latest = found.drop_duplicates(["agent_id", "scenario_id", "mode", "suite", "metric_id"], keep="first")
+    return [
+        {
+            "day": f"{pd.Timestamp(r.run_date):%Y-%m-%d}",
+            "agent": r.agent_name,
+            "scenario": f"{r.scenario_name} [{r.mode}]",
+            "metric": r.metric_name,
+            "change": f"{r.baseline_median:,.0f} → {r.current_median:,.0f} {r.unit or ''}".strip(),
+            "shift": f"+{r.relative_shift * 100:.0f} %",
+            "q": f"{r.q_value:.2g}",
+        }
+        for r in latest.head(limit).itertuples(index=False)
+    ]
+
+
 def weekly_context(inputs: WeeklyInputs | None) -> dict[str, Any] | None:
     if inputs is None:
         return None
@@ -154,4 +175,5 @@ def weekly_context(inputs: WeeklyInputs | None) -> dict[str, Any] | None:
         "wow": week_over_week(inputs.daily, end) if end else [],
         "latency": latency_figures(inputs.latency),
         "diffs": batch_diff_rows(inputs.batch_diffs),
+        "metric_regressions": metric_regression_rows(inputs.metric_regressions),
     }

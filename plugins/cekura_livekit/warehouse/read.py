@@ -28,6 +28,7 @@ from cekura_livekit.warehouse.tables import (
     DEFAULT_SCHEMA,
     EPISODES,
     FLAKY_SCENARIOS,
+    METRIC_REGRESSIONS,
     REGRESSIONS,
     RESULTS,
     RUN_METRICS,
@@ -184,6 +185,16 @@ FROM {metrics} m JOIN {runs} r ON r.run_id = m.run_id
 WHERE m.metric_kind = 'numeric' AND m.unit = 'ms' AND m.value_num IS NOT NULL
   AND r.outcome IN ('passed', 'failed_evaluation') AND {where}"""
     return _read(wh, [RUNS, RUN_METRICS], sql, params, _LATENCY_TYPES)
+
+
+def select_metric_regressions(wh: Warehouse, since: date | str | None = None) -> pd.DataFrame:
+    """`cekura_metric_regressions` (window end >= `since`), newest first, largest shift first."""
+    where, params = _filters(wh, since, None)
+    sql = (
+        f"SELECT * FROM {wh.dialect.table(METRIC_REGRESSIONS)} WHERE {where} "
+        "ORDER BY run_date DESC, relative_shift DESC, agent_id, scenario_id, mode, suite, metric_id"
+    )
+    return _read(wh, [METRIC_REGRESSIONS], sql, params, METRIC_REGRESSIONS.types)
 
 
 def select_batch_diffs(wh: Warehouse, since: date | str | None = None) -> pd.DataFrame:
