@@ -22,7 +22,7 @@ CMD ["--host", "0.0.0.0"]
 
 FROM apache/airflow:3.3.2-python3.11 AS production
 ENV CEKURA_SUITES_DIR=/opt/airflow/include/suites \
-    CEKURA_REPORT_DESTINATION=/opt/airflow/reports
+    CEKURA_REPORT_DESTINATION=/opt/airflow/reports/cekura_report.html
 COPY --chown=airflow:root requirements.txt /opt/airflow/requirements.txt
 COPY --chown=airflow:root pyproject.toml README.md /opt/airflow/provider-src/
 COPY --chown=airflow:root plugins/cekura_livekit /opt/airflow/provider-src/plugins/cekura_livekit

@@ -102,7 +102,7 @@ def test_sandbox_is_reachable_with_the_urls_the_connections_use(compose: dict[st
 
 def test_report_lands_on_a_persistent_volume(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    dest = services["airflow-scheduler"]["environment"]["CEKURA_REPORT_DESTINATION"]
+    dest = str(Path(services["airflow-scheduler"]["environment"]["CEKURA_REPORT_DESTINATION"]).parent)
     for name in AIRFLOW_SERVICES:
         mounts = services[name]["volumes"]
         assert any(m.split(":")[0] in compose["volumes"] and m.split(":")[1] == dest for m in mounts), name
