@@ -238,13 +238,19 @@ class AirflowStack:
 
     def spawn_worker(self, host: str) -> Proc:
         argv = [str(BIN / "airflow"), "celery", "worker", "--celery-hostname", host, "--concurrency", "1"]
-        return self.spawn(f"worker-{host}", argv)
+        # Tasks record their hostname through tests.e2e.worker_hostname, so each worker is told apart.
+        env = {
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.e2e.worker_hostname.hostname",
+            "CEKURA_E2E_WORKER": host,
+            "PYTHONPATH": str(ROOT),
+        }
+        return self.spawn(f"worker-{host}", argv, env)
 
-    def spawn(self, name: str, argv: list[str]) -> Proc:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
         log = self.home / f"{name}.log"
         popen = subprocess.Popen(
             argv,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             cwd=self.home,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,

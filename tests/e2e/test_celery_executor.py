@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.stack import REGRESSION_DAG, AirflowStack, RegressionRun
+from tests.e2e.stack import REGRESSION_DAG, SANDBOX_API_KEY, AirflowStack, RegressionRun
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -86,7 +86,10 @@ def test_wait_went_to_the_triggerer(celery_stack: AirflowStack, celery_run: Regr
 
 
 def test_sandbox_saw_exactly_one_submit(celery_stack: AirflowStack, celery_run: RegressionRun) -> None:
-    recorded = httpx.get(f"{celery_stack.sandbox_url}/_sandbox/requests").json()
-    requests = recorded if isinstance(recorded, list) else recorded["requests"]
+    resp = httpx.get(
+        f"{celery_stack.sandbox_url}/_sandbox/requests", headers={"X-CEKURA-API-KEY": SANDBOX_API_KEY}
+    )
+    resp.raise_for_status()
+    requests = resp.json()
     submits = [r for r in requests if r["method"] == "POST" and "run_scenarios" in r["path"]]
     assert len(submits) == 1, [(r["method"], r["path"]) for r in requests]
