@@ -78,11 +78,6 @@ def test_trends_ran_once_per_load(local_stack: AirflowStack, local_run: Regressi
     assert len(local_stack.dag_runs("cekura_trends")) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known double-run bug of the Asset chain (being fixed on a parallel branch): cekura_report "
-    "runs twice per load here; after merging that fix this must pass, so strict xfail flags it for the lead",
-)
 def test_report_ran_once_per_load(local_stack: AirflowStack, local_run: RegressionRun) -> None:
     _wait_quiet(local_stack)
     assert len(local_stack.dag_runs("cekura_report")) == 1
