@@ -12,7 +12,7 @@ import pytest
 from cekura_livekit.pipelines import refresh_trends
 from cekura_livekit.results.frames import extract
 from cekura_livekit.warehouse.writer import load_extract
-from tests.fixtures.warehouse import PG_DSN, WarehouseTarget, make_result, synthetic_runs
+from tests.support.warehouse import PG_DSN, WarehouseTarget, make_result, synthetic_runs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 FENCE = re.compile(r"(<!-- no-run -->\s*)?```(\w+)\n(.*?)```", re.S)

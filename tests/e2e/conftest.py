@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.stack import AirflowStack, RegressionRun
-from tests.fixtures.warehouse import require_postgres
+from tests.support.warehouse import require_postgres
 
 
 @pytest.fixture(scope="package")

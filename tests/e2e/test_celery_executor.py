@@ -30,7 +30,7 @@ def _require_redis() -> None:
 
 @pytest.fixture(scope="module")
 def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
-    from tests.fixtures.warehouse import require_postgres
+    from tests.support.warehouse import require_postgres
 
     require_postgres()
     _require_redis()
