@@ -43,6 +43,8 @@ RELAXED: dict[str, dict[str, Any]] = {
         "is_cronjob": {"type": ["boolean", "string"]},
         # "in list and submit responses it is a list".
         "runs": {"type": ["array", "object"]},
+        # Its description: "… or null" (see ResultDetailV2).
+        "agent_version": {"type": ["string", "null"]},
     },
     # Run object per the contract: expected_outcome is {score, explanation}, not a string.
     "Run": {
