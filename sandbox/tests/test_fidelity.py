@@ -84,8 +84,9 @@ def test_parallel_call_limit_from_flag_catalogue_and_agent(tmp_path: Path) -> No
 
 
 def _default_catalogue_data() -> dict:
-    import yaml
     from importlib import resources
+
+    import yaml
 
     return yaml.safe_load(resources.files("cekura_sandbox").joinpath("default_catalogue.yaml").read_text())
 
@@ -222,7 +223,10 @@ def test_flat_test_profile_data_in_submit_and_job_metadata() -> None:
     with Sandbox(speed=600.0) as sb, _client(sb) as c:
         sub = c.post(V2, json={"scenarios": [{"scenario": 2001}], "test_profile_ids": [301]}).json()
         assert sub["runs"][0]["test_profile_data"] == {"tier": "gold", "account_id": "A-1001"}
-        assert sb.livekit_dispatches[0]["metadata"]["test_profile_data"] == {"tier": "gold", "account_id": "A-1001"}
+        assert sb.livekit_dispatches[0]["metadata"]["test_profile_data"] == {
+            "tier": "gold",
+            "account_id": "A-1001",
+        }
 
 
 def test_end_calls_answer_without_body_and_bulk_requires_run_ids() -> None:
@@ -269,9 +273,8 @@ def test_agent_and_scenario_lists(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         assert scenarios["count"] == len([s for s in sb.catalogue.scenarios.values() if s.agent == 102])
         assert all(s["agent"] == 102 for s in scenarios["results"])
         # The official CLI, unmodified.
-        from typer.testing import CliRunner
-
         from cekura.cli.main import app
+        from typer.testing import CliRunner
 
         monkeypatch.setenv("HOME", str(tmp_path))
         monkeypatch.setenv("CEKURA_API_KEY", sb.api_key)
@@ -282,7 +285,8 @@ def test_agent_and_scenario_lists(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         assert "Acme Bookings" in listed.output
         sc = runner.invoke(app, ["scenarios", "list", "--agent-id", "101", "--format", "json"])
         assert sc.exit_code == 0, sc.output
-        assert "Reset password" in sc.output and "2001" in sc.output
+        assert "Reset password" in sc.output
+        assert "2001" in sc.output
 
 
 # ---- clock and documentation ----------------------------------------------------------------------------
@@ -303,5 +307,6 @@ def test_help_states_that_controls_need_the_api_key() -> None:
         [sys.executable, "-m", "cekura_sandbox.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "X-CEKURA-API-KEY" in out
-    assert "--parallel-calls" in out and "--ignore-v1-name" in out
+    assert "--parallel-calls" in out
+    assert "--ignore-v1-name" in out
     assert load_catalogue().parallel_call_limit == 10

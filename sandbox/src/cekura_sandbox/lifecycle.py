@@ -25,8 +25,14 @@ PASSED, FAILED_EVAL, INFRA, TIMED_OUT = "passed", "failed_evaluation", "infra", 
 #: Infrastructure failures drawn at submit: (error_message, metadata.ended_reason). The reasons are from
 #: Cekura's documented vocabulary (documentation/advanced/call-end-reasons.mdx); treat them as opaque text.
 _INFRA_ERRORS = (
-    ("Failed to connect to LiveKit room: timed out waiting for ICE connection", "Testing agent-did-not-connect"),
-    ("Failed to connect to LiveKit room: signal connection closed unexpectedly", "Testing agent-did-not-connect"),
+    (
+        "Failed to connect to LiveKit room: timed out waiting for ICE connection",
+        "Testing agent-did-not-connect",
+    ),
+    (
+        "Failed to connect to LiveKit room: signal connection closed unexpectedly",
+        "Testing agent-did-not-connect",
+    ),
     ("Testing agent crashed: upstream TTS provider returned 503", "Testing agent-pipeline-error"),
 )
 #: Documented end reasons the sandbox uses.

@@ -8,7 +8,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -528,7 +528,8 @@ def _summaries(runs: list[dict[str, Any]], *, done: bool) -> dict[str, Any]:
         passed = sum(1 for r in runs if r["success"])
         summary = {
             "what_happened": f"{len(runs) - passed} of {len(runs)} runs failed, {passed} passed.",
-            "why_it_happened": "; ".join(why for why, _ in ranked[:3]) or "Every run met its expected outcome.",
+            "why_it_happened": "; ".join(why for why, _ in ranked[:3])
+            or "Every run met its expected outcome.",
             "how_to_fix": "Open the failing runs' transcripts and metric explanations.",
             "generated_from_runs_count": len(runs),
         }
