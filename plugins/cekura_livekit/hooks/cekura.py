@@ -69,6 +69,7 @@ def ssl_context() -> ssl.SSLContext:
 
 #: The shared pool's size: enough for hundreds of waiting triggers polling at once on one loop.
 SHARED_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+DEFAULT_LIMITS = httpx.Limits()
 
 
 class _SharedAsyncClients:
@@ -117,7 +118,7 @@ def _new_async_client(
     timeout: float,
     headers: Mapping[str, str] | None,
     transport: httpx.AsyncBaseTransport | None,
-    limits: httpx.Limits = httpx.Limits(),
+    limits: httpx.Limits = DEFAULT_LIMITS,
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url,
