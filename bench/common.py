@@ -297,7 +297,7 @@ def sandbox_process(speed: float, seed: int = 7) -> Iterator[SandboxProcess]:
 
 def fmt(value: float, unit: str, with_unit: bool = True) -> str:
     """A number for the tables: seconds below 0.1 as ms, ratios as ×, large counts with separators."""
-    if unit == "s" and value < 0.1:
+    if with_unit and unit == "s" and value < 0.1:
         value, unit = value * 1000, "ms"
     if unit == "s":
         text = f"{value:.2f}"

@@ -222,7 +222,7 @@ def _to_sql(
         default,
         "s",
         ratio=f"{statistics.median(default) / up:.1f}× ours",
-        note="3 repetitions",
+        note=f"{len(default)} repetitions",
     )
     section.add(
         "pandas `to_sql` (`method='multi'`, 100 rows a statement)",
