@@ -37,7 +37,14 @@ def run_all(smoke: bool, only: list[int] | None = None) -> tuple[list[Section], 
             continue
         t0 = time.perf_counter()
         print(f"benchmark {number} ...", file=sys.stderr, flush=True)
-        section = bench(smoke)
+        try:
+            section = bench(smoke)
+        except Exception as exc:  # a full run keeps the other results; a smoke run must fail loudly
+            if smoke:
+                raise
+            section = Section(
+                f"{number}. failed", f"This benchmark failed: `{type(exc).__name__}: {exc}`"[:2000]
+            )
         section.seconds = time.perf_counter() - t0
         print(f"benchmark {number}: {section.seconds:.0f} s", file=sys.stderr, flush=True)
         sections.append(section)

@@ -45,7 +45,7 @@ FOLDER_PROBE = """
 import sys, time
 from airflow.dag_processing.dagbag import DagBag
 start = time.perf_counter()
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False, safe_mode=False)
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
 took = time.perf_counter() - start
 assert not bag.import_errors, bag.import_errors
 print(took)
