@@ -16,7 +16,6 @@ import pytest
 
 from cekura_livekit.hooks.cekura import CekuraHook, shared_async_clients
 from cekura_livekit.hooks.errors import CekuraAuthError
-from cekura_livekit.sandbox import Sandbox
 
 
 @pytest.fixture
@@ -50,7 +49,7 @@ def test_many_sync_clients_and_async_hooks_build_at_most_one_ssl_context(
 
 
 def test_concurrent_triggers_share_one_pool_and_keep_their_own_api_key(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in sandbox.connection_env().items():
         monkeypatch.setenv(name, value)
