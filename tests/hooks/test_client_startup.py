@@ -85,3 +85,38 @@ def test_concurrent_triggers_share_one_pool_and_keep_their_own_api_key(
     accepted = [o for i, o in enumerate(outcomes) if i % 10]
     assert all(isinstance(o, CekuraAuthError) for o in rejected), rejected
     assert all(isinstance(o, dict) and o["id"] == result_id for o in accepted), accepted[:3]
+
+
+def test_requests_in_flight_on_the_shared_pool_are_bounded(
+    sandbox_connections: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of polls at once wait on a semaphore, not inside httpcore's pool (CPU per queued request)."""
+    import httpx
+
+    from cekura_livekit.hooks.cekura import SHARED_IN_FLIGHT
+
+    result_id = CekuraHook().submit_managed({"scenarios": [{"scenario": 2001}], "frequency": 2})["id"]
+    in_flight, peak = [0], [0]
+    real_send = httpx.AsyncClient.send
+
+    async def counting_send(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> httpx.Response:
+        in_flight[0] += 1
+        peak[0] = max(peak[0], in_flight[0])
+        try:
+            await asyncio.sleep(0.01)  # hold the slot long enough for the others to pile up
+            return await real_send(self, *args, **kwargs)
+        finally:
+            in_flight[0] -= 1
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", counting_send)
+
+    async def many() -> list[Any]:
+        async def one() -> Any:
+            async with CekuraHook() as hook:
+                return await hook.aget_result(result_id)
+
+        return await asyncio.gather(*(one() for _ in range(3 * SHARED_IN_FLIGHT)))
+
+    answers = asyncio.run(many())
+    assert all(a["id"] == result_id for a in answers)
+    assert peak[0] == SHARED_IN_FLIGHT, f"{peak[0]} requests in flight at once"
