@@ -292,4 +292,3 @@ def _targets(
                 "rows, about 1.4× their COPY size",
             )
         )
-        )
