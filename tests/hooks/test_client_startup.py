@@ -32,7 +32,7 @@ def context_count(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_many_sync_clients_and_async_hooks_build_at_most_one_ssl_context(
-    sandbox_connections: dict[str, str], context_count: list[int]
+    cekura_sandbox_connections: dict[str, str], context_count: list[int]
 ) -> None:
     for _ in range(10):
         hook = CekuraHook()
@@ -49,14 +49,18 @@ def test_many_sync_clients_and_async_hooks_build_at_most_one_ssl_context(
 
 
 def test_concurrent_triggers_share_one_pool_and_keep_their_own_api_key(
-    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+    cekura_sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in sandbox.connection_env().items():
+    for name, value in cekura_sandbox.connection_env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv(
         "AIRFLOW_CONN_CEKURA_WRONG_KEY",
         json.dumps(
-            {"conn_type": "cekura", "host": sandbox.cekura_url, "password": "sk-not-the-sandbox-key-000"}
+            {
+                "conn_type": "cekura",
+                "host": cekura_sandbox.cekura_url,
+                "password": "sk-not-the-sandbox-key-000",
+            }
         ),
     )
     result_id = CekuraHook().submit_managed({"scenarios": [{"scenario": 2001}], "frequency": 2})["id"]
@@ -88,7 +92,7 @@ def test_concurrent_triggers_share_one_pool_and_keep_their_own_api_key(
 
 
 def test_requests_in_flight_on_the_shared_pool_are_bounded(
-    sandbox_connections: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    cekura_sandbox_connections: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Hundreds of polls at once wait on a semaphore, not inside httpcore's pool (CPU per queued request)."""
     import httpx
