@@ -131,6 +131,7 @@ def test_one_load_registers_fact_events_with_run_dates_and_queues_trends_only(
     """dag.test() of a suite: the load emits results/runs/run_metrics events carrying the run dates, no
     daily/regressions event, and the only DAG run it queues is `cekura_trends`; the trends pass then queues
     exactly one report."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.models.asset import AssetDagRunQueue
     from airflow.models.dag import DagModel
@@ -140,6 +141,8 @@ def test_one_load_registers_fact_events_with_run_dates_and_queues_trends_only(
     monkeypatch.setenv("CEKURA_POLL_INTERVAL_SECONDS", "0.5")
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
+    # A fresh metadata DB knows no bundle yet, and a DAG row needs its bundle's (as the dag-processor does).
+    DagBundlesManager().sync_bundles_to_db()
     sync_bag_to_db(bag, "dags-folder", None)  # the scheduler's view: which DAG waits for which asset
     _scheduler_asset_housekeeping()
     watched = {"cekura_trends", "cekura_report"}

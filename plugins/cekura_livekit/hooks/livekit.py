@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,6 +27,11 @@ T = TypeVar("T")
 #: Room metadata is visible to every participant and capped by LiveKit.
 MAX_ROOM_METADATA_BYTES = 64 * 1024
 DEFAULT_REQUEST_TIMEOUT = 10.0
+#: HTTP statuses of a LiveKit call worth another try (rate limit, server trouble); 401/404/… are final.
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Attempts of one call (1 + retries) and the first backoff in seconds (doubled each time, with jitter).
+CALL_ATTEMPTS = 4
+RETRY_BASE_DELAY = 0.5
 
 
 class LiveKitError(Exception):
@@ -72,9 +79,75 @@ def _mask(value: str) -> None:
         log.debug("secret masker unavailable")
 
 
+#: Any JWT: base64url header and payload (both JSON objects, so both start `eyJ`) and a signature.
+JWT_PATTERN = r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"
+_JWT = re.compile(JWT_PATTERN)
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with every JWT replaced by `***`: for error messages that may echo a submitted payload."""
+    return _JWT.sub("***", text)
+
+
+def _mask_token(token: str) -> None:
+    """Mask a minted join token without registering it with the secrets masker one by one.
+
+    Why: the masker recompiles one alternation of *all* its patterns for every secret added (and a supervised
+    task also sends each one to the supervisor, which does the same), so registering 1,000 tokens costs
+    minutes. Instead the process's masker gets the JWT *shape* once: one pattern that hides this token,
+    every later one and any other JWT, at the cost of a single compile. If the masker's internals are not
+    what we expect (another Airflow version), fall back to registering the token itself.
+    """
+    if _JWT.fullmatch(token) and _install_jwt_pattern():
+        return
+    _mask(token)
+
+
+def _install_jwt_pattern() -> bool:
+    """Add JWT_PATTERN to this process's secrets masker (once; again after a masker reset)."""
+    try:
+        from airflow.sdk.log import _secrets_masker
+
+        masker = _secrets_masker()
+        patterns = masker.patterns
+        if not isinstance(patterns, set):
+            return False
+        if JWT_PATTERN not in patterns:
+            patterns.add(JWT_PATTERN)
+            masker.replacer = re.compile("|".join(patterns))
+        return True
+    except Exception:  # no masker here (plain scripts) or a different masker: register tokens instead
+        log.debug("secret masker patterns unavailable")
+        return False
+
+
 def _status_of(exc: BaseException) -> int | None:
     status = getattr(exc, "status", None)
     return status if isinstance(status, int) else None
+
+
+def transient(exc: BaseException) -> bool:
+    """A LiveKit failure another attempt may cure: transport errors, timeouts, 408/429/5xx."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | ConnectionError):
+        return True
+    return _status_of(exc) in TRANSIENT_STATUSES
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], what: str, *, attempts: int = CALL_ATTEMPTS) -> T:
+    """Await `call()`; on a transient failure wait (exponential backoff with jitter) and try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except Exception as exc:
+            if attempt >= attempts or not transient(exc):
+                raise
+            delay = RETRY_BASE_DELAY * 2 ** (attempt - 1)
+            delay = delay / 2 + random.uniform(0, delay / 2)
+            log.warning("LiveKit %s failed (%s); retry %d in %.1f s.", what, exc, attempt, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _raise_if_failed(rooms: Sequence[str], outcomes: Sequence[object], call: str, hint: str) -> None:
@@ -121,8 +194,8 @@ class LiveKitHook(BaseHook):
             "relabeling": {"host": "LiveKit server URL", "login": "API key", "password": "API secret"},
             "placeholders": {
                 "host": "wss://my-project.livekit.cloud",
-                "login": "APIxxxxxxxxxxxx",
-                "password": "LiveKit API secret",
+                "login": "APIxxxxxxxxxxxx (Settings → Keys in LiveKit Cloud)",
+                "password": "the secret shown once when the key was created",
             },
         }
 
@@ -163,7 +236,10 @@ class LiveKitHook(BaseHook):
 
     # ------------------------------------------------------------------ tokens
     def mint_join_token(self, room: str, *, identity: str, ttl: timedelta, name: str | None = None) -> str:
-        """A short-lived JWT that lets one participant join one room. Masked as soon as it exists."""
+        """A short-lived JWT that lets one participant join one room. Masked as soon as it exists.
+
+        Minting is O(1) a token: the masker learns the JWT shape once (see `_mask_token`), not each token.
+        """
         from livekit.api import AccessToken, VideoGrants
 
         creds = self.credentials
@@ -175,7 +251,7 @@ class LiveKitHook(BaseHook):
             .with_grants(VideoGrants(room_join=True, room=room))
             .to_jwt()
         )
-        _mask(token)
+        _mask_token(token)
         return token
 
     # ------------------------------------------------------------------ async API
@@ -223,14 +299,14 @@ class LiveKitHook(BaseHook):
         async with self._client() as lk:
 
             async def create(spec: RoomSpec) -> str:
-                room = await lk.room.create_room(
-                    CreateRoomRequest(
-                        name=spec.name,
-                        empty_timeout=spec.empty_timeout,
-                        max_participants=spec.max_participants,
-                        metadata=spec.metadata,
-                    )
+                request = CreateRoomRequest(
+                    name=spec.name,
+                    empty_timeout=spec.empty_timeout,
+                    max_participants=spec.max_participants,
+                    metadata=spec.metadata,
                 )
+                # CreateRoom of an existing name returns that room: safe to repeat.
+                room = await with_retries(lambda: lk.room.create_room(request), f"CreateRoom {spec.name!r}")
                 return str(room.sid)
 
             outcomes = await self._bounded(rooms, create, concurrency)
@@ -250,7 +326,9 @@ class LiveKitHook(BaseHook):
 
             async def delete(name: str) -> bool:
                 try:
-                    await lk.room.delete_room(DeleteRoomRequest(room=name))
+                    await with_retries(
+                        lambda: lk.room.delete_room(DeleteRoomRequest(room=name)), f"DeleteRoom {name!r}"
+                    )
                 except Exception as exc:
                     if _status_of(exc) == 404:
                         return False
@@ -277,11 +355,23 @@ class LiveKitHook(BaseHook):
 
             async def dispatch(item: tuple[str, Mapping[str, Any]]) -> str:
                 room, metadata = item
-                done = await lk.agent_dispatch.create_dispatch(
-                    CreateAgentDispatchRequest(
-                        agent_name=agent_name, room=room, metadata=json.dumps(metadata)
-                    )
+                request = CreateAgentDispatchRequest(
+                    agent_name=agent_name, room=room, metadata=json.dumps(metadata)
                 )
+                tried = False
+
+                async def once() -> Any:
+                    # CreateDispatch is not idempotent by itself: after a failed attempt whose request
+                    # may have landed, look for our dispatch before creating a second agent in the room.
+                    nonlocal tried
+                    if tried:
+                        for existing in await lk.agent_dispatch.list_dispatch(room_name=room):
+                            if existing.agent_name == agent_name and existing.metadata == request.metadata:
+                                return existing
+                    tried = True
+                    return await lk.agent_dispatch.create_dispatch(request)
+
+                done = await with_retries(once, f"CreateAgentDispatch into {room!r}")
                 return str(done.id)
 
             outcomes = await self._bounded(dispatches, dispatch, concurrency)
@@ -295,7 +385,10 @@ class LiveKitHook(BaseHook):
         async with self._client() as lk:
 
             async def has_dispatch(room: str) -> bool:
-                return bool(await lk.agent_dispatch.list_dispatch(room_name=room))
+                found = await with_retries(
+                    lambda: lk.agent_dispatch.list_dispatch(room_name=room), f"ListDispatch {room!r}"
+                )
+                return bool(found)
 
             outcomes = await self._bounded(rooms, has_dispatch, concurrency)
         return {r for r, o in zip(rooms, outcomes, strict=True) if o is True}
