@@ -74,6 +74,13 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         self.mode = mode
 
     def execute(self, context: Any) -> dict[str, Any]:
+        """Load; permanent errors (unsupported warehouse, rejected key, bad id) fail without retry."""
+        from cekura_livekit.batch.errors import reported
+
+        with reported(context.get("ti"), lambda: "load"):
+            return self._load(context)
+
+    def _load(self, context: Any) -> dict[str, Any]:
         from cekura_livekit.hooks.cekura import CekuraHook
         from cekura_livekit.results.fetch import fetch_result_with_runs
         from cekura_livekit.results.frames import extract
