@@ -44,7 +44,7 @@ def main() -> None:
     from cekura_livekit.warehouse.dialects import copy_rows, open_warehouse, q
     from cekura_livekit.warehouse.tables import RUNS
     from cekura_livekit.warehouse.writer import _prepared, ensure_tables, load_extract
-    from tests.fixtures.warehouse import synthetic_runs
+    from tests.support.warehouse import synthetic_runs
 
     host = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
     os.environ["AIRFLOW_CONN_BENCH_PG"] = json.dumps(

@@ -1,5 +1,5 @@
 """The data team's report: a self-contained HTML page (charts inline, opens offline) rebuilt whenever the
-regression table changes, written to CEKURA_REPORT_DESTINATION (a local path by default, or an
+trends DAG finishes a pass (it produces the regressions asset last, once per load), written to CEKURA_REPORT_DESTINATION (a local path by default, or an
 object-storage URL such as s3://bucket/reports/cekura.html through Airflow's ObjectStoragePath).
 """
 
@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-from cekura_livekit.assets import warehouse_asset
+from cekura_livekit.assets import regressions_asset
 from cekura_livekit.pipelines import warehouse_conn_id, warehouse_schema
 
 WAREHOUSE = warehouse_conn_id()
@@ -18,7 +18,7 @@ SCHEMA = warehouse_schema()
 
 @dag(
     dag_id="cekura_report",
-    schedule=[warehouse_asset(WAREHOUSE, "cekura_regressions", SCHEMA)],
+    schedule=[regressions_asset(WAREHOUSE, SCHEMA)],
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -1,6 +1,10 @@
 """Trend analytics: whenever runs land in the warehouse, refresh the daily rates, detect regressions and
 alert each new one once (task log always; Slack / email when configured).
 
+The one owner of derived tables: loads write facts only and announce the run dates they touched in the runs
+asset's event; this DAG recomputes from the earliest of them (minus the trailing window), produces
+`success_rate_daily`, then `regressions`, on which the report DAG is scheduled: one load, one report.
+
 Configuration (environment): CEKURA_WAREHOUSE_CONN_ID (default cekura_warehouse), CEKURA_WAREHOUSE_SCHEMA,
 CEKURA_SLACK_WEBHOOK_CONN_ID, CEKURA_ALERT_EMAIL.
 """
@@ -9,10 +13,11 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import dag, task
 
-from cekura_livekit.assets import warehouse_asset
+from cekura_livekit.assets import daily_asset, regressions_asset, runs_asset
 from cekura_livekit.pipelines import warehouse_conn_id, warehouse_schema
 
 WAREHOUSE = warehouse_conn_id()
@@ -21,7 +26,7 @@ SCHEMA = warehouse_schema()
 
 @dag(
     dag_id="cekura_trends",
-    schedule=[warehouse_asset(WAREHOUSE, "cekura_runs", SCHEMA)],
+    schedule=[runs_asset(WAREHOUSE, SCHEMA)],
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -30,14 +35,15 @@ SCHEMA = warehouse_schema()
     doc_md=__doc__,
 )
 def cekura_trends() -> None:
-    @task(multiple_outputs=False)
-    def refresh_trends() -> dict:
-        from cekura_livekit.pipelines import refresh_trends
+    @task(outlets=[daily_asset(WAREHOUSE, SCHEMA)], multiple_outputs=False)
+    def refresh_trends(triggering_asset_events: Any = None) -> dict:
+        from cekura_livekit.pipelines import refresh_trends, touched_days
 
-        return refresh_trends(WAREHOUSE, SCHEMA)
+        touched, trailing = touched_days(triggering_asset_events)
+        return refresh_trends(WAREHOUSE, SCHEMA, trailing if trailing is not None else 28, touched=touched)
 
-    @task(outlets=[warehouse_asset(WAREHOUSE, "cekura_regressions", SCHEMA)], multiple_outputs=False)
-    def detect_and_alert(**context: object) -> dict:
+    @task(outlets=[regressions_asset(WAREHOUSE, SCHEMA)], multiple_outputs=False)
+    def detect_and_alert(refreshed: Any, **context: object) -> dict:
         from cekura_livekit.pipelines import detect_and_alert
 
         return detect_and_alert(
@@ -46,9 +52,10 @@ def cekura_trends() -> None:
             slack_webhook_conn_id=os.environ.get("CEKURA_SLACK_WEBHOOK_CONN_ID"),
             email_to=os.environ.get("CEKURA_ALERT_EMAIL"),
             context=context,
+            regression_days=refreshed.get("regression_days"),
         )
 
-    refresh_trends() >> detect_and_alert()
+    detect_and_alert(refresh_trends())
 
 
 cekura_trends()

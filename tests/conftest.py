@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import pkgutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,13 +35,8 @@ for _var in list(os.environ):
         del os.environ[_var]
 _HOME.mkdir(exist_ok=True)
 
-# Fixture modules (each area owns its own file) are pytest plugins: the ones in the support package that
-# define fixtures, plus whatever tests/fixtures/ still holds.
-pytest_plugins = ["tests.support.airflow_db"] + [
-    f"tests.fixtures.{m.name}"
-    for m in pkgutil.iter_modules([str(ROOT / "tests" / "fixtures")])
-    if not m.name.startswith("_")
-]
+# The support modules that define fixtures are pytest plugins (the sandbox's come from its own pytest11 plugin).
+pytest_plugins = ["tests.support.airflow_db", "tests.support.warehouse"]
 
 ARTIFACTS = ROOT / "artifacts"
 

@@ -20,9 +20,9 @@ from cekura_livekit.alerts import (
     email_html,
     slack_message,
 )
-from tests.fixtures.warehouse import WarehouseTarget
 from tests.support.html_dom import Dom
 from tests.support.smtp_server import smtp_server
+from tests.support.warehouse import WarehouseTarget
 
 
 def regression(day: str, scenario: int = 2004, **extra: Any) -> dict[str, Any]:

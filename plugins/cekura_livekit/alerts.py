@@ -17,23 +17,12 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from cekura_livekit.warehouse.dates import as_date
+from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.dialects import open_warehouse, q
-from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, Table
+from cekura_livekit.warehouse.tables import ALERTS, DEFAULT_SCHEMA
 
 log = logging.getLogger(__name__)
-
-ALERTS = Table(
-    "regression_alerts",
-    (
-        ("agent_id", "int"),
-        ("scenario_id", "int"),
-        ("first_detected", "date"),
-        ("last_seen", "date"),
-        ("severity", "text"),
-        ("alerted_at", "timestamp"),
-    ),
-    ("agent_id", "scenario_id", "first_detected"),
-)
 
 
 @dataclass(frozen=True)
@@ -85,14 +74,6 @@ class Alert:
         return html.escape(self.facts(), quote=True) + link
 
 
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
 def claim_new_alerts(
     warehouse_conn_id: str,
     regressions: Sequence[Mapping[str, Any]],
@@ -107,16 +88,14 @@ def claim_new_alerts(
     fresh: list[Alert] = []
     with open_warehouse(warehouse_conn_id, schema) as wh, wh.transaction() as cur:
         dialect = wh.dialect
-        dialect.ensure_schema(cur)
-        for statement in dialect.create_statements(ALERTS):
-            cur.execute(statement)
+        ensure_tables(dialect, cur)
         table = dialect.table(ALERTS)
         p = dialect.param
-        for row in sorted(regressions, key=lambda r: _as_date(r["run_date"])):
+        for row in sorted(regressions, key=lambda r: as_date(r["run_date"])):
             agent_id, scenario_id, seen = (
                 int(row["agent_id"]),
                 int(row["scenario_id"]),
-                _as_date(row["run_date"]),
+                as_date(row["run_date"]),
             )
             cur.execute(
                 f"SELECT {q('first_detected')}, {q('last_seen')} FROM {table} "
@@ -125,8 +104,8 @@ def claim_new_alerts(
                 (agent_id, scenario_id),
             )
             episode = cur.fetchone()
-            if episode is not None and seen - _as_date(episode[1]) <= timedelta(days=gap_days):
-                if seen > _as_date(episode[1]):
+            if episode is not None and seen - as_date(episode[1]) <= timedelta(days=gap_days):
+                if seen > as_date(episode[1]):
                     cur.execute(
                         f"UPDATE {table} SET {q('last_seen')} = {p} WHERE {q('agent_id')} = {p} "
                         f"AND {q('scenario_id')} = {p} AND {q('first_detected')} = {p}",

@@ -40,6 +40,12 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": 100},
                         "description": "How many run ids one runs/bulk request asks for (at most 100).",
                     },
+                    "dashboard_url": {
+                        "label": "Dashboard URL",
+                        "schema": {"type": ["string", "null"], "format": "uri"},
+                        "description": 'Base URL of the Cekura dashboard the "Cekura result" link points '
+                        "to (default https://dashboard.cekura.ai).",
+                    },
                 },
             },
             {
@@ -53,7 +59,11 @@ def get_provider_info() -> dict[str, Any]:
                         "login": "API key",
                         "password": "API secret",
                     },
-                    "placeholders": {"host": "wss://my-project.livekit.cloud", "login": "API key"},
+                    "placeholders": {
+                        "host": "wss://my-project.livekit.cloud",
+                        "login": "APIxxxxxxxxxxxx (Settings → Keys in LiveKit Cloud)",
+                        "password": "the secret shown once when the key was created",
+                    },
                 },
             },
         ],

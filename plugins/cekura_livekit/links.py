@@ -22,9 +22,24 @@ class CekuraResultLink(BaseOperatorLink):
     name = "Cekura result"
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        """The pushed URL, or "" when the task never got that far (e.g. the submit failed).
+
+        The worker resolves links after every attempt, so a missing value is normal: read it through the
+        sequence endpoint, which answers an empty list, instead of `XCom.get_value`, whose 404 path logs an
+        error (`XCom not found … key='dashboard_url'`) in every failed task's log.
+        """
         from airflow.sdk.execution_time.xcom import XCom
 
-        url = XCom.get_value(ti_key=ti_key, key=DASHBOARD_URL_KEY)
+        values = XCom.get_all(
+            key=DASHBOARD_URL_KEY, dag_id=ti_key.dag_id, task_id=ti_key.task_id, run_id=ti_key.run_id
+        )
+        if not values:
+            return ""
+        if ti_key.map_index is not None and ti_key.map_index >= 0:
+            # Mapped instances: the values do not say which index pushed them, so ask for this one directly.
+            url = XCom.get_value(ti_key=ti_key, key=DASHBOARD_URL_KEY)
+        else:
+            url = values[0]
         return str(url) if url else ""
 
 

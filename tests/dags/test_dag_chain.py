@@ -12,8 +12,8 @@ import pytest
 
 from cekura_sandbox import Sandbox
 from tests.conftest import ARTIFACTS
-from tests.fixtures.warehouse import PG_DSN, WarehouseTarget
 from tests.support.chromium import chromium_or_skip, run_chromium
+from tests.support.warehouse import PG_DSN, WarehouseTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 NIGHTLY = "cekura_regression_acme_support_nightly"
@@ -150,6 +150,10 @@ def test_regression_dag_on_postgres(
         assert again["runs"] == 30
         after = conn.execute(f'SELECT COUNT(*) FROM "{pg_warehouse.schema}".cekura_runs').fetchone()
         assert after == before
+        # The load wrote facts only; the trends step (the trends DAG's first task) derives the daily rows.
+        from cekura_livekit.pipelines import refresh_trends
+
+        refresh_trends(pg_warehouse.conn_id, pg_warehouse.schema, touched=again["run_dates"])
         daily = conn.execute(
             f'SELECT SUM(runs) FROM "{pg_warehouse.schema}".cekura_success_rate_daily'
         ).fetchone()

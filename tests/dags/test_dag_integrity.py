@@ -54,7 +54,11 @@ def test_regression_dags_shape_and_params(dagbag) -> None:
     assert run.deferrable is True
     load = dag.get_task("load_results")
     assert load.trigger_rule == "all_done"
-    assert {a.name for a in load.outlets} >= {"cekura_warehouse.cekura_warehouse.cekura.cekura_runs"}
+    assert {a.name for a in load.outlets} == {
+        "cekura_warehouse/cekura.results",
+        "cekura_warehouse/cekura.runs",
+        "cekura_warehouse/cekura.run_metrics",
+    }
     assert dag.get_task("verdict").trigger_rule == "one_failed"
 
 

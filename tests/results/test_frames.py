@@ -17,7 +17,7 @@ from cekura_livekit.results.frames import (
     parse_timestamp,
     runs_frames,
 )
-from tests.fixtures.warehouse import make_result, make_run, synthetic_runs
+from tests.support.warehouse import make_result, make_run, synthetic_runs
 
 
 def _dtypes(frame: pd.DataFrame) -> dict[str, str]:

@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 
 from cekura_livekit.results.frames import runs_frames
-from tests.fixtures.warehouse import synthetic_runs
+from tests.support.warehouse import synthetic_runs
 
 N_RUNS = 100_000
 #: Transient memory allowed on top of the frames that are returned. One 10k-run chunk of rows and its typed

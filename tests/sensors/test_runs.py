@@ -73,9 +73,8 @@ def test_policy_can_accept_partial_batches(cekura_sandbox: Sandbox, cekura_sandb
     assert _poke_until_done(sensor).xcom_value["total"] == 16
 
 
-def test_deferrable_checks_before_deferring_then_defers(
-    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
-) -> None:
+def test_deferrable_defers_while_the_batch_runs(cekura_slow_sandbox: Sandbox) -> None:
+    """Real-time sandbox: the batch cannot have finished at the first check, whatever the machine's load."""
     result = _submit([2001])
     sensor = CekuraRunsSensor(
         task_id="wait", result_id=result["id"], deferrable=True, poke_interval=7, timeout=60
@@ -87,8 +86,17 @@ def test_deferrable_checks_before_deferring_then_defers(
     assert trigger.poll_interval == 7
     assert trigger.result_id == result["id"]
     assert trigger.end_calls_on_deadline is False  # a sensor only watches
-    # Finished batch: no deferral at all.
+
+
+def test_deferrable_checks_before_deferring(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    """A finished batch needs no triggerer round-trip: execute returns the verdict at once."""
+    result = _submit([2001])
     _poke_until_done(CekuraRunsSensor(task_id="w2", result_id=result["id"]))
+    sensor = CekuraRunsSensor(
+        task_id="wait", result_id=result["id"], deferrable=True, poke_interval=7, timeout=60
+    )
     summary = sensor.execute(make_context())
     assert summary["status"] == "completed"
 

@@ -43,19 +43,29 @@ async def test_one_terminal_event_with_summary(
     assert cekura_sandbox.count("GET", "runs/bulk") == (0 if event["failing_total"] == 0 else 1)
 
 
-async def test_restart_from_serialized_form_finishes_the_job(
-    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
-) -> None:
-    """A triggerer restart: the trigger is cancelled mid-wait and rebuilt from serialize()."""
-    result = _submit([2001, 2002], frequency=5)
-    first = CekuraRunsTrigger(result_id=result["id"], poll_interval=0.05, hook_params=FAST_HOOK)
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(_collect(first), timeout=0.08)
-    assert cekura_sandbox.count("GET", f"results/{result['id']}/") >= 1
-    classpath, kwargs = first.serialize()
-    rebuilt = import_string(classpath)(**kwargs)
-    assert rebuilt.serialize() == (classpath, kwargs)
-    events = await _collect(rebuilt)
+async def test_restart_from_serialized_form_finishes_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A triggerer restart: the trigger is cancelled mid-wait and rebuilt from serialize().
+
+    A sandbox at 60x (a batch takes seconds, not milliseconds) and a cancel after the first poll was seen,
+    not after a fixed delay: the wait is really interrupted half-way on a loaded machine too.
+    """
+    with Sandbox(seed=7, speed=60.0) as sandbox:
+        for name, value in sandbox.connection_env().items():
+            monkeypatch.setenv(name, value)
+        result = _submit([2001, 2002], frequency=5)
+        first = CekuraRunsTrigger(result_id=result["id"], poll_interval=0.05, hook_params=FAST_HOOK)
+        task = asyncio.ensure_future(_collect(first))
+        deadline = time.monotonic() + 10
+        while sandbox.count("GET", f"results/{result['id']}/") == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert not task.done(), "the batch finished before the restart: the test proves nothing"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        classpath, kwargs = first.serialize()
+        rebuilt = import_string(classpath)(**kwargs)
+        assert rebuilt.serialize() == (classpath, kwargs)
+        events = await _collect(rebuilt)
     assert [e["status"] for e in events] == ["terminal"]
     assert events[0]["summary"]["total"] == 10
 

@@ -391,27 +391,7 @@ def build_spec(raw: Mapping[str, Any], *, strict: bool) -> BatchSpec:
     for name, validate in FIELDS.items():
         if name in raw and (strict or not unrendered(raw[name])):
             values[name] = validate(raw[name])
-    spec = BatchSpec(**{k: v for k, v in values.items() if v is not None or k in _NULLABLE})
+    spec = BatchSpec(**values)
     _check_own_rooms(spec, raw, strict)
     _check_size(spec)
     return spec
-
-
-#: Fields whose None is meaningful (not "use the default").
-_NULLABLE = frozenset(
-    {
-        "agent",
-        "name",
-        "livekit_conn_id",
-        "personality_ids",
-        "test_profile_ids",
-        "mock_tool_names",
-        "concurrency_limit",
-        "livekit_data",
-        "livekit_agent_name",
-        "room_config",
-        "timeout",
-        "min_success_rate",
-        "warehouse_conn_id",
-    }
-)

@@ -67,42 +67,59 @@ class Sleep:
 Steps = Generator[Fetch | Sleep, Any, T]
 
 
+class _Stepper:
+    """The bookkeeping both drivers share: hand the last answer (or error) in, take the next step out."""
+
+    def __init__(self, steps: Steps[Any]) -> None:
+        self._steps = steps
+        self._answer: Any = None
+        self._error: BaseException | None = None
+        self.result: Any = None
+
+    def next(self) -> Fetch | Sleep | None:
+        """The next step, or None once the steps returned (their value is in `result`)."""
+        answer, error = self._answer, self._error
+        self._answer, self._error = None, None
+        try:
+            return self._steps.throw(error) if error is not None else self._steps.send(answer)
+        except StopIteration as done:
+            self.result = done.value
+            return None
+
+    def answered(self, value: Any) -> None:
+        self._answer = value
+
+    def failed(self, exc: BaseException) -> None:
+        """Handed to the steps, which decide; anything they do not handle propagates out of `next`."""
+        self._error = exc
+
+
 def drive(steps: Steps[T], hook: CekuraHook, sleep: Callable[[float], None] = time.sleep) -> T:
     """Run steps with the blocking hook (workers, sensor pokes)."""
-    answer: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.throw(error) if error is not None else steps.send(answer)
-        except StopIteration as done:
-            return done.value
-        answer, error = None, None
+    stepper = _Stepper(steps)
+    while (step := stepper.next()) is not None:
         if isinstance(step, Sleep):
             sleep(step.seconds)
             continue
         try:
-            answer = getattr(hook, step.name)(*step.args)
-        except Exception as exc:  # handed to the steps, which decide; anything they do not handle propagates
-            error = exc
+            stepper.answered(getattr(hook, step.name)(*step.args))
+        except Exception as exc:
+            stepper.failed(exc)
+    return stepper.result
 
 
 async def adrive(steps: Steps[T], hook: CekuraHook) -> T:
     """Run steps with the async hook (triggerer): the same decisions, non-blocking I/O."""
-    answer: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.throw(error) if error is not None else steps.send(answer)
-        except StopIteration as done:
-            return done.value
-        answer, error = None, None
+    stepper = _Stepper(steps)
+    while (step := stepper.next()) is not None:
         if isinstance(step, Sleep):
             await asyncio.sleep(step.seconds)
             continue
         try:
-            answer = await getattr(hook, f"a{step.name}")(*step.args)
+            stepper.answered(await getattr(hook, f"a{step.name}")(*step.args))
         except Exception as exc:
-            error = exc
+            stepper.failed(exc)
+    return stepper.result
 
 
 # ---------------------------------------------------------------------------------------------- snapshots

@@ -139,7 +139,7 @@ class CekuraHook(BaseHook):
             "placeholders": {
                 "host": DEFAULT_BASE_URL,
                 "password": "X-CEKURA-API-KEY value from the Cekura dashboard",
-                "extra": '{"timeout": 30, "chunk_size": 100}',
+                "extra": '{"timeout": 30, "chunk_size": 100, "dashboard_url": "https://dashboard.cekura.ai"}',
             },
         }
 

@@ -121,8 +121,8 @@ class LiveKitHook(BaseHook):
             "relabeling": {"host": "LiveKit server URL", "login": "API key", "password": "API secret"},
             "placeholders": {
                 "host": "wss://my-project.livekit.cloud",
-                "login": "APIxxxxxxxxxxxx",
-                "password": "LiveKit API secret",
+                "login": "APIxxxxxxxxxxxx (Settings → Keys in LiveKit Cloud)",
+                "password": "the secret shown once when the key was created",
             },
         }
 

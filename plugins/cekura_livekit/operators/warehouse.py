@@ -1,7 +1,8 @@
-"""CekuraResultsToWarehouseOperator: fetch a finished result, extract frames, load, recompute trends.
+"""CekuraResultsToWarehouseOperator: fetch a finished result, extract frames, load the facts.
 
-Returns a small JSON summary (counts, touched days, skipped runs), never rows; declares the warehouse
-tables as Asset outlets so reporting DAGs run after each load.
+Returns a small JSON summary (counts, touched days, skipped runs), never rows. Its outlets are the fact
+tables only (results, runs, run_metrics); each event's extra carries the run dates the load touched, which
+the `cekura_trends` DAG (scheduled on the runs asset) recomputes: trends are derived there, once per load.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import Asset, BaseOperator
 
-from cekura_livekit.assets import warehouse_assets
+from cekura_livekit.assets import RUN_DATES_EXTRA, fact_assets
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, check_identifier
 
 
@@ -34,14 +35,15 @@ def coerce_result_id(value: object) -> int:
 
 
 class CekuraResultsToWarehouseOperator(BaseOperator):
-    """Load one Cekura result (all its runs and metrics) into the warehouse and refresh the trend tables.
+    """Load one Cekura result (all its runs and metrics) into the warehouse; the trends DAG derives the rest.
 
     :param result_id: the Cekura result id (templated), e.g. ``"{{ ti.xcom_pull('run_scenarios') }}"``.
     :param cekura_conn_id: Airflow connection of the Cekura API.
     :param warehouse_conn_id: a PostgreSQL or SQLite Airflow connection.
     :param schema: PostgreSQL schema (default ``cekura``); on SQLite the table prefix.
     :param skip_unparseable: load the parseable runs and list the others in the summary, instead of failing.
-    :param trailing_days: days before the earliest touched day whose trends are recomputed (late data).
+    :param trailing_days: days before the earliest touched day whose trends the trends DAG recomputes
+        (late data); sent with the run dates in the Asset event's extra.
     :param mode: submission mode recorded on the result row ("managed" / "bring_your_own_rooms").
     """
 
@@ -63,7 +65,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         check_identifier(schema)
         if not isinstance(trailing_days, int) or isinstance(trailing_days, bool) or trailing_days < 0:
             raise ValueError(f"trailing_days={trailing_days!r} must be a whole number of days >= 0, e.g. 28")
-        kwargs.setdefault("outlets", warehouse_assets(warehouse_conn_id, schema))
+        kwargs.setdefault("outlets", fact_assets(warehouse_conn_id, schema))
         super().__init__(**kwargs)
         self.result_id = result_id
         self.cekura_conn_id = cekura_conn_id
@@ -107,7 +109,16 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         )
         for problem in frames.problems:
             self.log.warning("Skipped unparseable run %s: %s", problem.run_id, problem.reason)
-        summary = load_extract(
-            self.warehouse_conn_id, frames, self.schema, trailing_days=self.trailing_days
-        ).to_dict()
+        summary = load_extract(self.warehouse_conn_id, frames, self.schema).to_dict()
+        self._announce(context, result_id, summary["run_dates"])
         return {"result_id": result_id, **summary}
+
+    def _announce(self, context: Any, result_id: int, run_dates: list[str]) -> None:
+        """Tell downstream DAGs which days changed: the extra of every outlet's Asset event."""
+        events = context.get("outlet_events") if hasattr(context, "get") else None
+        if events is None:  # called outside a task run (tests, notebooks): no events to annotate
+            return
+        extra = {RUN_DATES_EXTRA: run_dates, "trailing_days": self.trailing_days, "result_id": result_id}
+        for asset in self.outlets:
+            if isinstance(asset, Asset):
+                events[asset].extra = dict(extra)

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cekura_livekit.results.stats import Z95
-from cekura_livekit.results.stats import wilson_interval as _wilson
+from cekura_livekit.stats import Z95
+from cekura_livekit.stats import wilson_interval as _wilson
 
 
 def wilson_interval(passed: float, n: float, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval (the warehouse's formula, `results.stats`) with NaN bounds when ``n == 0``.
+    """Wilson score interval (delegates to the reference, `cekura_livekit.stats`) with NaN bounds when ``n == 0``.
 
     The report draws "no data" as a gap, so it wants NaN where the warehouse helper returns None.
     """

@@ -1,3 +1,13 @@
-"""The warehouse: `writer.load_extract` (one-transaction upsert + trend recompute), `trends` (SQL daily rates,
-regressions), `read` (trends back as DataFrames), `dialects` (PostgreSQL / SQLite), `tables` (the model).
-Import the submodules directly; this package imports nothing heavy so DAG files stay cheap to parse."""
+"""The warehouse, one owner per concept:
+
+- `tables`: every table's declaration (facts, trends, the alert memory) in logical types;
+- `dialects`: PostgreSQL / SQLite SQL, connections and bulk upsert;
+- `ddl`: creating and evolving the tables (`ensure_tables`), called by writers only, race-free;
+- `locks`: transaction-scoped locks that serialise DDL and trend recomputes across concurrent loads;
+- `writer`: `load_extract`, the one-transaction upsert of the facts;
+- `trends`: daily rates and regressions computed in SQL (run by the trends DAG after each load);
+- `read`: read-only typed frames for reports and notebooks;
+- `dates`: the one parser of calendar days.
+
+Import the submodules directly; this package imports nothing heavy so DAG files stay cheap to parse.
+"""

@@ -71,6 +71,10 @@ class Dialect:
     def ensure_schema(self, cur: Any) -> None:
         """Nothing to do by default (SQLite uses a table prefix)."""
 
+    def table_exists(self, cur: Any, table: Table) -> bool:
+        """Whether the table exists (whatever the caller may do with it), without touching it."""
+        raise NotImplementedError
+
     # values
     def db_value(self, logical_type: str, value: Any) -> Any:
         return value
@@ -137,6 +141,11 @@ class PostgresDialect(Dialect):
         )
         return {row[0] for row in cur.fetchall()}
 
+    def table_exists(self, cur: Any, table: Table) -> bool:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (self.table(table),))
+        row = cur.fetchone()
+        return bool(row and row[0])
+
     def db_value(self, logical_type: str, value: Any) -> Any:
         if logical_type == "timestamp" and isinstance(value, pd.Timestamp):
             return value.to_pydatetime()
@@ -190,6 +199,12 @@ class SqliteDialect(Dialect):
     def existing_columns(self, cur: Any, table: Table) -> set[str]:
         cur.execute(f"PRAGMA table_info({self.table(table)})")
         return {row[1] for row in cur.fetchall()}
+
+    def table_exists(self, cur: Any, table: Table) -> bool:
+        cur.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.raw_table_name(table),)
+        )
+        return cur.fetchone() is not None
 
     def db_value(self, logical_type: str, value: Any) -> Any:
         if logical_type == "timestamp" and isinstance(value, datetime):

@@ -4,6 +4,13 @@ Every query aggregates in the warehouse and returns a small frame; dtypes are th
 answered (SQLite returns text dates and 0/1 booleans; they are converted here): dates as
 ``datetime64[us]`` (naive calendar days), timestamps as ``datetime64[us, UTC]``, counts as ``Int64``,
 rates as ``Float64``, names as ``str``.
+
+Reads are read-only: nothing here creates, alters or locks anything, so an analyst role with USAGE and
+SELECT can read, and reading a schema or table that does not exist raises `WarehouseTableMissingError`
+(naming them and the fix) instead of leaving an empty schema behind.
+
+Two forms of each reader: ``select_*(wh, …)`` on an open `Warehouse` (a report shares one connection across
+its reads) and ``read_*(conn_id, …, schema=…)`` that opens and closes one for a single read.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.dialects import Warehouse, open_warehouse
 from cekura_livekit.warehouse.tables import (
     DEFAULT_SCHEMA,
@@ -22,8 +30,22 @@ from cekura_livekit.warehouse.tables import (
     SUCCESS_RATE_DAILY,
     Table,
 )
-from cekura_livekit.warehouse.trends import _as_date
-from cekura_livekit.warehouse.writer import ensure_tables
+
+
+class WarehouseTableMissingError(LookupError):
+    """A read found no such table: nothing was loaded into this schema yet, or the schema name is wrong."""
+
+    def __init__(self, wh: Warehouse, tables: Sequence[Table]) -> None:
+        names = ", ".join(wh.dialect.table(t) for t in tables)
+        where = "table prefix" if wh.dialect.name == "sqlite" else "schema"
+        super().__init__(
+            f"warehouse {names} does not exist in connection {wh.conn_id!r} ({where} {wh.dialect.schema!r}). "
+            "Run a load into it first (CekuraResultsToWarehouseOperator, or a regression DAG's load_results) "
+            f"or check the schema name (CEKURA_WAREHOUSE_SCHEMA / schema=...). Reads never create tables."
+        )
+        self.schema = wh.dialect.schema
+        self.tables = [wh.dialect.raw_table_name(t) for t in tables]
+
 
 _DTYPES = {"int": "Int64", "float": "Float64", "text": "str", "bool": "boolean"}
 
@@ -50,8 +72,33 @@ def _typed(names: list[str], rows: list[tuple[Any, ...]], types: Mapping[str, st
     return pd.DataFrame(data, columns=names)
 
 
-def _read(wh: Warehouse, sql: str, params: Sequence[Any], types: Mapping[str, str]) -> pd.DataFrame:
-    names, rows = wh.query(sql, params)
+def _missing(wh: Warehouse, tables: Sequence[Table]) -> list[Table]:
+    cur = wh.conn.cursor()
+    try:
+        return [t for t in tables if not wh.dialect.table_exists(cur, t)]
+    finally:
+        cur.close()
+        if wh.dialect.name == "postgres":
+            wh.conn.rollback()  # end the catalog read's transaction; nothing was written
+
+
+def _query(
+    wh: Warehouse, tables: Sequence[Table], sql: str, params: Sequence[Any] = ()
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run a read; when it fails because a table is missing, say which one and how to fix it."""
+    try:
+        return wh.query(sql, params)
+    except Exception as exc:
+        missing = _missing(wh, tables)
+        if missing:
+            raise WarehouseTableMissingError(wh, missing) from exc
+        raise
+
+
+def _read(
+    wh: Warehouse, tables: Sequence[Table], sql: str, params: Sequence[Any], types: Mapping[str, str]
+) -> pd.DataFrame:
+    names, rows = _query(wh, tables, sql, params)
     return _typed(names, rows, types)
 
 
@@ -62,52 +109,33 @@ def _filters(
     params: list[Any] = []
     if since is not None:
         clauses.append(f"{date_col} >= {wh.dialect.date_param()}")
-        params.append(_as_date(since).isoformat())
+        params.append(as_date(since).isoformat())
     if agent_id is not None:
         clauses.append(f"agent_id = {wh.dialect.param}")
         params.append(int(agent_id))
     return " AND ".join(clauses), params
 
 
-def _select(conn_id: str, schema: str, build: Any, types: Mapping[str, str]) -> pd.DataFrame:
-    """Open, make sure the tables exist (a report on an empty warehouse gets empty frames), query."""
-    with open_warehouse(conn_id, schema) as wh:
-        with wh.transaction() as cur:
-            ensure_tables(wh.dialect, cur)
-        sql, params = build(wh)
-        return _read(wh, sql, params, types)
-
-
-def _table_select(table: Table, since: date | str | None, agent_id: int | None, order: str) -> Any:
-    def build(wh: Warehouse) -> tuple[str, list[Any]]:
-        where, params = _filters(wh, since, agent_id)
-        return f"SELECT * FROM {wh.dialect.table(table)} WHERE {where} ORDER BY {order}", params
-
-    return build
-
-
-def read_daily(
-    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
-) -> pd.DataFrame:
+def select_daily(wh: Warehouse, since: date | str | None = None, agent_id: int | None = None) -> pd.DataFrame:
     """`cekura_success_rate_daily` rows (optionally from `since`, for one agent), by day, agent, scenario."""
-    return _select(
-        conn_id,
-        schema,
-        _table_select(SUCCESS_RATE_DAILY, since, agent_id, "run_date, agent_id, scenario_id"),
-        SUCCESS_RATE_DAILY.types,
+    where, params = _filters(wh, since, agent_id)
+    sql = (
+        f"SELECT * FROM {wh.dialect.table(SUCCESS_RATE_DAILY)} WHERE {where} "
+        "ORDER BY run_date, agent_id, scenario_id"
     )
+    return _read(wh, [SUCCESS_RATE_DAILY], sql, params, SUCCESS_RATE_DAILY.types)
 
 
-def read_regressions(
-    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+def select_regressions(
+    wh: Warehouse, since: date | str | None = None, agent_id: int | None = None
 ) -> pd.DataFrame:
     """`cekura_regressions` rows (window end >= `since`), newest first, worst drop first."""
-    return _select(
-        conn_id,
-        schema,
-        _table_select(REGRESSIONS, since, agent_id, "run_date DESC, rate_drop DESC, agent_id, scenario_id"),
-        REGRESSIONS.types,
+    where, params = _filters(wh, since, agent_id)
+    sql = (
+        f"SELECT * FROM {wh.dialect.table(REGRESSIONS)} WHERE {where} "
+        "ORDER BY run_date DESC, rate_drop DESC, agent_id, scenario_id"
     )
+    return _read(wh, [REGRESSIONS], sql, params, REGRESSIONS.types)
 
 
 _FLAKY_TYPES = {
@@ -124,23 +152,16 @@ _FLAKY_TYPES = {
 }
 
 
-def read_flaky(
-    conn_id: str,
-    since: date | str | None = None,
-    agent_id: int | None = None,
-    schema: str = DEFAULT_SCHEMA,
-) -> pd.DataFrame:
+def select_flaky(wh: Warehouse, since: date | str | None = None, agent_id: int | None = None) -> pd.DataFrame:
     """Flaky scenarios: repeats of one scenario in one batch with mixed outcomes (passed AND failed_evaluation).
 
     Infra errors, timeouts and cancellations do not make a scenario flaky (they are not evaluations).
     `flip_rate` = min(passed, failed) / (passed + failed): 0.5 is a coin toss.
     """
-
-    def build(wh: Warehouse) -> tuple[str, list[Any]]:
-        where, params = _filters(wh, since, agent_id)
-        passed = "SUM(CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END)"
-        failed = "SUM(CASE WHEN outcome = 'failed_evaluation' THEN 1 ELSE 0 END)"
-        sql = f"""
+    where, params = _filters(wh, since, agent_id)
+    passed = "SUM(CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END)"
+    failed = "SUM(CASE WHEN outcome = 'failed_evaluation' THEN 1 ELSE 0 END)"
+    sql = f"""
 SELECT result_id, agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name,
        MIN(run_date) AS run_date, COUNT(*) AS runs, {passed} AS passed, {failed} AS failed_evaluation,
        CAST(CASE WHEN {passed} < {failed} THEN {passed} ELSE {failed} END AS DOUBLE PRECISION)
@@ -150,9 +171,7 @@ WHERE scenario_id IS NOT NULL AND {where}
 GROUP BY result_id, agent_id, scenario_id
 HAVING {passed} > 0 AND {failed} > 0
 ORDER BY flip_rate DESC, run_date DESC, result_id, scenario_id"""
-        return sql, params
-
-    return _select(conn_id, schema, build, _FLAKY_TYPES)
+    return _read(wh, [RUNS], sql, params, _FLAKY_TYPES)
 
 
 _SUMMARY_TYPES = {
@@ -175,14 +194,12 @@ _SUMMARY_TYPES = {
 }
 
 
-def read_runs_summary(
-    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+def select_runs_summary(
+    wh: Warehouse, since: date | str | None = None, agent_id: int | None = None
 ) -> pd.DataFrame:
     """Per day × agent: counts by outcome, success rate and infra-error rate (infra errors / all runs)."""
-
-    def build(wh: Warehouse) -> tuple[str, list[Any]]:
-        where, params = _filters(wh, since, agent_id)
-        sql = f"""
+    where, params = _filters(wh, since, agent_id)
+    sql = f"""
 SELECT run_date, agent_id, MAX(agent_name) AS agent_name, SUM(runs) AS runs, SUM(passed) AS passed,
        SUM(failed_evaluation) AS failed_evaluation, SUM(infra_errors) AS infra_errors, SUM(timeouts) AS timeouts,
        SUM(cancelled) AS cancelled,
@@ -192,9 +209,81 @@ FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
 WHERE {where}
 GROUP BY run_date, agent_id
 ORDER BY run_date, agent_id"""
-        return sql, params
+    return _read(wh, [SUCCESS_RATE_DAILY], sql, params, _SUMMARY_TYPES)
 
-    return _select(conn_id, schema, build, _SUMMARY_TYPES)
+
+def select_latest_day(wh: Warehouse, table: Table = SUCCESS_RATE_DAILY) -> date | None:
+    """The newest `run_date` in `table` (default: the daily table), None when it holds no rows."""
+    _, rows = _query(wh, [table], f"SELECT MAX(run_date) FROM {wh.dialect.table(table)}")
+    return as_date(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+def select_worst_scenarios(
+    wh: Warehouse,
+    days: int = 7,
+    *,
+    end: date | str | None = None,
+    min_evaluated: int = 5,
+    limit: int = 10,
+    agent_id: int | None = None,
+) -> pd.DataFrame:
+    """Lowest success rates per agent × scenario over the `days` ending on `end` (default: latest day)."""
+    if days < 1 or limit < 1 or min_evaluated < 0:
+        raise ValueError(
+            f"days={days!r} and limit={limit!r} must be >= 1, min_evaluated={min_evaluated!r} >= 0"
+        )
+    last = as_date(end) if end is not None else select_latest_day(wh) or date.today()
+    start = last - timedelta(days=days - 1)
+    where, params = _filters(wh, start, agent_id)
+    where += f" AND run_date <= {wh.dialect.date_param()}"
+    params.append(last.isoformat())
+    p = wh.dialect.param
+    sql = f"""
+SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name,
+       SUM(runs) AS runs, SUM(evaluated) AS evaluated, SUM(passed) AS passed, SUM(infra_errors) AS infra_errors,
+       CAST(SUM(passed) AS DOUBLE PRECISION) / SUM(evaluated) AS success_rate
+FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
+WHERE {where}
+GROUP BY agent_id, scenario_id
+HAVING SUM(evaluated) > 0 AND SUM(evaluated) >= {p}
+ORDER BY success_rate ASC, evaluated DESC, agent_id, scenario_id
+LIMIT {int(limit)}"""
+    return _read(wh, [SUCCESS_RATE_DAILY], sql, [*params, int(min_evaluated)], _SUMMARY_TYPES)
+
+
+# Conn-id conveniences: one connection per call, for notebooks and single reads.
+
+
+def read_daily(
+    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """:func:`select_daily` on a connection of its own."""
+    with open_warehouse(conn_id, schema) as wh:
+        return select_daily(wh, since, agent_id)
+
+
+def read_regressions(
+    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """:func:`select_regressions` on a connection of its own."""
+    with open_warehouse(conn_id, schema) as wh:
+        return select_regressions(wh, since, agent_id)
+
+
+def read_flaky(
+    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """:func:`select_flaky` on a connection of its own."""
+    with open_warehouse(conn_id, schema) as wh:
+        return select_flaky(wh, since, agent_id)
+
+
+def read_runs_summary(
+    conn_id: str, since: date | str | None = None, agent_id: int | None = None, schema: str = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """:func:`select_runs_summary` on a connection of its own."""
+    with open_warehouse(conn_id, schema) as wh:
+        return select_runs_summary(wh, since, agent_id)
 
 
 def read_worst_scenarios(
@@ -207,32 +296,8 @@ def read_worst_scenarios(
     agent_id: int | None = None,
     schema: str = DEFAULT_SCHEMA,
 ) -> pd.DataFrame:
-    """Lowest success rates per agent × scenario over the `days` ending on `end` (default: latest day)."""
-    if days < 1 or limit < 1 or min_evaluated < 0:
-        raise ValueError(
-            f"days={days!r} and limit={limit!r} must be >= 1, min_evaluated={min_evaluated!r} >= 0"
+    """:func:`select_worst_scenarios` on a connection of its own."""
+    with open_warehouse(conn_id, schema) as wh:
+        return select_worst_scenarios(
+            wh, days, end=end, min_evaluated=min_evaluated, limit=limit, agent_id=agent_id
         )
-
-    def build(wh: Warehouse) -> tuple[str, list[Any]]:
-        last = end
-        if last is None:
-            _, rows = wh.query(f"SELECT MAX(run_date) FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}")
-            last = rows[0][0] if rows and rows[0][0] is not None else date.today()
-        start = _as_date(last) - timedelta(days=days - 1)
-        where, params = _filters(wh, start, agent_id)
-        where += f" AND run_date <= {wh.dialect.date_param()}"
-        params.append(_as_date(last).isoformat())
-        p = wh.dialect.param
-        sql = f"""
-SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name,
-       SUM(runs) AS runs, SUM(evaluated) AS evaluated, SUM(passed) AS passed, SUM(infra_errors) AS infra_errors,
-       CAST(SUM(passed) AS DOUBLE PRECISION) / SUM(evaluated) AS success_rate
-FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
-WHERE {where}
-GROUP BY agent_id, scenario_id
-HAVING SUM(evaluated) > 0 AND SUM(evaluated) >= {p}
-ORDER BY success_rate ASC, evaluated DESC, agent_id, scenario_id
-LIMIT {int(limit)}"""
-        return sql, [*params, int(min_evaluated)]
-
-    return _select(conn_id, schema, build, _SUMMARY_TYPES)

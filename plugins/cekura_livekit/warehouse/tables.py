@@ -116,6 +116,25 @@ REGRESSIONS = Table(
     ("run_date", "agent_id", "scenario_id"),
 )
 
-ALL_TABLES: tuple[Table, ...] = (RESULTS, RUNS, RUN_METRICS, SUCCESS_RATE_DAILY, REGRESSIONS)
+#: One row per regression episode already alerted (see `alerts.py`): the memory that alerts only once.
+ALERTS = Table(
+    "regression_alerts",
+    (
+        ("agent_id", "int"),
+        ("scenario_id", "int"),
+        ("first_detected", "date"),
+        ("last_seen", "date"),
+        ("severity", "text"),
+        ("alerted_at", "timestamp"),
+    ),
+    ("agent_id", "scenario_id", "first_detected"),
+)
+
+#: Facts a load writes (and the load task's Asset outlets).
+FACT_TABLES: tuple[Table, ...] = (RESULTS, RUNS, RUN_METRICS)
+#: Derived from the facts by the trends step (and the trends DAG's Asset outlets).
+TREND_TABLES: tuple[Table, ...] = (SUCCESS_RATE_DAILY, REGRESSIONS)
+#: Every table `ddl.ensure_tables` creates.
+ALL_TABLES: tuple[Table, ...] = (*FACT_TABLES, *TREND_TABLES, ALERTS)
 #: Trend tables use -1 for a run without an agent or a scenario: key columns cannot be NULL.
 UNKNOWN_ID = -1

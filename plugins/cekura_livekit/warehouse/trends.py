@@ -16,45 +16,50 @@ Rules (documented once, used everywhere):
   the baseline window (`baseline_days` before it). Window counts are summed in SQL; the z-test runs in Python
   over those few aggregated rows (SQL has no normal CDF in either engine). Rows for a window end are
   replaced on every detection, so a regression that late data disproves disappears.
+
+Both steps hold the schema's trends lock (`locks.py`) for the rest of their transaction: concurrent
+recomputes run one after the other, each seeing the runs the previous ones committed.
+Who runs them: the `cekura_trends` DAG (`pipelines.refresh_trends` / `detect_and_alert`) after each load;
+`writer.load_extract(recompute_trends=True)` for library users who load without the DAGs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cekura_livekit.results.stats import Z95, RegressionPolicy, drop_test
+from cekura_livekit.stats import Z95, RegressionPolicy, drop_test
+from cekura_livekit.warehouse.dates import as_date
+from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.dialects import Dialect, open_warehouse, q
+from cekura_livekit.warehouse.locks import TRENDS, serialise
 from cekura_livekit.warehouse.tables import (
     DEFAULT_SCHEMA,
     REGRESSIONS,
     RUNS,
     SUCCESS_RATE_DAILY,
     UNKNOWN_ID,
+    Table,
 )
 
 DEFAULT_TRAILING_DAYS = 28
 _LONGEST_WINDOW = 28
 
 
-def _as_date(value: date | str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise ValueError(f"date={value!r} is not an ISO date (YYYY-MM-DD)") from None
-
-
 def _ratio(num: str, den: str) -> str:
     return f"CASE WHEN {den} > 0 THEN CAST({num} AS DOUBLE PRECISION) / {den} END"
 
 
-def _wilson(bound: str, passed: str, n: str) -> str:
-    """Wilson score bound as a SQL expression (both engines: sqrt, CASE, DOUBLE PRECISION casts)."""
+def wilson_sql(bound: str, passed: str, n: str) -> str:
+    """Wilson score bound as a SQL expression (both engines: sqrt, CASE, DOUBLE PRECISION casts).
+
+    The vectorised SQL form of `cekura_livekit.stats.wilson_interval` (the reference); a parity test runs
+    both on a grid of (passed, n). NULL when n = 0.
+    """
+    if bound not in {"low", "high"}:
+        raise ValueError(f"bound={bound!r} must be 'low' or 'high'")
     z = repr(Z95)
     z2 = repr(Z95 * Z95)
     p = f"(CAST({passed} AS DOUBLE PRECISION) / {n})"
@@ -90,8 +95,8 @@ INSERT INTO {target} ({", ".join(q(c) for c in cols)})
 SELECT run_date, agent_id, scenario_id, agent_name, scenario_name, runs, passed, failed_evaluation,
        infra_errors, timeouts, cancelled, evaluated,
        {_ratio("passed", "evaluated")},
-       {_wilson("low", "passed", "evaluated")},
-       {_wilson("high", "passed", "evaluated")},
+       {wilson_sql("low", "passed", "evaluated")},
+       {wilson_sql("high", "passed", "evaluated")},
        passed_7d, evaluated_7d, {_ratio("passed_7d", "evaluated_7d")},
        passed_28d, evaluated_28d, {_ratio("passed_28d", "evaluated_28d")},
        {dialect.param}
@@ -125,7 +130,8 @@ ON CONFLICT ({key}) DO UPDATE SET {sets}
 
 def recompute_daily_in(dialect: Dialect, cur: Any, since: date | str, now: datetime | None = None) -> int:
     """Rebuild daily rows with run_date >= since inside the caller's transaction; returns rows written."""
-    since_d = _as_date(since)
+    serialise(dialect, cur, TRENDS)
+    since_d = as_date(since)
     lookback = since_d - timedelta(days=_LONGEST_WINDOW - 1)
     stamp = dialect.db_value("timestamp", now or datetime.now(UTC))
     cur.execute(recompute_daily_sql(dialect), (stamp, lookback.isoformat(), since_d.isoformat()))
@@ -155,8 +161,9 @@ def detect_regressions_in(
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Compare windows ending on `end_date`, replace that day's regression rows, return the new ones."""
+    serialise(dialect, cur, TRENDS)
     policy = policy or RegressionPolicy()
-    end = _as_date(end_date)
+    end = as_date(end_date)
     current_start = end - timedelta(days=policy.current_days - 1)
     baseline_end = current_start - timedelta(days=1)
     baseline_start = current_start - timedelta(days=policy.baseline_days)
@@ -202,28 +209,61 @@ def detect_regressions_in(
     return found
 
 
-def latest_run_date_in(dialect: Dialect, cur: Any) -> date | None:
-    cur.execute(f"SELECT MAX(run_date) FROM {dialect.table(SUCCESS_RATE_DAILY)}")
+def latest_run_date_in(dialect: Dialect, cur: Any, table: Table = RUNS) -> date | None:
+    """The newest run date in `table` (default: the runs, which the daily table is rebuilt from)."""
+    cur.execute(f"SELECT MAX(run_date) FROM {dialect.table(table)}")
     row = cur.fetchone()
-    return _as_date(row[0]) if row and row[0] is not None else None
+    return as_date(row[0]) if row and row[0] is not None else None
 
 
 def window_ends(touched: Iterable[date | str], latest: date | None, trailing_days: int) -> list[date]:
     """Regression window ends a load may have changed: from the earliest touched day to the latest day
     in the warehouse, limited to the last `trailing_days` days before that latest day."""
-    days = sorted({_as_date(d) for d in touched})
+    days = sorted({as_date(d) for d in touched})
     if not days or latest is None:
         return []
     start = max(days[0], latest - timedelta(days=max(trailing_days, 1) - 1))
     return [start + timedelta(days=i) for i in range((latest - start).days + 1)]
 
 
+@dataclass
+class TrendPlan:
+    """What one trends pass rebuilds: daily rows from `since` on, regressions for each of `window_ends`."""
+
+    latest: date | None
+    since: date | None
+    window_ends: list[date] = field(default_factory=list)
+
+
+def plan_refresh(
+    dialect: Dialect,
+    cur: Any,
+    touched: Iterable[date | str] | None,
+    trailing_days: int = DEFAULT_TRAILING_DAYS,
+) -> TrendPlan:
+    """Days to rebuild after loads that touched `touched` (None: the whole trailing window of the latest day).
+
+    Daily rows are rebuilt from ``earliest touched day - trailing_days`` (late data shifts later rolling
+    rates); without touched days (a manual run), from ``latest - trailing_days``.
+    """
+    if not isinstance(trailing_days, int) or isinstance(trailing_days, bool) or trailing_days < 0:
+        raise ValueError(f"trailing_days={trailing_days!r} must be a whole number of days >= 0, e.g. 28")
+    serialise(dialect, cur, TRENDS)
+    latest = latest_run_date_in(dialect, cur)
+    days = sorted({as_date(d) for d in touched or ()})
+    if latest is None:
+        return TrendPlan(None, None)
+    if days:
+        since, ends_from = days[0] - timedelta(days=trailing_days), days[0]
+    else:
+        since = ends_from = latest - timedelta(days=trailing_days)
+    return TrendPlan(latest, since, window_ends([ends_from], latest, trailing_days))
+
+
 def recompute_daily(
     warehouse_conn_id: str, since: date | str, schema: str = DEFAULT_SCHEMA, now: datetime | None = None
 ) -> int:
     """Rebuild `cekura_success_rate_daily` from `since` on, in its own transaction."""
-    from cekura_livekit.warehouse.writer import ensure_tables
-
     with open_warehouse(warehouse_conn_id, schema) as wh, wh.transaction() as cur:
         ensure_tables(wh.dialect, cur)
         return recompute_daily_in(wh.dialect, cur, since, now)
@@ -236,11 +276,9 @@ def detect_regressions(
     policy: RegressionPolicy | None = None,
 ) -> list[dict[str, Any]]:
     """Detect regressions for the window ending on `end_date` (default: the latest day in the warehouse)."""
-    from cekura_livekit.warehouse.writer import ensure_tables
-
     with open_warehouse(warehouse_conn_id, schema) as wh, wh.transaction() as cur:
         ensure_tables(wh.dialect, cur)
-        end = end_date if end_date is not None else latest_run_date_in(wh.dialect, cur)
+        end = end_date if end_date is not None else latest_run_date_in(wh.dialect, cur, SUCCESS_RATE_DAILY)
         if end is None:
             return []
         return detect_regressions_in(wh.dialect, cur, end, policy)

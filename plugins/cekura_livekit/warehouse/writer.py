@@ -1,9 +1,14 @@
-"""Load extracted frames into the warehouse: create/extend tables, upsert, recompute trends — one transaction.
+"""Load extracted frames into the warehouse: create/extend tables and upsert the facts, in one transaction.
 
-Why one transaction: a load that fails half-way must leave no partial rows (and no half-recomputed trends),
-so a retry of the Airflow task starts from the same state. Upserts compare every value column and only
-touch rows that changed, so reloading the same runs changes nothing (not even `loaded_at`), while a run
-whose status changed later (late evaluation) is updated.
+Why one transaction: a load that fails half-way must leave no partial rows, so a retry of the Airflow task
+starts from the same state. Upserts compare every value column and only touch rows that changed, so reloading
+the same runs changes nothing (not even `loaded_at`), while a run whose status changed later (late
+evaluation) is updated.
+
+The load writes facts only (results, runs, run_metrics). Trends are derived by the `cekura_trends` DAG after
+the load committed (the load's Asset event carries the run dates it touched). Library users without the DAGs
+may pass ``recompute_trends=True``: the recompute then runs in the load's transaction under the schema's
+trends lock, so overlapping loads still produce exact daily rows.
 """
 
 from __future__ import annotations
@@ -11,53 +16,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from cekura_livekit.results.frames import Extract
-from cekura_livekit.results.stats import RegressionPolicy
-from cekura_livekit.warehouse.dialects import Dialect, open_warehouse, q
-from cekura_livekit.warehouse.tables import (
-    ALL_TABLES,
-    DEFAULT_SCHEMA,
-    RESULTS,
-    RUN_METRICS,
-    RUNS,
-    Table,
-)
+from cekura_livekit.stats import RegressionPolicy
+from cekura_livekit.warehouse.ddl import ensure_tables
+from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, RESULTS, RUN_METRICS, RUNS, Table
 from cekura_livekit.warehouse.trends import (
     DEFAULT_TRAILING_DAYS,
     detect_regressions_in,
-    latest_run_date_in,
+    plan_refresh,
     recompute_daily_in,
-    window_ends,
 )
 
 log = logging.getLogger(__name__)
-
-
-def ensure_tables(dialect: Dialect, cur: Any) -> list[str]:
-    """Create the schema and tables if missing and add any column a newer version declares.
-
-    Returns the columns added (``table.column``), for the task log.
-    """
-    dialect.ensure_schema(cur)
-    added: list[str] = []
-    for table in ALL_TABLES:
-        for statement in dialect.create_statements(table):
-            cur.execute(statement)
-        existing = dialect.existing_columns(cur, table)
-        for column, logical in table.columns:
-            if column not in existing:
-                cur.execute(
-                    f"ALTER TABLE {dialect.table(table)} ADD COLUMN {q(column)} {dialect.sql_types[logical]}"
-                )
-                added.append(f"{dialect.raw_table_name(table)}.{column}")
-    if added:
-        log.info("Added columns to existing warehouse tables: %s", ", ".join(added))
-    return added
 
 
 def _prepared(frame: pd.DataFrame, table: Table, loaded_at: datetime) -> pd.DataFrame:
@@ -78,7 +54,10 @@ def _prepared(frame: pd.DataFrame, table: Table, loaded_at: datetime) -> pd.Data
 
 @dataclass
 class LoadSummary:
-    """What a load did: small and JSON-safe, for XCom and logs (never rows)."""
+    """What a load did: small and JSON-safe, for XCom and logs (never rows).
+
+    The trend fields stay empty unless the load was asked to recompute trends itself.
+    """
 
     results: int = 0
     runs: int = 0
@@ -102,15 +81,16 @@ def load_extract(
     schema: str = DEFAULT_SCHEMA,
     *,
     trailing_days: int = DEFAULT_TRAILING_DAYS,
-    recompute_trends: bool = True,
+    recompute_trends: bool = False,
     policy: RegressionPolicy | None = None,
     now: datetime | None = None,
     _before_commit: Callable[[Any], None] | None = None,
 ) -> LoadSummary:
-    """Upsert results, runs and metrics, then recompute trends for the touched days; all in ONE transaction.
+    """Upsert results, runs and metrics in ONE transaction; optionally recompute trends in it too.
 
-    Trends are rebuilt from ``min(touched run_date) - trailing_days`` on, and regressions re-detected for
-    window ends from the earliest touched day to the latest day (at most ``trailing_days`` of them).
+    With ``recompute_trends=True``, trends are rebuilt from ``min(touched run_date) - trailing_days`` on and
+    regressions re-detected for window ends from the earliest touched day to the latest day (at most
+    ``trailing_days`` of them), exactly what the `cekura_trends` DAG does after a load.
     """
     if not isinstance(trailing_days, int) or isinstance(trailing_days, bool) or trailing_days < 0:
         raise ValueError(f"trailing_days={trailing_days!r} must be a whole number of days >= 0, e.g. 28")
@@ -120,7 +100,7 @@ def load_extract(
         (RUNS, _prepared(extract.runs, RUNS, stamp)),
         (RUN_METRICS, _prepared(extract.metrics, RUN_METRICS, stamp)),
     ]
-    touched = sorted({str(d) for d in extract.runs["run_date"].dropna().unique()})
+    touched = sorted({str(d)[:10] for d in extract.runs["run_date"].dropna().unique()})
     summary = LoadSummary(
         results=len(frames[0][1]),
         runs=len(frames[1][1]),
@@ -133,22 +113,22 @@ def load_extract(
         for table, frame in frames:
             summary.changed[table.name] = wh.dialect.upsert(cur, table, frame)
         if recompute_trends and touched:
-            since = date.fromisoformat(touched[0]) - timedelta(days=trailing_days)
-            summary.daily_since = since.isoformat()
-            summary.daily_rows = recompute_daily_in(wh.dialect, cur, since, stamp)
-            ends = window_ends(touched, latest_run_date_in(wh.dialect, cur), trailing_days)
-            for end in ends:
+            plan = plan_refresh(wh.dialect, cur, touched, trailing_days)
+            if plan.since is not None:
+                summary.daily_since = plan.since.isoformat()
+                summary.daily_rows = recompute_daily_in(wh.dialect, cur, plan.since, stamp)
+            for end in plan.window_ends:
                 summary.regressions += len(detect_regressions_in(wh.dialect, cur, end, policy, stamp))
-            summary.regression_days = [e.isoformat() for e in ends]
+            summary.regression_days = [e.isoformat() for e in plan.window_ends]
         if _before_commit is not None:
             _before_commit(cur)  # test seam: raise here to prove the whole load rolls back
     log.info(
-        "Loaded %d result(s), %d run(s), %d metric row(s) into %s (changed: %s); daily rows rebuilt: %d",
+        "Loaded %d result(s), %d run(s), %d metric row(s) into %s (changed: %s)%s",
         summary.results,
         summary.runs,
         summary.run_metrics,
         warehouse_conn_id,
         summary.changed,
-        summary.daily_rows,
+        f"; daily rows rebuilt: {summary.daily_rows}" if recompute_trends else "",
     )
     return summary

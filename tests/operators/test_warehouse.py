@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from cekura_livekit.assets import ASSET_SCHEME, warehouse_assets
+from cekura_livekit.assets import RUN_DATES_EXTRA, fact_assets
 from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.models import ResultSummary
 from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator, coerce_result_id
 from cekura_livekit.results.fetch import MissingRunsError, fetch_result_with_runs
 from cekura_livekit.warehouse.dialects import open_warehouse
-from cekura_livekit.warehouse.tables import RUN_METRICS, RUNS
-from tests.fixtures.warehouse import WarehouseTarget
+from cekura_livekit.warehouse.tables import RUN_METRICS, RUNS, SUCCESS_RATE_DAILY
+from tests.support.warehouse import WarehouseTarget
 
 
 def _finished_result(hook: CekuraHook, scenarios: Sequence[int], frequency: int = 2) -> int:
@@ -43,6 +43,22 @@ def hook(cekura_sandbox_connections: dict[str, str]) -> Iterator[CekuraHook]:
     h = CekuraHook("cekura_default", retry_delay=0.05, retry_max_delay=0.2)
     yield h
     h.close()
+
+
+class _OutletEvents(dict):
+    """Stands in for Airflow's outlet-event accessors: `events[asset].extra = {...}`."""
+
+    class _Accessor:
+        def __init__(self) -> None:
+            self.extra: dict[str, Any] = {}
+
+    def __missing__(self, asset: Any) -> Any:
+        self[asset] = self._Accessor()
+        return self[asset]
+
+    @property
+    def extras(self) -> dict[str, dict[str, Any]]:
+        return {asset.name: accessor.extra for asset, accessor in self.items()}
 
 
 def test_fetch_returns_every_run_as_a_full_object(hook: CekuraHook, cekura_sandbox: Any) -> None:
@@ -110,10 +126,9 @@ def test_operator_loads_a_sandbox_result_and_returns_a_small_summary(
         schema=warehouse.schema,
         mode="managed",
     )
-    assert [a.uri for a in op.outlets] == [
-        a.uri for a in warehouse_assets(warehouse.conn_id, warehouse.schema)
-    ]
-    summary = op.execute(context={})
+    assert op.outlets == fact_assets(warehouse.conn_id, warehouse.schema)
+    events = _OutletEvents()
+    summary = op.execute(context={"outlet_events": events})
     json.dumps(summary)  # XCom-safe
     assert summary["result_id"] == result_id
     assert summary["runs"] == 6
@@ -126,26 +141,18 @@ def test_operator_loads_a_sandbox_result_and_returns_a_small_summary(
             f"SELECT COUNT(*), COUNT(outcome) FROM {wh.dialect.table(RUNS)} WHERE result_id = {int(result_id)}"
         )
         _, metric_rows = wh.query(f"SELECT COUNT(*) FROM {wh.dialect.table(RUN_METRICS)}")
+        _, daily = wh.query(f"SELECT COUNT(*) FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}")
     assert rows[0] == (6, 6)  # every run terminal with an outcome
     assert metric_rows[0][0] == summary["run_metrics"]
+    # Facts only: the trends DAG derives the daily table from the dates announced in the events' extra.
+    assert daily[0] == (0,)
+    assert summary["daily_rows"] == 0
+    assert set(events.extras) == {a.name for a in fact_assets(warehouse.conn_id, warehouse.schema)}
+    for extra in events.extras.values():
+        assert extra == {RUN_DATES_EXTRA: summary["run_dates"], "trailing_days": 28, "result_id": result_id}
     # reloading the same result changes nothing
     again = op.execute(context={})
     assert again["changed"] == {"results": 0, "runs": 0, "run_metrics": 0}
-
-
-def test_warehouse_assets_have_stable_uris_airflow_keeps() -> None:
-    assets = warehouse_assets("analytics_pg", "cekura")
-    assert [a.uri for a in assets] == [
-        f"{ASSET_SCHEME}://analytics_pg/cekura/cekura_results",
-        f"{ASSET_SCHEME}://analytics_pg/cekura/cekura_runs",
-        f"{ASSET_SCHEME}://analytics_pg/cekura/cekura_run_metrics",
-        f"{ASSET_SCHEME}://analytics_pg/cekura/cekura_success_rate_daily",
-        f"{ASSET_SCHEME}://analytics_pg/cekura/cekura_regressions",
-    ]
-    assert assets[1].name == "cekura_warehouse.analytics_pg.cekura.cekura_runs"
-    assert warehouse_assets("analytics_pg", "cekura") == assets
-    with pytest.raises(ValueError, match="schema="):
-        warehouse_assets("analytics_pg", "bad schema")
 
 
 @pytest.mark.parametrize("missing", [None, "", "None"])

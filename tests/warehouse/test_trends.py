@@ -1,4 +1,5 @@
-"""Trends computed in SQL on both engines, checked against hand-computed numbers."""
+"""Trends computed in SQL on both engines, checked against hand-computed numbers; the trends step the DAG
+runs (`pipelines.refresh_trends` + `detect_and_alert`) gives the same tables as a load that recomputes."""
 
 from __future__ import annotations
 
@@ -8,17 +9,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from cekura_livekit.pipelines import detect_and_alert, refresh_trends, touched_days
 from cekura_livekit.results.frames import extract
-from cekura_livekit.warehouse.read import (
-    read_daily,
-    read_flaky,
-    read_regressions,
-    read_runs_summary,
-    read_worst_scenarios,
-)
+from cekura_livekit.warehouse.read import read_daily, read_regressions
 from cekura_livekit.warehouse.trends import detect_regressions, recompute_daily
 from cekura_livekit.warehouse.writer import load_extract
-from tests.fixtures.warehouse import WarehouseTarget, make_result, make_run
+from tests.support.warehouse import WarehouseTarget, make_result, make_run
 
 
 class RunMaker:
@@ -34,6 +30,8 @@ class RunMaker:
 
 
 def _load(target: WarehouseTarget, runs: list[dict[str, Any]], result_id: int = 1, **kw: Any) -> Any:
+    """A load that recomputes trends itself (the library path); the DAG path is compared below."""
+    kw.setdefault("recompute_trends", True)
     return load_extract(target.conn_id, extract(make_result(result_id, runs)), target.schema, **kw)
 
 
@@ -184,57 +182,86 @@ def test_regression_detected_against_hand_computed_cases(warehouse: WarehouseTar
     assert read_regressions(warehouse.conn_id, since="2024-04-20", schema=warehouse.schema).empty
 
 
-def test_flaky_scenarios_have_mixed_outcomes_within_one_batch(warehouse: WarehouseTarget) -> None:
+def _tables(target: WarehouseTarget) -> tuple[pd.DataFrame, pd.DataFrame]:
+    daily = read_daily(target.conn_id, schema=target.schema).drop(columns=["updated_at"])
+    regs = read_regressions(target.conn_id, schema=target.schema).drop(columns=["detected_at"])
+    return daily, regs
+
+
+def _history(m: RunMaker, end: date) -> list[dict[str, Any]]:
+    return [
+        *_window_runs(m, end, 1, (90, 100), (14, 20)),
+        *_window_runs(m, end, 3, (90, 100), (18, 20)),
+    ]
+
+
+def test_trends_step_after_a_facts_only_load_equals_a_recomputing_load(warehouse: WarehouseTarget) -> None:
+    """The DAG path (load facts, then refresh from the touched days, then detect) and the library path
+    (`recompute_trends=True`) leave identical daily and regression rows."""
+    end = date(2024, 4, 20)
+    summary = _load(warehouse, _history(RunMaker(), end), recompute_trends=False)
+    assert read_daily(warehouse.conn_id, schema=warehouse.schema).empty
+
+    refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, touched=summary.run_dates)
+    assert refreshed["touched"] == summary.run_dates
+    assert refreshed["since"] == (date.fromisoformat(summary.run_dates[0]) - timedelta(days=28)).isoformat()
+    assert refreshed["regression_days"][-1] == "2024-04-20"
+    outcome = detect_and_alert(
+        warehouse.conn_id, warehouse.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
+    )
+    assert outcome["new_alerts"] == 1  # one episode, however many window ends show it
+    via_dag = _tables(warehouse)
+
+    other = WarehouseTarget(warehouse.conn_id, warehouse.schema + "_lib", warehouse.dialect)
+    try:
+        _load(other, _history(RunMaker(), end))
+        via_library = _tables(other)
+    finally:
+        if warehouse.dialect == "postgres":
+            import psycopg
+
+            from tests.support.warehouse import PG_DSN
+
+            with psycopg.connect(PG_DSN, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{other.schema}" CASCADE')
+    pd.testing.assert_frame_equal(via_dag[0], via_library[0])
+    pd.testing.assert_frame_equal(via_dag[1], via_library[1])
+    assert not via_dag[1].empty
+
+
+def test_refresh_without_touched_days_rebuilds_the_trailing_window(warehouse: WarehouseTarget) -> None:
     m = RunMaker()
-    batch1 = [
-        *m.many("2024-03-01", "passed", 2, scenario=1, result_id=1),
-        *m.many("2024-03-01", "failed_evaluation", 1, scenario=1, result_id=1),  # flaky
-        *m.many("2024-03-01", "passed", 3, scenario=2, result_id=1),  # stable
-        *m.many("2024-03-01", "passed", 1, scenario=3, result_id=1),
-        *m.many("2024-03-01", "infra_error", 1, scenario=3, result_id=1),  # infra is not flakiness
-    ]
-    # scenario 4 passes in one batch and fails in another: not flaky within a batch
-    batch2 = m.many("2024-03-02", "failed_evaluation", 1, scenario=4, result_id=2)
-    batch1 += m.many("2024-03-01", "passed", 1, scenario=4, result_id=1)
-    _load(warehouse, batch1, result_id=1)
-    _load(warehouse, batch2, result_id=2)
-    flaky = read_flaky(warehouse.conn_id, schema=warehouse.schema)
-    assert flaky["scenario_id"].tolist() == [1]
-    row = flaky.iloc[0]
-    assert (row["result_id"], row["runs"], row["passed"], row["failed_evaluation"]) == (1, 3, 2, 1)
-    assert row["flip_rate"] == pytest.approx(1 / 3)
-    assert row["scenario_name"] == "scenario-1"
-    assert read_flaky(warehouse.conn_id, since="2024-03-02", schema=warehouse.schema).empty
-
-
-def test_runs_summary_and_worst_scenarios(warehouse: WarehouseTarget) -> None:
-    m = RunMaker()
-    runs = [
-        *m.many("2024-03-01", "passed", 6, scenario=1),
-        *m.many("2024-03-01", "infra_error", 2, scenario=1),
-        *m.many("2024-03-01", "passed", 1, scenario=2),
-        *m.many("2024-03-01", "failed_evaluation", 5, scenario=2),
-        *m.many("2024-03-02", "passed", 5, scenario=1, agent=2),
-    ]
-    _load(warehouse, runs)
-    summary = read_runs_summary(warehouse.conn_id, schema=warehouse.schema)
-    first = summary[(summary["run_date"] == pd.Timestamp("2024-03-01")) & (summary["agent_id"] == 1)].iloc[0]
-    assert first["runs"] == 14
-    assert first["infra_error_rate"] == pytest.approx(2 / 14)
-    assert first["success_rate"] == pytest.approx(7 / 12)
-    assert read_runs_summary(warehouse.conn_id, agent_id=2, schema=warehouse.schema)["agent_id"].tolist() == [
-        2
-    ]
-
-    worst = read_worst_scenarios(warehouse.conn_id, days=7, min_evaluated=5, schema=warehouse.schema)
-    assert worst[["agent_id", "scenario_id"]].values.tolist() == [[1, 2], [1, 1], [2, 1]]
-    assert worst.iloc[0]["success_rate"] == pytest.approx(1 / 6)
-
-
-def test_readers_on_an_empty_warehouse_return_empty_typed_frames(warehouse: WarehouseTarget) -> None:
+    _load(
+        warehouse,
+        [*m.many("2024-03-01", "passed", 2), *m.many("2024-03-20", "passed", 2)],
+        recompute_trends=False,
+    )
+    refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, trailing_days=7)
+    assert refreshed["latest_run_date"] == "2024-03-20"
+    assert refreshed["since"] == "2024-03-13"
+    assert refreshed["regression_days"] == [f"2024-03-{d}" for d in range(14, 21)]
     daily = read_daily(warehouse.conn_id, schema=warehouse.schema)
-    assert daily.empty
-    assert str(daily["wilson_low"].dtype) == "Float64"
-    assert read_regressions(warehouse.conn_id, schema=warehouse.schema).empty
-    assert read_flaky(warehouse.conn_id, schema=warehouse.schema).empty
-    assert detect_regressions(warehouse.conn_id, schema=warehouse.schema) == []
+    assert [str(d.date()) for d in daily["run_date"]] == ["2024-03-20"]  # 03-01 is outside the window
+
+
+def test_refresh_on_an_empty_warehouse_does_nothing(warehouse: WarehouseTarget) -> None:
+    assert refresh_trends(warehouse.conn_id, warehouse.schema)["daily_rows"] == 0
+    assert detect_and_alert(warehouse.conn_id, warehouse.schema, cekura_conn_id=None)["regressions"] == 0
+
+
+class _Event:
+    def __init__(self, extra: dict[str, Any] | None) -> None:
+        self.extra = extra
+
+
+def test_touched_days_come_from_every_triggering_event() -> None:
+    events = {
+        "runs": [
+            _Event({"run_dates": ["2024-03-02", "2024-03-03"], "trailing_days": 28}),
+            _Event({"run_dates": ["2024-02-27"], "trailing_days": 14}),
+            _Event(None),  # an event from another producer carries no extra
+        ]
+    }
+    assert touched_days(events) == (["2024-02-27", "2024-03-02", "2024-03-03"], 28)
+    assert touched_days({}) == ([], None)
+    assert touched_days(None) == ([], None)

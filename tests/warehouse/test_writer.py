@@ -1,8 +1,10 @@
-"""Loading into real PostgreSQL and SQLite: schema, evolution, idempotency, updates, atomicity, dialects."""
+"""Loading into real PostgreSQL and SQLite: idempotency, updates, atomicity, dialects, concurrent loads."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pandas as pd
@@ -10,9 +12,17 @@ import pytest
 
 from cekura_livekit.results.frames import extract
 from cekura_livekit.warehouse.dialects import UnsupportedDialectError, open_warehouse
-from cekura_livekit.warehouse.tables import ALL_TABLES, RESULTS, RUN_METRICS, RUNS, Table
+from cekura_livekit.warehouse.tables import (
+    ALL_TABLES,
+    REGRESSIONS,
+    RESULTS,
+    RUN_METRICS,
+    RUNS,
+    SUCCESS_RATE_DAILY,
+    Table,
+)
 from cekura_livekit.warehouse.writer import load_extract
-from tests.fixtures.warehouse import WarehouseTarget, make_result, make_run
+from tests.support.warehouse import WarehouseTarget, make_result, make_run
 
 
 def _rows(
@@ -37,32 +47,6 @@ def _batch(outcome_of_2: str = "pending") -> dict[str, Any]:
         make_run(3, day="2024-03-02", outcome="infra_error", scenario=None),
     ]
     return make_result(100, runs)
-
-
-def test_load_creates_schema_and_tables(warehouse: WarehouseTarget) -> None:
-    summary = load_extract(warehouse.conn_id, extract(_batch()), warehouse.schema)
-    assert summary.results == 1
-    assert summary.runs == 3
-    assert summary.run_metrics == 3
-    with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
-        names = {wh.dialect.raw_table_name(t) for t in ALL_TABLES}
-        if wh.dialect.name == "postgres":
-            _, rows = wh.query(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (warehouse.schema,),
-            )
-        else:
-            _, rows = wh.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-    assert names <= {r[0] for r in rows}
-    assert names == {
-        "cekura_results",
-        "cekura_runs",
-        "cekura_run_metrics",
-        "cekura_success_rate_daily",
-        "cekura_regressions",
-    }
-    assert _count(warehouse, RUNS) == 3
-    assert _count(warehouse, RUN_METRICS) == 3
 
 
 def test_reload_is_idempotent(warehouse: WarehouseTarget) -> None:
@@ -112,36 +96,17 @@ def test_failure_mid_load_leaves_tables_as_they_were(warehouse: WarehouseTarget)
         load_extract(warehouse.conn_id, changed, warehouse.schema)
     assert {t.name: _rows(warehouse, t, ", ".join(t.key)) for t in ALL_TABLES} == snapshot
 
-    # 2) an exception after every statement ran (trends included), just before commit
+    # 2) an exception after every statement ran (trends included when asked for), just before commit
     def boom(_cur: Any) -> None:
         raise RuntimeError("injected failure between the statements and the commit")
 
     good = extract(make_result(100, [make_run(1, day="2024-03-01", outcome="failed_evaluation")]))
-    with pytest.raises(RuntimeError, match="injected"):
-        load_extract(warehouse.conn_id, good, warehouse.schema, _before_commit=boom)
-    assert {t.name: _rows(warehouse, t, ", ".join(t.key)) for t in ALL_TABLES} == snapshot
-
-
-def test_new_column_is_added_to_an_existing_table(warehouse: WarehouseTarget) -> None:
-    # An older version's runs table: no trace_id, no expected_outcome_score, one row already in it.
-    with open_warehouse(warehouse.conn_id, warehouse.schema) as wh, wh.transaction() as cur:
-        wh.dialect.ensure_schema(cur)
-        cur.execute(
-            f"CREATE TABLE {wh.dialect.table(RUNS)} (run_id BIGINT NOT NULL PRIMARY KEY, status TEXT, outcome TEXT)"
-        )
-        cur.execute(f"INSERT INTO {wh.dialect.table(RUNS)} (run_id, status) VALUES (999, 'completed')")
-    summary = load_extract(warehouse.conn_id, extract(_batch()), warehouse.schema)
-    prefix = "cekura_runs."
-    assert f"{prefix}trace_id" in summary.columns_added
-    assert f"{prefix}expected_outcome_score" in summary.columns_added
-    assert f"{prefix}status" not in summary.columns_added
-    rows = {r[0]: r for r in _rows(warehouse, RUNS, "run_id")}
-    assert set(rows) == {1, 2, 3, 999}
-    score_at = RUNS.column_names.index("expected_outcome_score")
-    assert rows[1][score_at] == 100.0
-    assert rows[999][score_at] is None
-    # a second load adds nothing more
-    assert load_extract(warehouse.conn_id, extract(_batch()), warehouse.schema).columns_added == []
+    for recompute in (False, True):
+        with pytest.raises(RuntimeError, match="injected"):
+            load_extract(
+                warehouse.conn_id, good, warehouse.schema, recompute_trends=recompute, _before_commit=boom
+            )
+        assert {t.name: _rows(warehouse, t, ", ".join(t.key)) for t in ALL_TABLES} == snapshot
 
 
 def test_values_round_trip_with_types(warehouse: WarehouseTarget) -> None:
@@ -177,14 +142,80 @@ def test_bad_trailing_days_fails_early(sqlite_warehouse: WarehouseTarget) -> Non
         load_extract(sqlite_warehouse.conn_id, extract(_batch()), trailing_days=-1)
 
 
-def test_sqlite_schema_is_a_table_prefix(sqlite_warehouse: WarehouseTarget) -> None:
-    load_extract(sqlite_warehouse.conn_id, extract(_batch()), "qa")
-    with open_warehouse(sqlite_warehouse.conn_id, "qa") as wh:
-        _, rows = wh.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-    assert [r[0] for r in rows] == [
-        "qa_regressions",
-        "qa_results",
-        "qa_run_metrics",
-        "qa_runs",
-        "qa_success_rate_daily",
-    ]
+def test_a_load_writes_facts_only_unless_asked_to_recompute(warehouse: WarehouseTarget) -> None:
+    """Trends belong to the trends DAG: by default a load leaves the derived tables alone."""
+    summary = load_extract(warehouse.conn_id, extract(_batch("failed_evaluation")), warehouse.schema)
+    assert (summary.daily_rows, summary.daily_since, summary.regression_days) == (0, None, [])
+    assert summary.run_dates == ["2024-03-01", "2024-03-02"]
+    assert _count(warehouse, SUCCESS_RATE_DAILY) == 0
+    assert _count(warehouse, REGRESSIONS) == 0
+
+    summary = load_extract(
+        warehouse.conn_id, extract(_batch("failed_evaluation")), warehouse.schema, recompute_trends=True
+    )
+    assert summary.daily_since == "2024-02-02"  # earliest touched day - 28 trailing days
+    assert summary.daily_rows == 2
+    assert summary.regression_days == ["2024-03-01", "2024-03-02"]
+    assert _count(warehouse, SUCCESS_RATE_DAILY) == 2
+
+
+def _same_day_batch(result_id: int, first_run: int, count: int) -> Any:
+    runs = [make_run(first_run + i, day="2024-03-01", result_id=result_id) for i in range(count)]
+    return extract(make_result(result_id, runs))
+
+
+@pytest.mark.postgres
+def test_overlapping_loads_of_one_day_give_an_exact_daily_row(pg_warehouse: WarehouseTarget) -> None:
+    """Issue 11 item 4: load A recomputes and holds its transaction open; load B of the same agent /
+    scenario / day recomputes meanwhile. Without the trends lock B rebuilt the daily row from a snapshot
+    missing A's runs (runs 30, daily 15); with it, B waits and counts all 30."""
+    import psycopg
+
+    from tests.support.warehouse import PG_DSN
+
+    target = pg_warehouse
+    load_extract(target.conn_id, _same_day_batch(1, 1, 1), target.schema)  # tables exist: no DDL lock
+    holding = threading.Event()
+    release = threading.Event()
+    a_pid: list[int] = []
+    errors: list[BaseException] = []
+
+    def hold(cur: Any) -> None:
+        a_pid.append(cur.connection.info.backend_pid)
+        holding.set()
+        assert release.wait(30), "the test never released load A"
+
+    def run(batch: Any, **kw: Any) -> None:
+        try:
+            load_extract(target.conn_id, batch, target.schema, recompute_trends=True, **kw)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    a = threading.Thread(target=run, args=(_same_day_batch(2, 100, 15),), kwargs={"_before_commit": hold})
+    b = threading.Thread(target=run, args=(_same_day_batch(3, 200, 15),))
+    a.start()
+    assert holding.wait(30)
+    b.start()
+    # Release A only once B is really blocked behind it (whatever it waits for), so the loads overlap.
+    with psycopg.connect(PG_DSN, autocommit=True) as watch:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            row = watch.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", (a_pid[0],)
+            ).fetchone()
+            if row and row[0] > 0:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("load B never waited for load A: the loads did not overlap")
+    release.set()
+    a.join(60)
+    b.join(60)
+    assert not errors, errors
+    with psycopg.connect(PG_DSN) as conn:
+        runs = conn.execute(f'SELECT COUNT(*) FROM "{target.schema}".cekura_runs').fetchone()
+        daily = conn.execute(
+            f'SELECT runs, passed, evaluated FROM "{target.schema}".cekura_success_rate_daily'
+        ).fetchall()
+    assert runs == (31,)
+    assert daily == [(31, 31, 31)]
