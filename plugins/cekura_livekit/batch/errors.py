@@ -22,6 +22,7 @@ from cekura_livekit.hooks.errors import (
     CekuraSubmitUncertainError,
     CekuraValidationError,
 )
+from cekura_livekit.models import MalformedPayloadError
 
 #: Shown after a permanent error's own message, so the log says why Airflow did not retry.
 NOT_RETRYING = "This is a permanent error (configuration or input): not retrying; fix it and clear the task."
@@ -29,8 +30,8 @@ NOT_RETRYING = "This is a permanent error (configuration or input): not retrying
 
 def is_permanent(exc: BaseException) -> bool:
     """True when repeating the same task cannot succeed without someone changing something."""
-    if isinstance(exc, CekuraSubmitUncertainError):
-        return False  # the batch may exist: a retry re-attaches to it by name
+    if isinstance(exc, CekuraSubmitUncertainError | MalformedPayloadError):
+        return False  # the batch may exist / a later read may be well-formed: a retry re-attaches
     if isinstance(exc, CekuraAuthError | CekuraValidationError | CekuraNotFoundError):
         return True  # 401/403 on any call; 400/404/409/422 … at submit or on a read
     if isinstance(exc, CekuraError):

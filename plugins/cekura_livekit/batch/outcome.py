@@ -44,7 +44,8 @@ def _reason(ti: Any, task_id: str) -> Mapping[str, Any] | None:
 def _sentence(task_id: str, reason: Mapping[str, Any] | None, state: str | None) -> str | None:
     if reason:
         what = _STAGE.get(str(reason.get("stage")), f"{task_id} failed")
-        return f"{task_id} {what}: {reason.get('message')}"
+        message = str(reason.get("message") or "").rstrip()
+        return f"{task_id} {what}: {message}" + ("" if message.endswith((".", "!", "?")) else ".")
     if state in ("failed", "upstream_failed"):
         return f"{task_id} ended {state} without a recorded reason (killed or timed out?): see its log."
     return None

@@ -16,6 +16,10 @@ from cekura_livekit.assets import RUN_DATES_EXTRA, fact_assets
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, check_identifier
 
 
+class WarehouseLoadError(RuntimeError):
+    """The warehouse refused or could not be reached during a load; transient (Airflow retries)."""
+
+
 def coerce_result_id(value: object) -> int:
     """Accept an int, a numeric string, or the run operator's XCom dict ({"result_id": …} or {"id": …})."""
     raw = value
@@ -109,7 +113,16 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         )
         for problem in frames.problems:
             self.log.warning("Skipped unparseable run %s: %s", problem.run_id, problem.reason)
-        summary = load_extract(self.warehouse_conn_id, frames, self.schema).to_dict()
+        try:
+            summary = load_extract(self.warehouse_conn_id, frames, self.schema).to_dict()
+        except ValueError:
+            raise  # our own configuration errors already name the connection (and are permanent)
+        except Exception as exc:  # driver errors ("unable to open database file") name neither
+            raise WarehouseLoadError(
+                f"Loading Cekura result {result_id} into warehouse_conn_id={self.warehouse_conn_id!r} "
+                f"(schema {self.schema!r}) failed: {type(exc).__name__}: {exc}. Check that the connection's "
+                "database is reachable and writable; the task retries."
+            ) from exc
         self._announce(context, result_id, summary["run_dates"])
         return {"result_id": result_id, **summary}
 
