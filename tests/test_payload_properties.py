@@ -54,12 +54,12 @@ RESULT_KEYS = ["id", "name", "status", "runs", "total_runs_count", "agent", "suc
 
 
 def _shaped(keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({}, optional={k: json_values for k in keys})
+    return st.fixed_dictionaries({}, optional=dict.fromkeys(keys, json_values))
 
 
 runs = st.lists(_shaped(RUN_KEYS) | json_values, max_size=5)
 results = _shaped(RESULT_KEYS) | st.fixed_dictionaries(
-    {"id": st.integers(1, 10**6)}, optional={k: json_values for k in RESULT_KEYS[1:]}
+    {"id": st.integers(1, 10**6)}, optional=dict.fromkeys(RESULT_KEYS[1:], json_values)
 )
 results = results | st.fixed_dictionaries(
     {"id": st.integers(1, 10**6), "runs": st.dictionaries(st.text(max_size=4), _shaped(RUN_KEYS), max_size=4)}
