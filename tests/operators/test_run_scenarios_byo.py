@@ -143,3 +143,16 @@ def test_tokens_and_secrets_never_in_xcom_state_or_logs(
     assert "Dispatched agent" in text
     for secret in [cekura_sandbox.api_key, cekura_sandbox.livekit_api_secret, *tokens]:
         assert secret not in text
+
+
+def test_partial_room_creation_leaves_no_room_and_submits_nothing(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    """Issue 11 item 6: 4 of 6 rooms created, then a failure — the 4 used to stay behind."""
+    cekura_sandbox.inject_fault("CreateRoom", kind="500", times=2, server="livekit")
+    with pytest.raises(Exception, match="CreateRoom"):
+        _op(frequency=3, wait_for_completion=False).execute(make_context(store=MemoryStateStore()))
+    assert cekura_sandbox.count("POST", "RoomService/CreateRoom", server="livekit") == 6
+    assert len(cekura_sandbox.livekit_deleted_rooms) == 4  # exactly the ones that were created
+    assert cekura_sandbox.livekit_rooms == {}
+    assert cekura_sandbox.count("POST", SUBMIT_V1) == 0  # nothing paid for
