@@ -25,6 +25,10 @@ CASES: dict[str, dict[str, Any]] = {
     "too_big": {"scenarios": [2001, 2002, 2004], "frequency": "{{ 50 * 2 }}"},
     "outage": {},
     "malformed": {"retries": 0},
+    # Used by the fault matrix of docs/reliability.md (tests/reliability): faults armed by the test.
+    "lost_answer": {},
+    "poll_429": {"deferrable": True},
+    "poll_500": {},
 }
 
 dags: dict[str, DAG] = {}

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import Asset, BaseOperator
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from cekura_livekit.assets import RUN_DATES_EXTRA, fact_assets
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, check_identifier
@@ -126,8 +127,8 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
             self.log.warning("Skipped unparseable run %s: %s", problem.run_id, problem.reason)
         try:
             summary = load_extract(self.warehouse_conn_id, frames, self.schema).to_dict()
-        except ValueError:
-            raise  # our own configuration errors already name the connection (and are permanent)
+        except (ValueError, AirflowNotFoundException):
+            raise  # configuration errors: they name the connection already, and are permanent
         except Exception as exc:  # driver errors ("unable to open database file") name neither
             raise WarehouseLoadError(
                 f"Loading Cekura result {result_id} into warehouse_conn_id={self.warehouse_conn_id!r} "
