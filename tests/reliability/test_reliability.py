@@ -62,13 +62,13 @@ FAULTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
         "success",
     ),
     (
-        "429 ×3 while polling (deferred)",
+        "429 ×3 on result reads (name lookup, polls; deferred)",
         "poll_429",
         {"path_contains": "/results/", "kind": "429", "times": 3, "method": "GET", "retry_after": 0},
         "success",
     ),
     (
-        "500 ×4 while polling",
+        "500 ×4 on result reads (name lookup, polls)",
         "poll_500",
         {"path_contains": "/results/", "kind": "500", "times": 4, "method": "GET"},
         "success",
@@ -183,18 +183,22 @@ def _secrets_sweep(sandbox: Sandbox, captured: str, warehouse_files: list[Path])
         "warehouse files written by the cases (raw SQLite)": "".join(
             p.read_bytes().decode("latin-1") for p in warehouse_files if p.exists()
         ),
-        "git-tracked files": subprocess.run(
-            ["git", "grep", "-I", "-h", "-e", sandbox.livekit_api_secret, "--", "."],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout,
     }
     rows = []
     for place, blob in places.items():
         hits = {kind: sum(blob.count(s) for s in values if s) for kind, values in secrets.items()}
         rows.append([place, f"{len(blob):,} chars", ", ".join(f"{k}: {v}" for k, v in hits.items())])
+    # Git: which tracked files hold any of them (the sandbox's published development defaults are expected).
+    patterns = [x for values in secrets.values() for x in values if x]
+    args = [a for x in patterns for a in ("-e", x)]
+    files = subprocess.run(
+        ["git", "grep", "-I", "-l", "-F", *args, "--", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    rows.append(["git-tracked files", "all", f"files: {', '.join(files) or 'none'}"])
     rows.append(["(tokens minted during the sweep)", len(tokens), "—"])
     return rows
 
@@ -298,7 +302,8 @@ def test_reliability_figures(
                     [[o.case.area, o.case.name, o.klass, o.message] for o in outcomes],
                 ),
                 "## Secrets sweep\n\nSearched for the sandbox's Cekura API key, LiveKit API secret and every join "
-                "token minted during the run (bring-your-own-rooms cases).\n\n"
+                "token minted during the run (bring-your-own-rooms cases). The git hits are the stand-in's "
+                "published development credentials (its defaults, the docker-compose demo), not a leak.\n\n"
                 + _table(["place searched", "size", "hits"], sweep),
             ]
         )
@@ -317,4 +322,10 @@ def test_reliability_figures(
     assert all(row[-1] == 0 for row in faults), faults  # no orphaned batch
     assert all("failed after 1 try" in row[1] for row in faults[:6]), faults
     assert all(row[1].startswith("success") for row in faults[6:]), faults
-    assert all(row[2].endswith(": 0") and ": 0," in row[2] for row in sweep[:-1]), sweep
+    assert all(all(h.endswith(": 0") for h in row[2].split(", ")) for row in sweep[:3]), sweep
+    # Only the stand-in's published development credentials (sandbox defaults, docker-compose demo) are in git.
+    assert set(sweep[3][2].removeprefix("files: ").split(", ")) <= {
+        "sandbox/src/cekura_sandbox/server.py",
+        "docker-compose.yaml",
+    }, sweep
+    assert sweep[4][1] > 0  # join tokens were minted, so the token search was not vacuous
