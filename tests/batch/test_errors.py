@@ -102,3 +102,42 @@ def test_sensor_rejects_a_rendered_impossible_rate_before_polling() -> None:
     sensor.min_success_rate = "150"  # what rendering does
     with pytest.raises(AirflowFailException, match="min_success_rate"):
         sensor.execute(make_context())  # no connection is configured: a poll would fail differently
+
+
+def test_load_task_fails_fast_on_a_missing_connection() -> None:
+    from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator
+    from tests.support.task_context import FakeTI
+
+    op = CekuraResultsToWarehouseOperator(
+        task_id="load", result_id=7, cekura_conn_id="cekura_nowhere", warehouse_conn_id="wh"
+    )
+    ti = FakeTI(task_id="load_results")
+    with pytest.raises(AirflowFailException, match="cekura_nowhere"):
+        op.execute({"ti": ti})
+    assert ti.xcoms["failure_reason"]["stage"] == "load"
+    assert ti.xcoms["failure_reason"]["kind"] == "permanent"
+
+
+class _Hook:
+    """Just enough of CekuraHook for `Submitter._send`: the name lookup and the result read."""
+
+    def __init__(self, found: list[dict[str, Any]]) -> None:
+        self.found = found
+
+    def find_results_by_name(self, name: str) -> list[dict[str, Any]]:
+        return self.found
+
+    def get_result(self, result_id: int) -> dict[str, Any]:
+        return {"id": result_id, "status": "running", "runs": {}}
+
+
+@pytest.mark.parametrize("answer", [{}, {"id": None}, [], None, {"detail": "ok"}])
+def test_a_2xx_without_a_result_id_is_an_unknown_outcome_resolved_by_name(answer: Any) -> None:
+    """Issue 11 item 3: a shape-less 2xx used to fail the task and orphan the (paid) batch."""
+    from cekura_livekit.batch.submit import Submitter
+
+    submitter = Submitter(_Hook([{"id": 41}, {"id": 42}]), None, None, None)  # type: ignore[arg-type]
+    assert submitter._send(lambda body: answer, {}, "the name")["id"] == 42
+    nobody = Submitter(_Hook([]), None, None, None)  # type: ignore[arg-type]
+    with pytest.raises(CekuraSubmitUncertainError, match="not resubmitted"):
+        nobody._send(lambda body: answer, {}, "the name")
