@@ -49,7 +49,7 @@ async def test_v1_tokens_verified_per_run(cekura_sandbox: Sandbox) -> None:
             _token(cekura_sandbox, rooms[1]),
             _token(cekura_sandbox, rooms[2], secret="w" * 40),  # wrong secret
             _token(cekura_sandbox, rooms[3], ttl=dt.timedelta(minutes=-5)),  # expired
-            _token(cekura_sandbox, "no-such-room"),  # room does not exist
+            _token(cekura_sandbox, "no-such-room"),  # joins a fresh auto-created room: no agent there
         ]
         body = {
             "scenarios": [
@@ -72,12 +72,18 @@ async def test_v1_tokens_verified_per_run(cekura_sandbox: Sandbox) -> None:
     for good in runs[:2]:
         assert good["status"] in {"completed", "timeout"}, good
         assert not good["error_message"].startswith("Failed to connect")
-    for bad, why in zip(runs[2:], ("signature", "expired", "does not exist"), strict=True):
+    for bad, why in zip(runs[2:4], ("signature", "expired"), strict=True):
         assert bad["status"] == "failed", bad
         assert bad["error_message"].startswith("Failed to connect to LiveKit room:"), bad["error_message"]
         assert why in bad["error_message"]
-        assert bad["metadata"]["ended_reason"] == "connection_failed"
+        assert bad["metadata"]["ended_reason"] == "Testing agent-did-not-connect"
         assert tokens[0] not in json.dumps(bad)
+    # A valid token for a room that does not exist: LiveKit auto-creates it, empty; nobody answers.
+    assert runs[4]["status"] == "failed"
+    assert runs[4]["metadata"]["ended_reason"] == "Main agent-did-not-answer"
+    assert "no-such-room" in cekura_sandbox.livekit_rooms or (
+        ("no-such-room", "departure_timeout") in cekura_sandbox.livekit_closed_rooms
+    )
     assert result["status"] == "completed"
     assert result["failed_infrastructure_runs"] == 3
 
@@ -107,6 +113,6 @@ async def test_v1_agent_never_dispatched_fails_run() -> None:
         result = await _wait(sb, submitted["id"])
         lonely, late = (result["runs"][str(r["id"])] for r in submitted["runs"])
         assert lonely["status"] == "failed"
-        assert lonely["metadata"]["ended_reason"] == "agent_did_not_join"
-        assert "did not join" in lonely["error_message"]
+        assert lonely["metadata"]["ended_reason"] == "Main agent-did-not-answer"
+        assert "did not answer" in lonely["error_message"]
         assert late["status"] != "failed", late

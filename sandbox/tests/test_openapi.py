@@ -32,6 +32,8 @@ RELAXED: dict[str, dict[str, Any]] = {
         ),
         "failed_infrastructure_runs": INT_OR_STRING,
         "is_cronjob": {"type": ["boolean", "string"]},
+        # Its description: "The agent version (history record) this result ran against, or null."
+        "agent_version": {"type": ["string", "null"]},
     },
     "Result": {
         **dict.fromkeys(
@@ -41,9 +43,15 @@ RELAXED: dict[str, dict[str, Any]] = {
         "is_cronjob": {"type": ["boolean", "string"]},
         # "in list and submit responses it is a list".
         "runs": {"type": ["array", "object"]},
+        # Its description: "… or null" (see ResultDetailV2).
+        "agent_version": {"type": ["string", "null"]},
     },
     # Run object per the contract: expected_outcome is {score, explanation}, not a string.
-    "Run": {"expected_outcome": {"type": "object"}},
+    "Run": {
+        "expected_outcome": {"type": "object"},
+        # Its description: "The agent version (history record) this run's result ran against, or null."
+        "agent_version": {"type": ["object", "null"]},
+    },
 }
 
 
@@ -68,6 +76,10 @@ def _nullable_to_type(node: Any) -> Any:
     out = {k: _nullable_to_type(v) for k, v in node.items()}
     if out.pop("nullable", False) and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
+    # `oneOf: [{}, {type: null}]` (any JSON or null) rejects null, which matches both branches: the
+    # generator meant `anyOf`.
+    if out.get("oneOf") == [{}, {"type": "null"}]:
+        out["anyOf"] = out.pop("oneOf")
     return out
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from cekura import Cekura
-from cekura._exceptions import AuthenticationError, NotFoundError
+from cekura._exceptions import APIError, AuthenticationError, NotFoundError
 
 from cekura_livekit.models import BatchProgress, ResultSummary, RunStatus, runs_of
 from cekura_sandbox import Sandbox
@@ -41,8 +41,12 @@ def test_sdk_v2_submit_poll_bulk_and_end_calls(cekura_sandbox: Sandbox) -> None:
     assert result["total_runs_count"] == 6
 
     run_ids = [r["id"] for r in submitted["runs"]]
-    via_ids = client.results.get_runs(run_ids)  # the SDK sends ids=, the alias
-    via_run_ids = client.runs.bulk(run_ids=",".join(map(str, run_ids)))
+    # The SDK's results.get_runs sends `ids=`; the spec (and so the sandbox) requires `run_ids`.
+    with pytest.raises(APIError) as sdk_bug:
+        client.results.get_runs(run_ids)
+    assert sdk_bug.value.status_code == 400
+    via_ids = client.runs.bulk(run_ids=",".join(map(str, run_ids)))
+    via_run_ids = client.runs.bulk(run_ids=",".join(map(str, reversed(run_ids))))
     assert [r["id"] for r in via_ids] == sorted(run_ids) == [r["id"] for r in via_run_ids]
     for run in via_ids:
         assert RunStatus(run["status"]).is_terminal

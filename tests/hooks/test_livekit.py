@@ -66,10 +66,25 @@ def test_test_connection(
 def test_failures_name_the_call_not_the_secret(
     cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
-    cekura_sandbox.inject_fault(path_contains="CreateRoom", kind="500", times=1, server="livekit")
+    # A persistent failure (one 500 alone is retried away: see the next test).
+    cekura_sandbox.inject_fault(path_contains="CreateRoom", kind="500", times=100, server="livekit")
     with pytest.raises(LiveKitError, match="CreateRoom failed for 1 of 1") as err:
         LiveKitHook().create_rooms([RoomSpec("boom")])
     assert cekura_sandbox.livekit_api_secret not in str(err.value)
+
+
+def test_transient_errors_are_retried_and_a_lost_dispatch_is_not_doubled(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    hook = LiveKitHook()
+    cekura_sandbox.inject_fault(path_contains="CreateRoom", kind="503", times=1, server="livekit")
+    hook.create_rooms([RoomSpec("flaky")])
+    assert "flaky" in cekura_sandbox.livekit_rooms
+    # The dispatch lands but its answer is lost: the retry finds it instead of sending a second agent.
+    cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="drop", times=1, server="livekit")
+    (dispatch_id,) = hook.dispatch_agents("acme-support", [("flaky", {"scenario_id": 1, "run_id": 2})])
+    assert [d["id"] for d in cekura_sandbox.livekit_dispatches] == [dispatch_id]
+    assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 1
 
 
 def test_connection_without_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

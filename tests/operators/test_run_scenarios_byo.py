@@ -43,7 +43,8 @@ def test_rooms_created_tokens_minted_agent_dispatched(
     assert len(rooms) == 4  # 2 scenarios x frequency 2, one room per run
     for room in rooms.values():
         assert json.loads(room["metadata"]) == {"voice": "alloy", "language": "en"}
-        assert room["empty_timeout"] == 300
+        # No timeout: the room outlives an estimated queue (1 wave of 15 min + a 10 min margin), not 300 s.
+        assert room["empty_timeout"] == 1500
         assert room["max_participants"] == 4
     # Deterministic names: the same task instance always maps to the same rooms.
     from cekura_livekit.batch.rooms import plan_slots
@@ -84,14 +85,28 @@ def test_byo_wait_passes_and_deletes_every_room(
     assert summary["total"] == 4
     assert cekura_sandbox.count("POST", "AgentDispatchService/CreateDispatch") == 4
     assert cekura_sandbox.livekit_rooms == {}
-    assert len(cekura_sandbox.livekit_deleted_rooms) == 4
+    # Deleted by the task, or closed by LiveKit `departure_timeout` after the tester left (at the
+    # sandbox's speed that can come first).
+    gone = set(cekura_sandbox.livekit_deleted_rooms) | {n for n, _ in cekura_sandbox.livekit_closed_rooms}
+    assert len(gone) == 4
+
+
+def test_one_transient_dispatch_error_does_not_end_the_batch(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    """issue 11 item 6: CreateAgentDispatch is retried like the other idempotent LiveKit calls."""
+    cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="503", times=1, server="livekit")
+    summary = _op().execute(make_context(store=MemoryStateStore()))
+    assert summary["status"] == "completed"
+    assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 5  # 4 + the one retried
+    assert cekura_sandbox.count("POST", "end_calls") == 0
 
 
 def test_byo_task_failure_still_deletes_rooms(
     cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
     """The agent dispatch fails (LiveKit 500s): the calls are ended, the rooms deleted, the task fails."""
-    cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="500", times=10, server="livekit")
+    cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="500", times=100, server="livekit")
     with pytest.raises(Exception, match="CreateAgentDispatch"):
         _op().execute(make_context(store=MemoryStateStore()))
     assert cekura_sandbox.livekit_rooms == {}

@@ -99,7 +99,9 @@ def test_byo_deferrable_cleans_up_and_leaks_no_secret(
     assert ti.state == "success"
     assert cekura_sandbox.count("POST", "CreateDispatch") == 4
     assert cekura_sandbox.livekit_rooms == {}  # deleted after the trigger's event, in execute_complete
-    assert len(cekura_sandbox.livekit_deleted_rooms) == 4
+    # Deleted, or closed by LiveKit `departure_timeout` after the tester left (can come first at this speed).
+    gone = set(cekura_sandbox.livekit_deleted_rooms) | {n for n, _ in cekura_sandbox.livekit_closed_rooms}
+    assert len(gone) == 4
     xcoms = {
         key: ti.xcom_pull(task_ids="run_byo", key=key)
         for key in ("return_value", "result_id", "run_ids", "dashboard_url", "failing_runs")

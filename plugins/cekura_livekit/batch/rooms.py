@@ -1,16 +1,27 @@
 """Bring-your-own-room orchestration: one LiveKit room per run, a join token per room, agent dispatch, cleanup.
 
-Order (see livekit-wire.md): create rooms → mint a short-lived join token per room → submit to Cekura →
-dispatch the agent into each room with job metadata `{scenario_id, run_id, test_profile_data}` → delete
-the rooms once the runs are terminal or the task fails. Room names are deterministic (task identity,
-batch attempt, run index), so a retry finds the same rooms and re-creating one is harmless.
+Order (see livekit-wire.md): create rooms → mint a join token per room → submit to Cekura → dispatch the
+agent into each room with job metadata `{scenario_id, run_id, test_profile_data}` → delete the rooms once
+the runs are terminal or the task fails. Room names are deterministic (task identity, batch attempt, run
+index), so a retry finds the same rooms and re-creating one is harmless.
+
+Rooms and tokens must survive Cekura's queue. Runs of an organisation wait `in_queue` behind its
+parallel-call limit, and LiveKit does not count the dispatched agent as a participant: a room holding only
+the agent closes `empty_timeout` after creation, and a tester joining later lands in a fresh, empty room.
+So both lifetimes are derived from how long this task will wait (`room_lifetime`): until the wait's
+deadline plus a margin, or, without a deadline, an estimate of the queue. The configured
+`room_empty_timeout` / `token_ttl` are floors. Dispatch stays immediate: timing it to each run leaving the
+queue would need a poll at the exact moment (30 s apart by default, and a deferred task polls from the
+triggerer, which cannot reach LiveKit with our hook), and a late agent is a failed run.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +37,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TESTER_IDENTITY = "cekura-tester"
+#: Past the wait's deadline: a run that starts just before it still finds its room and a valid token.
+LIFETIME_MARGIN = timedelta(minutes=10)
+#: Without a deadline: calls assumed in flight at once (Cekura does not publish its plans' limits) …
+ASSUMED_PARALLEL_CALLS = 10
+#: … and the time budgeted for each wave of them (a call, its evaluation, the queue's own delays).
+WAVE_BUDGET = timedelta(minutes=15)
+#: Upper bound of a room's empty_timeout and a token's lifetime, whatever the deadline says.
+MAX_LIFETIME = timedelta(days=2)
+
+
+def room_lifetime(run_count: int, deadline: float | None, now: float | None = None) -> timedelta:
+    """How long rooms and join tokens must stay usable: until the deadline (epoch seconds) plus a margin;
+    without one, `ceil(runs / ASSUMED_PARALLEL_CALLS)` waves of `WAVE_BUDGET` plus the margin."""
+    if deadline is not None:
+        now = time.time() if now is None else now
+        need = timedelta(seconds=max(deadline - now, 0.0)) + LIFETIME_MARGIN
+    else:
+        need = math.ceil(max(run_count, 1) / ASSUMED_PARALLEL_CALLS) * WAVE_BUDGET + LIFETIME_MARGIN
+    return min(need, MAX_LIFETIME)
 
 
 def _slug(text: str, limit: int) -> str:
@@ -95,11 +125,20 @@ def match_runs_to_slots(
     return pairs
 
 
+def flat_profile(data: object) -> object:
+    """`test_profile_data` as the agent gets it in Cekura's managed flow: the profile's values, flat.
+    Submit responses carry it flat; full Run objects (a re-attach reads those) as `{id, name, information}`."""
+    if isinstance(data, Mapping) and {"id", "name", "information"} <= set(data):
+        information = data["information"]
+        return dict(information) if isinstance(information, Mapping) else information
+    return data
+
+
 def job_metadata(run: Mapping[str, Any], slot: RunSlot, *, text_mode: bool) -> dict[str, Any]:
     """What the agent reads from `ctx.job.metadata`, as in Cekura's managed flow."""
     meta: dict[str, Any] = {"scenario_id": slot.scenario_id, "run_id": int(run["id"])}
     if run.get("test_profile_data"):
-        meta["test_profile_data"] = run["test_profile_data"]
+        meta["test_profile_data"] = flat_profile(run["test_profile_data"])
     if text_mode:
         meta["text_mode"] = True
     return meta
@@ -209,17 +248,30 @@ class RoomSession:
             log.warning("Could not delete the LiveKit rooms (%s); they close after empty_timeout.", exc)
 
 
-def room_session(spec: BatchSpec, identity: TaskIdentity, attempt: int) -> RoomSession:
-    """The rooms of one attempt of a bring-your-own or chat batch, with the spec's room settings."""
+def room_session(
+    spec: BatchSpec, identity: TaskIdentity, attempt: int, deadline: float | None = None
+) -> RoomSession:
+    """The rooms of one attempt of a bring-your-own or chat batch. Room `empty_timeout` and token TTL
+    cover the wait (`room_lifetime` from `deadline`), never less than the spec's own values."""
     # build_spec guarantees both in own-room modes.
     assert spec.livekit_conn_id
     assert spec.livekit_agent_name
+    lifetime = room_lifetime(spec.run_count, deadline)
+    empty_timeout = max(spec.room_empty_timeout, math.ceil(lifetime.total_seconds()))
+    token_ttl = max(spec.token_ttl, lifetime)
+    log.info(
+        "Rooms stay open %d s without a caller and join tokens last %s: long enough for runs queued until "
+        "the wait ends (%s).",
+        empty_timeout,
+        token_ttl,
+        "deadline" if deadline is not None else f"no deadline: estimated for {spec.run_count} runs",
+    )
     rooms = ByoRooms(
         hook=LiveKitHook(spec.livekit_conn_id),
-        empty_timeout=spec.room_empty_timeout,
+        empty_timeout=empty_timeout,
         max_participants=spec.room_max_participants,
         room_config=spec.room_config,
-        token_ttl=spec.token_ttl,
+        token_ttl=token_ttl,
         concurrency=spec.room_concurrency,
     )
     slots = plan_slots(identity, attempt, spec.scenarios, spec.frequency)

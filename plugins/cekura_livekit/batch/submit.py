@@ -4,11 +4,19 @@ Cekura has no idempotency key, so identity comes from us: a deterministic batch 
 attempt) and Airflow's task state store. Order on every try: the state store's record → a search by the
 batch name → submit. A submit is never retried blindly: when its answer is lost, the batch is looked up by
 its name before anything else happens.
+
+Own-room submits (v1 / chat) send `name` although neither Cekura's documents nor its spec declare it
+there: a server that drops it leaves nothing to search for. So before such a submit the newest visible
+result id is recorded (the "high-water mark", in the state store's marker), and a batch whose name cannot
+be found is matched by a second key: a result created after the mark (ids only grow) for the same agent,
+in the same text/voice mode, with exactly this task's multiset of scenarios. One match re-attaches; several
+fail clearly (`AmbiguousBatchError`) rather than submit a duplicate.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,6 +45,30 @@ log = logging.getLogger(__name__)
 
 class TooManyAttemptsError(RuntimeError):
     """Every attempt of this task instance ended without evaluating: stop paying for more."""
+
+
+class AmbiguousBatchError(RuntimeError):
+    """The batch name was dropped and several results match this task's batch: never guess, never resubmit."""
+
+
+def scenario_multiset(spec: BatchSpec) -> Counter[int]:
+    """The scenario id of every run this spec submits (own-room modes: one element per run)."""
+    return Counter(int(s["scenario"]) for s in spec.scenarios for _ in range(spec.frequency))
+
+
+def _result_scenarios(result: Mapping[str, Any]) -> Counter[int] | None:
+    """Scenario ids of a result's runs (list or detail form); None when the runs are not listed."""
+    runs = runs_of(result)
+    if not runs:
+        return None
+    ids = []
+    for run in runs:
+        raw = run.get("scenario")
+        raw = raw.get("id") if isinstance(raw, Mapping) else raw
+        if raw is None or not str(raw).isdigit():
+            return None
+        ids.append(int(raw))
+    return Counter(ids)
 
 
 @dataclass
@@ -135,6 +167,8 @@ class Submitter:
     #: The own rooms of an attempt (bring-your-own and chat modes), None in managed mode.
     rooms_for: Callable[[int], RoomSession] | None = None
     logger: TaskLog = log
+    #: High-water mark of the submit in flight (own-room modes), for the "no answer" recovery.
+    _after: int | None = None
 
     def attach_or_submit(self) -> Batch:
         record = self.store.get() or {}
@@ -157,6 +191,10 @@ class Submitter:
         for _ in range(MAX_ATTEMPTS):
             name = batch_name(self.spec, self.identity, attempt)
             found = sorted(self.hook.find_results_by_name(name), key=lambda r: int(r["id"]), reverse=True)
+            if not found and record.get("attempt", attempt) == attempt and "after_result_id" in record:
+                # A submit of this attempt began but its result id was never recorded: the name may
+                # have been dropped (v1 / chat), so try the second key before submitting again.
+                found = self._find_unnamed(name, record["after_result_id"])
             if not found:
                 return self._submit(attempt, name)
             payload = self.hook.get_result(int(found[0]["id"]))
@@ -178,9 +216,58 @@ class Submitter:
         except CekuraNotFoundError:
             return None
 
+    def _high_water(self) -> int | None:
+        """The newest result id visible before an own-room submit (None in managed mode: v2 declares
+        `name`, so the name is key enough)."""
+        if not self.spec.own_rooms:
+            return None
+        newest = next(self.hook.iter_results(page_size=1), None)
+        return int(newest["id"]) if newest is not None and str(newest.get("id", "")).isdigit() else 0
+
+    def _find_unnamed(self, name: str, after: int | None) -> list[dict[str, Any]]:
+        """This task's own-room batch by the second key (see the module docstring), as a 0/1-item list."""
+        if after is None or not self.spec.own_rooms:
+            return []
+        want = scenario_multiset(self.spec)
+        filters = {"agent_id": self.spec.agent} if self.spec.agent is not None else {}
+        matches = []
+        for result in self.hook.iter_results(**filters):
+            if int(result["id"]) <= after:
+                break  # newest first: everything from here on predates our submit
+            other = str(result.get("name") or "")
+            if other and other != name and "airflow " in other:
+                continue  # another task instance's batch, whose name survived
+            if bool(result.get("run_as_text")) != (self.spec.mode == CHAT):
+                continue
+            scenarios = _result_scenarios(result)
+            if scenarios is None:
+                scenarios = _result_scenarios(self.hook.get_result(int(result["id"])))
+            if scenarios == want:
+                matches.append(result)
+        if len(matches) > 1:
+            ids = ", ".join(str(r["id"]) for r in matches)
+            raise AmbiguousBatchError(
+                f"Cekura did not keep the batch name {name!r}, and results {ids} all match this task's batch "
+                f"(agent {self.spec.agent}, {sum(want.values())} runs of scenarios {sorted(want)}, created "
+                f"after result {after}). Not submitting a duplicate: end the extra batches in the Cekura "
+                "dashboard and clear this task's state (task_state_store key 'cekura_batch') to go on."
+            )
+        if matches:
+            self.logger.warning(
+                "Cekura did not keep the batch name %r; found result %s by agent, scenarios and run count.",
+                name,
+                matches[0]["id"],
+            )
+        return matches
+
     def _submit(self, attempt: int, name: str) -> Batch:
-        # Marker first: if the worker dies mid-submit, the retry knows which name to look up.
-        self.store.set({"name": name, "attempt": attempt, "result_id": None})
+        # Marker first: if the worker dies mid-submit, the retry knows which name (and, for own rooms,
+        # which results are newer than the submit) to look up.
+        self._after = self._high_water()
+        marker: dict[str, Any] = {"name": name, "attempt": attempt, "result_id": None}
+        if self._after is not None:
+            marker["after_result_id"] = self._after
+        self.store.set(marker)
         body = request_body(self.spec, name)
         rooms = self.rooms_for(attempt) if self.rooms_for is not None else None
         submit = {MANAGED: self.hook.submit_managed, CHAT: self.hook.submit_chat}.get(
@@ -224,7 +311,7 @@ class Submitter:
             return self._look_up(name, _unreadable(f"{type(exc).__name__}: {exc}"))
 
     def _look_up(self, name: str, uncertain: CekuraSubmitUncertainError) -> dict[str, Any]:
-        found = self.hook.find_results_by_name(name)
+        found = self.hook.find_results_by_name(name) or self._find_unnamed(name, self._after)
         if not found:
             raise uncertain
         self.logger.warning(
@@ -238,6 +325,7 @@ class Submitter:
 def _unreadable(what: str) -> CekuraSubmitUncertainError:
     return CekuraSubmitUncertainError(
         f"Cekura answered the submit with {what}, and no batch of that name could be found yet; the batch may "
-        "or may not exist. It was not resubmitted: a retry of this task looks it up by name first.",
+        "or may not exist. It was not resubmitted: a retry of this task looks it up (by name, for own rooms also by agent and "
+        "scenarios) first.",
         endpoint="POST submit",
     )

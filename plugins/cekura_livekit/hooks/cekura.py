@@ -477,6 +477,10 @@ class CekuraHook(BaseHook):
             params["status__in"] = ",".join(status_in)
         return self._paginate(self.paths["runs"], params)
 
+    def iter_results(self, *, page_size: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Results list (newest first), following pagination lazily: take what you need and stop."""
+        return self._paginate(self.paths["results"], {"page_size": page_size, **filters})
+
     def find_results_by_name(self, name: str, *, agent_id: int | None = None) -> list[dict[str, Any]]:
         """Results whose name is exactly `name` (the search is a substring match, so filter again)."""
         if not name:

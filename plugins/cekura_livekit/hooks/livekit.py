@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,11 @@ T = TypeVar("T")
 #: Room metadata is visible to every participant and capped by LiveKit.
 MAX_ROOM_METADATA_BYTES = 64 * 1024
 DEFAULT_REQUEST_TIMEOUT = 10.0
+#: HTTP statuses of a LiveKit call worth another try (rate limit, server trouble); 401/404/… are final.
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Attempts of one call (1 + retries) and the first backoff in seconds (doubled each time, with jitter).
+CALL_ATTEMPTS = 4
+RETRY_BASE_DELAY = 0.5
 
 
 class LiveKitError(Exception):
@@ -75,6 +81,30 @@ def _mask(value: str) -> None:
 def _status_of(exc: BaseException) -> int | None:
     status = getattr(exc, "status", None)
     return status if isinstance(status, int) else None
+
+
+def transient(exc: BaseException) -> bool:
+    """A LiveKit failure another attempt may cure: transport errors, timeouts, 408/429/5xx."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | ConnectionError):
+        return True
+    return _status_of(exc) in TRANSIENT_STATUSES
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], what: str, *, attempts: int = CALL_ATTEMPTS) -> T:
+    """Await `call()`; on a transient failure wait (exponential backoff with jitter) and try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except Exception as exc:
+            if attempt >= attempts or not transient(exc):
+                raise
+            delay = RETRY_BASE_DELAY * 2 ** (attempt - 1)
+            delay = delay / 2 + random.uniform(0, delay / 2)
+            log.warning("LiveKit %s failed (%s); retry %d in %.1f s.", what, exc, attempt, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _raise_if_failed(rooms: Sequence[str], outcomes: Sequence[object], call: str, hint: str) -> None:
@@ -223,14 +253,14 @@ class LiveKitHook(BaseHook):
         async with self._client() as lk:
 
             async def create(spec: RoomSpec) -> str:
-                room = await lk.room.create_room(
-                    CreateRoomRequest(
-                        name=spec.name,
-                        empty_timeout=spec.empty_timeout,
-                        max_participants=spec.max_participants,
-                        metadata=spec.metadata,
-                    )
+                request = CreateRoomRequest(
+                    name=spec.name,
+                    empty_timeout=spec.empty_timeout,
+                    max_participants=spec.max_participants,
+                    metadata=spec.metadata,
                 )
+                # CreateRoom of an existing name returns that room: safe to repeat.
+                room = await with_retries(lambda: lk.room.create_room(request), f"CreateRoom {spec.name!r}")
                 return str(room.sid)
 
             outcomes = await self._bounded(rooms, create, concurrency)
@@ -250,7 +280,9 @@ class LiveKitHook(BaseHook):
 
             async def delete(name: str) -> bool:
                 try:
-                    await lk.room.delete_room(DeleteRoomRequest(room=name))
+                    await with_retries(
+                        lambda: lk.room.delete_room(DeleteRoomRequest(room=name)), f"DeleteRoom {name!r}"
+                    )
                 except Exception as exc:
                     if _status_of(exc) == 404:
                         return False
@@ -277,11 +309,23 @@ class LiveKitHook(BaseHook):
 
             async def dispatch(item: tuple[str, Mapping[str, Any]]) -> str:
                 room, metadata = item
-                done = await lk.agent_dispatch.create_dispatch(
-                    CreateAgentDispatchRequest(
-                        agent_name=agent_name, room=room, metadata=json.dumps(metadata)
-                    )
+                request = CreateAgentDispatchRequest(
+                    agent_name=agent_name, room=room, metadata=json.dumps(metadata)
                 )
+                tried = False
+
+                async def once() -> Any:
+                    # CreateDispatch is not idempotent by itself: after a failed attempt whose request
+                    # may have landed, look for our dispatch before creating a second agent in the room.
+                    nonlocal tried
+                    if tried:
+                        for existing in await lk.agent_dispatch.list_dispatch(room_name=room):
+                            if existing.agent_name == agent_name and existing.metadata == request.metadata:
+                                return existing
+                    tried = True
+                    return await lk.agent_dispatch.create_dispatch(request)
+
+                done = await with_retries(once, f"CreateAgentDispatch into {room!r}")
                 return str(done.id)
 
             outcomes = await self._bounded(dispatches, dispatch, concurrency)
@@ -295,7 +339,10 @@ class LiveKitHook(BaseHook):
         async with self._client() as lk:
 
             async def has_dispatch(room: str) -> bool:
-                return bool(await lk.agent_dispatch.list_dispatch(room_name=room))
+                found = await with_retries(
+                    lambda: lk.agent_dispatch.list_dispatch(room_name=room), f"ListDispatch {room!r}"
+                )
+                return bool(found)
 
             outcomes = await self._bounded(rooms, has_dispatch, concurrency)
         return {r for r, o in zip(rooms, outcomes, strict=True) if o is True}

@@ -136,7 +136,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         deadline = deadline_for(
             spec.timeout, self.execution_timeout, getattr(context["ti"], "start_date", None)
         )
-        rooms_for = (lambda attempt: room_session(spec, identity, attempt)) if spec.own_rooms else None
+        rooms_for = (lambda n: room_session(spec, identity, n, deadline)) if spec.own_rooms else None
         store = StateStore(context.get("task_state_store"), self.log)
         batch = Submitter(hook, spec, identity, store, rooms_for, self.log).attach_or_submit()
         self._result_id = batch.result_id

@@ -26,6 +26,8 @@ class Agent:
     project: int
     livekit_agent_name: str
     livekit_config: dict[str, Any] = field(default_factory=dict)
+    #: This agent's own parallel-call limit (replaces the organisation's for its runs); None = organisation's.
+    parallel_call_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class TestProfile:
     information: dict[str, Any]
 
     def as_data(self) -> dict[str, Any]:
+        """`test_profile_data` of submit responses and job metadata: the profile's values, flat, e.g.
+        {"user_name": "John Doe", "account_id": "ACC-12345"} (source document, SDK)."""
+        return dict(self.information)
+
+    def as_record(self) -> dict[str, Any]:
+        """`test_profile_data` of a full Run object: the spec's TestProfileData `{id, name, information}`."""
         return {"id": self.id, "name": self.name, "information": dict(self.information)}
 
 
@@ -86,6 +94,8 @@ class Catalogue:
     personalities: dict[int, Personality]
     test_profiles: dict[int, TestProfile]
     metrics: dict[int, Metric]
+    #: The organisation's parallel-call limit (`organisation: {parallel_call_limit: N}`); None = default.
+    parallel_call_limit: int | None = None
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
@@ -116,6 +126,7 @@ def parse_catalogue(data: dict[str, Any], *, where: str = "catalogue") -> Catalo
             project=_int(raw, "project", where, default=1),
             livekit_agent_name=str(lk.get("agent_name") or ""),
             livekit_config=dict(lk.get("config") or {}),
+            parallel_call_limit=_limit(raw, where),
         )
         agents[agent.id] = agent
     personalities = {
@@ -182,7 +193,19 @@ def parse_catalogue(data: dict[str, Any], *, where: str = "catalogue") -> Catalo
             regression_from=reg_from,
             regression_pass_rate=_rate(regression, "pass_rate", where, 0.0) if regression else None,
         )
-    return Catalogue(agents, scenarios, personalities, profiles, metrics)
+    org = data.get("organisation") or {}
+    if not isinstance(org, dict):
+        raise ValueError(f"{where}: 'organisation' must be a mapping, e.g. {{parallel_call_limit: 10}}")
+    return Catalogue(agents, scenarios, personalities, profiles, metrics, _limit(org, where))
+
+
+def _limit(raw: dict[str, Any], where: str) -> int | None:
+    if raw.get("parallel_call_limit") is None:
+        return None
+    value = _int(raw, "parallel_call_limit", where)
+    if value < 1:
+        raise ValueError(f"{where}: parallel_call_limit={value} must be at least 1")
+    return value
 
 
 def _items(data: dict[str, Any], key: str, where: str, *, required: bool = False) -> list[dict[str, Any]]:

@@ -28,6 +28,8 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
 
 _V = r"/test_framework/v[12]"
+#: Handlers return this for endpoints the spec documents as "No response body" (end_calls, end_call).
+NO_BODY: Any = object()
 Handler = Callable[[Request, "re.Match[str]"], Awaitable[Any]]
 
 
@@ -51,7 +53,9 @@ class CekuraApi:
             ("GET", rf"{_V}/runs(?:-external)?/bulk", self.runs_bulk),
             ("GET", rf"{_V}/runs(?:-external)?/(?P<id>[^/]+)", self.run_detail),
             ("POST", rf"{_V}/runs(?:-external)?/(?P<id>[^/]+)/end_call", self.end_call),
+            ("GET", rf"{_V}/aiagents", self.list_agents),
             ("GET", rf"{_V}/aiagents/(?P<id>[^/]+)", self.agent_detail),
+            ("GET", rf"{_V}/scenarios(?:-external)?", self.list_scenarios),
             ("GET", r"/_sandbox/requests", self.ctl_requests),
             ("DELETE", r"/_sandbox/requests", self.ctl_clear_requests),
             ("GET", r"/_sandbox/faults", self.ctl_faults),
@@ -84,6 +88,8 @@ class CekuraApi:
                 body = await handler(request, match)
             except ApiError as exc:
                 return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+            if body is NO_BODY:
+                return Response(status_code=200)
             return JSONResponse(body)
         if allowed:
             return JSONResponse({"detail": f'Method "{request.method}" not allowed.'}, status_code=405)
@@ -147,9 +153,9 @@ class CekuraApi:
         return _paginate(request, self.store.list_runs(filters))
 
     async def runs_bulk(self, request: Request, match: re.Match[str]) -> Any:
-        q = request.query_params
-        raw = q.get("run_ids") if "run_ids" in q else q.get("ids")
-        return self.store.runs_bulk(parse_run_ids(raw))
+        # The spec's parameter is `run_ids`; the official SDK's `results.get_runs` sends `ids` (its bug):
+        # like the real API, that is a request without run_ids.
+        return self.store.runs_bulk(parse_run_ids(request.query_params.get("run_ids")))
 
     async def run_detail(self, request: Request, match: re.Match[str]) -> Any:
         return self.store.run(_path_id(match))
@@ -157,12 +163,25 @@ class CekuraApi:
     async def agent_detail(self, request: Request, match: re.Match[str]) -> Any:
         return self.store.agent(_path_id(match))
 
+    async def list_agents(self, request: Request, match: re.Match[str]) -> Any:
+        q = request.query_params
+        return _paginate(request, self.store.list_agents(_query_int(q.get("project_id"), "project_id")))
+
+    async def list_scenarios(self, request: Request, match: re.Match[str]) -> Any:
+        q = request.query_params
+        items = self.store.list_scenarios(
+            _query_int(q.get("agent_id"), "agent_id"), _query_int(q.get("project_id"), "project_id")
+        )
+        return _paginate(request, items)
+
     # ---- actions --------------------------------------------------------------------------------
     async def end_calls(self, request: Request, match: re.Match[str]) -> Any:
-        return self.store.end_calls(_path_id(match))
+        self.store.end_calls(_path_id(match))
+        return NO_BODY
 
     async def end_call(self, request: Request, match: re.Match[str]) -> Any:
-        return self.store.end_call(_path_id(match))
+        self.store.end_call(_path_id(match))
+        return NO_BODY
 
     async def share(self, request: Request, match: re.Match[str]) -> Any:
         return self.store.shareable_link(_path_id(match), str(request.base_url).rstrip("/"))
@@ -208,6 +227,7 @@ class CekuraApi:
                 "rooms": {name: r.as_dict() for name, r in self.livekit.rooms.items()},
                 "dispatches": [d.as_dict() for d in self.livekit.dispatches],
                 "deleted_rooms": list(self.livekit.deleted_rooms),
+                "closed_rooms": [{"room": n, "reason": r} for n, r in self.livekit.closed_rooms],
             }
 
 

@@ -22,7 +22,12 @@ from cekura_sandbox.server import (
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="cekura-sandbox", description="Local Cekura API + LiveKit server stand-ins."
+        prog="cekura-sandbox",
+        description="Local Cekura API + LiveKit server stand-ins.",
+        epilog=(
+            "Controls: /_sandbox/(requests|faults|clock|livekit/rooms) on the Cekura port need the "
+            "X-CEKURA-API-KEY header (the --api-key value), like every API path; only /_sandbox/health is open."
+        ),
     )
     p.add_argument(
         "--port", type=int, default=8700, help="Cekura stand-in port (0 = any free port; default 8700)"
@@ -37,7 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--catalogue", default=None, help="YAML catalogue of agents and scenarios (default: packaged)"
     )
     p.add_argument(
-        "--start-time", default=None, help="simulated start, ISO 8601 with timezone (default: now)"
+        "--start-time",
+        default=None,
+        help="simulated start, ISO 8601 with timezone, not in the future (default: far enough in the past "
+        "that the simulated clock meets the wall clock after 4 real hours)",
+    )
+    p.add_argument(
+        "--parallel-calls",
+        type=int,
+        default=None,
+        help="the organisation's parallel-call limit: more runs wait in_queue "
+        "(default: the catalogue's, else 10)",
+    )
+    p.add_argument(
+        "--ignore-v1-name",
+        action="store_true",
+        help="drop top-level `name` on v1/chat submits (undeclared there; the real API may drop it)",
     )
     p.add_argument("--api-key", default=DEFAULT_API_KEY, help="Cekura API key the stand-in accepts")
     p.add_argument("--livekit-api-key", default=DEFAULT_LIVEKIT_KEY)
@@ -62,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             livekit_port=args.livekit_port,
             start_time=start,
             host=args.host,
+            parallel_calls=args.parallel_calls,
+            ignore_v1_name=args.ignore_v1_name,
         )
         sandbox.start()
     except (ValueError, RuntimeError) as exc:
@@ -83,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"  LiveKit server:  {sandbox.livekit_url}  ({sandbox.livekit_ws_url})",
                 f"                   api key: {sandbox.livekit_api_key}   api secret: {sandbox.livekit_api_secret}",
                 f"  seed={sandbox.seed} speed={sandbox.clock.speed:g}x simulated now={sandbox.now().isoformat()}",
-                f"  controls:        {sandbox.cekura_url}/_sandbox/(requests|faults|clock|livekit/rooms)",
+                f"  controls:        {sandbox.cekura_url}/_sandbox/(requests|faults|clock|livekit/rooms)"
+                "  (need the X-CEKURA-API-KEY header too)",
+                f"  parallel calls:  {sandbox.store.parallel_calls} (more runs wait in_queue)"
+                + ("   v1/chat `name` ignored" if sandbox.store.ignore_v1_name else ""),
                 "",
                 "export AIRFLOW_CONN_CEKURA_DEFAULT='" + env["AIRFLOW_CONN_CEKURA_DEFAULT"] + "'",
                 "export AIRFLOW_CONN_LIVEKIT_DEFAULT='" + env["AIRFLOW_CONN_LIVEKIT_DEFAULT"] + "'",

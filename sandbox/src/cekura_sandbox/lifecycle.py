@@ -22,11 +22,26 @@ TERMINAL = frozenset({"completed", "failed", "timeout", "cancelled"})
 #: Fates drawn at submit time.
 PASSED, FAILED_EVAL, INFRA, TIMED_OUT = "passed", "failed_evaluation", "infra", "timeout"
 
+#: Infrastructure failures drawn at submit: (error_message, metadata.ended_reason). The reasons are from
+#: Cekura's documented vocabulary (documentation/advanced/call-end-reasons.mdx); treat them as opaque text.
 _INFRA_ERRORS = (
-    "Failed to connect to LiveKit room: timed out waiting for ICE connection",
-    "Failed to connect to LiveKit room: signal connection closed unexpectedly",
-    "Testing agent crashed: upstream TTS provider returned 503",
+    (
+        "Failed to connect to LiveKit room: timed out waiting for ICE connection",
+        "Testing agent-did-not-connect",
+    ),
+    (
+        "Failed to connect to LiveKit room: signal connection closed unexpectedly",
+        "Testing agent-did-not-connect",
+    ),
+    ("Testing agent crashed: upstream TTS provider returned 503", "Testing agent-pipeline-error"),
 )
+#: Documented end reasons the sandbox uses.
+REASON_TESTER_ENDED = "Testing agent-ended-call"
+REASON_AGENT_ENDED = "Main agent-ended-call"
+REASON_MAX_DURATION = "exceeded-max-duration"
+REASON_CANCELLED = "run-cancelled-by-user"
+REASON_NOT_CONNECTED = "Testing agent-did-not-connect"
+REASON_NO_ANSWER = "Main agent-did-not-answer"
 
 
 @dataclass
@@ -51,6 +66,7 @@ class RunRecord:
     metrics: list[dict[str, Any]]
     expected_score: int
     infra_error: str
+    infra_reason: str
     trace_id: str
     # Bring-your-own room (v1 / chat): checked when the call starts.
     byo: bool = False
@@ -59,6 +75,10 @@ class RunRecord:
     room_name: str = ""
     connection_resolved: bool = True
     agent_wait_started_real: float | None = None
+    #: Real seconds the join token was still valid for at submit (checked against the simulated join time).
+    token_valid_for: float = 0.0
+    tester_identity: str = ""
+    joined_room: bool = False
     shift: float = 0.0
     # Managed (v2) room.
     livekit_room: str = ""
@@ -146,11 +166,11 @@ class RunRecord:
                     (self.final_at or now) - self.call_start(), timedelta(seconds=self.call_seconds)
                 ).total_seconds()
         elif status == "failed":
-            error, reason = self.infra_error, "connection_failed"
+            error, reason = self.infra_error, self.infra_reason
         elif status == "timeout":
             error, reason = (
                 f"Call exceeded the maximum duration of {self.call_seconds} seconds",
-                "max_duration_exceeded",
+                REASON_MAX_DURATION,
             )
             call_secs = self.call_seconds
         elif started:
@@ -158,7 +178,7 @@ class RunRecord:
         evaluated = status == "completed"
         if evaluated:
             success = self.fate == PASSED
-            reason = "testing_agent_ended_call" if success else "main_agent_ended_call"
+            reason = REASON_TESTER_ENDED if success else REASON_AGENT_ENDED
         metrics = [dict(m) for m in self.metrics] if evaluated else []
         outcome: dict[str, Any] = {}
         if evaluated:
@@ -179,6 +199,7 @@ class RunRecord:
             "result_name": self.result_name,
             "agent": self.agent.id,
             "agent_name": self.agent.name,
+            "agent_version": None,
             "scenario": self.scenario.id,
             "scenario_name": self.scenario.name,
             "scenario_type": "instruction",
@@ -199,7 +220,7 @@ class RunRecord:
                 "livekit_room": self.room_name or self.livekit_room,
                 "sandbox": True,
             },
-            "test_profile_data": self.test_profile.as_data() if self.test_profile else None,
+            "test_profile_data": self.test_profile.as_record() if self.test_profile else None,
             "run_as_text": self.run_as_text,
             "voice_recording_url": "",
             "transcript": _transcript(self) if evaluated else "",
@@ -210,6 +231,14 @@ class RunRecord:
             "run_type": "livekit_text" if self.run_as_text else "livekit",
             "is_reviewed": False,
             "feedback": "",
+            "rubric": None,
+            "email_id": None,
+            "outbound_number": "",
+            "inbound_number": "",
+            "agent_number": None,
+            "testing_channel_index": None,
+            "scenario_instructions": f"Call the agent about: {self.scenario.name.lower()}.",
+            "provider_call_details": {"room": self.room_name or self.livekit_room} if started else {},
         }
         if terminal:
             self.cached = data
@@ -248,6 +277,7 @@ def plan_run(
     t_done = t_end + rng.uniform(5.0, 25.0)
     metrics = _draw_metrics(rng, catalogue, scenario, fate == PASSED)
     expected = rng.randint(80, 100) if fate == PASSED else rng.randint(0, 45)
+    infra = rng.choice(_INFRA_ERRORS)
     return RunRecord(
         id=run_id,
         result_id=result_id,
@@ -267,7 +297,8 @@ def plan_run(
         call_seconds=call_seconds,
         metrics=metrics,
         expected_score=expected,
-        infra_error=rng.choice(_INFRA_ERRORS),
+        infra_error=infra[0],
+        infra_reason=infra[1],
         trace_id=f"{rng.getrandbits(128):032x}",
     )
 

@@ -7,6 +7,7 @@ JWT signed with the API secret, and each method checks the grant the real server
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -16,10 +17,10 @@ from livekit import api
 from livekit.api.access_token import Claims
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from cekura_sandbox.livekit_state import DispatchInfo, LiveKitState, RoomInfo
+from cekura_sandbox.livekit_state import DispatchInfo, LiveKitState, Participant, RoomInfo
 
 _STATUS = {
     "invalid_argument": 400,
@@ -41,20 +42,38 @@ class TwirpFailure(Exception):
         self.code, self.msg = code, msg
 
 
+class BadToken(Exception):
+    """Rejected by livekit-server's auth middleware, before Twirp: a plain-text 401 body, not Twirp JSON."""
+
+
 def _twirp_error(code: str, msg: str) -> JSONResponse:
     return JSONResponse({"code": code, "msg": msg}, status_code=_STATUS.get(code, 500))
 
 
-def _room_pb(room: RoomInfo, participants: int = 0) -> api.Room:
+def _room_pb(room: RoomInfo, now: datetime) -> api.Room:
+    present = room.present(now)
     return api.Room(
         sid=room.sid,
         name=room.name,
         empty_timeout=room.empty_timeout,
+        departure_timeout=room.departure_timeout,
         max_participants=room.max_participants,
         creation_time=room.created,
-        creation_time_ms=room.created * 1000,
+        creation_time_ms=int(room.created_at.timestamp() * 1000),
         metadata=room.metadata,
-        num_participants=participants,
+        num_participants=sum(1 for p in present if not p.agent),
+        num_publishers=sum(1 for p in present if not p.agent),
+        active_recording=False,
+    )
+
+
+def _participant_pb(p: Participant) -> api.ParticipantInfo:
+    return api.ParticipantInfo(
+        sid=p.sid,
+        identity=p.identity,
+        state=api.ParticipantInfo.State.ACTIVE,
+        joined_at=int(p.joined_at.timestamp()),
+        kind=api.ParticipantInfo.Kind.AGENT if p.agent else api.ParticipantInfo.Kind.STANDARD,
     )
 
 
@@ -81,6 +100,8 @@ class LiveKitTwirp:
             "livekit.RoomService/CreateRoom": (api.CreateRoomRequest, self.create_room),
             "livekit.RoomService/ListRooms": (api.ListRoomsRequest, self.list_rooms),
             "livekit.RoomService/DeleteRoom": (api.DeleteRoomRequest, self.delete_room),
+            "livekit.RoomService/UpdateRoomMetadata": (api.UpdateRoomMetadataRequest, self.update_metadata),
+            "livekit.RoomService/ListParticipants": (api.ListParticipantsRequest, self.list_participants),
             "livekit.AgentDispatchService/CreateDispatch": (
                 api.CreateAgentDispatchRequest,
                 self.create_dispatch,
@@ -111,6 +132,8 @@ class LiveKitTwirp:
             claims = self._authenticate(request)
             message = self._decode(req_cls, ctype, body)
             reply = handler(message, claims)
+        except BadToken as exc:
+            return PlainTextResponse(str(exc), status_code=401)
         except TwirpFailure as exc:
             return _twirp_error(exc.code, exc.msg)
         if ctype == "application/json":
@@ -118,13 +141,15 @@ class LiveKitTwirp:
         return Response(reply.SerializeToString(), media_type="application/protobuf")
 
     def _authenticate(self, request: Request) -> Claims:
+        """Like livekit-server's middleware: no token → no grants (the method then denies permission);
+        a token that does not verify → a plain-text 401 before any Twirp handling."""
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer ") or not header[7:].strip():
-            raise TwirpFailure("unauthenticated", "no authorization token provided")
+            return Claims()
         try:
             return self.verifier.verify(header[7:].strip())
         except (jwt.PyJWTError, ValueError) as exc:
-            raise TwirpFailure("unauthenticated", f"invalid token: {type(exc).__name__}") from None
+            raise BadToken(f"invalid authorization token: {type(exc).__name__}") from None
 
     @staticmethod
     def _decode(req_cls: type[Message], ctype: str, body: bytes) -> Message:
@@ -140,11 +165,12 @@ class LiveKitTwirp:
     # ---- grants ---------------------------------------------------------------------------------
     @staticmethod
     def _need(claims: Claims, grant: str, room: str | None = None) -> None:
+        # livekit-server answers every permission problem with `unauthenticated` (401), not 403.
         video = claims.video
         if video is None or not getattr(video, grant, False):
-            raise TwirpFailure("permission_denied", "permissions denied")
+            raise TwirpFailure("unauthenticated", "permissions denied")
         if room is not None and video.room != room:
-            raise TwirpFailure("permission_denied", "permissions denied")
+            raise TwirpFailure("unauthenticated", "permissions denied")
 
     # ---- RoomService ----------------------------------------------------------------------------
     def create_room(self, req: Any, claims: Claims) -> Message:
@@ -157,18 +183,33 @@ class LiveKitTwirp:
             empty_timeout=req.empty_timeout,
             max_participants=req.max_participants,
         )
-        return _room_pb(room)
+        return _room_pb(room, self.state.now())
 
     def list_rooms(self, req: Any, claims: Claims) -> Message:
         self._need(claims, "room_list")
         rooms = self.state.list_rooms(list(req.names))
-        return api.ListRoomsResponse(rooms=[_room_pb(r) for r in rooms])
+        now = self.state.now()
+        return api.ListRoomsResponse(rooms=[_room_pb(r, now) for r in rooms])
 
     def delete_room(self, req: Any, claims: Claims) -> Message:
         self._need(claims, "room_create")
         if not self.state.delete_room(req.room):
             raise TwirpFailure("not_found", "requested room does not exist")
         return api.DeleteRoomResponse()
+
+    def update_metadata(self, req: Any, claims: Claims) -> Message:
+        self._need(claims, "room_admin", req.room)
+        room = self.state.update_metadata(req.room, req.metadata)
+        if room is None:
+            raise TwirpFailure("not_found", "requested room does not exist")
+        return _room_pb(room, self.state.now())
+
+    def list_participants(self, req: Any, claims: Claims) -> Message:
+        self._need(claims, "room_admin", req.room)
+        found = self.state.participants(req.room)
+        if found is None:
+            raise TwirpFailure("not_found", "requested room does not exist")
+        return api.ListParticipantsResponse(participants=[_participant_pb(p) for p in found])
 
     # ---- AgentDispatchService -------------------------------------------------------------------
     def create_dispatch(self, req: Any, claims: Claims) -> Message:

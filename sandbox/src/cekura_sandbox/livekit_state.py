@@ -1,7 +1,10 @@
-"""In-memory state of the LiveKit stand-in: rooms and agent dispatches, shared with the Cekura stand-in.
+"""In-memory state of the LiveKit stand-in: rooms, participants and agent dispatches, on the simulated clock.
 
-The Cekura stand-in reads it to decide whether a bring-your-own room exists and whether an agent was
-dispatched into it, and writes to it when it runs Cekura-managed (v2) rooms itself.
+Room lifetime follows livekit-server: agents are "dependent" participants and never keep a room open. A room
+with no other participant closes `empty_timeout` seconds after its creation, or `departure_timeout` seconds
+after the last participant left. Expiry is evaluated lazily at the time of each access (the clock only moves
+forward), so no background task is needed. A participant that joins a room that no longer exists gets a
+fresh, auto-created room: no metadata, no agent.
 """
 
 from __future__ import annotations
@@ -9,19 +12,57 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+#: livekit-server's defaults (config.go) for rooms created with 0 timeouts or auto-created by a join.
+DEFAULT_EMPTY_TIMEOUT = 300
+DEFAULT_DEPARTURE_TIMEOUT = 20
+
+
+@dataclass
+class Participant:
+    identity: str
+    sid: str
+    joined_at: datetime
+    #: When the participant leaves (None: still there). Set in advance for a planned call end.
+    leaves_at: datetime | None = None
+    agent: bool = False
+
+    def present(self, now: datetime) -> bool:
+        return self.joined_at <= now and (self.leaves_at is None or now < self.leaves_at)
 
 
 @dataclass
 class RoomInfo:
     name: str
     sid: str
+    created_at: datetime
     metadata: str = ""
-    empty_timeout: int = 0
+    empty_timeout: int = DEFAULT_EMPTY_TIMEOUT
+    departure_timeout: int = DEFAULT_DEPARTURE_TIMEOUT
     max_participants: int = 0
-    created: int = field(default_factory=lambda: int(time.time()))
+    auto_created: bool = False
+    participants: list[Participant] = field(default_factory=list)
+
+    @property
+    def created(self) -> int:
+        return int(self.created_at.timestamp())
+
+    def closes_at(self, now: datetime) -> datetime | None:
+        """When the room closes (or closed) as seen at `now`; None while a non-agent participant is in it."""
+        humans = [p for p in self.participants if not p.agent and p.joined_at <= now]
+        if any(p.present(now) for p in humans):
+            return None
+        left = [p.leaves_at for p in humans if p.leaves_at is not None]
+        if left:
+            return max(left) + timedelta(seconds=self.departure_timeout)
+        return self.created_at + timedelta(seconds=self.empty_timeout)
+
+    def present(self, now: datetime) -> list[Participant]:
+        return [p for p in self.participants if p.present(now)]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -29,8 +70,11 @@ class RoomInfo:
             "name": self.name,
             "metadata": self.metadata,
             "empty_timeout": self.empty_timeout,
+            "departure_timeout": self.departure_timeout,
             "max_participants": self.max_participants,
             "created": self.created,
+            "auto_created": self.auto_created,
+            "participants": [p.identity for p in self.participants if p.leaves_at is None],
         }
 
 
@@ -40,7 +84,7 @@ class DispatchInfo:
     agent_name: str
     room: str
     metadata: str = ""
-    created_at: int = field(default_factory=lambda: time.time_ns())
+    created_at: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         try:
@@ -55,64 +99,155 @@ def _sid(prefix: str) -> str:
 
 
 class LiveKitState:
-    """Rooms and dispatches with the real server's semantics (idempotent create, 404 on missing delete)."""
+    """Rooms and dispatches with the real server's semantics (idempotent create, 404 on missing delete,
+    rooms that close by themselves)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
         self.lock = threading.RLock()
+        self._now = now or (lambda: datetime.now(UTC))
         self.rooms: dict[str, RoomInfo] = {}
         self.dispatches: list[DispatchInfo] = []
         self.deleted_rooms: list[str] = []
+        #: Rooms the server closed by itself: (name, reason) in order.
+        self.closed_rooms: list[tuple[str, str]] = []
+
+    def now(self) -> datetime:
+        return self._now()
+
+    def expire(self, now: datetime | None = None) -> None:
+        """Close every room whose empty/departure timeout has passed at `now`."""
+        now = now or self.now()
+        with self.lock:
+            for room in list(self.rooms.values()):
+                closes = room.closes_at(now)
+                if closes is not None and closes <= now:
+                    humans = any(not p.agent for p in room.participants)
+                    self._remove(room.name)
+                    self.closed_rooms.append((room.name, "departure_timeout" if humans else "empty_timeout"))
+
+    def _remove(self, name: str) -> None:
+        self.rooms.pop(name, None)
+        self.dispatches = [d for d in self.dispatches if d.room != name]
 
     def create_room(
-        self, name: str, *, metadata: str = "", empty_timeout: int = 0, max_participants: int = 0
+        self,
+        name: str,
+        *,
+        metadata: str = "",
+        empty_timeout: int = 0,
+        departure_timeout: int = 0,
+        max_participants: int = 0,
+        at: datetime | None = None,
     ) -> RoomInfo:
+        now = at or self.now()
         with self.lock:
+            self.expire(now)
             existing = self.rooms.get(name)
             if existing is not None:
                 return existing
-            room = RoomInfo(name, _sid("RM_"), metadata, empty_timeout, max_participants)
+            room = RoomInfo(
+                name,
+                _sid("RM_"),
+                now,
+                metadata,
+                empty_timeout or DEFAULT_EMPTY_TIMEOUT,
+                departure_timeout or DEFAULT_DEPARTURE_TIMEOUT,
+                max_participants,
+            )
             self.rooms[name] = room
             return room
 
     def delete_room(self, name: str) -> bool:
-        """Remove a room and its dispatches; False when it did not exist."""
+        """Remove a room and its dispatches; False when it did not exist (or had closed by itself)."""
         with self.lock:
-            if self.rooms.pop(name, None) is None:
+            self.expire()
+            if name not in self.rooms:
                 return False
+            self._remove(name)
             self.deleted_rooms.append(name)
-            self.dispatches = [d for d in self.dispatches if d.room != name]
             return True
+
+    def update_metadata(self, name: str, metadata: str) -> RoomInfo | None:
+        with self.lock:
+            self.expire()
+            room = self.rooms.get(name)
+            if room is not None:
+                room.metadata = metadata
+            return room
 
     def list_rooms(self, names: list[str] | None = None) -> list[RoomInfo]:
         with self.lock:
+            self.expire()
             if names:
                 return [self.rooms[n] for n in names if n in self.rooms]
             return list(self.rooms.values())
 
-    def has_room(self, name: str) -> bool:
+    def get_room(self, name: str) -> RoomInfo | None:
         with self.lock:
-            return name in self.rooms
+            self.expire()
+            return self.rooms.get(name)
+
+    def has_room(self, name: str) -> bool:
+        return self.get_room(name) is not None
+
+    def participants(self, name: str) -> list[Participant] | None:
+        with self.lock:
+            now = self.now()
+            self.expire(now)
+            room = self.rooms.get(name)
+            return None if room is None else room.present(now)
+
+    def join(self, name: str, identity: str, at: datetime, leaves_at: datetime | None = None) -> RoomInfo:
+        """A participant joins at `at`; a room that does not exist (any more) is auto-created, empty."""
+        with self.lock:
+            self.expire(at)
+            room = self.rooms.get(name)
+            if room is None:
+                room = self.create_room(name, at=at)
+                room.auto_created = True
+            room.participants.append(Participant(identity, _sid("PA_"), at, leaves_at))
+            return room
+
+    def leave(self, name: str, identity: str, at: datetime, *, later: bool = False) -> None:
+        """The participant leaves at `at`: earlier than planned (a cancelled call), or, with `later`, at a
+        new planned time (a call that started late)."""
+        with self.lock:
+            room = self.rooms.get(name)
+            for p in room.participants if room is not None else []:
+                if p.identity == identity and (later or p.leaves_at is None or p.leaves_at > at):
+                    p.leaves_at = at
 
     def create_dispatch(self, agent_name: str, room: str, metadata: str = "") -> DispatchInfo:
-        """Dispatch an agent; like LiveKit, a dispatch to a room that does not exist yet creates the room."""
+        """Dispatch an agent; like LiveKit, a dispatch to a room that does not exist yet creates the room.
+        The agent joins at once, as a dependent participant that never keeps the room open."""
         with self.lock:
-            self.create_room(room)
-            dispatch = DispatchInfo(_sid("AD_"), agent_name, room, metadata)
+            now = self.now()
+            target = self.create_room(room, at=now)
+            dispatch = DispatchInfo(_sid("AD_"), agent_name, room, metadata, int(now.timestamp() * 1e9))
             self.dispatches.append(dispatch)
+            target.participants.append(Participant(f"agent-{dispatch.id}", _sid("PA_"), now, agent=True))
             return dispatch
 
     def list_dispatches(self, room: str, dispatch_id: str = "") -> list[DispatchInfo]:
         with self.lock:
+            self.expire()
             return [d for d in self.dispatches if d.room == room and (not dispatch_id or d.id == dispatch_id)]
 
     def delete_dispatch(self, room: str, dispatch_id: str) -> DispatchInfo | None:
         with self.lock:
+            self.expire()
             for d in self.dispatches:
                 if d.room == room and d.id == dispatch_id:
                     self.dispatches.remove(d)
+                    target = self.rooms.get(room)
+                    if target is not None:
+                        target.participants = [
+                            p for p in target.participants if p.identity != f"agent-{d.id}"
+                        ]
                     return d
             return None
 
-    def has_dispatch(self, room: str) -> bool:
+    def has_dispatch(self, room: str, at: datetime | None = None) -> bool:
         with self.lock:
+            self.expire(at)
             return any(d.room == room for d in self.dispatches)

@@ -136,6 +136,9 @@ class RecordingMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = int(message["status"])
+                if (b"content-length", b"0") in [(k.lower(), v) for k, v in message.get("headers", [])]:
+                    # No body (end_calls): the client has its complete answer with the headers.
+                    record(started)
             elif message["type"] == "http.response.body" and not message.get("more_body") and not recorded:
                 record(started or 0)
             await send(message)

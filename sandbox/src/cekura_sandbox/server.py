@@ -45,6 +45,8 @@ class Sandbox:
         start_time: datetime | None = None,
         agent_join_timeout: float = 3.0,
         host: str = "127.0.0.1",
+        parallel_calls: int | None = None,
+        ignore_v1_name: bool = False,
         first_result_id: int = 501,
         first_run_id: int = 1001,
     ) -> None:
@@ -62,7 +64,7 @@ class Sandbox:
         self._ports = (cekura_port, livekit_port)
         self.catalogue = catalogue if isinstance(catalogue, Catalogue) else load_catalogue(catalogue)
         self.clock = SimClock(speed, start_time)
-        self.livekit = LiveKitState()
+        self.livekit = LiveKitState(self.clock.now)
         self.recorder = Recorder()
         self.store = CekuraStore(
             catalogue=self.catalogue,
@@ -72,6 +74,8 @@ class Sandbox:
             livekit_api_key=livekit_api_key,
             livekit_api_secret=livekit_api_secret,
             agent_join_timeout=agent_join_timeout,
+            parallel_calls=parallel_calls,
+            ignore_v1_name=ignore_v1_name,
             first_result_id=first_result_id,
             first_run_id=first_run_id,
         )
@@ -236,6 +240,7 @@ class Sandbox:
     @property
     def livekit_rooms(self) -> dict[str, dict[str, Any]]:
         with self.livekit.lock:
+            self.livekit.expire()
             return {name: room.as_dict() for name, room in self.livekit.rooms.items()}
 
     @property
@@ -247,6 +252,13 @@ class Sandbox:
     def livekit_deleted_rooms(self) -> list[str]:
         with self.livekit.lock:
             return list(self.livekit.deleted_rooms)
+
+    @property
+    def livekit_closed_rooms(self) -> list[tuple[str, str]]:
+        """Rooms the LiveKit stand-in closed by itself: (name, "empty_timeout" | "departure_timeout")."""
+        with self.livekit.lock:
+            self.livekit.expire()
+            return list(self.livekit.closed_rooms)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -18,12 +18,24 @@ from livekit.api import TokenVerifier
 from cekura_sandbox.catalogue import Catalogue, Personality, TestProfile
 from cekura_sandbox.clock import SimClock, iso
 from cekura_sandbox.errors import not_found
-from cekura_sandbox.lifecycle import TERMINAL, RunRecord, plan_run
+from cekura_sandbox.lifecycle import (
+    REASON_CANCELLED,
+    REASON_NO_ANSWER,
+    REASON_NOT_CONNECTED,
+    TERMINAL,
+    RunRecord,
+    plan_run,
+)
 from cekura_sandbox.livekit_state import LiveKitState
 from cekura_sandbox.validation import Submission
 
 FIRST_RESULT_ID = 501
 FIRST_RUN_ID = 1001
+#: Organisation-wide parallel calls when neither the catalogue nor the caller sets a limit. Cekura does not
+#: publish its plans' numbers; 10 makes a 50-run batch queue for several simulated minutes, as for real.
+DEFAULT_PARALLEL_CALLS = 10
+#: livekit-server accepts tokens up to a minute past their expiry (clock-skew leeway).
+TOKEN_LEEWAY_SECONDS = 60.0
 
 
 @dataclass
@@ -34,6 +46,7 @@ class ResultRecord:
     run_as_text: bool
     created_at: datetime
     run_ids: list[int] = field(default_factory=list)
+    run_settings: dict[str, Any] = field(default_factory=dict)
 
 
 class CekuraStore:
@@ -50,6 +63,8 @@ class CekuraStore:
         livekit_api_secret: str,
         livekit_hosts: set[str] | None = None,
         agent_join_timeout: float = 3.0,
+        parallel_calls: int | None = None,
+        ignore_v1_name: bool = False,
         first_result_id: int = FIRST_RESULT_ID,
         first_run_id: int = FIRST_RUN_ID,
     ) -> None:
@@ -64,6 +79,13 @@ class CekuraStore:
         self.livekit_hosts: set[str] = livekit_hosts or set()
         #: Real seconds a bring-your-own run waits for an agent dispatch before failing "agent did not join".
         self.agent_join_timeout = agent_join_timeout
+        limit = parallel_calls or catalogue.parallel_call_limit or DEFAULT_PARALLEL_CALLS
+        if limit < 1:
+            raise ValueError(f"parallel_calls={parallel_calls!r} must be at least 1")
+        #: Calls of the organisation in flight at once; beyond it runs wait `in_queue`.
+        self.parallel_calls = limit
+        #: Drop top-level `name` on v1/chat submits (neither the docs nor the spec declare it there).
+        self.ignore_v1_name = ignore_v1_name
         self.lock = threading.RLock()
         self.results: dict[int, ResultRecord] = {}
         self.runs: dict[int, RunRecord] = {}
@@ -78,8 +100,11 @@ class CekuraStore:
             agent = self.catalogue.agents[sub.agent_id]
             result_id = self._next_result
             self._next_result += 1
-            name = sub.name or f"LiveKit run {result_id}"
+            name = sub.name or ""
+            if sub.mode in ("v1", "chat") and self.ignore_v1_name:
+                name = ""
             result = ResultRecord(result_id, name, agent.id, sub.mode == "chat", now)
+            result.run_settings = _run_settings(sub)
             personalities: list[Personality | None] = [
                 self.catalogue.personalities[p] for p in sub.personality_ids
             ] or [None]
@@ -87,6 +112,7 @@ class CekuraStore:
                 self.catalogue.test_profiles[t] for t in sub.test_profile_ids
             ] or [None]
             slots: list[float] = []
+            lines = self._busy_lines(now)
             for item in sub.items:
                 for _ in range(sub.frequency):
                     for personality in personalities:
@@ -96,6 +122,9 @@ class CekuraStore:
                             slot_free = 0.0
                             if sub.concurrency_limit and len(slots) >= sub.concurrency_limit:
                                 slot_free = heapq.heappop(slots)
+                            org = lines.setdefault(self._line_key(item.scenario.agent), [])
+                            while len(org) >= self._limit_of(item.scenario.agent):
+                                slot_free = max(slot_free, heapq.heappop(org))
                             run = plan_run(
                                 seed=self.seed,
                                 run_id=run_id,
@@ -115,11 +144,15 @@ class CekuraStore:
                             )
                             if sub.concurrency_limit:
                                 heapq.heappush(slots, run.t_end)
+                            heapq.heappush(org, run.t_end)
                             if sub.mode in ("v1", "chat"):
                                 run.byo = True
                                 run.room_url = item.livekit_room_url
                                 run.access_token = item.access_token
-                                run.room_name = _unverified_room(item.access_token)
+                                run.room_name, run.tester_identity, expires = _unverified_claims(
+                                    item.access_token
+                                )
+                                run.token_valid_for = expires - time.time() if expires else 0.0
                                 run.connection_resolved = False
                                 self._awaiting_connection.add(run_id)
                             else:
@@ -128,6 +161,28 @@ class CekuraStore:
                             result.run_ids.append(run_id)
             self.results[result_id] = result
             return self._result_view(result, now, runs_as="list", full_runs=False)
+
+    # ---- the organisation's parallel-call limit --------------------------------------------------
+    def _line_key(self, agent_id: int) -> str:
+        agent = self.catalogue.agents[agent_id]
+        return f"agent:{agent_id}" if agent.parallel_call_limit else "organisation"
+
+    def _limit_of(self, agent_id: int) -> int:
+        return self.catalogue.agents[agent_id].parallel_call_limit or self.parallel_calls
+
+    def _busy_lines(self, now: datetime) -> dict[str, list[float]]:
+        """Per limit key, a heap of when each call still in flight or queued frees its line (seconds from
+        now). Runs are served first come first served, so the k-th line to free is the next run's."""
+        lines: dict[str, list[float]] = {}
+        for run in self.runs.values():
+            end = run.at(run.t_end)
+            if run.final_at is not None and run.final_at < end:
+                end = max(run.final_at, run.at(run.t_start, False))
+            if end > now:
+                lines.setdefault(self._line_key(run.agent.id), []).append((end - now).total_seconds())
+        for heap in lines.values():
+            heapq.heapify(heap)
+        return lines
 
     def _start_managed_room(self, run: RunRecord, sub: Submission) -> None:
         """v2: Cekura creates the room (agent config in room metadata) and dispatches the agent into it."""
@@ -142,6 +197,8 @@ class CekuraStore:
             empty_timeout=300,
             max_participants=4,
         )
+        # Cekura's tester holds its own room from the start to the planned end of the call.
+        self.livekit.join(room, f"cekura-tester-{run.id}", run.submitted_at, run.at(run.t_end))
         job: dict[str, Any] = {"scenario_id": run.scenario.id, "run_id": run.id}
         if run.test_profile is not None:
             job["test_profile_data"] = run.test_profile.as_data()
@@ -169,24 +226,30 @@ class CekuraStore:
 
     def _resolve_connection(self, run: RunRecord, now: datetime) -> bool:
         if run.agent_wait_started_real is None:
-            problem = self._connection_problem(run)
+            joined_at = run.call_start()
+            problem = self._connection_problem(run, joined_at)
             if problem:
                 run.end(
-                    run.call_start(),
+                    joined_at,
                     "failed",
                     f"Failed to connect to LiveKit room: {problem}",
-                    "connection_failed",
+                    REASON_NOT_CONNECTED,
                 )
                 run.connection_resolved = True
                 return True
+            # The tester joins when the run leaves the queue. A room that closed meanwhile (empty_timeout:
+            # the agent alone does not keep it open) is auto-created afresh: no metadata, no agent.
+            self.livekit.join(run.room_name, run.tester_identity, joined_at, run.at(run.t_end))
+            run.joined_room = True
             run.agent_wait_started_real = time.monotonic()
             first_check = True
         else:
             first_check = False
-        if self.livekit.has_dispatch(run.room_name):
+        if self.livekit.has_dispatch(run.room_name, run.call_start() if first_check else now):
             if not first_check:
                 # The agent arrived late: the call starts now, the rest of the plan moves with it.
                 run.shift = max((now - run.call_start()).total_seconds(), 0.0)
+                self.livekit.leave(run.room_name, run.tester_identity, run.at(run.t_end), later=True)
             run.connection_resolved = True
             return True
         if time.monotonic() - run.agent_wait_started_real >= self.agent_join_timeout:
@@ -194,15 +257,22 @@ class CekuraStore:
             run.end(
                 now,
                 "failed",
-                f"Agent did not join the room {run.room_name!r} within {self.agent_join_timeout:g} seconds",
-                "agent_did_not_join",
+                f"The agent did not answer in room {run.room_name!r} within {self.agent_join_timeout:g} "
+                "seconds (no agent in the room)",
+                REASON_NO_ANSWER,
             )
+            self._leave(run, now)
             run.connection_resolved = True
             return True
         return False
 
-    def _connection_problem(self, run: RunRecord) -> str:
-        """Why the Cekura tester could not join the room, or '' when it could."""
+    def _leave(self, run: RunRecord, at: datetime) -> None:
+        """The tester leaves the bring-your-own room (call ended early or moved)."""
+        if run.byo and run.joined_room:
+            self.livekit.leave(run.room_name, run.tester_identity, at)
+
+    def _connection_problem(self, run: RunRecord, joined_at: datetime) -> str:
+        """Why the Cekura tester could not join the room at `joined_at`, or '' when it could."""
         parsed = urlparse(run.room_url)
         if parsed.scheme not in ("ws", "wss", "http", "https") or not parsed.netloc:
             return f"invalid room URL {run.room_url!r}"
@@ -212,6 +282,8 @@ class CekuraStore:
             claims = self._verifier.verify(run.access_token)
         except jwt.ExpiredSignatureError:
             return "401 Unauthorized: token is expired"
+        except jwt.ImmatureSignatureError:
+            return "401 Unauthorized: token is not valid yet"
         except jwt.InvalidSignatureError:
             return "401 Unauthorized: invalid token signature (wrong API secret?)"
         except jwt.InvalidIssuerError:
@@ -225,8 +297,11 @@ class CekuraStore:
             return "403 Forbidden: token is not bound to a room"
         if not claims.identity:
             return "401 Unauthorized: token has no identity"
-        if not self.livekit.has_room(video.room):
-            return f"room {video.room!r} does not exist"
+        # Expiry on the simulated clock: the token's remaining real lifetime at submit, against the
+        # simulated time the run spent queued before the tester joins.
+        waited = (joined_at - run.submitted_at).total_seconds()
+        if waited > run.token_valid_for + TOKEN_LEEWAY_SECONDS:
+            return "401 Unauthorized: token is expired"
         return ""
 
     # ---- reads ----------------------------------------------------------------------------------
@@ -303,6 +378,48 @@ class CekuraStore:
             "updated_at": created,
         }
 
+    def list_agents(self, project_id: int | None) -> list[dict[str, Any]]:
+        return [
+            self.agent(a.id)
+            for a in sorted(self.catalogue.agents.values(), key=lambda a: a.id)
+            if project_id is None or a.project == project_id
+        ]
+
+    def list_scenarios(self, agent_id: int | None, project_id: int | None) -> list[dict[str, Any]]:
+        """The catalogue's scenarios as the Scenario schema (the subset a user reads to pick ids)."""
+        out = []
+        for sc in sorted(self.catalogue.scenarios.values(), key=lambda x: x.id):
+            agent = self.catalogue.agents[sc.agent]
+            if (agent_id is not None and sc.agent != agent_id) or (
+                project_id is not None and agent.project != project_id
+            ):
+                continue
+            personality = self.catalogue.personalities.get(sc.personality)
+            out.append(
+                {
+                    "id": sc.id,
+                    "name": sc.name,
+                    "agent": agent.id,
+                    "agent_name": agent.name,
+                    "project": agent.project,
+                    "personality": sc.personality,
+                    "personality_name": personality.name if personality else "",
+                    "tags": [],
+                    "metrics": list(sc.metrics),
+                    "metric_names": [self.catalogue.metrics[m].name for m in sc.metrics],
+                    "instructions": f"Call the agent about: {sc.name.lower()}.",
+                    "expected_outcome_prompt": f"The caller's request '{sc.name}' is fully resolved.",
+                    "scenario_language": "en",
+                    "scenario_type": "instruction",
+                    "is_predefined": False,
+                    "test_profile": None,
+                    "test_profile_data": None,
+                    "folder_path": "",
+                    "max_duration": int(sc.duration[1] * 1.5) + 60,
+                }
+            )
+        return out
+
     # ---- cancel ---------------------------------------------------------------------------------
     def end_calls(self, result_id: int) -> dict[str, Any]:
         with self.lock:
@@ -314,9 +431,9 @@ class CekuraStore:
             for run_id in result.run_ids:
                 run = self.runs[run_id]
                 if not run.is_terminal(now):
-                    run.end(now, "cancelled", "Call ended via API", "call_ended_by_api")
+                    self._cancel(run, now)
                     ended.append(run_id)
-            return {"detail": f"Ended {len(ended)} call(s).", "ended_runs": ended}
+            return {"ended_runs": ended}
 
     def end_call(self, run_id: int) -> dict[str, Any]:
         with self.lock:
@@ -324,10 +441,13 @@ class CekuraStore:
             if run is None:
                 raise not_found()
             now = self.clock.now()
-            if run.is_terminal(now):
-                return {"detail": f"Run {run_id} already finished with status {run.status(now)!r}."}
-            run.end(now, "cancelled", "Call ended via API", "call_ended_by_api")
-            return {"detail": f"Call of run {run_id} ended."}
+            if not run.is_terminal(now):
+                self._cancel(run, now)
+            return {}
+
+    def _cancel(self, run: RunRecord, now: datetime) -> None:
+        run.end(now, "cancelled", "Call ended via API", REASON_CANCELLED)
+        self._leave(run, now)
 
     def shareable_link(self, result_id: int, base_url: str) -> dict[str, Any]:
         with self.lock:
@@ -360,7 +480,7 @@ class CekuraStore:
             "name": result.name,
             "agent": agent.id,
             "agent_name": agent.name,
-            "agent_version": "",
+            "agent_version": None,
             "status": _result_status(statuses),
             "success_rate": round(100.0 * success / terminal, 2) if terminal else 0.0,
             "run_as_text": result.run_as_text,
@@ -371,16 +491,53 @@ class CekuraStore:
             "success_runs_count": success,
             "failed_runs_count": terminal - success,
             "failed_infrastructure_runs": failed_infra,
+            "run_settings": dict(result.run_settings),
             "created_at": iso(result.created_at),
             "updated_at": iso(max([r.last_change(now) for r in runs], default=result.created_at)),
         }
         if full_runs:
             view["total_duration"] = f"{total_seconds // 60:02d}:{total_seconds % 60:02d}"
+            view.update(_summaries(full, done=terminal == len(runs)))
         if runs_as == "dict":
             view["runs"] = {str(d["id"]): d for d in full}
         else:
             view["runs"] = [r.summary(now) for r in runs]
         return view
+
+
+def _summaries(runs: list[dict[str, Any]], *, done: bool) -> dict[str, Any]:
+    """Plausible `failed_reasons`, `ai_summary` and `ai_summary_status` of a result detail (generated
+    text in the real service; here a deterministic digest of the runs)."""
+    failing = [r for r in runs if r["status"] in TERMINAL and not r["success"]]
+    issues: dict[str, list[int]] = {}
+    for run in failing:
+        why = run["error_message"] or next(
+            (m["name"] for m in run["evaluation"]["metrics"] if not m.get("passed", True)), "expected outcome"
+        )
+        issues.setdefault(str(why), []).append(run["id"])
+    ranked = sorted(issues.items(), key=lambda kv: -len(kv[1]))
+    reasons = {
+        "issues": [
+            {"rank": i + 1, "run_ids": ids, "description": why, "affected_count": len(ids)}
+            for i, (why, ids) in enumerate(ranked)
+        ],
+        "total_failed_runs": len(failing),
+    }
+    summary = None
+    if done:
+        passed = sum(1 for r in runs if r["success"])
+        summary = {
+            "what_happened": f"{len(runs) - passed} of {len(runs)} runs failed, {passed} passed.",
+            "why_it_happened": "; ".join(why for why, _ in ranked[:3])
+            or "Every run met its expected outcome.",
+            "how_to_fix": "Open the failing runs' transcripts and metric explanations.",
+            "generated_from_runs_count": len(runs),
+        }
+    return {
+        "failed_reasons": reasons if failing else None,
+        "ai_summary": summary,
+        "ai_summary_status": "completed" if done else "pending",
+    }
 
 
 def _result_status(statuses: list[str]) -> str:
@@ -404,14 +561,31 @@ def _secs(mmss: str) -> int:
     return int(minutes) * 60 + int(seconds or 0)
 
 
-def _unverified_room(token: str) -> str:
-    """The room a join token is for, read without verification (verification happens at call start)."""
+def _unverified_claims(token: str) -> tuple[str, str, float]:
+    """Room, identity and expiry (epoch seconds, 0 = none) of a join token, read without verification
+    (verification happens when the tester joins)."""
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
-        return ""
+        return "", "", 0.0
     video = claims.get("video") or {}
-    return str(video.get("room") or "")
+    exp = claims.get("exp")
+    return (
+        str(video.get("room") or ""),
+        str(claims.get("sub") or "cekura-tester"),
+        float(exp) if isinstance(exp, int | float) else 0.0,
+    )
+
+
+def _run_settings(sub: Submission) -> dict[str, Any]:
+    """The override-relevant part of the submit body, as the spec's `run_settings` snapshot."""
+    return {
+        "frequency": sub.frequency,
+        "personality_ids": list(sub.personality_ids),
+        "test_profile_ids": list(sub.test_profile_ids),
+        "concurrency_limit": sub.concurrency_limit,
+        "mode": {"v1": "livekit", "chat": "livekit_chat", "v2": "livekit_v2"}[sub.mode],
+    }
 
 
 def _run_list_item(data: dict[str, Any], run: RunRecord) -> dict[str, Any]:
