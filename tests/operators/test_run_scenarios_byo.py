@@ -36,7 +36,7 @@ def test_rooms_created_tokens_minted_agent_dispatched(
     cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
     ctx = make_context(store=MemoryStateStore())
-    summary = _op(wait_for_completion=False).execute(ctx)
+    summary = _op(wait_for_completion=False, timeout=None).execute(ctx)
 
     assert cekura_sandbox.count("POST", SUBMIT_V1) == 1
     rooms = cekura_sandbox.livekit_rooms
@@ -163,11 +163,12 @@ def test_tokens_and_secrets_never_in_xcom_state_or_logs(
 def test_partial_room_creation_leaves_no_room_and_submits_nothing(
     cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
-    """Issue 11 item 6: 4 of 6 rooms created, then a failure — the 4 used to stay behind."""
-    cekura_sandbox.inject_fault("CreateRoom", kind="500", times=2, server="livekit")
+    """Issue 11 item 6: some of 6 rooms fail to create (an unreadable answer: not retried, and the room
+    may exist anyway) — the created ones used to stay behind."""
+    cekura_sandbox.inject_fault("CreateRoom", kind="malformed", times=2, server="livekit")
     with pytest.raises(Exception, match="CreateRoom"):
         _op(frequency=3, wait_for_completion=False).execute(make_context(store=MemoryStateStore()))
     assert cekura_sandbox.count("POST", "RoomService/CreateRoom", server="livekit") == 6
-    assert len(cekura_sandbox.livekit_deleted_rooms) == 4  # exactly the ones that were created
+    assert len(set(cekura_sandbox.livekit_deleted_rooms)) == 6  # the 4 answered and the 2 unreadable ones
     assert cekura_sandbox.livekit_rooms == {}
     assert cekura_sandbox.count("POST", SUBMIT_V1) == 0  # nothing paid for

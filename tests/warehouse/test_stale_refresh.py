@@ -6,7 +6,7 @@ nothing ever refreshed them once Cekura finished the runs.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cekura_sandbox import Sandbox
@@ -49,12 +49,14 @@ def test_unfinished_rows_are_reloaded_by_the_next_load(
     cekura_slow_sandbox: Sandbox, warehouse: WarehouseTarget
 ) -> None:
     # The real-time sandbox: calls last about a minute, so a load right after the submit sees none finished.
+    # Its clock starts hours back so that it can later jump forward (never past the wall clock).
+    cekura_slow_sandbox.set_time(datetime.now(UTC) - timedelta(hours=5))
     stale = _submit("stale batch")
     assert _load(warehouse, stale)["refreshed_results"] == []
     assert _unfinished(warehouse, stale) == 4  # loaded right after submitting: nothing finished yet
-    cekura_slow_sandbox.set_time(cekura_slow_sandbox.now() + timedelta(hours=2))  # Cekura finishes the calls
+    cekura_slow_sandbox.set_time(datetime.now(UTC) - timedelta(hours=3))  # Cekura finishes the calls
     nxt = _submit("next batch")
-    cekura_slow_sandbox.set_time(cekura_slow_sandbox.now() + timedelta(hours=2))
+    cekura_slow_sandbox.set_time(datetime.now(UTC))
     summary = _load(warehouse, nxt)
     assert summary["refreshed_results"] == [stale]
     assert _unfinished(warehouse, stale) == 0
@@ -66,9 +68,10 @@ def test_unfinished_rows_are_reloaded_by_the_next_load(
 
 
 def test_refresh_can_be_turned_off(cekura_slow_sandbox: Sandbox, sqlite_warehouse: WarehouseTarget) -> None:
+    cekura_slow_sandbox.set_time(datetime.now(UTC) - timedelta(hours=5))
     stale = _submit("stale batch")
     _load(sqlite_warehouse, stale)
-    cekura_slow_sandbox.set_time(cekura_slow_sandbox.now() + timedelta(hours=2))
+    cekura_slow_sandbox.set_time(datetime.now(UTC))
     nxt = _submit("next batch")
     assert _load(sqlite_warehouse, nxt, refresh_stale_days=0)["refreshed_results"] == []
     assert _unfinished(sqlite_warehouse, stale) == 4
