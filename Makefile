@@ -47,8 +47,9 @@ demo: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/cekura-sandbox
 
+# The seven benchmarks of issue 14 (about 12 minutes); rewrites BENCHMARKS.md. A smoke size runs in `make test`.
 bench: $(STAMP)
-	$(BIN)/python -m bench.load_benchmark
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .airflow* .demo artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -7,10 +7,14 @@ because a lost response may already have created a batch (see ../shared/cekura-a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import itertools
 import json
 import logging
+import ssl
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +34,7 @@ from cekura_livekit.hooks.errors import (
     CekuraTransportError,
     CekuraValidationError,
 )
+from cekura_livekit.hooks.livekit import redact_tokens
 from cekura_livekit.hooks.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,95 @@ API_PATHS: dict[str, str] = {
     "agent": "/test_framework/v2/aiagents/{agent_id}/",
     "shareable_link": "/test_framework/v1/results/{result_id}/create_shareable_link_token/",
 }
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """The process's one TLS context: building it (loading the CA bundle) costs ~35 ms, so once is enough.
+
+    Every client (sync or async, every hook, every sensor poke and trigger start) passes it as `verify=`.
+    """
+    return httpx.create_ssl_context()
+
+
+#: The shared pool's size: enough for hundreds of waiting triggers polling at once on one loop.
+SHARED_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+#: Requests in flight on one shared client. Why a gate below the pool size: requests queued *inside*
+#: httpcore's async pool cost CPU per queued request on every connection hand-over (500 waiting triggers:
+#: ~20 ms CPU a poll, falling 5× behind schedule); queued on a semaphore they cost nothing (~4 ms a poll).
+SHARED_IN_FLIGHT = 50
+DEFAULT_LIMITS = httpx.Limits()
+
+
+class _SharedAsyncClients:
+    """One `AsyncClient` per (event loop, base URL, timeout), reference counted.
+
+    Why: a triggerer runs hundreds of triggers on one loop; a client each would hold hundreds of pools and
+    SSL states (~1 MB each). Clients carry no credentials (the API key goes with each request), so
+    triggers of different connections to the same API share one pool. A client is closed when its last
+    user leaves, and per loop, because an `AsyncClient` must not cross event loops.
+    """
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[str, float], tuple[httpx.AsyncClient, int]]
+        ] = weakref.WeakKeyDictionary()
+        self._gates: weakref.WeakKeyDictionary[httpx.AsyncClient, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.created = 0  # how many clients were ever built (tests and benchmarks read it)
+
+    def acquire(self, base_url: str, timeout: float) -> httpx.AsyncClient:
+        clients = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        key = (base_url, timeout)
+        client, users = clients.get(key) or (None, 0)
+        if client is None or client.is_closed:
+            client, users = _new_async_client(base_url, timeout, None, None, SHARED_LIMITS), 0
+            self.created += 1
+        clients[key] = (client, users + 1)
+        return client
+
+    def gate(self, client: httpx.AsyncClient) -> asyncio.Semaphore:
+        """The semaphore bounding requests in flight on a shared client (see SHARED_IN_FLIGHT)."""
+        gate = self._gates.get(client)
+        if gate is None:
+            gate = self._gates[client] = asyncio.Semaphore(SHARED_IN_FLIGHT)
+        return gate
+
+    async def release(self, client: httpx.AsyncClient) -> None:
+        clients = self._by_loop.get(asyncio.get_running_loop(), {})
+        for key, (held, users) in list(clients.items()):
+            if held is client:
+                if users > 1:
+                    clients[key] = (held, users - 1)
+                    return
+                del clients[key]
+                break
+        await client.aclose()
+
+    def users(self) -> int:
+        """Hooks currently holding a shared client on the running loop."""
+        return sum(n for _, n in self._by_loop.get(asyncio.get_running_loop(), {}).values())
+
+
+def _new_async_client(
+    base_url: str,
+    timeout: float,
+    headers: Mapping[str, str] | None,
+    transport: httpx.AsyncBaseTransport | None,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers=headers,
+        timeout=timeout,
+        transport=transport,
+        verify=ssl_context(),
+        limits=limits,
+    )
+
+
+shared_async_clients = _SharedAsyncClients()
 
 
 @dataclass(frozen=True)
@@ -131,6 +225,7 @@ class CekuraHook(BaseHook):
         self._settings: _Settings | None = None
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
+        self._shared = False
 
     # ------------------------------------------------------------------ connection
     @classmethod
@@ -236,7 +331,11 @@ class CekuraHook(BaseHook):
         if self._client is None:
             s = self.settings
             self._client = httpx.Client(
-                base_url=s.base_url, headers=self._headers(s), timeout=s.timeout, transport=self._transport
+                base_url=s.base_url,
+                headers=self._headers(s),
+                timeout=s.timeout,
+                transport=self._transport,
+                verify=ssl_context(),
             )
         return self._client
 
@@ -249,15 +348,22 @@ class CekuraHook(BaseHook):
         if self._settings is None:
             self._settings = self._settings_from(await BaseHook.aget_connection(self.cekura_conn_id))
         s = self._settings
-        self._aclient = httpx.AsyncClient(
-            base_url=s.base_url, headers=self._headers(s), timeout=s.timeout, transport=self._async_transport
-        )
+        if self._async_transport is None:  # the common case: the loop's shared pool for this API
+            self._aclient = shared_async_clients.acquire(s.base_url, s.timeout)
+            self._shared = True
+        else:  # an injected transport (tests) gets a client of its own
+            self._aclient = _new_async_client(s.base_url, s.timeout, None, self._async_transport)
+            self._shared = False
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
+        client, self._aclient = self._aclient, None
+        if client is None:
+            return
+        if self._shared:
+            await shared_async_clients.release(client)
+        else:
+            await client.aclose()
 
     @asynccontextmanager
     async def _async_client(self) -> AsyncIterator[httpx.AsyncClient]:
@@ -271,8 +377,9 @@ class CekuraHook(BaseHook):
 
     # ------------------------------------------------------------------ request core
     def _redact(self, text: str) -> str:
+        """No API key and no join token (a 4xx may echo the submitted payload) in an error's text."""
         key = self._settings.api_key if self._settings else ""
-        return text.replace(key, "***") if key else text
+        return redact_tokens(text.replace(key, "***") if key else text)
 
     def _error_for(self, call: _Call, response: httpx.Response) -> CekuraError:
         status = response.status_code
@@ -390,11 +497,15 @@ class CekuraHook(BaseHook):
 
     async def _arequest(self, call: _Call) -> Any:
         async with self._async_client() as client:
+            assert self._settings is not None
+            headers = self._headers(self._settings)  # per request: the pooled client is shared
+            gate = shared_async_clients.gate(client) if self._shared else contextlib.nullcontext()
             for attempt in itertools.count(1):
                 try:
-                    outcome: httpx.Response | httpx.HTTPError = await client.request(
-                        call.method, call.path, params=call.params, json=call.body
-                    )
+                    async with gate:
+                        outcome: httpx.Response | httpx.HTTPError = await client.request(
+                            call.method, call.path, params=call.params, json=call.body, headers=headers
+                        )
                 except httpx.HTTPError as exc:
                     outcome = exc
                 done, value = self._settle(call, attempt, outcome)

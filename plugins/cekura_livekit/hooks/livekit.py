@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -76,6 +77,48 @@ def _mask(value: str) -> None:
         mask_secret(value)
     except Exception:  # outside a task there may be no masker; never fail on that
         log.debug("secret masker unavailable")
+
+
+#: Any JWT: base64url header and payload (both JSON objects, so both start `eyJ`) and a signature.
+JWT_PATTERN = r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"
+_JWT = re.compile(JWT_PATTERN)
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with every JWT replaced by `***`: for error messages that may echo a submitted payload."""
+    return _JWT.sub("***", text)
+
+
+def _mask_token(token: str) -> None:
+    """Mask a minted join token without registering it with the secrets masker one by one.
+
+    Why: the masker recompiles one alternation of *all* its patterns for every secret added (and a supervised
+    task also sends each one to the supervisor, which does the same), so registering 1,000 tokens costs
+    minutes. Instead the process's masker gets the JWT *shape* once: one pattern that hides this token,
+    every later one and any other JWT, at the cost of a single compile. If the masker's internals are not
+    what we expect (another Airflow version), fall back to registering the token itself.
+    """
+    if _JWT.fullmatch(token) and _install_jwt_pattern():
+        return
+    _mask(token)
+
+
+def _install_jwt_pattern() -> bool:
+    """Add JWT_PATTERN to this process's secrets masker (once; again after a masker reset)."""
+    try:
+        from airflow.sdk.log import _secrets_masker
+
+        masker = _secrets_masker()
+        patterns = masker.patterns
+        if not isinstance(patterns, set):
+            return False
+        if JWT_PATTERN not in patterns:
+            patterns.add(JWT_PATTERN)
+            masker.replacer = re.compile("|".join(patterns))
+        return True
+    except Exception:  # no masker here (plain scripts) or a different masker: register tokens instead
+        log.debug("secret masker patterns unavailable")
+        return False
 
 
 def _status_of(exc: BaseException) -> int | None:
@@ -193,7 +236,10 @@ class LiveKitHook(BaseHook):
 
     # ------------------------------------------------------------------ tokens
     def mint_join_token(self, room: str, *, identity: str, ttl: timedelta, name: str | None = None) -> str:
-        """A short-lived JWT that lets one participant join one room. Masked as soon as it exists."""
+        """A short-lived JWT that lets one participant join one room. Masked as soon as it exists.
+
+        Minting is O(1) a token: the masker learns the JWT shape once (see `_mask_token`), not each token.
+        """
         from livekit.api import AccessToken, VideoGrants
 
         creds = self.credentials
@@ -205,7 +251,7 @@ class LiveKitHook(BaseHook):
             .with_grants(VideoGrants(room_join=True, room=room))
             .to_jwt()
         )
-        _mask(token)
+        _mask_token(token)
         return token
 
     # ------------------------------------------------------------------ async API

@@ -118,11 +118,12 @@ class CekuraRunsSensor(BaseSensorOperator):
         from cekura_livekit.batch.dashboard import dashboard_url
         from cekura_livekit.links import pushed_dashboard_url
 
-        ti = context["ti"]
-        url = pushed_dashboard_url(ti)
+        ti = context.get("ti")
+        url = pushed_dashboard_url(ti) if ti is not None else ""
         if not url:
             url = dashboard_url(hook, result_id, payload=hook.get_result(result_id))
-            ti.xcom_push(key=DASHBOARD_URL_KEY, value=url)
+            if ti is not None:
+                ti.xcom_push(key=DASHBOARD_URL_KEY, value=url)
         return url
 
     def _verdict(self, context: Context, event: dict[str, Any], hook: CekuraHook) -> dict[str, Any]:
@@ -141,8 +142,6 @@ class CekuraRunsSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         target = self._target()
         hook = self._hook()
-        if target.result_id is not None:
-            self._dashboard(context, hook, target.result_id)  # the link works while the batch runs
         snap = drive(target.poll(), hook)
         self.log.info("%s", snap.describe())
         if not snap.terminal:
@@ -158,6 +157,9 @@ class CekuraRunsSensor(BaseSensorOperator):
             return self._execute(context)
 
     def _execute(self, context: Context) -> Any:
+        result_id = self._target().result_id
+        if result_id is not None:  # once per try, not per poke: the link works while the batch runs
+            self._dashboard(context, self._hook(), result_id)
         if not self.deferrable:
             return super().execute(context)
         # Check before deferring: a finished batch needs no triggerer round-trip.

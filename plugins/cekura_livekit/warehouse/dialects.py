@@ -80,14 +80,31 @@ class Dialect:
         return value
 
     def rows(self, frame: pd.DataFrame, table: Table) -> list[tuple[Any, ...]]:
-        """Frame → DB-API rows in the table's column order, NA → None, types the driver binds."""
+        """Frame → DB-API rows in the table's column order, NA → None, types the driver binds.
+
+        Column at a time, not value at a time: timestamps leave pandas in one vectorised call, and a
+        dialect's `db_value` runs per distinct value (dates repeat) or not at all when it is the identity.
+        """
         columns = []
         for name in table.column_names:
             series = frame[name]
             logical = table.types[name]
-            values = series.astype(object).where(series.notna(), None).tolist()
+            missing = series.isna().to_numpy()
+            values: list[Any]
+            if pd.api.types.is_datetime64_any_dtype(series.dtype):
+                values = list(series.dt.to_pydatetime())
+            else:
+                values = series.astype(object).tolist()
+            if missing.any():
+                values = [None if gone else v for v, gone in zip(values, missing, strict=True)]
             if logical in {"timestamp", "date", "bool"}:
-                values = [None if v is None else self.db_value(logical, v) for v in values]
+                probe = next((v for v in values if v is not None), None)
+                if probe is not None and self.db_value(logical, probe) is not probe:
+                    if logical == "date":
+                        converted = {v: self.db_value(logical, v) for v in set(values) if v is not None}
+                        values = [None if v is None else converted[v] for v in values]
+                    else:
+                        values = [None if v is None else self.db_value(logical, v) for v in values]
             columns.append(values)
         return list(zip(*columns, strict=True))
 
@@ -154,24 +171,51 @@ class PostgresDialect(Dialect):
         return value
 
     def upsert(self, cur: Any, table: Table, frame: pd.DataFrame) -> int:
-        """COPY into a temporary table, then one INSERT … ON CONFLICT … DO UPDATE (only changed rows)."""
+        """Binary COPY into a temporary table, then one INSERT … ON CONFLICT … DO UPDATE (only changed rows).
+
+        A first load into an empty table skips the temporary table: with the table locked against
+        concurrent writers and still empty, every row is new, so a binary COPY straight into it has the
+        upsert's exact outcome at the cost of the COPY alone.
+        """
         if frame.empty:
             return 0
+        oids = {"int": "int8", "float": "float8", "text": "text", "bool": "bool"}
+        oids |= {"timestamp": "timestamptz", "date": "date"}
+        types = [oids[table.types[c]] for c in table.column_names]
+        target = self.table(table)
+        empty = f"SELECT NOT EXISTS (SELECT 1 FROM {target})"
+        if cur.execute(empty).fetchone()[0]:
+            cur.execute(f"LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
+            if cur.execute(empty).fetchone()[0]:
+                copy_rows(cur, target, table.column_names, self.rows(frame, table), types)
+                return len(frame)
         temp = q(f"_load_{self.raw_table_name(table)}")
         cur.execute(f"DROP TABLE IF EXISTS {temp}")
-        cur.execute(f"CREATE TEMP TABLE {temp} (LIKE {self.table(table)} INCLUDING DEFAULTS) ON COMMIT DROP")
-        copy_rows(cur, temp, table.column_names, self.rows(frame, table))
+        cur.execute(f"CREATE TEMP TABLE {temp} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP")
+        copy_rows(cur, temp, table.column_names, self.rows(frame, table), types)
         cols = ", ".join(q(c) for c in table.column_names)
-        cur.execute(self.upsert_sql(self.table(table), table, f"SELECT {cols} FROM {temp}"))
+        cur.execute(self.upsert_sql(target, table, f"SELECT {cols} FROM {temp}"))
         changed = int(cur.rowcount or 0)
         cur.execute(f"DROP TABLE {temp}")
         return changed
 
 
-def copy_rows(cur: Any, target: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """psycopg 3 `COPY … FROM STDIN`, row by row through the driver's (C-accelerated) text dumpers."""
+def copy_rows(
+    cur: Any,
+    target: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    types: Sequence[str] | None = None,
+) -> None:
+    """psycopg 3 `COPY … FROM STDIN` through the driver's C dumpers; binary when the column types are given.
+
+    Binary skips formatting every value as text and the server's parsing of it (about half the cost).
+    """
     cols = ", ".join(q(c) for c in columns)
-    with cur.copy(f"COPY {target} ({cols}) FROM STDIN") as copy:
+    binary = " (FORMAT BINARY)" if types is not None else ""
+    with cur.copy(f"COPY {target} ({cols}) FROM STDIN{binary}") as copy:
+        if types is not None:
+            copy.set_types(list(types))
         for row in rows:
             copy.write_row(row)
 

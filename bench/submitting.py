@@ -1,0 +1,175 @@
+"""Benchmark 2, submitting bring-your-own rooms: 1,000 runs by phase, vs a naive loop and vs minting alone.
+
+Phases through the public hooks, as the operator drives them: create the rooms (bounded concurrency, one
+LiveKit client), mint one join token per run, one submit, dispatch the agent into every room. The naive loop
+does each room and each dispatch as its own call with its own client. Token minting is also measured alone:
+bare `AccessToken`s (the limit), the hook's masked minting, and the pre-fix way (every token registered
+with the secrets masker) at 100/200/400.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from datetime import timedelta
+
+from bench.common import Section, Target, airflow_env, repeat, sandbox_process
+
+AGENT = "acme-support"
+TTL = timedelta(minutes=30)
+
+
+def _bare_tokens(key: str, secret: str, rooms: list[str]) -> None:
+    from livekit.api import AccessToken, VideoGrants
+
+    for i, room in enumerate(rooms):
+        AccessToken(key, secret).with_identity(f"tester-{i}").with_name(f"tester-{i}").with_ttl(
+            TTL
+        ).with_grants(VideoGrants(room_join=True, room=room)).to_jwt()
+
+
+def _old_tokens(key: str, secret: str, rooms: list[str]) -> None:
+    """The pre-fix minting: each token registered with the process's secrets masker."""
+    from airflow.sdk.log import mask_secret
+    from livekit.api import AccessToken, VideoGrants
+
+    for i, room in enumerate(rooms):
+        token = (
+            AccessToken(key, secret)
+            .with_identity(f"tester-{i}")
+            .with_name(f"tester-{i}")
+            .with_ttl(TTL)
+            .with_grants(VideoGrants(room_join=True, room=room))
+            .to_jwt()
+        )
+        mask_secret(token)
+
+
+def _reset_masker() -> None:
+    from airflow.sdk._shared.secrets_masker import reset_secrets_masker
+
+    reset_secrets_masker()
+
+
+def run(smoke: bool = False) -> Section:
+    airflow_env()
+    from cekura_livekit.hooks.cekura import CekuraHook
+    from cekura_livekit.hooks.livekit import LiveKitHook, RoomSpec
+
+    section = Section(
+        "2. Submitting (bring-your-own rooms)",
+        "Wall time by phase against the sandbox (its own process, LiveKit and Cekura stand-ins), rooms and "
+        "dispatches at the hook's default concurrency of 10 over one client.",
+    )
+    n = 20 if smoke else 1000
+    reps = 2 if smoke else 5
+    token_sizes = [10, 20] if smoke else [100, 200, 400, 1000]
+    with sandbox_process(speed=600.0):
+        lk = LiveKitHook()
+        creds = lk.credentials
+        phases: dict[str, list[float]] = {"rooms": [], "tokens": [], "submit": [], "dispatch": []}
+        totals = []
+        for _ in range(reps):
+            tag = uuid.uuid4().hex[:8]
+            rooms = [f"bench-{tag}-{i}" for i in range(n)]
+            t0 = time.perf_counter()
+            lk.create_rooms([RoomSpec(r) for r in rooms])
+            t1 = time.perf_counter()
+            tokens = [lk.mint_join_token(r, identity=f"tester-{i}", ttl=TTL) for i, r in enumerate(rooms)]
+            t2 = time.perf_counter()
+            body = {
+                "scenarios": [
+                    {"scenario": 2001, "livekit_room_url": creds.participant_url, "access_token": tok}
+                    for tok in tokens
+                ]
+            }
+            hook = CekuraHook()
+            hook.submit_byo_rooms(body)
+            hook.close()
+            t3 = time.perf_counter()
+            lk.dispatch_agents(AGENT, [(r, {"run": i}) for i, r in enumerate(rooms)])
+            t4 = time.perf_counter()
+            for key, value in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                phases[key].append(value)
+            totals.append(t4 - t0)
+
+        naive_n = n if smoke else 200  # linear (a call per room): measured on 200 runs, scaled to n
+
+        def naive() -> None:
+            tag = uuid.uuid4().hex[:8]
+            rooms = [f"naive-{tag}-{i}" for i in range(naive_n)]
+            for r in rooms:
+                LiveKitHook().create_rooms([RoomSpec(r)])
+            tokens = [
+                LiveKitHook().mint_join_token(r, identity=f"t-{i}", ttl=TTL) for i, r in enumerate(rooms)
+            ]
+            body = [
+                {"scenario": 2001, "livekit_room_url": creds.participant_url, "access_token": t}
+                for t in tokens
+            ]
+            CekuraHook().submit_byo_rooms({"scenarios": body})
+            for i, r in enumerate(rooms):
+                LiveKitHook().dispatch_agents(AGENT, [(r, {"run": i})])
+
+        naive_times = [t * n / naive_n for t in repeat(naive, 1)]
+    names = [f"room-{i}" for i in range(n)]
+    bare = repeat(lambda: _bare_tokens(creds.api_key, creds.api_secret, names), reps)
+    total = section.add("whole submit, by phase below", n, totals, "s")
+    for key, values in phases.items():
+        section.add(f"  phase: {key}", n, values, "s")
+    section.add(
+        "naive sequential loop (a call and a client per room)",
+        n,
+        naive_times,
+        "s",
+        ratio=f"{naive_times[0] / total.median:.1f}× ours",
+        note=f"1 repetition on {naive_n} runs, scaled linearly to {n:,}",
+    )
+    bare_stat = section.add("bare `AccessToken` minting (the limit)", n, bare, "s")
+    tok_ratio = statistics.median(phases["tokens"]) / bare_stat.median
+    section.rows[2].ratio = f"{tok_ratio:.2f}× bare"
+
+    old_by_size: dict[int, float] = {}
+    for size in token_sizes:
+        rooms = [f"r-{i}" for i in range(size)]
+        new = repeat(
+            lambda rooms=rooms: [
+                lk.mint_join_token(r, identity=f"t-{i}", ttl=TTL) for i, r in enumerate(rooms)
+            ],
+            reps,
+        )
+        section.add("tokens: `mint_join_token` (masked by JWT shape)", size, new, "s")
+        if size <= 400:  # quadratic: 1,000 would take minutes of the budget
+            old = repeat(
+                lambda rooms=rooms: _old_tokens(creds.api_key, creds.api_secret, rooms),
+                1,
+                setup=_reset_masker,
+            )
+            old_by_size[size] = old[0]
+            section.add(
+                "tokens: pre-fix (`mask_secret` per token)",
+                size,
+                old,
+                "s",
+                ratio=f"{old[0] / statistics.median(new):.0f}× slower",
+                note="1 repetition",
+            )
+    if 400 in old_by_size and 1000 in token_sizes:
+        section.add(
+            "tokens: pre-fix, extrapolated",
+            1000,
+            [old_by_size[400] * (1000 / 400) ** 2],
+            "s",
+            note="quadratic extrapolation from 400 (not measured: minutes)",
+        )
+    _reset_masker()
+    section.targets.append(
+        Target(
+            f"{n:,} BYO runs submitted < 5 s", f"{total.median:.2f} s (median of {reps})", total.median < 5
+        )
+    )
+    section.targets.append(
+        Target("token minting ≤ 2× `AccessToken` alone", f"{tok_ratio:.2f}×", tok_ratio <= 2)
+    )
+    return section
