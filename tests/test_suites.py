@@ -117,3 +117,21 @@ def test_values_airflow_would_reject_later_are_named_with_file_and_key(
     with pytest.raises(SuiteConfigError, match=r"bad\.yaml") as info:
         load_suite_file(write(tmp_path, text))
     assert fragment in str(info.value)
+
+
+def test_max_runs_guards_a_suite_and_its_dag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11 items 13/14: max_runs per suite; the load honours the suite's retries; warehouse pre-flight."""
+    from cekura_livekit.regression_dag import build_regression_dag
+    from cekura_livekit.suites import SuiteConfigError, parse_suite
+
+    big = {"suite": "big", "agent": 101, "scenarios": [1, 2, 3], "frequency": 100}
+    with pytest.raises(SuiteConfigError, match=r"big.yaml: key 'max_runs': the suite places 300 runs"):
+        parse_suite(big, "big.yaml")
+    suite = parse_suite({**big, "max_runs": 300, "retries": 4}, "big.yaml")
+    monkeypatch.setenv("CEKURA_WAREHOUSE_CONN_ID", "wh_somewhere")
+    dag = build_regression_dag(suite)
+    run, load = dag.get_task("run_scenarios"), dag.get_task("load_results")
+    assert load.retries == 4  # was hard-coded to 2
+    assert run.max_runs == 300
+    assert run.warehouse_conn_id == "wh_somewhere"  # checked before submitting
+    assert run.timeout is not None

@@ -71,6 +71,14 @@ UNSUCCESSFUL_TERMINAL_STATUSES: frozenset[RunStatus] = TERMINAL_STATUSES - {RunS
 _unknown_seen: set[str] = set()
 
 
+class MalformedPayloadError(ValueError):
+    """Cekura answered with JSON of the wrong shape (e.g. a list where a result object belongs).
+
+    Typed so callers can tell a contract break from a bug; transient for retry purposes (a later poll or
+    a retry of the task reads the payload again).
+    """
+
+
 def parse_status(raw: object) -> RunStatus:
     """Map an API status string to `RunStatus`; unknown values become `UNKNOWN`, logged once per value."""
     text = str(raw).strip().lower() if raw is not None else ""
@@ -192,6 +200,10 @@ class BatchProgress:
         seen = 0
         for run in runs:
             seen += 1
+            if not isinstance(run, Mapping):
+                raise MalformedPayloadError(
+                    f"run #{seen} is a {type(run).__name__} ({run!r:.80}), expected a run object"
+                )
             outcome = run_outcome(run.get("status"), run.get("success"))
             if outcome is not None:
                 counts[outcome] += 1
@@ -207,7 +219,13 @@ class BatchProgress:
 
 def runs_of(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The runs of a result payload as a list: the detail view keys them by id, other views list them."""
+    if not isinstance(result, Mapping):
+        raise MalformedPayloadError(f"the result is a {type(result).__name__}, expected an object")
     runs = result.get("runs") or []
+    if not isinstance(runs, Mapping | list | tuple):
+        raise MalformedPayloadError(
+            f"the result's runs are a {type(runs).__name__}, expected a list or object"
+        )
     if isinstance(runs, Mapping):
         out = []
         for key, run in runs.items():
@@ -238,8 +256,13 @@ class ResultSummary:
     def from_result(cls, result: Mapping[str, Any]) -> ResultSummary:
         runs = runs_of(result)
         total = parse_count(result.get("total_runs_count"), field="total_runs_count")
+        rid = result.get("id")
+        if isinstance(rid, bool) or not str(rid).strip().isdecimal() or int(str(rid)) < 1:
+            raise MalformedPayloadError(
+                f"the result has no usable id (id={rid!r}); expected a positive integer"
+            )
         return cls(
-            result_id=int(result["id"]),
+            result_id=int(str(rid)),
             name=result.get("name"),
             status=parse_status(result.get("status")),
             progress=BatchProgress.from_runs(runs, total=total),

@@ -10,7 +10,10 @@ itself, so the task that created the LiveKit rooms is the one that deletes them.
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Param, TriggerRule, task
@@ -57,6 +60,8 @@ def build_regression_dag(suite: Suite) -> DAG:
     from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
     from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator
 
+    warehouse = suite.warehouse_conn_id or warehouse_conn_id()
+
     default_args: dict[str, Any] = {
         "owner": ",".join(suite.owners),
         "retries": suite.retries,
@@ -100,31 +105,76 @@ def build_regression_dag(suite: Suite) -> DAG:
             min_success_rate=suite.min_success_rate,
             fail_on=list(suite.fail_on),
             quarantine=list(suite.quarantine) or None,
+            max_runs=suite.max_runs,
+            # Checked before submitting: results that cannot be stored are not worth paying for.
+            warehouse_conn_id=warehouse,
         )
         load = CekuraResultsToWarehouseOperator(
             task_id="load_results",
             result_id="{{ ti.xcom_pull(task_ids='run_scenarios', key='result_id') }}",
             cekura_conn_id=suite.cekura_conn_id,
-            warehouse_conn_id=suite.warehouse_conn_id or warehouse_conn_id(),
+            warehouse_conn_id=warehouse,
             schema=warehouse_schema(),
             mode=suite.mode,
             suite=suite.suite,
             quarantine=list(suite.quarantine) or None,
             trigger_rule=TriggerRule.ALL_DONE,
-            retries=2,
-        )
+        )  # retries: the suite's (default_args)
 
         @task(task_id="verdict", trigger_rule=TriggerRule.ONE_FAILED, retries=0)
-        def verdict() -> None:
-            """Fail the DAG run when the batch failed its thresholds (the reason is in run_scenarios' log)."""
+        def verdict(**context: Any) -> None:
+            """Fail the DAG run, saying what really failed (gate, submit, wait, load) and why."""
             from airflow.sdk.exceptions import AirflowFailException
 
-            raise AirflowFailException(
-                f"Suite {suite.suite}: the batch failed its gate or could not run; the results that exist were "
-                "loaded. See the run_scenarios task log for the failing scenarios and the dashboard link."
-            )
+            from cekura_livekit.batch.outcome import explain
+
+            raise AirflowFailException(explain(suite.suite, context["ti"], context.get("dag_run")))
 
         watcher = verdict()
         run >> load >> watcher
         run >> watcher
+    return dag
+
+
+class BrokenSuiteWarning(UserWarning):
+    """A suite file could not be read; recorded against the suite file itself when the DAG file parses."""
+
+
+def broken_dag_id(path: Path) -> str:
+    """The DAG id the file would most likely have had (its name is the suite id by convention)."""
+    stem = re.sub(r"[^a-z0-9_]", "_", path.stem.lower()) or "unnamed"
+    return f"cekura_regression_{stem}"
+
+
+def build_broken_suite_dag(path: Path, problem: str) -> DAG:
+    """A placeholder for a malformed suite file: visible where its DAG would be, never runs a batch.
+
+    An exception at parse time would hide every suite of the (single) DAG file, so instead the problem is
+    (1) a warning whose file name is the suite file (the DAG processor records it as a parse warning of
+    the file), and (2) a DAG under the suite's expected id, unscheduled, whose description and only task
+    state the problem; triggering it fails with the same message.
+    """
+    warnings.warn_explicit(
+        f"Suite file {path.name} is malformed; its DAG was not built: {problem}",
+        BrokenSuiteWarning,
+        filename=str(path),
+        lineno=1,
+    )
+    with DAG(
+        dag_id=broken_dag_id(path),
+        description=f"BROKEN suite file {path.name}: fix it to get the regression DAG back",
+        schedule=None,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        catchup=False,
+        tags=["cekura", "regression", "broken-suite"],
+        doc_md=f"**Suite file `{path.name}` is malformed** and its DAG was not built:\n\n```\n{problem}\n```",
+    ) as dag:
+
+        @task(task_id="suite_file_error", retries=0)
+        def suite_file_error() -> None:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(problem)
+
+        suite_file_error()
     return dag

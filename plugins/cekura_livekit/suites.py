@@ -45,6 +45,8 @@ class Suite:
     poll_interval: float = 30.0
     timeout_minutes: int = 120
     retries: int = 2
+    #: The most runs (paid calls) one batch of this suite may place, manual runs included.
+    max_runs: int = 200
     livekit_agent_name: str | None = None
     personality_ids: tuple[int, ...] = ()
     test_profile_ids: tuple[int, ...] = ()
@@ -178,6 +180,7 @@ _FIELDS: dict[str, Any] = {
     "poll_interval": lambda v: float(_number("poll_interval", v, 0.1, 3600)),
     "timeout_minutes": lambda v: _number("timeout_minutes", v, 1, 24 * 60, integer=True),
     "retries": lambda v: _number("retries", v, 0, 10, integer=True),
+    "max_runs": lambda v: _number("max_runs", v, 1, 10_000, integer=True),
     "livekit_agent_name": lambda v: None if v is None else _str_list("livekit_agent_name", v)[0],
     "personality_ids": lambda v: _int_list("personality_ids", v),
     "test_profile_ids": lambda v: _int_list("test_profile_ids", v),
@@ -217,6 +220,13 @@ def _cross_checks(values: dict[str, Any]) -> list[str]:
     if not scenarios:
         problems.append(
             "key 'scenarios': no scenarios: give 'scenarios' or 'scenario_groups' with at least one id"
+        )
+    combos = len(values.get("personality_ids") or [0]) * len(values.get("test_profile_ids") or [0])
+    runs = len(scenarios) * values.get("frequency", 1) * combos
+    if runs > values.get("max_runs", 200):
+        problems.append(
+            f"key 'max_runs': the suite places {runs} runs a night, more than max_runs="
+            f"{values.get('max_runs', 200)}: lower frequency or scenarios, or raise max_runs if intended"
         )
     mode = values.get("mode", "managed")
     if mode != "managed" and not values.get("livekit_agent_name"):
@@ -269,3 +279,15 @@ def raise_for_errors(errors: Iterable[str]) -> None:
     problems = list(errors)
     if problems:
         raise SuiteConfigError("Malformed suite file(s):\n  " + "\n  ".join(problems))
+
+
+def load_suites_by_file(folder: Path, pattern: str = "*.yaml") -> tuple[list[Suite], dict[Path, str]]:
+    """Like `load_suites`, but each problem keyed by its file, so one bad file takes down only its own DAG."""
+    suites, errors = load_suites(folder, pattern)
+    by_name = {p.name: p for p in sorted(folder.glob(pattern))}
+    broken: dict[Path, str] = {}
+    for message in errors:
+        name = message.split(":", 1)[0]
+        path = by_name.get(name, folder / name)
+        broken[path] = f"{broken[path]}; {message}" if path in broken else message
+    return suites, broken

@@ -56,6 +56,26 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("poll interval 0", {"poll_interval": 0}, "poll_interval"),
     ("negative timeout", {"timeout": -5}, "timeout"),
     ("room with one participant", {**BYO, "room_max_participants": 1}, "room_max_participants"),
+    # issue 11 item 11: each refused before any side effect, naming the field and the value
+    ("negative token_ttl", {**BYO, "token_ttl": -60}, "token_ttl"),
+    ("token_ttl as text", {**BYO, "token_ttl": "1h"}, "token_ttl"),
+    ("agent 0", {"agent": 0}, "agent"),
+    ("scenario id 0", {"scenarios": [0]}, "scenarios"),
+    ("wait_for_completion as text", {"wait_for_completion": "false"}, "wait_for_completion"),
+    ("cekura_conn_id None", {"cekura_conn_id": None}, "cekura_conn_id"),
+    ("retry_limit not a number", {"hook_params": {"retry_limit": "five"}}, "retry_limit"),
+    ("room_concurrency as text", {**BYO, "room_concurrency": "many"}, "room_concurrency"),
+    ("negative poll interval", {"poll_interval": -1}, "poll_interval"),
+    ("negative hook timeout", {"hook_params": {"timeout": -3}}, "timeout"),
+    ("room_empty_timeout -1", {**BYO, "room_empty_timeout": -1}, "room_empty_timeout"),
+    ("max_runs 0", {"max_runs": 0}, "max_runs"),
+    ("batch above max_runs", {"scenarios": [1, 2, 3], "frequency": 100}, "max_runs"),
+    (
+        "personalities multiply runs",
+        {"personality_ids": [1, 2], "frequency": 100, "max_runs": 150},
+        "max_runs",
+    ),
+    ("warehouse conn with spaces", {"warehouse_conn_id": " wh "}, "warehouse_conn_id"),
 ]
 
 
@@ -92,10 +112,30 @@ def test_templated_values_are_validated_after_rendering_before_any_call(
     No connection is configured here: reaching the network (or even the connection lookup) would raise
     a different error than the ValueError we expect.
     """
+    from airflow.sdk.exceptions import AirflowFailException
+
     op = _make(**{field: "{{ params.value }}"})
     setattr(op, field, rendered)  # what template rendering does
-    with pytest.raises(ValueError, match=field):
-        op.execute(make_context(store=MemoryStateStore()))
+    context = make_context(store=MemoryStateStore())
+    # A configuration error is permanent: the task fails without retry (issue 11 item 1).
+    with pytest.raises(AirflowFailException, match=field) as err:
+        op.execute(context)
+    assert isinstance(err.value.__cause__, ValueError)
+
+
+def test_digit_strings_from_templates_are_accepted_as_numbers() -> None:
+    """retry_limit='5' (a rendered template) is read as 5, not refused and not silently ignored."""
+    spec = _make(hook_params={"retry_limit": "5"}, frequency="3")._spec(strict=True)
+    assert spec.hook_params["retry_limit"] == 5
+    assert spec.frequency == 3
+
+
+def test_the_default_deadline_is_finite() -> None:
+    """Issue 11 item 14: without a timeout argument a batch that never finishes must not wait forever."""
+    spec = _make()._spec(strict=True)
+    assert spec.timeout is not None
+    assert 0 < spec.timeout <= 24 * 3600
+    assert spec.max_runs == 200
 
 
 def test_templated_scenarios_json_string_is_accepted() -> None:

@@ -28,6 +28,10 @@ SCENARIO_KEYS = frozenset({"scenario", "publish_data_message"})
 LIVEKIT_DATA_KEYS = frozenset({"agent_name", "url", "config"})
 HOOK_PARAM_KEYS = frozenset({"timeout", "retry_limit", "retry_delay", "retry_max_delay", "max_retry_after"})
 MAX_FREQUENCY = 100
+#: Default cap on the runs (paid calls) one batch may place: a typo or a manual form cannot order thousands.
+DEFAULT_MAX_RUNS = 200
+#: Default deadline of a wait (seconds): a batch that never finishes must not hold the suite forever.
+DEFAULT_TIMEOUT = 3 * 3600.0
 
 
 def unrendered(value: object) -> bool:
@@ -253,7 +257,20 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "hook_params": _hook_params,
     "cancel_on_kill": lambda v: flag("cancel_on_kill", v),
     "per_run_progress": lambda v: flag("per_run_progress", v),
+    "max_runs": lambda v: whole("max_runs", v, 1, why=": the most runs (paid calls) one batch may place"),
+    "warehouse_conn_id": lambda v: None if v is None else conn_id("warehouse_conn_id", v, "postgres"),
 }
+#: The operator arguments rendered by Jinja (`template_fields`): the ones a suite or a form fills at run time.
+TEMPLATED_ARGUMENTS: tuple[str, ...] = (
+    "scenarios",
+    "agent",
+    "frequency",
+    "name",
+    *V2_ONLY,
+    "livekit_agent_name",
+    "room_config",
+    "min_success_rate",
+)
 #: Every operator argument the spec reads, in validation order (mode first: others depend on it).
 SPEC_ARGUMENTS: tuple[str, ...] = ("mode", "scenarios", "livekit_conn_id", *FIELDS)
 
@@ -282,13 +299,15 @@ class BatchSpec:
     token_ttl: timedelta = timedelta(hours=1)
     wait_for_completion: bool = True
     poll_interval: float = 30.0
-    timeout: float | None = None
+    timeout: float | None = DEFAULT_TIMEOUT
     min_success_rate: float | None = None
     fail_on: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_FAIL_ON))
     quarantine: frozenset[int] = frozenset()
     hook_params: dict[str, Any] = field(default_factory=dict)
     cancel_on_kill: bool = True
     per_run_progress: bool = False
+    max_runs: int = DEFAULT_MAX_RUNS
+    warehouse_conn_id: str | None = None
 
     @property
     def own_rooms(self) -> bool:
@@ -297,7 +316,35 @@ class BatchSpec:
 
     @property
     def run_count(self) -> int:
-        return len(self.scenarios) * self.frequency
+        """Runs Cekura will place: scenarios × frequency × personalities × test profiles."""
+        combos = len(self.personality_ids or [None]) * len(self.test_profile_ids or [None])
+        return len(self.scenarios) * self.frequency * combos
+
+    def wait_settings(self) -> dict[str, Any]:
+        """What a wait in the triggerer needs from the spec (besides the batch and the deadline)."""
+        return {
+            "cekura_conn_id": self.cekura_conn_id,
+            "poll_interval": self.poll_interval,
+            "cancel_on_kill": self.cancel_on_kill,
+            "per_run_progress": self.per_run_progress,
+            "hook_params": dict(self.hook_params),
+        }
+
+
+def _check_size(spec: BatchSpec) -> None:
+    """Refuse a batch bigger than `max_runs` before anything is created or paid for."""
+    if spec.scenarios and spec.run_count > spec.max_runs:
+        raise ValueError(
+            f"This batch would place {spec.run_count} runs ({len(spec.scenarios)} scenarios × frequency "
+            f"{spec.frequency}"
+            + (
+                " × personalities × test profiles"
+                if spec.run_count > len(spec.scenarios) * spec.frequency
+                else ""
+            )
+            + f"), more than max_runs={spec.max_runs}: use a lower frequency or fewer scenarios, or raise "
+            "max_runs (suite key or operator argument) if this many paid calls are intended."
+        )
 
 
 def _check_mode(mode: object, livekit_conn_id: object) -> None:
@@ -348,4 +395,5 @@ def build_spec(raw: Mapping[str, Any], *, strict: bool) -> BatchSpec:
             values[name] = validate(raw[name])
     spec = BatchSpec(**values)
     _check_own_rooms(spec, raw, strict)
+    _check_size(spec)
     return spec

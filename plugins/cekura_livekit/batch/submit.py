@@ -23,7 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from cekura_livekit.batch import TaskLog
 from cekura_livekit.batch.spec import V2_ONLY, BatchSpec
-from cekura_livekit.hooks.errors import CekuraNotFoundError, CekuraSubmitUncertainError
+from cekura_livekit.hooks.errors import (
+    CekuraNotFoundError,
+    CekuraSubmitUncertainError,
+    CekuraTransportError,
+)
 from cekura_livekit.models import CHAT, MANAGED, UNSUCCESSFUL_TERMINAL_STATUSES, parse_status, runs_of
 
 if TYPE_CHECKING:
@@ -291,13 +295,37 @@ class Submitter:
     def _send(
         self, submit: Callable[[dict[str, Any]], dict[str, Any]], body: dict[str, Any], name: str
     ) -> dict:
+        """Submit once. An answer we cannot read — none at all, or a 2xx whose body is not JSON or has no
+        result id — is an unknown outcome: Cekura may have created (and be paying for) the batch, so it is
+        looked up by its unique name and used, never resubmitted blindly."""
         try:
-            return submit(body)
-        except CekuraSubmitUncertainError:
-            found = self.hook.find_results_by_name(name) or self._find_unnamed(name, self._after)
-            if not found:
-                raise
-            self.logger.warning(
-                "The submit got no answer but Cekura has the batch %s; using it.", found[0]["id"]
-            )
-            return self.hook.get_result(max(int(r["id"]) for r in found))
+            payload = submit(body)
+            if not isinstance(payload, Mapping) or not str(payload.get("id", "")).strip().isdigit():
+                raise _unreadable(f"a body without a result id ({type(payload).__name__})")
+            return payload
+        except CekuraSubmitUncertainError as exc:
+            return self._look_up(name, exc)
+        except CekuraTransportError as exc:  # 2xx with a body that is not JSON
+            return self._look_up(name, _unreadable(str(exc)))
+        except (TypeError, ValueError) as exc:  # 2xx with JSON that is not an object (e.g. null, a list)
+            return self._look_up(name, _unreadable(f"{type(exc).__name__}: {exc}"))
+
+    def _look_up(self, name: str, uncertain: CekuraSubmitUncertainError) -> dict[str, Any]:
+        found = self.hook.find_results_by_name(name) or self._find_unnamed(name, self._after)
+        if not found:
+            raise uncertain
+        self.logger.warning(
+            "The submit's answer was lost or unreadable, but Cekura has the batch %s (%r); using it.",
+            max(int(r["id"]) for r in found),
+            name,
+        )
+        return self.hook.get_result(max(int(r["id"]) for r in found))
+
+
+def _unreadable(what: str) -> CekuraSubmitUncertainError:
+    return CekuraSubmitUncertainError(
+        f"Cekura answered the submit with {what}, and no batch of that name could be found yet; the batch may "
+        "or may not exist. It was not resubmitted: a retry of this task looks it up (by name, for own rooms also by agent and "
+        "scenarios) first.",
+        endpoint="POST submit",
+    )

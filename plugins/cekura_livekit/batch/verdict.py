@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cekura_livekit.batch.errors import NOT_RETRYING
 from cekura_livekit.batch.wait import EVENT_TERMINAL
 from cekura_livekit.models import (
     DEFAULT_FAIL_ON,
@@ -231,7 +232,8 @@ def decide(
 ) -> Decision:
     """The task's decision for any wait event.
 
-    - No verdict possible (timeout, error): fail, retryable — a retry re-attaches to the same batch.
+    - No verdict possible (timeout, transient error): fail, retryable — a retry re-attaches to the batch.
+    - A permanent error while waiting (e.g. the API key was rejected): fail for good.
     - Cancelled by a person in Cekura: fail for good.
     - The batch ended without evaluating (failed / timeout result): fail, retryable — a retry submits a
       fresh batch.
@@ -240,6 +242,8 @@ def decide(
     """
     if event.get("status") != EVENT_TERMINAL:
         link = f" Dashboard: {dashboard_url}" if dashboard_url else ""
+        if event.get("permanent"):  # e.g. the API key was rejected mid-wait: a retry cannot help
+            return Decision(passed=False, message=f"{event.get('message')}{link}\n{NOT_RETRYING}")
         return Decision(passed=False, message=f"{event.get('message')}{link}", retryable=True)
     verdict = judge(
         event,

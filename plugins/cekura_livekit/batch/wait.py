@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cekura_livekit.batch import TaskLog
+from cekura_livekit.batch.errors import is_permanent
 from cekura_livekit.hooks.errors import CekuraError, CekuraRateLimitError
 from cekura_livekit.models import (
     BatchProgress,
@@ -253,9 +254,12 @@ def other_event(
 
 
 def error_event(result_id: int | None, exc: BaseException, last: Snapshot | None) -> dict[str, Any]:
-    return other_event(
+    """An error event; `permanent` (e.g. a rejected API key) tells the task not to retry."""
+    event = other_event(
         EVENT_ERROR, result_id, f"Waiting for Cekura failed: {exc}", last.summary() if last else None
     )
+    event["permanent"] = is_permanent(exc)
+    return event
 
 
 # ---------------------------------------------------------------------------------------------- what to fetch

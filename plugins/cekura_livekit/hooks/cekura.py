@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import itertools
+import json
 import logging
 import ssl
 import time
@@ -157,6 +158,8 @@ class _Settings:
     timeout: float
     chunk_size: int
     dashboard_url: str
+    #: A hint appended to transport errors (e.g. the scheme we assumed for a host written without one).
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,10 +242,15 @@ class CekuraHook(BaseHook):
         }
 
     def _settings_from(self, conn: Any) -> _Settings:
-        extra = conn.extra_dejson or {}
+        extra = self._extra(conn)
         host = (conn.host or "").strip()
+        note = ""
         if host and "://" not in host:
             host = f"{conn.schema or 'https'}://{host}"
+            note = (
+                f" Connection {self.cekura_conn_id!r} has a host without a scheme, so {host.split('://')[0]}:// "
+                "was assumed: write the full URL (https://… , or http://… for a plain-HTTP server)."
+            )
         if host and conn.port and f":{conn.port}" not in host.split("://", 1)[1]:
             host = f"{host}:{conn.port}"
         api_key = conn.password or extra.get("api_key") or ""
@@ -250,8 +258,8 @@ class CekuraHook(BaseHook):
             raise ValueError(
                 f"Connection {self.cekura_conn_id!r} has no API key: put the Cekura API key in its password field."
             )
-        timeout = float(self.timeout_override or extra.get("timeout") or DEFAULT_TIMEOUT)
-        chunk_size = int(extra.get("chunk_size") or MAX_CHUNK_SIZE)
+        timeout = float(self.timeout_override or self._number(extra, "timeout", DEFAULT_TIMEOUT))
+        chunk_size = int(self._number(extra, "chunk_size", MAX_CHUNK_SIZE))
         if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
             raise ValueError(
                 f"Connection {self.cekura_conn_id!r}: extra chunk_size={chunk_size} must be between 1 and "
@@ -269,7 +277,41 @@ class CekuraHook(BaseHook):
             timeout=timeout,
             chunk_size=chunk_size,
             dashboard_url=str(extra.get("dashboard_url") or DEFAULT_DASHBOARD_URL).rstrip("/"),
+            note=note,
         )
+
+    def _extra(self, conn: Any) -> dict[str, Any]:
+        """The connection's extra as a dict; text that is not a JSON object is refused, not silently ignored."""
+        raw = conn.extra
+        if not raw:
+            return {}
+        try:
+            extra = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            raise ValueError(
+                f"Connection {self.cekura_conn_id!r}: extra is not valid JSON ({str(raw)[:60]!r}); write e.g. "
+                '{"timeout": 30, "chunk_size": 100}.'
+            ) from None
+        if not isinstance(extra, Mapping):
+            raise ValueError(
+                f"Connection {self.cekura_conn_id!r}: extra must be a JSON object, got {raw!r:.60}."
+            )
+        return dict(extra)
+
+    def _number(self, extra: Mapping[str, Any], key: str, default: float) -> float:
+        value = extra.get(key)
+        if value in (None, ""):
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if isinstance(value, bool) or not number > 0:
+            raise ValueError(
+                f"Connection {self.cekura_conn_id!r}: extra {key}={value!r} must be a positive number "
+                f"(e.g. {default:g})."
+            )
+        return number
 
     @property
     def settings(self) -> _Settings:
@@ -396,6 +438,8 @@ class CekuraHook(BaseHook):
 
     def _transport_error(self, call: _Call, exc: httpx.HTTPError) -> CekuraError:
         reason = self._redact(f"{type(exc).__name__}: {exc}")
+        if self._settings is not None:
+            reason = f"{reason} (connection {self.cekura_conn_id!r}, {self._settings.base_url}).{self._settings.note}"
         if not call.idempotent:
             return CekuraSubmitUncertainError(
                 f"Cekura {call.endpoint} got no answer ({reason}); the batch may or may not exist. "

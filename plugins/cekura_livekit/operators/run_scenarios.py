@@ -17,7 +17,9 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
-from cekura_livekit.batch.spec import SPEC_ARGUMENTS, BatchSpec, build_spec
+from cekura_livekit.batch import spec as specs
+from cekura_livekit.batch.errors import reported
+from cekura_livekit.batch.spec import SPEC_ARGUMENTS, TEMPLATED_ARGUMENTS, BatchSpec, build_spec
 from cekura_livekit.links import DASHBOARD_URL_KEY, CekuraResultLink, pushed_dashboard_url
 from cekura_livekit.models import DEFAULT_FAIL_ON, MANAGED
 
@@ -33,50 +35,33 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
     """Run Cekura test scenarios against a LiveKit voice agent and (by default) wait for the verdict.
 
     :param scenarios: scenario ids, or dicts `{"scenario": id, "publish_data_message": …}`. Templated.
-    :param agent: Cekura agent id (`agent` in the API). Templated.
-    :param frequency: runs per scenario, 1–100 (own-room modes repeat the scenario elements). Templated.
+    :param agent: Cekura agent id. Templated. :param frequency: runs per scenario, 1–100. Templated.
     :param name: label of the batch; the task instance identity is appended so retries find it. Templated.
     :param personality_ids, test_profile_ids, mock_tool_names, concurrency_limit, livekit_data: managed
         (v2) options. Templated.
-    :param mode: `managed` (Cekura creates rooms), `bring_your_own_rooms` (this task creates one LiveKit
-        room per run and dispatches your agent) or `chat` (own rooms, text mode).
-    :param livekit_conn_id: `livekit` connection (own-room modes only).
-    :param livekit_agent_name: the LiveKit agent to dispatch into each room (own-room modes). Templated.
-    :param room_config: JSON put in each room's metadata (own-room modes). Templated.
-    :param room_empty_timeout, room_max_participants, room_concurrency, token_ttl: own-room settings.
+    :param mode: `managed` (Cekura creates rooms), `bring_your_own_rooms` (one LiveKit room per run, created
+        here, your agent dispatched) or `chat` (own rooms, text mode).
+    :param livekit_conn_id, livekit_agent_name, room_config, room_empty_timeout, room_max_participants,
+        room_concurrency, token_ttl: own-room settings (`livekit_agent_name`, `room_config` templated).
     :param wait_for_completion: wait for the batch (False: return right after submitting).
-    :param deferrable: wait in the triggerer (default: `[operators] default_deferrable`).
-    :param poll_interval: seconds between polls (one request per poll).
-    :param timeout: how long to wait (seconds or timedelta); at the deadline the calls are ended and the task
-        fails (`execution_timeout` likewise, also when deferred).
-    :param min_success_rate: fraction 0–1 of evaluated runs that must pass; None (default) = all must pass,
-        which is Cekura's CI gate.
-    :param fail_on: which non-evaluation outcomes fail the task: any of infra_error, timeout, cancelled.
+    :param deferrable: wait in the triggerer. :param poll_interval: seconds between polls (one request each).
+    :param timeout: how long to wait (seconds or timedelta; default 3 h, None = no limit); at the deadline the
+        calls are ended and the task fails (`execution_timeout` likewise, also when deferred).
+    :param min_success_rate: fraction 0–1 of evaluated runs that must pass; None (default): all must.
+    :param fail_on: which non-evaluation outcomes fail the task (infra_error, timeout, cancelled).
     :param quarantine: scenario ids that still run and are stored but whose failures do not fail the task.
     :param hook_params: CekuraHook settings (timeout, retry_limit, retry_delay, retry_max_delay, max_retry_after).
-    :param cancel_on_kill: end the batch's calls when the task is killed.
-    :param per_run_progress: fetch run objects on every poll for exact per-run progress (1 request / 100 runs).
+    :param cancel_on_kill: end the calls when the task is killed. :param per_run_progress: poll run objects.
+    :param max_runs: refuse, before any call, a batch of more runs than this (default 200).
+    :param warehouse_conn_id: the results' warehouse, checked before submitting (optional).
+
+    Permanent errors (bad input/configuration, 4xx at submit, rejected key) fail at once (`batch.errors`).
     """
 
-    template_fields: Sequence[str] = (
-        "scenarios",
-        "agent",
-        "frequency",
-        "name",
-        "personality_ids",
-        "test_profile_ids",
-        "mock_tool_names",
-        "concurrency_limit",
-        "livekit_data",
-        "livekit_agent_name",
-        "room_config",
-        "min_success_rate",
-    )
-    template_fields_renderers: ClassVar[dict[str, str]] = {
-        "scenarios": "json",
-        "livekit_data": "json",
-        "room_config": "json",
-    }
+    template_fields: Sequence[str] = TEMPLATED_ARGUMENTS
+    template_fields_renderers: ClassVar = dict.fromkeys(("scenarios", "livekit_data", "room_config"), "json")
+    deferrable: bool
+    cancel_on_kill: bool
     operator_extra_links = (CekuraResultLink(),)
     ui_color = "#e8e1fb"
 
@@ -104,44 +89,23 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 30.0,
-        timeout: timedelta | float | None = None,
+        timeout: timedelta | float | None = timedelta(seconds=specs.DEFAULT_TIMEOUT),
         min_success_rate: float | str | None = None,
         fail_on: Sequence[str] | str = DEFAULT_FAIL_ON,
         quarantine: Sequence[int] | None = None,
         hook_params: Mapping[str, Any] | None = None,
         cancel_on_kill: bool = True,
         per_run_progress: bool = False,
+        max_runs: int = specs.DEFAULT_MAX_RUNS,
+        warehouse_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.scenarios = scenarios
-        self.agent = agent
-        self.frequency = frequency
-        self.name = name
-        self.personality_ids = personality_ids
-        self.test_profile_ids = test_profile_ids
-        self.mock_tool_names = mock_tool_names
-        self.concurrency_limit = concurrency_limit
-        self.livekit_data = livekit_data
-        self.mode = mode
-        self.cekura_conn_id = cekura_conn_id
-        self.livekit_conn_id = livekit_conn_id
-        self.livekit_agent_name = livekit_agent_name
-        self.room_config = room_config
-        self.room_empty_timeout = room_empty_timeout
-        self.room_max_participants = room_max_participants
-        self.room_concurrency = room_concurrency
-        self.token_ttl = token_ttl
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.min_success_rate = min_success_rate
-        self.fail_on = fail_on
-        self.quarantine = quarantine
-        self.hook_params = hook_params
-        self.cancel_on_kill = cancel_on_kill
-        self.per_run_progress = per_run_progress
+        # Every argument is kept under its own name: templating and `build_spec` read them back by name.
+        for arg, value in list(locals().items()):
+            if arg not in {"self", "kwargs", "__class__"}:
+                setattr(self, arg, value)
+        self._stage = "submit"
         self._result_id: int | None = None
         self._hook: CekuraHook | None = None
         self._rooms: RoomSession | None = None
@@ -156,14 +120,20 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         return CekuraHook(cekura_conn_id=spec.cekura_conn_id, **spec.hook_params)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        with reported(context["ti"], lambda: self._stage):
+            return self._execute(context)
+
+    def _execute(self, context: Context) -> dict[str, Any]:
         from cekura_livekit.batch.dashboard import dashboard_url
         from cekura_livekit.batch.identity import TaskIdentity
+        from cekura_livekit.batch.preflight import preflight
         from cekura_livekit.batch.rooms import room_session
         from cekura_livekit.batch.submit import StateStore, Submitter
         from cekura_livekit.batch.wait import Wait, WaitTarget, deadline_for, drive, snapshot_of_result
 
         spec = self._spec(strict=True)
         identity = TaskIdentity.from_context(context)
+        preflight(spec)
         hook = self._hook = self._cekura(spec)
         deadline = deadline_for(
             spec.timeout, self.execution_timeout, getattr(context["ti"], "start_date", None)
@@ -178,6 +148,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         context["ti"].xcom_push(key=DASHBOARD_URL_KEY, value=url)
         self.log.info("Cekura result %s: %s", batch.result_id, url)
         snap = snapshot_of_result(batch.payload)
+        self._stage = "wait"
         target = WaitTarget(batch.result_id, tuple(batch.run_ids), spec.per_run_progress)
         try:
             if rooms_for is not None:
@@ -210,14 +181,10 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
 
         self.defer(
             trigger=CekuraRunsTrigger(
-                cekura_conn_id=spec.cekura_conn_id,
                 result_id=target.result_id,
                 run_ids=list(target.run_ids),
-                poll_interval=spec.poll_interval,
                 execution_deadline=deadline,
-                cancel_on_kill=spec.cancel_on_kill,
-                per_run_progress=spec.per_run_progress,
-                hook_params=spec.hook_params,
+                **spec.wait_settings(),
             ),
             method_name="execute_complete",
             kwargs={"dashboard_url": url, "attempt": attempt},
@@ -244,16 +211,18 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         from cekura_livekit.batch.rooms import room_session
         from cekura_livekit.batch.submit import StateStore
 
-        spec = self._spec(strict=True)
-        self._result_id = event.get("result_id")
-        self._hook = self._cekura(spec)
-        # dag.test() resumes with only the event, not the kwargs given to defer(): fall back to XCom/state.
-        url = dashboard_url or pushed_dashboard_url(context["ti"])
-        if spec.own_rooms:
-            store = StateStore(context.get("task_state_store"), self.log)
-            attempt = store.attempt_of(self._result_id, default=attempt)
-            self._rooms = room_session(spec, TaskIdentity.from_context(context), attempt)
-        return self._finish(context, event, spec, url)
+        self._stage = "wait"
+        with reported(context["ti"], lambda: self._stage):
+            spec = self._spec(strict=True)
+            self._result_id = event.get("result_id")
+            self._hook = self._cekura(spec)
+            # dag.test() resumes with only the event, not the kwargs given to defer(): fall back to XCom/state.
+            url = dashboard_url or pushed_dashboard_url(context["ti"])
+            if spec.own_rooms:
+                store = StateStore(context.get("task_state_store"), self.log)
+                attempt = store.attempt_of(self._result_id, default=attempt)
+                self._rooms = room_session(spec, TaskIdentity.from_context(context), attempt)
+            return self._finish(context, event, spec, url)
 
     def _finish(
         self, context: Context, event: Mapping[str, Any], spec: BatchSpec, url: str
@@ -263,6 +232,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
 
         try:
             if event.get("status") == EVENT_TERMINAL:
+                self._stage = "gate"
                 context["ti"].xcom_push(key="failing_runs", value=list(event.get("failing_runs") or []))
             decision = decide(
                 event,

@@ -11,9 +11,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import Asset, BaseOperator
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from cekura_livekit.assets import RUN_DATES_EXTRA, fact_assets
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, check_identifier
+
+
+class WarehouseLoadError(RuntimeError):
+    """The warehouse refused or could not be reached during a load; transient (Airflow retries)."""
 
 
 def coerce_result_id(value: object) -> int:
@@ -49,6 +54,9 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
     :param suite: suite id recorded on the result and run rows (the trend grain); '' when unknown.
     :param quarantine: the suite's quarantined scenario ids, recorded on their runs (`quarantined`): their
         regressions are not alerted.
+    :param refresh_stale_days: also re-fetch results of the last N days that were loaded while some of
+        their runs were not finished (e.g. a deadline passed and ending the calls failed), so their rows do
+        not stay `in_progress` forever; 0 turns it off. Best-effort: a failed refresh never fails the load.
     """
 
     template_fields: Sequence[str] = ("result_id",)
@@ -66,9 +74,16 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         mode: str | None = None,
         suite: str | None = None,
         quarantine: Sequence[int] | None = None,
+        refresh_stale_days: int = 7,
         **kwargs: Any,
     ) -> None:
         check_identifier(schema)
+        if (
+            not isinstance(refresh_stale_days, int)
+            or isinstance(refresh_stale_days, bool)
+            or refresh_stale_days < 0
+        ):
+            raise ValueError(f"refresh_stale_days={refresh_stale_days!r} must be a whole number of days >= 0")
         if not isinstance(trailing_days, int) or isinstance(trailing_days, bool) or trailing_days < 0:
             raise ValueError(f"trailing_days={trailing_days!r} must be a whole number of days >= 0, e.g. 28")
         kwargs.setdefault("outlets", fact_assets(warehouse_conn_id, schema))
@@ -82,8 +97,16 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         self.mode = mode
         self.suite = suite
         self.quarantine = quarantine
+        self.refresh_stale_days = refresh_stale_days
 
     def execute(self, context: Any) -> dict[str, Any]:
+        """Load; permanent errors (unsupported warehouse, rejected key, bad id) fail without retry."""
+        from cekura_livekit.batch.errors import reported
+
+        with reported(context.get("ti"), lambda: "load"):
+            return self._load(context)
+
+    def _load(self, context: Any) -> dict[str, Any]:
         from cekura_livekit.batch.dashboard import dashboard_url
         from cekura_livekit.hooks.cekura import CekuraHook
         from cekura_livekit.results.fetch import fetch_result_with_runs
@@ -114,9 +137,49 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         )
         for problem in frames.problems:
             self.log.warning("Skipped unparseable run %s: %s", problem.run_id, problem.reason)
-        summary = load_extract(self.warehouse_conn_id, frames, self.schema).to_dict()
-        self._announce(context, result_id, summary["run_dates"])
-        return {"result_id": result_id, **summary}
+        try:
+            summary = load_extract(self.warehouse_conn_id, frames, self.schema).to_dict()
+        except (ValueError, AirflowNotFoundException):
+            raise  # configuration errors: they name the connection already, and are permanent
+        except Exception as exc:  # driver errors ("unable to open database file") name neither
+            raise WarehouseLoadError(
+                f"Loading Cekura result {result_id} into warehouse_conn_id={self.warehouse_conn_id!r} "
+                f"(schema {self.schema!r}) failed: {type(exc).__name__}: {exc}. Check that the connection's "
+                "database is reachable and writable; the task retries."
+            ) from exc
+        refreshed, dates = self._refresh_stale(hook, result_id)
+        run_dates = sorted(set(summary["run_dates"]) | set(dates))
+        self._announce(context, result_id, run_dates)
+        return {"result_id": result_id, **summary, "run_dates": run_dates, "refreshed_results": refreshed}
+
+    def _refresh_stale(self, hook: Any, loaded: int) -> tuple[list[int], list[str]]:
+        """Reload earlier results whose runs were not terminal when loaded; the rows are upserts."""
+        if not self.refresh_stale_days:
+            return [], []
+        from datetime import UTC, datetime, timedelta
+
+        from cekura_livekit.results.fetch import fetch_result_with_runs
+        from cekura_livekit.results.frames import extract
+        from cekura_livekit.warehouse.dialects import open_warehouse
+        from cekura_livekit.warehouse.read import select_stale_results
+        from cekura_livekit.warehouse.writer import load_extract
+
+        since = datetime.now(UTC).date() - timedelta(days=self.refresh_stale_days)
+        refreshed: list[int] = []
+        dates: set[str] = set()
+        try:
+            with open_warehouse(self.warehouse_conn_id, self.schema) as wh:
+                stale = select_stale_results(wh, since, exclude=loaded)
+            for result_id, mode in stale:
+                result, runs = fetch_result_with_runs(hook, result_id)
+                frames = extract(result, runs, mode=mode, skip_unparseable=True)
+                dates |= set(load_extract(self.warehouse_conn_id, frames, self.schema).to_dict()["run_dates"])
+                refreshed.append(result_id)
+        except Exception as exc:  # the refresh is a courtesy to earlier runs; this load already succeeded
+            self.log.warning("Refreshing results with unfinished runs stopped: %s", exc)
+        if refreshed:
+            self.log.info("Reloaded %d result(s) that had unfinished runs: %s", len(refreshed), refreshed)
+        return refreshed, sorted(dates)
 
     def _announce(self, context: Any, result_id: int, run_dates: list[str]) -> None:
         """Tell downstream DAGs which days changed: the extra of every outlet's Asset event."""

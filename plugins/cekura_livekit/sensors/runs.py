@@ -18,6 +18,8 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
+from cekura_livekit.batch.errors import NOT_RETRYING, fail_fast
+from cekura_livekit.batch.spec import unrendered
 from cekura_livekit.batch.verdict import judge, validate_fail_on, validate_min_success_rate
 from cekura_livekit.batch.wait import EVENT_TERMINAL, EVENT_TIMEOUT, WaitTarget, drive
 from cekura_livekit.links import DASHBOARD_URL_KEY, CekuraResultLink
@@ -86,6 +88,8 @@ class CekuraRunsSensor(BaseSensorOperator):
         self.hook_params = dict(hook_params or {})
         self.deferrable = deferrable
         self._fail_on = validate_fail_on(fail_on)
+        if not unrendered(min_success_rate):  # a typo must not cost the whole wait (e.g. 2 for 2 %)
+            validate_min_success_rate(min_success_rate)
         if result_id is None and run_ids is None:
             raise ValueError("CekuraRunsSensor needs result_id (e.g. op.output['result_id']) or run_ids.")
 
@@ -146,6 +150,13 @@ class CekuraRunsSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=self._verdict(context, event, hook))
 
     def execute(self, context: Context) -> Any:
+        """Check the inputs, then wait; permanent errors (bad input, rejected key) fail without retry."""
+        with fail_fast():
+            validate_min_success_rate(self.min_success_rate)  # rendered now: still before the first poll
+            self._target()
+            return self._execute(context)
+
+    def _execute(self, context: Context) -> Any:
         result_id = self._target().result_id
         if result_id is not None:  # once per try, not per poke: the link works while the batch runs
             self._dashboard(context, self._hook(), result_id)
@@ -184,5 +195,8 @@ class CekuraRunsSensor(BaseSensorOperator):
         if status == EVENT_TIMEOUT:
             raise AirflowSensorTimeout(event.get("message"))  # soft_fail turns this into a skip
         if status != EVENT_TERMINAL:
+            if event.get("permanent"):
+                raise AirflowFailException(f"{event.get('message')}\n{NOT_RETRYING}")
             raise AirflowException(event.get("message"))
-        return self._verdict(context, event, self._hook())
+        with fail_fast():
+            return self._verdict(context, event, self._hook())

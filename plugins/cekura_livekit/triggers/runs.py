@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from cekura_livekit.batch.wait import Wait, WaitTarget, adrive, error_event
@@ -93,7 +94,7 @@ class CekuraRunsTrigger(BaseTrigger):
         try:
             async with self._hook() as hook:
                 event = await adrive(wait.run(), hook)
-        except (CekuraError, ValueError) as exc:  # e.g. the connection is missing or has no key
+        except (CekuraError, ValueError, AirflowNotFoundException) as exc:  # e.g. no connection / no key
             event = error_event(self.result_id, exc, None)
         yield TriggerEvent(event)
 

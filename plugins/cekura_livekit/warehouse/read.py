@@ -382,3 +382,23 @@ def read_worst_scenarios(
         return select_worst_scenarios(
             wh, days, end=end, min_evaluated=min_evaluated, limit=limit, agent_id=agent_id
         )
+
+
+def select_stale_results(
+    wh: Warehouse, since: date | str, exclude: int | None = None, limit: int = 20
+) -> list[tuple[int, str | None]]:
+    """(result id, mode) of results loaded since `since` with runs not terminal (`outcome` NULL), newest first.
+
+    Such rows are stored when a wait hit its deadline and ending the calls failed: Cekura finishes the
+    runs later, so a later load re-fetches these results (the load operator's `refresh_stale`).
+    """
+    if _missing(wh, [RUNS, RESULTS]):
+        return []
+    p = wh.dialect.param
+    sql = f"""
+SELECT r.result_id, MAX(res.mode) AS mode, MAX(res.loaded_at) AS newest
+FROM {wh.dialect.table(RUNS)} r JOIN {wh.dialect.table(RESULTS)} res ON res.result_id = r.result_id
+WHERE r.outcome IS NULL AND res.loaded_at >= {wh.dialect.date_param()} AND r.result_id <> {p}
+GROUP BY r.result_id ORDER BY newest DESC, r.result_id DESC LIMIT {int(limit)}"""
+    _, rows = _query(wh, [RUNS, RESULTS], sql, [as_date(since).isoformat(), int(exclude or 0)])
+    return [(int(r[0]), r[1]) for r in rows]

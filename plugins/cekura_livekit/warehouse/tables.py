@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from cekura_livekit.results.schema import DAY, METRIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TS
 
 DEFAULT_SCHEMA = "cekura"
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 
 
 def check_identifier(value: object, what: str = "schema") -> str:
     """Schema names become SQL identifiers: allow only plain names, and say so before any side effect."""
-    if not isinstance(value, str) or not _IDENT.match(value):
+    # fullmatch: `$` would accept a trailing newline and create a schema named "x\n" (issue 11 item 11).
+    if not isinstance(value, str) or not _IDENT.fullmatch(value):
         raise ValueError(
             f"{what}={value!r} is not a plain SQL identifier; use letters, digits and underscores "
             "(not starting with a digit, at most 41 characters), e.g. 'cekura'"
