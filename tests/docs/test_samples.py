@@ -28,7 +28,9 @@ def blocks() -> list[tuple[str, str, str, bool]]:
 
 def test_every_block_runs_or_is_marked_no_run() -> None:
     for name, lang, _, no_run in blocks():
-        assert no_run or lang in {"sql", "python"}, f"{name}: ```{lang} needs <!-- no-run --> or a test"
+        assert no_run or lang in {"sql", "python", "yaml"}, (
+            f"{name}: ```{lang} needs <!-- no-run --> or a test"
+        )
 
 
 @pytest.fixture
@@ -57,3 +59,21 @@ def test_sql_sample_runs(name: str, code: str, seeded: WarehouseTarget) -> None:
 
 def test_there_are_sql_samples() -> None:
     assert len(SQL) >= 5
+
+
+YAML = [(name, code) for name, lang, code, no_run in blocks() if lang == "yaml" and not no_run]
+
+
+@pytest.mark.parametrize(("name", "code"), YAML, ids=[n for n, _ in YAML])
+def test_yaml_sample_is_a_valid_suite_file(name: str, code: str) -> None:
+    """A suite file shown in the docs loads as one: the example a reader copies works."""
+    import yaml
+
+    from cekura_livekit.suites import parse_suite
+
+    suite = parse_suite(yaml.safe_load(code), name)
+    assert suite.dag_id.startswith("cekura_regression_")
+
+
+def test_there_are_yaml_samples() -> None:
+    assert YAML
