@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -22,43 +21,13 @@ def run_payloads(
     scenarios: int = 50,
     seed: int = 7,
 ) -> Iterator[dict[str, Any]]:
-    """`n` run objects shaped like `GET /runs/bulk/` answers, generated lazily, two metrics each."""
-    rng = random.Random(seed)
-    base = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    statuses = ["completed"] * 17 + ["failed", "timeout", "cancelled"]
-    for i in range(n):
-        status = rng.choice(statuses)
-        ts = base + timedelta(days=rng.randrange(days), seconds=rng.randrange(86_400))
-        yield {
-            "id": 1_000_000 + i,
-            "result_id": 1,
-            "agent": 1 + i % agents,
-            "agent_name": f"agent-{1 + i % agents}",
-            "scenario": {"id": 1 + i % scenarios, "name": f"scenario-{1 + i % scenarios}"},
-            "personality": 1,
-            "personality_name": "Calm caller",
-            "status": status,
-            "success": status == "completed" and rng.random() < 0.8,
-            "evaluation_status": "success",
-            "error_message": None if status == "completed" else "room connection failed",
-            "duration": f"{rng.randrange(10):02d}:{rng.randrange(60):02d}",
-            "timestamp": ts.isoformat(),
-            "expected_outcome": {"score": rng.randrange(101), "explanation": ["checked"]},
-            "metadata": {"ended_reason": "customer-ended-call"},
-            "evaluation": {
-                "metrics": [
-                    {
-                        "id": m + 1,
-                        "name": f"metric-{m + 1}",
-                        "type": "binary",
-                        "score": rng.randrange(101),
-                        "value": rng.random() < 0.5,
-                        "explanation": ["because"],
-                    }
-                    for m in range(2)
-                ]
-            },
-        }
+    """`n` run objects shaped like `GET /runs/bulk/` answers, generated lazily, two metrics each.
+
+    The tests' generator is the one home of this shape; the benchmark only picks its own sizes.
+    """
+    from tests.support.warehouse import synthetic_runs
+
+    return synthetic_runs(n, start=start, days=days, agents=agents, scenarios=scenarios, seed=seed)
 
 
 def extract_runs(n: int, **kw: Any) -> Any:
