@@ -98,6 +98,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         self.suite = suite
         self.quarantine = quarantine
         self.refresh_stale_days = refresh_stale_days
+        self._loaded_result_id: int | None = None  # for lineage, once execute() knows the rendered id
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Load; permanent errors (unsupported warehouse, rejected key, bad id) fail without retry."""
@@ -121,6 +122,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
                 "No Cekura result id was pushed upstream: nothing was submitted to load."
             )
         result_id = coerce_result_id(self.result_id)
+        self._loaded_result_id = result_id
         dag_run = context.get("dag_run")
         hook = CekuraHook(cekura_conn_id=self.cekura_conn_id)
         result, runs = fetch_result_with_runs(hook, result_id)
@@ -151,6 +153,15 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         run_dates = sorted(set(summary["run_dates"]) | set(dates))
         self._announce(context, result_id, run_dates)
         return {"result_id": result_id, **summary, "run_dates": run_dates, "refreshed_results": refreshed}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any | None:
+        """Input: the Cekura result; outputs: the fact tables (None without the OpenLineage provider)."""
+        from cekura_livekit.lineage import load_lineage
+        from cekura_livekit.warehouse.tables import FACT_TABLES
+
+        result_id = self._loaded_result_id
+        tables = [f"cekura_{t.name}" for t in FACT_TABLES]
+        return load_lineage(result_id, self.cekura_conn_id, self.warehouse_conn_id, self.schema, tables)
 
     def _refresh_stale(self, hook: Any, loaded: int) -> tuple[list[int], list[str]]:
         """Reload earlier results whose runs were not terminal when loaded; the rows are upserts."""
