@@ -41,11 +41,15 @@ def ensure_tables(dialect: Dialect, cur: Any) -> list[str]:
     Runs in the caller's transaction (DDL is transactional in both engines, so a failed load leaves no
     half-made tables). Returns the columns added to tables that already existed (``table.column``).
     """
-    if not missing_columns(dialect, cur) and not _views_missing(dialect, cur):
+    if (
+        not missing_columns(dialect, cur)
+        and not _views_missing(dialect, cur)
+        and not missing_indexes(dialect, cur)
+    ):
         return []
     serialise(dialect, cur, DDL)
     missing = missing_columns(dialect, cur)  # another transaction may have created them while we waited
-    if not missing and not _views_missing(dialect, cur):
+    if not missing and not _views_missing(dialect, cur) and not missing_indexes(dialect, cur):
         return []
     dialect.ensure_schema(cur)
     drop_views(dialect, cur)  # a re-keyed table cannot be swapped under a view that reads it
@@ -54,9 +58,34 @@ def ensure_tables(dialect: Dialect, cur: Any) -> list[str]:
         log.info("Added columns to existing warehouse tables: %s", ", ".join(added))
     if RUNS in missing and "mode" in missing[RUNS] and len(missing[RUNS]) < len(RUNS.column_names):
         backfill_run_grain(dialect, cur)
+    for name, (table, columns) in missing_indexes(dialect, cur).items():
+        cur.execute(
+            f"CREATE INDEX IF NOT EXISTS {q(name)} ON {dialect.table(table)} ({', '.join(q(c) for c in columns)})"
+        )
     create_views(dialect, cur)
     comment_tables(dialect, cur)
     return added
+
+
+def index_name(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
+    """`<raw table>_<columns>_idx`: unique per schema in PostgreSQL, and per file in SQLite (whose index
+    names are global, hence the raw table name that carries the schema prefix)."""
+    return f"{dialect.raw_table_name(table)}_{'_'.join(columns)}_idx"
+
+
+def missing_indexes(
+    dialect: Dialect, cur: Any, tables: tuple[Table, ...] = ALL_TABLES
+) -> dict[str, tuple[Table, tuple[str, ...]]]:
+    """Declared secondary indexes the database lacks (existing warehouses get them on their next load)."""
+    wanted = {index_name(dialect, t, cols): (t, cols) for t in tables for cols in t.indexes}
+    if not wanted:
+        return {}
+    if dialect.name == "postgres":
+        cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (dialect.schema,))
+    else:
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    present = {row[0] for row in cur.fetchall()}
+    return {name: spec for name, spec in wanted.items() if name not in present}
 
 
 def _views_missing(dialect: Dialect, cur: Any) -> bool:

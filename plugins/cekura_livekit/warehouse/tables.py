@@ -35,6 +35,8 @@ class Table:
     columns: tuple[tuple[str, str], ...]
     key: tuple[str, ...]
     comment: str = ""
+    #: Secondary indexes (column tuples) beside the primary key: what the trends' date-range reads need.
+    indexes: tuple[tuple[str, ...], ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -78,6 +80,8 @@ RUNS = Table(
     (*_from_frame(RUN_COLUMNS, {"run_date": "date"}), ("loaded_at", "timestamp")),
     ("run_id",),
     "One Cekura run (call) per row; run_date is the UTC calendar day of started_at.",
+    # A trends refresh reads the runs of the days it rebuilds: without this, every refresh scans all history.
+    indexes=(("run_date",),),
 )
 RUN_METRICS = Table(
     "run_metrics",

@@ -36,6 +36,7 @@ from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.dialects import Dialect, open_warehouse, q
 from cekura_livekit.warehouse.episodes import refresh_episodes_in
 from cekura_livekit.warehouse.locks import TRENDS, serialise
+from cekura_livekit.warehouse.scan import runs_since, tune_for_aggregation
 from cekura_livekit.warehouse.tables import (
     DEFAULT_SCHEMA,
     REGRESSIONS,
@@ -72,11 +73,16 @@ def wilson_sql(bound: str, passed: str, n: str) -> str:
     return f"CASE WHEN {n} > 0 THEN {expr} END"
 
 
-def recompute_daily_sql(dialect: Dialect) -> str:
-    """INSERT … SELECT … ON CONFLICT rebuilding daily rows from `since` on (params: lookback, since, now)."""
+def recompute_daily_sql(dialect: Dialect, runs_from: str | None = None) -> str:
+    """INSERT … SELECT … rebuilding daily rows from `since` on (params: now, since, lookback, since, since);
+    `runs_from` is the runs' `run_date >= <param>` predicate (default plain; see `scan.runs_since`).
+
+    Only the days being rebuilt are aggregated from the runs; the rolling windows reach back into the days
+    before `since` through their daily rows, which this rebuild keeps (their counts are what the runs gave
+    when those days were last rebuilt). So a one-day refresh reads one day of runs, not 28.
+    """
     runs = dialect.table(RUNS)
     d = dialect.date_param()
-    day_no = dialect.day_number("run_date")
 
     def count(outcome: str) -> str:
         return f"SUM(CASE WHEN outcome = '{outcome}' THEN 1 ELSE 0 END)"
@@ -89,11 +95,11 @@ def recompute_daily_sql(dialect: Dialect) -> str:
 
     cols = list(SUCCESS_RATE_DAILY.column_names)
     target = dialect.table(SUCCESS_RATE_DAILY)
+    counts = "runs, passed, failed_evaluation, infra_errors, timeouts, cancelled, evaluated"
     grain = f"COALESCE(agent_id, {UNKNOWN_ID}), COALESCE(scenario_id, {UNKNOWN_ID}), COALESCE(mode, ''), COALESCE(suite, '')"
     return f"""
 INSERT INTO {target} ({", ".join(q(c) for c in cols)})
-SELECT run_date, agent_id, scenario_id, mode, suite, agent_name, scenario_name, runs, passed, failed_evaluation,
-       infra_errors, timeouts, cancelled, evaluated,
+SELECT run_date, agent_id, scenario_id, mode, suite, agent_name, scenario_name, {counts},
        {_ratio("passed", "evaluated")},
        {wilson_sql("low", "passed", "evaluated")},
        {wilson_sql("high", "passed", "evaluated")},
@@ -119,10 +125,15 @@ FROM (
                {count("timeout")} AS timeouts,
                {count("cancelled")} AS cancelled,
                SUM(CASE WHEN outcome IN ('passed', 'failed_evaluation') THEN 1 ELSE 0 END) AS evaluated,
-               {day_no} AS day_no
+               {dialect.day_number("run_date")} AS day_no
         FROM {runs}
-        WHERE run_date IS NOT NULL AND run_date >= {d}
+        WHERE {runs_from or f"run_date >= {d}"}
         GROUP BY run_date, {grain}
+        UNION ALL
+        SELECT run_date, agent_id, scenario_id, mode, suite, agent_name, scenario_name, {counts},
+               {dialect.day_number("run_date")} AS day_no
+        FROM {target}
+        WHERE run_date >= {d} AND run_date < {d}
     ) g
 ) w
 WHERE run_date >= {d}
@@ -132,7 +143,19 @@ WHERE run_date >= {d}
 def recompute_daily_in(dialect: Dialect, cur: Any, since: date | str, now: datetime | None = None) -> int:
     """Rebuild daily rows (success rates, and the metric table: `metrics.py`) with run_date >= since inside
     the caller's transaction; returns the success-rate rows written."""
+    written = recompute_success_daily_in(dialect, cur, since, now)
+    from cekura_livekit.warehouse.metrics import recompute_metric_daily_in  # pandas: only when it runs
+
+    recompute_metric_daily_in(dialect, cur, since, now)
+    return written
+
+
+def recompute_success_daily_in(
+    dialect: Dialect, cur: Any, since: date | str, now: datetime | None = None
+) -> int:
+    """Rebuild the success-rate rows with run_date >= since (one DELETE and one INSERT … SELECT)."""
     serialise(dialect, cur, TRENDS)
+    tune_for_aggregation(dialect, cur)
     since_d = as_date(since)
     lookback = since_d - timedelta(days=_LONGEST_WINDOW - 1)
     stamp = dialect.db_value("timestamp", now or datetime.now(UTC))
@@ -141,12 +164,13 @@ def recompute_daily_in(dialect: Dialect, cur: Any, since: date | str, now: datet
         f"DELETE FROM {dialect.table(SUCCESS_RATE_DAILY)} WHERE run_date >= {dialect.date_param()}",
         (since_d.isoformat(),),
     )
-    cur.execute(recompute_daily_sql(dialect), (stamp, lookback.isoformat(), since_d.isoformat()))
-    written = max(int(cur.rowcount or 0), 0)
-    from cekura_livekit.warehouse.metrics import recompute_metric_daily_in  # pandas: only when it runs
-
-    recompute_metric_daily_in(dialect, cur, since_d, now)
-    return written
+    since_iso = since_d.isoformat()
+    runs_from = runs_since(dialect, cur, since_d)
+    cur.execute(
+        recompute_daily_sql(dialect, runs_from),
+        (stamp, since_iso, lookback.isoformat(), since_iso, since_iso),
+    )
+    return max(int(cur.rowcount or 0), 0)
 
 
 def _window_counts_sql(dialect: Dialect) -> str:

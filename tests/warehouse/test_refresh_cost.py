@@ -1,0 +1,158 @@
+"""What makes a trends refresh cheap must not change its answer: the one-day refresh reads the days before it
+from the daily table (not the runs), metric statistics come from SQL (PostgreSQL) or a streaming pass (SQLite),
+and the runs' date index is used only where it pays. Each test compares against an independent reference."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cekura_livekit.results.frames import extract
+from cekura_livekit.warehouse.ddl import ensure_tables, index_name, missing_indexes
+from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.metrics import percentile
+from cekura_livekit.warehouse.scan import runs_since
+from cekura_livekit.warehouse.tables import CALL_DURATION_METRIC_ID, METRIC_DAILY, RUNS, SUCCESS_RATE_DAILY
+from cekura_livekit.warehouse.trends import recompute_daily
+from cekura_livekit.warehouse.writer import load_extract
+from tests.support.warehouse import WarehouseTarget, make_result, make_run
+
+START = date(2024, 5, 1)
+OUTCOMES = ["passed"] * 6 + ["failed_evaluation"] * 2 + ["infra_error", "timeout", "cancelled"]
+
+
+def _runs(seed: int, days: int = 40, per_day: int = 12, first_id: int = 1) -> list[dict[str, Any]]:
+    """Runs over `days` days, 3 scenarios, random outcomes and durations, a numeric metric with gaps, a
+    rating and a binary metric."""
+    rng = random.Random(seed)
+    runs = []
+    for i in range(days * per_day):
+        day = START + timedelta(days=i // per_day)
+        run = make_run(first_id + i, day=day, outcome=rng.choice(OUTCOMES), scenario=1 + rng.randrange(3))
+        seconds = rng.randrange(5, 400)
+        run["duration"] = f"{seconds // 60:02d}:{seconds % 60:02d}"
+        latency = None if rng.random() < 0.2 else round(rng.lognormvariate(6, 0.5), 3)
+        run["evaluation"] = {
+            "metrics": [
+                {"id": 7, "name": "Latency", "type": "numeric", "value": latency, "extra": {"unit": "ms"}},
+                {"id": 8, "name": "Politeness", "type": "rating", "score": rng.randrange(101)},
+                {"id": 9, "name": "Script", "type": "binary", "value": True, "passed": rng.random() < 0.8},
+            ]
+        }
+        runs.append(run)
+    return runs
+
+
+def _table(target: WarehouseTarget, table: Any) -> pd.DataFrame:
+    with open_warehouse(target.conn_id, target.schema) as wh:
+        names, rows = wh.query(f"SELECT * FROM {wh.dialect.table(table)}")
+    frame = pd.DataFrame(rows, columns=names).drop(columns=["updated_at"])
+    frame["run_date"] = frame["run_date"].astype(str)
+    key = [c for c in table.key]
+    return frame.sort_values(key).reset_index(drop=True)
+
+
+def test_one_day_refresh_after_late_data_equals_a_full_rebuild(warehouse: WarehouseTarget) -> None:
+    runs = _runs(seed=1)
+    load_extract(warehouse.conn_id, extract(make_result(1, runs)), warehouse.schema, recompute_trends=True)
+    last = (START + timedelta(days=39)).isoformat()
+    late = [make_run(90_000 + i, day=last, outcome="failed_evaluation", scenario=2) for i in range(5)]
+    load_extract(warehouse.conn_id, extract(make_result(2, late)), warehouse.schema)
+    recompute_daily(warehouse.conn_id, last, warehouse.schema)  # reads one day of runs
+    incremental = (_table(warehouse, SUCCESS_RATE_DAILY), _table(warehouse, METRIC_DAILY))
+    recompute_daily(warehouse.conn_id, START, warehouse.schema)  # reads every run
+    full = (_table(warehouse, SUCCESS_RATE_DAILY), _table(warehouse, METRIC_DAILY))
+    for got, want in zip(incremental, full, strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    newest = full[0][(full[0]["run_date"] == last) & (full[0]["scenario_id"] == 2)].iloc[0]
+    assert newest["failed_evaluation"] >= 5  # the late runs are in, and in the 7- and 28-day sums
+    assert newest["evaluated_28d"] > newest["evaluated_7d"] > newest["evaluated"]
+
+
+def test_metric_statistics_match_numpy_on_both_engines(warehouse: WarehouseTarget) -> None:
+    runs = _runs(seed=2, days=6, per_day=15)
+    frames = extract(make_result(1, runs))
+    load_extract(warehouse.conn_id, frames, warehouse.schema, recompute_trends=True)
+    got = _table(warehouse, METRIC_DAILY).set_index(["run_date", "scenario_id", "metric_id"])
+
+    evaluated = frames.runs[frames.runs["outcome"].isin(["passed", "failed_evaluation"])]
+    values = frames.metrics.merge(evaluated[["run_id", "run_date", "scenario_id"]], on="run_id")
+    values["value"] = values["value_num"].where(values["metric_kind"] != "rating", values["rating"])
+    durations = evaluated.assign(metric_id=CALL_DURATION_METRIC_ID, value=evaluated["duration_s"])
+    cols = ["run_date", "scenario_id", "metric_id", "value"]
+    every = pd.concat([values[cols], durations[cols]])
+    every["run_date"] = every["run_date"].astype(str)
+    checked = 0
+    for (day, scenario, metric), group in every.groupby(["run_date", "scenario_id", "metric_id"]):
+        present = group["value"].dropna().astype(float).to_numpy()
+        if not len(present):
+            continue
+        row = got.loc[(day, scenario, metric)]
+        assert row["count"] == len(present)
+        assert row["mean"] == pytest.approx(present.mean(), rel=1e-12)
+        for name, p in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95)):
+            assert row[name] == pytest.approx(np.quantile(present, p), rel=1e-12), (
+                day,
+                scenario,
+                metric,
+                name,
+            )
+        checked += 1
+    assert checked >= 45  # most day × scenario groups have latency, rating and duration values
+    binary = got.xs(9, level="metric_id")
+    assert (binary["evaluated"] > 0).all() and binary["p50"].isna().all()
+
+
+@pytest.mark.parametrize("values", [[4.0], [1.0, 2.0], [3.0, 1.0, 2.0, 10.0], list(np.linspace(0, 1, 11))])
+def test_percentile_is_linear_interpolation_like_numpy(values: list[float]) -> None:
+    ordered = sorted(values)
+    for p in (0.0, 0.5, 0.9, 0.95, 1.0):
+        assert percentile(ordered, p) == pytest.approx(float(np.quantile(values, p)), rel=1e-15)
+
+
+def test_sqlite_reads_a_few_days_through_the_index_and_all_days_by_a_scan(
+    sqlite_warehouse: WarehouseTarget,
+) -> None:
+    load_extract(sqlite_warehouse.conn_id, extract(make_result(1, _runs(seed=3))), sqlite_warehouse.schema)
+    with open_warehouse(sqlite_warehouse.conn_id, sqlite_warehouse.schema) as wh, wh.transaction() as cur:
+        runs = wh.dialect.table(RUNS)
+
+        def plan(since: date) -> str:
+            predicate = runs_since(wh.dialect, cur, since)
+            cur.execute(
+                f"EXPLAIN QUERY PLAN SELECT SUM(duration_s) FROM {runs} WHERE {predicate}",
+                (since.isoformat(),),
+            )
+            return " ".join(str(r[-1]) for r in cur.fetchall())
+
+        index = index_name(wh.dialect, RUNS, ("run_date",))
+        assert index in plan(START + timedelta(days=39))  # one day of 40
+        assert index not in plan(START) and "SCAN" in plan(START)  # every day
+
+
+def test_an_existing_warehouse_gains_the_run_date_index_on_its_next_load(warehouse: WarehouseTarget) -> None:
+    load_extract(warehouse.conn_id, extract(make_result(1, _runs(seed=4, days=2))), warehouse.schema)
+    name = index_name_for(warehouse)
+    with open_warehouse(warehouse.conn_id, warehouse.schema) as wh, wh.transaction() as cur:
+        cur.execute(f"DROP INDEX {_qualified(wh.dialect, name)}")
+        assert name in missing_indexes(wh.dialect, cur)
+    load_extract(
+        warehouse.conn_id, extract(make_result(2, _runs(seed=5, days=1, first_id=5000))), warehouse.schema
+    )
+    with open_warehouse(warehouse.conn_id, warehouse.schema) as wh, wh.transaction() as cur:
+        assert missing_indexes(wh.dialect, cur) == {}
+        assert ensure_tables(wh.dialect, cur) == []  # nothing left to do: the fast path
+
+
+def index_name_for(target: WarehouseTarget) -> str:
+    with open_warehouse(target.conn_id, target.schema) as wh:
+        return index_name(wh.dialect, RUNS, ("run_date",))
+
+
+def _qualified(dialect: Any, name: str) -> str:
+    return f'"{dialect.schema}"."{name}"' if dialect.name == "postgres" else f'"{name}"'
