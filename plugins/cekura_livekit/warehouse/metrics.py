@@ -217,13 +217,21 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _insert(dialect: Dialect, cur: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+def _insert(dialect: Dialect, cur: Any, table: Any, rows: list[dict[str, Any]], native: bool = False) -> None:
     """Rows into `table`: one COPY on PostgreSQL (a full rebuild writes tens of thousands of rows),
-    executemany on SQLite."""
+    executemany on SQLite. `native`: the values are already plain Python (no numpy scalars or NA), so only the
+    date, timestamp and bool columns go through the dialect's conversion."""
     if not rows:
         return
     cols = table.column_names
-    values = [tuple(dialect.db_value(table.types[c], _plain(r.get(c))) for c in cols) for r in rows]
+    converted = {c: table.types[c] for c in cols if table.types[c] in {"date", "timestamp", "bool"}}
+    if native:
+        values = [
+            tuple(dialect.db_value(converted[c], r[c]) if c in converted else r[c] for c in cols)
+            for r in rows
+        ]
+    else:
+        values = [tuple(dialect.db_value(table.types[c], _plain(r.get(c))) for c in cols) for r in rows]
     if dialect.name == "postgres":
         copy_rows(cur, dialect.table(table), cols, values)
         return
@@ -258,7 +266,7 @@ def recompute_metric_daily_in(
     cur.execute(
         f"DELETE FROM {dialect.table(METRIC_DAILY)} WHERE run_date >= {dialect.date_param()}", (start,)
     )
-    _insert(dialect, cur, METRIC_DAILY, rows)
+    _insert(dialect, cur, METRIC_DAILY, rows, native=True)
     return len(rows)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from cekura_livekit.results.schema import DAY, METRIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TS
 
@@ -38,11 +39,12 @@ class Table:
     #: Secondary indexes (column tuples) beside the primary key: what the trends' date-range reads need.
     indexes: tuple[tuple[str, ...], ...] = ()
 
-    @property
+    # Cached: writers look types up per value (hundreds of thousands of times in a rebuild).
+    @cached_property
     def column_names(self) -> list[str]:
         return [c for c, _ in self.columns]
 
-    @property
+    @cached_property
     def types(self) -> dict[str, str]:
         return dict(self.columns)
 
