@@ -150,9 +150,30 @@ def _odd_runs() -> list[Any]:
         {"id": 319, "evaluation": {"metrics": [{"id": 1, "passed": "sometimes"}]}},
         {"id": 320, "evaluation": {"metrics": [{"id": 1, "score": True}]}},
         {"id": 321, "success": "maybe", "duration": "soon"},  # the first bad field is the one reported
+        {"id": 322, "evaluation": {"metrics": [{"id": 1, "score": math.inf}]}},
+        {"id": 323, "evaluation": {"metrics": [{"id": 1, "score": math.nan, "type": "rating"}]}},
+        {"id": 324, "expected_outcome": {"score": -math.inf}},
         {"id": "", "scenario": "x"},
     ]
+    # Bad from the k-th validated field on: the reported error pins the order the fields are read in.
+    for k in range(len(BAD_FIELDS)):
+        runs.append({"id": 400 + k, **dict(BAD_FIELDS[k:])})
     return runs
+
+
+#: One bad value per validated field, in the order the reference reads them.
+BAD_FIELDS: list[tuple[str, object]] = [
+    ("scenario", {"id": "x"}),
+    ("agent", "y"),
+    ("personality", [1]),
+    ("success", "maybe"),
+    ("timestamp", "yesterday"),
+    ("result_id", 1.5),
+    ("duration", "soon"),
+    ("expected_outcome", {"score": "high"}),
+    ("run_as_text", "perhaps"),
+    ("evaluation", {"metrics": [{"id": 1, "score": "bad", "passed": "x"}]}),
+]
 
 
 @pytest.mark.parametrize("skip", [True, False])
@@ -204,7 +225,7 @@ def test_extract_reports_the_same_problems_through_on_problem() -> None:
     ex = extract({"id": 1}, _odd_runs(), skip_unparseable=True)
     runs_frames(_odd_runs(), skip_unparseable=True, on_problem=seen.append)
     assert seen == ex.problems
-    assert len(ex.problems) == 27
+    assert len(ex.problems) == 30 + len(BAD_FIELDS)
     assert "308" not in {p.run_id for p in ex.problems}  # `executed_at` is only read without a `timestamp`
 
 
