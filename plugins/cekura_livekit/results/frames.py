@@ -6,7 +6,9 @@ null, optional fields missing). Every variation is absorbed here, once, and a ru
 reported by id and reason instead of being dropped.
 
 Frames are built in chunks (`chunk_size` runs at a time) from an iterable, so 100,000 runs never exist
-as an intermediate list of per-row dicts next to the final frame: memory stays bounded by the columns.
+as an intermediate list of rows next to the final frame: memory stays bounded by the columns. Within a
+chunk, values of the expected type skip the validating parsers and each column is converted once (see
+"row builders"); `tests/results/test_frames_parity.py` holds this to the row-at-a-time build it replaced.
 
 Run frame columns (``RUN_COLUMNS``):
     run_id Int64 (key) · result_id Int64 · agent_id Int64 · agent_name str · scenario_id Int64 ·
@@ -292,7 +294,7 @@ def _outcome_value(status: object, success: bool | None) -> str | None:
 
 
 #: The run columns `_run_values` fills, in its tuple's order; the others are the same for every run of an
-#: extract (`_RUN_CONSTANTS`) or derived from a column (`run_date`).
+#: extract (`_RunContext.constants`) or derived from a column (`run_date`).
 _RUN_FIELDS = (
     "run_id",
     "scenario_id",
@@ -316,7 +318,6 @@ _RUN_FIELDS = (
     "quarantined",
     "trace_id",
 )
-_RUN_CONSTANTS = ("suite", "dashboard_url", "dag_id", "dag_run_id")
 
 
 @dataclass(frozen=True)
@@ -446,18 +447,15 @@ def _metric_values(run_id: int, index: int, metric: object, memo: _Memo) -> tupl
         _value_text(value),
         passed,
         None if explanation is None else _json_text(explanation),
-        *(
-            _UNTYPED
-            if kind is None
-            else (kind, None, None, None, None)
-            if kind == "binary"
-            else _typed_metric(metric, kind, score)
-        ),
+        *_typed_columns(metric, kind, score),
     )
 
 
-#: The typed columns of a metric whose kind is unknown: all null.
-_UNTYPED = (None, None, None, None, None)
+def _typed_columns(metric: Mapping[str, Any], kind: str | None, score: float | None) -> tuple[Any, ...]:
+    """`metric_kind` … `rating`: only numeric, enum and rating metrics have typed values to read."""
+    if kind is None or kind == "binary":
+        return kind, None, None, None, None
+    return _typed_metric(metric, kind, score)
 
 
 _ROOMS = {MANAGED: "managed", BYO: "byo", CHAT: "byo"}
