@@ -13,13 +13,14 @@ def run(smoke: bool = False) -> Section:
     import time
 
     from cekura_livekit.results.frames import extract
+    from tests.results.reference_frames import reference_runs_frames
 
     section = Section(
         "5. Extract", "Payloads are built before timing; peak is the RSS growth during `extract`."
     )
     n = 2_000 if smoke else 100_000
     payloads = list(run_payloads(n))
-    times, peaks = [], []
+    times, peaks, before = [], [], []
     for _ in range(2 if smoke else 5):
         with PeakRss() as peak:
             start = time.perf_counter()
@@ -27,8 +28,21 @@ def run(smoke: bool = False) -> Section:
             times.append(time.perf_counter() - start)
         peaks.append(peak.growth_mb)
         del frames
+        # Interleaved, so both see the same machine load: the ratio is what counts on a busy machine.
+        start = time.perf_counter()
+        reference = reference_runs_frames(payloads, result=RESULT)
+        before.append(time.perf_counter() - start)
+        del reference
     t = section.add("extract → runs + metrics frames", n, times, "s")
     m = section.add("  peak memory growth", n, peaks, "MB")
+    section.add(
+        "  before: the row-at-a-time build (runs + metrics)",
+        n,
+        before,
+        "s",
+        ratio=f"{statistics.median(before) / t.median:.1f}× ours",
+        note="the frozen pre-issue-14 copy the parity tests compare against",
+    )
     section.targets.append(
         Target(
             "extract 100k < 3 s, < 500 MB",

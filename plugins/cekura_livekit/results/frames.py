@@ -6,7 +6,9 @@ null, optional fields missing). Every variation is absorbed here, once, and a ru
 reported by id and reason instead of being dropped.
 
 Frames are built in chunks (`chunk_size` runs at a time) from an iterable, so 100,000 runs never exist
-as an intermediate list of per-row dicts next to the final frame: memory stays bounded by the columns.
+as an intermediate list of rows next to the final frame: memory stays bounded by the columns. Within a
+chunk, values of the expected type skip the validating parsers and each column is converted once (see
+"row builders"); `tests/results/test_frames_parity.py` holds this to the row-at-a-time build it replaced.
 
 Run frame columns (``RUN_COLUMNS``):
     run_id Int64 (key) · result_id Int64 · agent_id Int64 · agent_name str · scenario_id Int64 ·
@@ -28,12 +30,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from json.encoder import encode_basestring
 from typing import Any
 
 import pandas as pd
 
 from cekura_livekit.models import BYO, CHAT, MANAGED, parse_count, parse_status, run_outcome, runs_of
 from cekura_livekit.results.schema import (
+    DAY,
     METRIC_COLUMNS,
     RESULT_COLUMNS,
     RUN_COLUMNS,
@@ -169,6 +173,12 @@ def parse_timestamp(raw: object, name: str = "timestamp") -> datetime | None:
 
 
 # ---------------------------------------------------------------- row builders
+#
+# The hot path of a 100k-run extract. Each field takes a fast branch when the value already has the type
+# the API normally sends (an `int` id, a `bool` flag, a `str` name: one `type(...) is` test) and otherwise
+# falls back to the validating parser above, in the same order as the fields are read, so a bad run is
+# reported with the same first error as before. Strings the API repeats (statuses, "MM:SS" durations, metric
+# types) are parsed once per extract. Rows are tuples, turned into one list per column for pandas.
 
 
 def _nested(run: Mapping[str, Any], parent: str, key: str) -> Any:
@@ -177,67 +187,275 @@ def _nested(run: Mapping[str, Any], parent: str, key: str) -> Any:
     return value.get(key) if isinstance(value, Mapping) else None
 
 
-def _started_at(run: Mapping[str, Any], defaults: Mapping[str, Any]) -> datetime | None:
-    """When the run started: `timestamp`, else `executed_at`, else the result's creation time."""
-    started = parse_timestamp(run.get("timestamp"), "timestamp") or parse_timestamp(
-        run.get("executed_at"), "executed_at"
-    )
-    return started if started is not None else defaults.get("created_at")
+def _fast_ref(raw: object, name: str) -> tuple[int | None, str | None]:
+    """`_ref` for the usual shapes (an int, or an object with an int id and a str or no name)."""
+    if type(raw) is int:
+        return raw, None
+    if type(raw) is dict:
+        ident, label = raw.get("id"), raw.get("name")
+        if type(ident) is int and (label is None or type(label) is str):
+            return ident, label
+    return _ref(raw, name)
 
 
-def _or_default(value: Any, defaults: Mapping[str, Any], key: str) -> Any:
-    return value if value is not None else defaults.get(key)
+def _fast_int(raw: object, name: str) -> int | None:
+    return raw if type(raw) is int else _int_or_none(raw, name)
 
 
-def _run_row(
-    run: Mapping[str, Any], defaults: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One run → (run row, metric rows). Raises ValueError naming the field on bad input."""
-    run_id = _int_or_none(run.get("id"), "id")
+def _fast_bool(raw: object, name: str) -> bool | None:
+    return raw if raw is True or raw is False else _bool_or_none(raw, name)
+
+
+def _fast_float(raw: object, name: str) -> float | None:
+    if type(raw) is int:
+        return float(raw)
+    if type(raw) is float and math.isfinite(raw):
+        return raw
+    return _float_or_none(raw, name)
+
+
+def _text(raw: object) -> str | None:
+    return raw if raw is None or type(raw) is str else _str_or_none(raw)
+
+
+#: `json.dumps(value, ensure_ascii=False)` without building an encoder per call.
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _json_text(raw: object) -> str:
+    """`json.dumps(raw, ensure_ascii=False)`; a list of strings (the usual explanation) is joined directly."""
+    if type(raw) is list:
+        try:
+            return "[" + ", ".join(map(encode_basestring, raw)) + "]"
+        except TypeError:  # an element that is not a string: the encoder handles it
+            pass
+    return _JSON_TEXT(raw)
+
+
+def _value_text(raw: object) -> str | None:
+    """A metric's value as text: strings as sent, anything else JSON-encoded (`true`, `1.25`, `[1, 2]`)."""
+    if raw is None or isinstance(raw, str):
+        return raw
+    if raw is True or raw is False:
+        return "true" if raw else "false"
+    return json.dumps(raw)
+
+
+class _Memo:
+    """Parses of the strings a payload repeats on every run, kept for one extract.
+
+    Only `str` keys are cached: `1 == 1.0 == True` as dict keys would mix values that parse differently.
+    """
+
+    __slots__ = ("durations", "kinds", "statuses")
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, tuple[str, str | None, str | None]] = {}
+        self.durations: dict[str, float | None] = {}
+        self.kinds: dict[str, str | None] = {}
+
+    def status(self, raw: object, success: bool | None) -> tuple[str | None, str | None]:
+        """(status as stored, outcome value) of a run; `run_outcome` reads only `success is True`."""
+        if type(raw) is str:
+            known = self.statuses.get(raw)
+            if known is None:
+                known = self.statuses[raw] = (
+                    raw.strip().lower(),
+                    _outcome_value(raw, True),
+                    _outcome_value(raw, False),
+                )
+            return known[0], known[1] if success is True else known[2]
+        text = str(raw).strip().lower() if raw is not None else None
+        return text, _outcome_value(raw, success)
+
+    def duration(self, raw: object) -> float | None:
+        if type(raw) is not str:
+            return parse_duration(raw)
+        seconds = self.durations.get(raw, _MISSING)
+        if seconds is _MISSING:
+            seconds = self.durations[raw] = parse_duration(raw)
+        return seconds
+
+    def kind(self, raw: object) -> str | None:
+        if type(raw) is not str:
+            return metric_kind(raw)
+        kind = self.kinds.get(raw, _MISSING)
+        if kind is _MISSING:
+            kind = self.kinds[raw] = metric_kind(raw)
+        return kind
+
+
+_MISSING: Any = object()
+
+
+def _outcome_value(status: object, success: bool | None) -> str | None:
+    outcome = run_outcome(parse_status(status), success)
+    return outcome.value if outcome is not None else None
+
+
+#: The run columns `_run_values` fills, in its tuple's order; the others are the same for every run of an
+#: extract (`_RunContext.constants`) or derived from a column (`run_date`).
+_RUN_FIELDS = (
+    "run_id",
+    "scenario_id",
+    "scenario_name",
+    "agent_id",
+    "agent_name",
+    "personality_id",
+    "personality_name",
+    "success",
+    "status",
+    "outcome",
+    "started_at",
+    "result_id",
+    "evaluation_status",
+    "error_message",
+    "ended_reason",
+    "duration_s",
+    "expected_outcome_score",
+    "run_as_text",
+    "mode",
+    "quarantined",
+    "trace_id",
+)
+
+
+@dataclass(frozen=True)
+class _RunContext:
+    """What every run of one extract shares: the result's defaults and the caller's context."""
+
+    result_id: int | None
+    agent_id: int | None
+    agent_name: str | None
+    created_at: datetime | None
+    run_as_text: bool | None
+    modes: tuple[str, str]  # grain_mode for (voice, chat)
+    quarantine: frozenset[int]
+    constants: dict[str, Any]
+
+    @classmethod
+    def of(cls, defaults: Mapping[str, Any]) -> _RunContext:
+        return cls(
+            result_id=defaults["result_id"],
+            agent_id=defaults["agent_id"],
+            agent_name=defaults["agent_name"],
+            created_at=defaults["created_at"],
+            run_as_text=defaults["run_as_text"],
+            modes=(grain_mode(defaults.get("mode"), False), grain_mode(defaults.get("mode"), True)),
+            quarantine=defaults.get("quarantine") or frozenset(),
+            constants={
+                "suite": defaults.get("suite") or "",
+                "dashboard_url": defaults.get("dashboard_url"),
+                "dag_id": defaults.get("dag_id"),
+                "dag_run_id": defaults.get("dag_run_id"),
+            },
+        )
+
+
+def _run_values(
+    run: Mapping[str, Any], ctx: _RunContext, memo: _Memo
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """One run → (its `_RUN_FIELDS` tuple, its metric tuples). Raises ValueError naming the first bad field."""
+    get = run.get
+    run_id = _fast_int(get("id"), "id")
     if run_id is None:
         raise ValueError("run has no id")
-    scenario_id, scenario_label = _ref(run.get("scenario"), "scenario")
-    agent_id, agent_label = _ref(run.get("agent"), "agent")
-    personality_id, personality_label = _ref(run.get("personality"), "personality")
-    status_raw = run.get("status")
-    success = _bool_or_none(run.get("success"), "success")
-    outcome = run_outcome(parse_status(status_raw), success)
-    started = _started_at(run, defaults)
-    row = {
-        "run_id": run_id,
-        "result_id": _or_default(_int_or_none(run.get("result_id"), "result_id"), defaults, "result_id"),
-        "agent_id": _or_default(agent_id, defaults, "agent_id"),
-        "agent_name": _str_or_none(run.get("agent_name")) or agent_label or defaults.get("agent_name"),
-        "scenario_id": scenario_id,
-        "scenario_name": _str_or_none(run.get("scenario_name")) or scenario_label,
-        "personality_id": personality_id,
-        "personality_name": _str_or_none(run.get("personality_name")) or personality_label,
-        "status": str(status_raw).strip().lower() if status_raw is not None else None,
-        "success": success,
-        "evaluation_status": _str_or_none(run.get("evaluation_status")),
-        "outcome": outcome.value if outcome is not None else None,
-        "error_message": _str_or_none(run.get("error_message")),
-        "ended_reason": _str_or_none(_nested(run, "metadata", "ended_reason")),
-        "duration_s": parse_duration(run.get("duration")),
-        "expected_outcome_score": _float_or_none(
-            _nested(run, "expected_outcome", "score"), "expected_outcome.score"
-        ),
-        "started_at": started,
-        "run_date": pd.Timestamp(started.date()) if started is not None else None,
-        "run_as_text": _bool_or_none(run.get("run_as_text"), "run_as_text"),
-        "mode": grain_mode(
-            defaults.get("mode"),
-            _or_default(_bool_or_none(run.get("run_as_text"), "run_as_text"), defaults, "run_as_text"),
-        ),
-        "suite": defaults.get("suite") or "",
-        "dashboard_url": defaults.get("dashboard_url"),
-        "quarantined": scenario_id in (defaults.get("quarantine") or ()),
-        "trace_id": _str_or_none(run.get("trace_id")),
-        "dag_id": defaults.get("dag_id"),
-        "dag_run_id": defaults.get("dag_run_id"),
-    }
-    raw_metrics = _nested(run, "evaluation", "metrics") or []
-    return row, [_metric_row(run_id, index, metric) for index, metric in enumerate(raw_metrics)]
+    scenario_id, scenario_label = _fast_ref(get("scenario"), "scenario")
+    agent_id, agent_label = _fast_ref(get("agent"), "agent")
+    personality_id, personality_label = _fast_ref(get("personality"), "personality")
+    success = _fast_bool(get("success"), "success")
+    status, outcome = memo.status(get("status"), success)
+    started = parse_timestamp(get("timestamp"), "timestamp") or parse_timestamp(
+        get("executed_at"), "executed_at"
+    )
+    result_id = _fast_int(get("result_id"), "result_id")
+    head = (
+        run_id,
+        scenario_id,
+        _text(get("scenario_name")) or scenario_label,
+        ctx.agent_id if agent_id is None else agent_id,
+        _text(get("agent_name")) or agent_label or ctx.agent_name,
+        personality_id,
+        _text(get("personality_name")) or personality_label,
+        success,
+        status,
+        outcome,
+        ctx.created_at if started is None else started,
+        ctx.result_id if result_id is None else result_id,
+    )
+    return head + _run_tail(run, scenario_id, ctx, memo), _run_metrics(run_id, run, memo)
+
+
+def _run_tail(
+    run: Mapping[str, Any], scenario_id: int | None, ctx: _RunContext, memo: _Memo
+) -> tuple[Any, ...]:
+    """The run's fields from `evaluation_status` on (see `_RUN_FIELDS`), read in the validation order."""
+    get = run.get
+    metadata, expected = get("metadata"), get("expected_outcome")
+    ended = (
+        metadata.get("ended_reason") if type(metadata) is dict else _nested(run, "metadata", "ended_reason")
+    )
+    score = expected.get("score") if type(expected) is dict else _nested(run, "expected_outcome", "score")
+    evaluation_status, error_message = _text(get("evaluation_status")), _text(get("error_message"))
+    duration = memo.duration(get("duration"))
+    score = _fast_float(score, "expected_outcome.score")
+    as_text = _fast_bool(get("run_as_text"), "run_as_text")
+    return (
+        evaluation_status,
+        error_message,
+        _text(ended),
+        duration,
+        score,
+        as_text,
+        ctx.modes[bool(ctx.run_as_text if as_text is None else as_text)],
+        scenario_id in ctx.quarantine,
+        _text(get("trace_id")),
+    )
+
+
+def _run_metrics(run_id: int, run: Mapping[str, Any], memo: _Memo) -> list[tuple[Any, ...]]:
+    evaluation = run.get("evaluation")
+    raw = evaluation.get("metrics") if type(evaluation) is dict else _nested(run, "evaluation", "metrics")
+    return [_metric_values(run_id, index, metric, memo) for index, metric in enumerate(raw or [])]
+
+
+def _metric_values(run_id: int, index: int, metric: object, memo: _Memo) -> tuple[Any, ...]:
+    """One metric → its tuple in `METRIC_COLUMNS` order. Raises ValueError naming the metric and field."""
+    if type(metric) is not dict and not isinstance(metric, Mapping):
+        raise ValueError(f"evaluation.metrics[{index}] is a {type(metric).__name__}, expected an object")
+    get = metric.get
+    metric_id = get("id")
+    if type(metric_id) is not int:
+        metric_id = _int_or_none(metric_id, f"evaluation.metrics[{index}].id")
+        if metric_id is None:
+            raise ValueError(f"evaluation.metrics[{index}] has no id")
+    value, explanation, raw_type, score = get("value"), get("explanation"), get("type"), get("score")
+    kind = memo.kind(raw_type)
+    if type(score) is int:
+        score = float(score)
+    elif score is not None and not (type(score) is float and math.isfinite(score)):
+        score = _float_or_none(score, f"evaluation.metrics[{index}].score")
+    passed = get("passed")
+    if passed is not None and passed is not True and passed is not False:
+        passed = _bool_or_none(passed, f"evaluation.metrics[{index}].passed")
+    return (
+        run_id,
+        metric_id,
+        _text(get("name")),
+        _text(raw_type),
+        score,
+        _value_text(value),
+        passed,
+        None if explanation is None else _json_text(explanation),
+        *_typed_columns(metric, kind, score),
+    )
+
+
+def _typed_columns(metric: Mapping[str, Any], kind: str | None, score: float | None) -> tuple[Any, ...]:
+    """`metric_kind` … `rating`: only numeric, enum and rating metrics have typed values to read."""
+    if kind is None or kind == "binary":
+        return kind, None, None, None, None
+    return _typed_metric(metric, kind, score)
 
 
 _ROOMS = {MANAGED: "managed", BYO: "byo", CHAT: "byo"}
@@ -252,30 +470,6 @@ def grain_mode(submission_mode: str | None, run_as_text: bool | None) -> str:
     """
     channel = "chat" if run_as_text or submission_mode == CHAT else "voice"
     return f"{channel}/{_ROOMS.get(submission_mode or '', 'unknown')}"
-
-
-def _metric_row(run_id: int, index: int, metric: object) -> dict[str, Any]:
-    where = f"evaluation.metrics[{index}]"
-    if not isinstance(metric, Mapping):
-        raise ValueError(f"{where} is a {type(metric).__name__}, expected an object")
-    metric_id = _int_or_none(metric.get("id"), f"{where}.id")
-    if metric_id is None:
-        raise ValueError(f"{where} has no id")
-    value = metric.get("value")
-    explanation = metric.get("explanation")
-    kind = metric_kind(metric.get("type"))
-    score = _float_or_none(metric.get("score"), f"{where}.score")
-    return {
-        "run_id": run_id,
-        "metric_id": metric_id,
-        "metric_name": _str_or_none(metric.get("name")),
-        "metric_type": _str_or_none(metric.get("type")),
-        "score": score,
-        "value": None if value is None else value if isinstance(value, str) else json.dumps(value),
-        "passed": _bool_or_none(metric.get("passed"), f"{where}.passed"),
-        "explanation": None if explanation is None else json.dumps(explanation, ensure_ascii=False),
-        **_typed_metric(metric, kind, score),
-    }
 
 
 #: Cekura's metric output types → the four kinds the warehouse types (`binary_*` variants are binary).
@@ -297,8 +491,11 @@ def metric_kind(raw: object) -> str | None:
     return "binary" if text.startswith("binary") else _KINDS.get(text)
 
 
-def _typed_metric(metric: Mapping[str, Any], kind: str | None, score: float | None) -> dict[str, Any]:
-    """The typed columns: a numeric value (else the reported p50) with its unit, the enum choice, the rating."""
+def _typed_metric(
+    metric: Mapping[str, Any], kind: str, score: float | None
+) -> tuple[str, float | None, str | None, str | None, float | None]:
+    """The typed columns (`metric_kind` … `rating`): a numeric value (else the reported p50) with its unit,
+    the enum choice, the rating."""
     raw_extra = metric.get("extra")
     extra: Mapping[str, Any] = raw_extra if isinstance(raw_extra, Mapping) else {}
     value_num = None
@@ -307,15 +504,8 @@ def _typed_metric(metric: Mapping[str, Any], kind: str | None, score: float | No
         if value_num is None:
             value_num = _number(_nested(extra, "percentiles", "p50"))
     enum = _str_or_none(metric.get("enum")) or (_str_or_none(metric.get("value")) if kind == "enum" else None)
-    return {
-        "metric_kind": kind,
-        "value_num": value_num,
-        "unit": _str_or_none(metric.get("unit")) or _str_or_none(extra.get("unit"))
-        if kind == "numeric"
-        else None,
-        "value_enum": enum if kind == "enum" else None,
-        "rating": score if kind == "rating" else None,
-    }
+    unit = _str_or_none(metric.get("unit")) or _str_or_none(extra.get("unit")) if kind == "numeric" else None
+    return kind, value_num, unit, enum if kind == "enum" else None, score if kind == "rating" else None
 
 
 def _number(raw: object) -> float | None:
@@ -346,6 +536,41 @@ def empty_frame(columns: Mapping[str, str]) -> pd.DataFrame:
     return _typed_frame([], columns)
 
 
+def _column(values: Sequence[Any], dtype: str) -> pd.Series:
+    """One column converted once to its final dtype (timestamps through `pd.to_datetime`, as parsed: UTC)."""
+    if dtype == TS:
+        return pd.Series(pd.to_datetime(values, utc=True), dtype=TS)
+    return pd.Series(values, dtype=dtype)
+
+
+def _utc_day(started: pd.Series) -> pd.Series:
+    """The UTC calendar day of each start, as a naive midnight (what the warehouse readers return).
+
+    Column-wise: one `pd.Timestamp(started.date())` per row was a fifth of a 100k-run extract.
+    """
+    return started.dt.floor("D").dt.tz_localize(None).astype(DAY)
+
+
+def _tuples_frame(
+    rows: list[tuple[Any, ...]],
+    fields: Sequence[str],
+    columns: Mapping[str, str],
+    constants: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The frame of row tuples laid out as `fields`; columns not in `fields` hold a constant, or are the
+    UTC day of `started_at` (`run_date`). No per-row dicts and no object-typed intermediate frame."""
+    data: dict[str, pd.Series] = {}
+    for name, dtype in columns.items():
+        if name in fields:
+            index = fields.index(name)  # a list per column: 3x faster than `zip(*rows)` over 10k rows
+            data[name] = _column([row[index] for row in rows], dtype)
+        elif name != "run_date":
+            data[name] = _column([(constants or {})[name]] * len(rows), dtype)
+    if "run_date" in columns:
+        data["run_date"] = _utc_day(data["started_at"])
+    return pd.DataFrame(data, columns=list(columns))
+
+
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -372,6 +597,36 @@ def result_defaults(result: Mapping[str, Any] | None, **context: Any) -> dict[st
         "run_as_text": _bool_or_none(result.get("run_as_text"), "result.run_as_text"),
         **context,
     }
+
+
+def _chunk_rows(
+    chunk: list[Any],
+    position: int,
+    ctx: _RunContext,
+    memo: _Memo,
+    problems: list[RunProblem],
+    on_problem: Callable[[RunProblem], None] | None,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(run tuples, metric tuples) of one chunk; each bad run goes to `problems` (and `on_problem`) instead,
+    named by its id, else by its 1-based position in the input."""
+    run_rows: list[tuple[Any, ...]] = []
+    metric_rows: list[tuple[Any, ...]] = []
+    for position, run in enumerate(chunk, start=position + 1):  # noqa: B020 - continues the count
+        if type(run) is not dict and not isinstance(run, Mapping):
+            problem = RunProblem(f"#{position}", f"is a {type(run).__name__}, expected an object")
+        else:
+            try:
+                row, metrics = _run_values(run, ctx, memo)
+            except ValueError as exc:
+                problem = RunProblem(str(run.get("id", f"#{position}")), str(exc))
+            else:
+                run_rows.append(row)
+                metric_rows.extend(metrics)
+                continue
+        problems.append(problem)
+        if on_problem is not None:
+            on_problem(problem)
+    return run_rows, metric_rows
 
 
 def runs_frames(
@@ -403,32 +658,17 @@ def runs_frames(
         dashboard_url=dashboard_url,
         quarantine=frozenset(int(i) for i in quarantine or ()),
     )
+    ctx, memo = _RunContext.of(defaults), _Memo()
     run_parts: list[pd.DataFrame] = []
     metric_parts: list[pd.DataFrame] = []
     problems: list[RunProblem] = []
     position = 0
     for chunk in _chunks(runs, chunk_size):
-        run_rows: list[dict[str, Any]] = []
-        metric_rows: list[dict[str, Any]] = []
-        for run in chunk:
-            position += 1
-            if not isinstance(run, Mapping):
-                problem = RunProblem(f"#{position}", f"is a {type(run).__name__}, expected an object")
-            else:
-                try:
-                    row, metrics = _run_row(run, defaults)
-                except ValueError as exc:
-                    problem = RunProblem(str(run.get("id", f"#{position}")), str(exc))
-                else:
-                    run_rows.append(row)
-                    metric_rows.extend(metrics)
-                    continue
-            problems.append(problem)
-            if on_problem is not None:
-                on_problem(problem)
-        run_parts.append(_typed_frame(run_rows, RUN_COLUMNS))
+        run_rows, metric_rows = _chunk_rows(chunk, position, ctx, memo, problems, on_problem)
+        position += len(chunk)
+        run_parts.append(_tuples_frame(run_rows, _RUN_FIELDS, RUN_COLUMNS, ctx.constants))
         if metric_rows:
-            metric_parts.append(_typed_frame(metric_rows, METRIC_COLUMNS))
+            metric_parts.append(_tuples_frame(metric_rows, list(METRIC_COLUMNS), METRIC_COLUMNS))
         del run_rows, metric_rows, chunk
     if problems and not skip_unparseable:
         raise UnparseableRunsError(problems)
