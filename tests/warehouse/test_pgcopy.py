@@ -161,6 +161,28 @@ def test_text_columns_come_first_and_all_null_ones_join_the_fixed_width_part(pg:
     assert ours == reference_bytes(pg.cursor(), frame, RUNS, columns)
 
 
+@pytest.mark.parametrize("value", ["", "voice/managed", "ünïcödé 😀", "z" * 2000])
+def test_a_column_with_one_value_is_encoded_once_and_the_same(pg: Any, value: str) -> None:
+    frame = awkward_frame(RUNS, rows=40)
+    frame["mode"] = pd.Series([value] * 40, dtype="str")
+    frame["suite"] = pd.Series([value] * 39 + ["other"], dtype="str")  # differs on the last row only
+    frame["dag_id"] = pd.Series([value] * 20 + [None] + [value] * 19, dtype="str")  # one NULL
+    ours, columns = encoded_bytes(frame, RUNS, chunk_rows=16)
+    texts = [c for c, t in RUNS.columns if t == "text" and c != "mode"]
+    assert columns[: len(texts)] == texts  # `mode` went to the fixed-width part, the others did not
+    assert ours == reference_bytes(pg.cursor(), frame, RUNS, columns)
+    one = frame.head(1)
+    ours, columns = encoded_bytes(one, RUNS)
+    assert ours == reference_bytes(pg.cursor(), one, RUNS, columns)
+
+
+def test_nul_in_a_one_value_column_fails_before_copying() -> None:
+    frame = awkward_frame(RUNS, rows=3)
+    frame["mode"] = pd.Series(["a\x00b"] * 3, dtype="str")
+    with pytest.raises(pgcopy.NulInTextError, match="mode"):
+        pgcopy.encoder(frame, RUNS.columns)
+
+
 def test_other_dtypes_and_units_encode_like_the_row_path(pg: Any) -> None:
     """numpy dtypes, object text, nanosecond/second units, a non-UTC zone, dates with a time of day."""
     paris = pd.Series(
