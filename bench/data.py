@@ -50,6 +50,12 @@ def scaled(frame: pd.DataFrame, times: int, id_column: str = "run_id") -> pd.Dat
     return pd.concat(parts, ignore_index=True)
 
 
+def in_time_order(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs sorted by start time (ties by id): the physical order of a warehouse loaded as batches finish,
+    so a day's runs sit together as they would in production (the generator draws days at random)."""
+    return runs.sort_values(["started_at", "run_id"], kind="stable").reset_index(drop=True)
+
+
 def daily_frame(days: int = 365, scenarios: int = 50, agents: int = 3, seed: int = 7) -> pd.DataFrame:
     """A warehouse `read_daily` frame: one row per day × agent × scenario (a year of 150 series)."""
     rng = np.random.default_rng(seed)

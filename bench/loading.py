@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from bench.common import PG_DSN, PeakRss, Section, Target, airflow_env, drop_schema, repeat
-from bench.data import extract_runs, scaled
+from bench.data import extract_runs, in_time_order, scaled
 
 #: What the trends benchmark reuses: the warehouses left loaded with the largest size.
 LOADED: dict[str, Any] = {}
@@ -68,7 +68,8 @@ def run(smoke: bool = False) -> Section:
     measured: dict[tuple[str, int], float] = {}
     peaks: dict[int, float] = {}
     for size in sizes:
-        frame = scaled(base, size // base_n)
+        # In arrival order, as a warehouse fills: runs land batch by batch as their calls finish.
+        frame = in_time_order(scaled(base, size // base_n))
         big = size >= 1_000_000
         r = 1 if big else reps
         schema = f"cekura_bench_{uuid.uuid4().hex[:8]}"

@@ -52,7 +52,9 @@ def _metric_frame(runs: pd.DataFrame) -> pd.DataFrame:
 
     base_n = min(len(runs), 100_000)
     metrics = _prepared(extract_runs(base_n).metrics, RUN_METRICS, datetime.now(UTC))
-    return scaled(metrics, len(runs) // base_n)
+    metrics = scaled(metrics, len(runs) // base_n)
+    order = runs[["run_id"]].reset_index(names="position")  # the runs' (time) order, as loaded
+    return metrics.merge(order, on="run_id").sort_values(["position", "metric_id"]).drop(columns="position")
 
 
 def _load_metrics(conn: str, schema: str, metrics: pd.DataFrame) -> None:
