@@ -158,3 +158,24 @@ def index_name_for(target: WarehouseTarget) -> str:
 
 def _qualified(dialect: Any, name: str) -> str:
     return f'"{dialect.schema}"."{name}"' if dialect.name == "postgres" else f'"{name}"'
+
+
+@pytest.mark.postgres
+def test_a_bulk_load_refreshes_the_planner_statistics_and_a_batch_does_not(
+    pg_warehouse: WarehouseTarget,
+) -> None:
+    """The trends step runs right after a load, before autovacuum: a backfill leaves statistics behind it."""
+
+    def analysed() -> float:
+        with open_warehouse(pg_warehouse.conn_id, pg_warehouse.schema) as wh:
+            _, rows = wh.query(
+                "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (wh.dialect.table(RUNS),)
+            )
+        return float(rows[0][0])
+
+    backfill = _runs(seed=6, days=30, per_day=40)  # 1,200 runs into a table PostgreSQL never analysed
+    load_extract(pg_warehouse.conn_id, extract(make_result(1, backfill)), pg_warehouse.schema)
+    assert analysed() == pytest.approx(1200)
+    batch = _runs(seed=7, days=1, per_day=50, first_id=50_000)  # an ordinary batch: left to autovacuum
+    load_extract(pg_warehouse.conn_id, extract(make_result(2, batch)), pg_warehouse.schema)
+    assert analysed() == pytest.approx(1200)

@@ -114,6 +114,7 @@ def load_extract(
         summary.columns_added = ensure_tables(wh.dialect, cur)
         for table, frame in frames:
             summary.changed[table.name] = wh.dialect.upsert(cur, table, frame)
+            wh.dialect.refresh_statistics(cur, table, summary.changed[table.name])
         if recompute_trends and touched:
             plan = plan_refresh(wh.dialect, cur, touched, trailing_days)
             if plan.since is not None:
