@@ -234,18 +234,6 @@ def sandbox_class() -> Any:
     return Sandbox
 
 
-def _drop_rooms(sb: Any) -> int:
-    """Delete every room of the sandbox's LiveKit stand-in, as LiveKit's DeleteRoom would; how many.
-
-    Why: the stand-in checks every room for expiry on each room operation, so a submission of managed runs
-    costs in proportion to the rooms already open (500 batches of 20 runs took ~200 s, 97% of it in that
-    check). Cekura-managed rooms play no part in a result's status or detail, so a benchmark that only
-    polls results can delete them after each submission and keep the submission cost flat.
-    """
-    names = list(sb.livekit_rooms)
-    return sum(1 for name in names if sb.livekit.delete_room(name))
-
-
 def _sandbox_main(conn: Any, speed: float, seed: int) -> None:
     Sandbox = sandbox_class()
     with Sandbox(seed=seed, speed=speed) as sb:
@@ -257,8 +245,6 @@ def _sandbox_main(conn: Any, speed: float, seed: int) -> None:
             elif command == "clear":
                 sb.clear_requests()
                 conn.send(True)
-            elif command == "drop_rooms":
-                conn.send(_drop_rooms(sb))
             else:
                 conn.send(True)
                 return
@@ -284,11 +270,6 @@ class SandboxProcess:
     def clear(self) -> None:
         self._conn.send("clear")
         self._conn.recv()
-
-    def drop_rooms(self) -> int:
-        """Delete the LiveKit stand-in's rooms (see `_drop_rooms`); how many were deleted."""
-        self._conn.send("drop_rooms")
-        return int(self._conn.recv())
 
     def close(self) -> None:
         try:

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-from bench.common import ROOT, SandboxProcess, Section, Target, airflow_env, sandbox_process
+from bench.common import ROOT, Section, Target, airflow_env, sandbox_process
 
 BATCH_RUNS = 20
 SCENARIO = 2001  # 40-110 simulated seconds a call: at speed 1 nothing finishes inside the window
@@ -55,19 +55,18 @@ def _count_requests() -> list[int]:
     return counter
 
 
-def _submit(sb: SandboxProcess, batches: list[tuple[int, list[int]]], n: int) -> None:
-    """Top `batches` up to `n` batches of 20 runs, deleting their managed rooms as they come.
+def _submit(batches: list[tuple[int, list[int]]], n: int) -> None:
+    """Top `batches` up to `n` batches of 20 runs.
 
     Every N reuses the batches of the smaller ones (all still running: see SPEED), so 500 batches are
-    submitted in all, not 10 + 100 + 500. The rooms go because the sandbox's submission cost grows with the
-    rooms it holds (see `SandboxProcess.drop_rooms`); a result's detail does not depend on them.
+    submitted in all, not 10 + 100 + 500. (Their rooms stay: a tester that finds its room gone fails its run,
+    which would change what is polled.)
     """
     from cekura_livekit.hooks.cekura import CekuraHook
 
     hook = CekuraHook()
     while len(batches) < n:
         done = hook.submit_managed({"scenarios": [{"scenario": SCENARIO}], "frequency": BATCH_RUNS})
-        sb.drop_rooms()
         runs = done.get("runs") or []
         batches.append((int(done["id"]), [int(r["id"] if isinstance(r, dict) else r) for r in runs]))
     hook.close()
@@ -269,8 +268,12 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
 
 
+#: The poll interval at which the "500 batches at a 30 s poll" target is checked directly (5x its rate).
+TARGET_CHECK_POLL = 6.0
+
 LABELS = {
     "trigger": "project trigger (one loop)",
+    "trigger_target": f"project trigger (one loop), {TARGET_CHECK_POLL:g} s poll",
     "trigger_old": "project trigger, pre-fix client (own pool + SSL context)",
     "sdk_async": "cekura SDK `results.wait`, async (one loop, one client)",
     "sdk_threads": "cekura SDK `results.wait`, a thread each (one client)",
@@ -301,7 +304,7 @@ def run(smoke: bool = False) -> Section:
         batches: list[tuple[int, list[int]]] = []
         for n in sizes:
             started = time.perf_counter()
-            _submit(sb, batches, n)
+            _submit(batches, n)
             _progress(f"submitted up to {n} batches", started)
             path = os.path.join(tmp, f"batches-{n}.json")
             with open(path, "w") as f:
@@ -311,6 +314,16 @@ def run(smoke: bool = False) -> Section:
                     continue  # the pre-fix client: shown where it matters (100 starting together)
                 spec = {"way": way, "n": n, "poll": poll, "windows": windows, "batches": path}
                 results[(way, n)] = _run_child(spec, env)
+            if n == sizes[-1] and not smoke:
+                # The target is 500 batches at a 30 s poll; a 2 s poll is 15x its request rate, 6 s still 5x.
+                spec = {
+                    "way": "trigger",
+                    "n": n,
+                    "poll": TARGET_CHECK_POLL,
+                    "windows": windows,
+                    "batches": path,
+                }
+                results[("trigger_target", n)] = _run_child(spec, env)
             if n == sizes[0]:
                 for way in ("sensor",) if smoke else ("sensor", "sensor_old"):
                     results[(way, 1)] = _run_child({"way": way, "n": 1, "pokes": pokes, "batches": path}, env)
@@ -383,14 +396,24 @@ def _targets(
     )
     per_30 = 30.0 / (ours / 1000) * 0.5
     per_5 = 5.0 / (ours / 1000) * 0.5
+    direct = results.get(("trigger_target", big))
+    at_target = (
+        statistics.median([w["requests"] / big for w in direct["windows"][1:]]) if direct else ratios[big]
+    )
     section.targets.append(
         Target(
             "500 batches at a 30 s poll on one triggerer without falling behind",
-            f"{big} measured at a {poll:g} s poll: {ratios[big]:.2f}× of scheduled polls; from CPU/poll, one "
+            (
+                f"{big} at a {TARGET_CHECK_POLL:g} s poll (5× the target's rate): {at_target:.2f}× of scheduled polls; "
+                if direct
+                else ""
+            )
+            + f"at a {poll:g} s poll (15×): {ratios[big]:.2f}×; from CPU/poll, one "
             f"triggerer at ≤ 50% of a core keeps ~{per_30:,.0f} batches at 30 s and ~{per_5:,.0f} at 5 s "
             "(extrapolated)",
-            ratios[big] >= 0.95 and per_30 >= 500,
-            "the same sandbox serves the SDK in threads on schedule at this N, so the client side is the limit",
+            at_target >= 0.95 and per_30 >= 500,
+            "below 1.0× at the 2 s poll: 250 polls a second saturate the one loop on this 2-core machine, whose "
+            "other core serves the sandbox",
         )
     )
     start = results.get(("trigger", 100), results[("trigger", big)])["lag_start_max"] * 1000
