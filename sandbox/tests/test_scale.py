@@ -53,7 +53,9 @@ def test_room_expiry_looks_only_at_rooms_whose_moment_has_come(monkeypatch: pyte
     state = LiveKitState(now=lambda: clock[0])
     for i in range(2000):
         state.create_room(f"room-{i}", empty_timeout=600)
-    state.join("room-7", "tester", clock[0] + timedelta(seconds=10), leaves_at=clock[0] + timedelta(seconds=900))
+    state.join(
+        "room-7", "tester", clock[0] + timedelta(seconds=10), leaves_at=clock[0] + timedelta(seconds=900)
+    )
     examined: set[str] = set()
     original = RoomInfo.closes_at
 

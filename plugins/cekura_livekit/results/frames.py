@@ -269,23 +269,23 @@ class _Memo:
         return text, _outcome_value(raw, success)
 
     def duration(self, raw: object) -> float | None:
-        if type(raw) is not str:
-            return parse_duration(raw)
-        seconds = self.durations.get(raw, _MISSING)
-        if seconds is _MISSING:
-            seconds = self.durations[raw] = parse_duration(raw)
-        return seconds
+        return _memo(self.durations, raw, parse_duration)
 
     def kind(self, raw: object) -> str | None:
-        if type(raw) is not str:
-            return metric_kind(raw)
-        kind = self.kinds.get(raw, _MISSING)
-        if kind is _MISSING:
-            kind = self.kinds[raw] = metric_kind(raw)
-        return kind
+        return _memo(self.kinds, raw, metric_kind)
 
 
 _MISSING: Any = object()
+
+
+def _memo(cache: dict[str, Any], raw: object, parse: Callable[[object], Any]) -> Any:
+    """`parse(raw)`, remembered for string values only (1, 1.0 and True are equal keys but parse apart)."""
+    if type(raw) is not str:
+        return parse(raw)
+    value = cache.get(raw, _MISSING)
+    if value is _MISSING:
+        value = cache[raw] = parse(raw)
+    return value
 
 
 def _outcome_value(status: object, success: bool | None) -> str | None:
