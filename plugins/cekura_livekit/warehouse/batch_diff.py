@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cekura_livekit.warehouse.dialects import Dialect, q
+from cekura_livekit.warehouse.dialects import Dialect
 from cekura_livekit.warehouse.tables import BATCH_DIFFS, RESULTS, RUNS
 
 CHANGES = ("newly_failing", "fixed", "still_failing", "still_passing", "new", "not_run")
@@ -99,11 +99,7 @@ def diff_batch_in(
         )
     table = dialect.table(BATCH_DIFFS)
     cur.execute(f"DELETE FROM {table} WHERE result_id = {dialect.param}", (result_id,))
-    if rows:
-        cols = BATCH_DIFFS.column_names
-        marks = ", ".join(dialect.param for _ in cols)
-        values = [tuple(dialect.db_value(BATCH_DIFFS.types[c], r[c]) for c in cols) for r in rows]
-        cur.executemany(f"INSERT INTO {table} ({', '.join(q(c) for c in cols)}) VALUES ({marks})", values)
+    dialect.insert_rows(cur, BATCH_DIFFS, rows)
     return rows
 
 

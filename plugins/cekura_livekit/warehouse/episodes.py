@@ -135,12 +135,5 @@ def refresh_episodes_in(
         key = (row["agent_id"], row["scenario_id"], row["mode"], row["suite"])
         row["quarantined"], row["dashboard_url"] = key in quarantined, links.get(key)
     cur.execute(f"DELETE FROM {dialect.table(EPISODES)}")
-    if built:
-        cols = EPISODES.column_names
-        marks = ", ".join(dialect.param for _ in cols)
-        values = [tuple(dialect.db_value(EPISODES.types[c], r[c]) for c in cols) for r in built]
-        cur.executemany(
-            f"INSERT INTO {dialect.table(EPISODES)} ({', '.join(q(c) for c in cols)}) VALUES ({marks})",
-            values,
-        )
+    dialect.insert_rows(cur, EPISODES, built)
     return built

@@ -134,20 +134,10 @@ def refresh_flaky_in(
             row["status"] = "regressed"
         if row["status"] == "flaky":
             first, last = first or end, end
+        first, last = (None if d is None else _date(d) for d in (first, last))
         row.update(window_start=start, window_end=end, first_seen=first, last_seen=last, updated_at=stamp)
     cur.execute(f"DELETE FROM {dialect.table(FLAKY_SCENARIOS)}")
-    if rows:
-        cols = FLAKY_SCENARIOS.column_names
-        marks = ", ".join(dialect.param for _ in cols)
-        types = FLAKY_SCENARIOS.types
-        values = [
-            tuple(dialect.db_value(types[c], _date(r[c]) if types[c] == "date" else r[c]) for c in cols)
-            for r in rows
-        ]
-        cur.executemany(
-            f"INSERT INTO {dialect.table(FLAKY_SCENARIOS)} ({', '.join(q(c) for c in cols)}) VALUES ({marks})",
-            values,
-        )
+    dialect.insert_rows(cur, FLAKY_SCENARIOS, rows)
     return rows
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from cekura_livekit.stats import MetricPolicy, bh_adjust, shift_test, wilson_interval
 from cekura_livekit.warehouse.dates import as_date
-from cekura_livekit.warehouse.dialects import Dialect, copy_rows, q
+from cekura_livekit.warehouse.dialects import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
 from cekura_livekit.warehouse.scan import runs_since, tune_for_aggregation
 from cekura_livekit.warehouse.tables import (
@@ -217,30 +217,6 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _insert(dialect: Dialect, cur: Any, table: Any, rows: list[dict[str, Any]], native: bool = False) -> None:
-    """Rows into `table`: one COPY on PostgreSQL (a full rebuild writes tens of thousands of rows),
-    executemany on SQLite. `native`: the values are already plain Python (no numpy scalars or NA), so only the
-    date, timestamp and bool columns go through the dialect's conversion."""
-    if not rows:
-        return
-    cols = table.column_names
-    converted = {c: table.types[c] for c in cols if table.types[c] in {"date", "timestamp", "bool"}}
-    if native:
-        values = [
-            tuple(dialect.db_value(converted[c], r[c]) if c in converted else r[c] for c in cols)
-            for r in rows
-        ]
-    else:
-        values = [tuple(dialect.db_value(table.types[c], _plain(r.get(c))) for c in cols) for r in rows]
-    if dialect.name == "postgres":
-        copy_rows(cur, dialect.table(table), cols, values)
-        return
-    marks = ", ".join(dialect.param for _ in cols)
-    cur.executemany(
-        f"INSERT INTO {dialect.table(table)} ({', '.join(q(c) for c in cols)}) VALUES ({marks})", values
-    )
-
-
 def _plain(value: Any) -> Any:
     """numpy scalars and pandas NA → Python values the drivers take."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
@@ -266,7 +242,7 @@ def recompute_metric_daily_in(
     cur.execute(
         f"DELETE FROM {dialect.table(METRIC_DAILY)} WHERE run_date >= {dialect.date_param()}", (start,)
     )
-    _insert(dialect, cur, METRIC_DAILY, rows, native=True)
+    dialect.insert_rows(cur, METRIC_DAILY, rows)
     return len(rows)
 
 
@@ -330,5 +306,6 @@ def detect_metric_regressions_in(
         f"DELETE FROM {dialect.table(METRIC_REGRESSIONS)} WHERE run_date = {dialect.date_param()}",
         (end.isoformat(),),
     )
-    _insert(dialect, cur, METRIC_REGRESSIONS, found)
+    plain = [{c: _plain(r.get(c)) for c in METRIC_REGRESSIONS.column_names} for r in found]
+    dialect.insert_rows(cur, METRIC_REGRESSIONS, plain)
     return found

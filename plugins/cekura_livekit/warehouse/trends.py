@@ -243,11 +243,7 @@ def detect_regressions_in(
         )
     target = dialect.table(REGRESSIONS)
     cur.execute(f"DELETE FROM {target} WHERE run_date = {dialect.date_param()}", (end.isoformat(),))
-    if found:
-        cols = REGRESSIONS.column_names
-        marks = ", ".join(dialect.param for _ in cols)
-        rows = [tuple(dialect.db_value(REGRESSIONS.types[c], r[c]) for c in cols) for r in found]
-        cur.executemany(f"INSERT INTO {target} ({', '.join(q(c) for c in cols)}) VALUES ({marks})", rows)
+    dialect.insert_rows(cur, REGRESSIONS, found)
     return found
 
 
