@@ -77,7 +77,11 @@ class NulInTextError(ValueError):
     """A text value contains NUL, which PostgreSQL text cannot store (the row path fails on it too)."""
 
     def __init__(self, column: str) -> None:
-        super().__init__(f"column {column!r} has a value containing NUL (\\x00), which text cannot store")
+        super().__init__(
+            f"column {column!r} has a value containing NUL (\\x00), which PostgreSQL text cannot store; "
+            "nothing was loaded. Fix: strip NUL characters from that field before loading (e.g. "
+            "frame[column] = frame[column].str.replace('\\x00', ''))."
+        )
 
 
 def _missing(series: pd.Series) -> np.ndarray | None:
