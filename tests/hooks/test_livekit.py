@@ -78,7 +78,9 @@ def test_transient_errors_are_retried_and_a_lost_dispatch_is_not_doubled(
 ) -> None:
     hook = LiveKitHook()
     cekura_sandbox.inject_fault(path_contains="CreateRoom", kind="503", times=1, server="livekit")
-    hook.create_rooms([RoomSpec("flaky")])
+    # A day of simulated time (~2.4 min at the fixture's 600x): the default 300 s is half a real second,
+    # after which the agent-only room closes and takes the landed dispatch with it (seen under CI load).
+    hook.create_rooms([RoomSpec("flaky", empty_timeout=86_400)])
     assert "flaky" in cekura_sandbox.livekit_rooms
     # The dispatch lands but its answer is lost: the retry finds it instead of sending a second agent.
     cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="drop", times=1, server="livekit")
