@@ -17,13 +17,97 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: Submission modes: Cekura creates the rooms (v2), or this task creates them for voice or text runs (v1).
+#: Submission mode names (the operator's `mode` argument and the suite key). Each is described once by a
+#: `SubmissionMode` in `SUBMISSION_MODES`; code asks the object, never compares names.
 MANAGED = "managed"
 BYO = "bring_your_own_rooms"
 CHAT = "chat"
-MODES: tuple[str, ...] = (MANAGED, BYO, CHAT)
+
+
+@dataclass(frozen=True)
+class SubmissionMode:
+    """One way of submitting a batch: its endpoint, who owns the rooms, voice or text, and the grain it loads as.
+
+    Why an object: adding a mode used to touch a dozen files that each compared names; now it is one entry in
+    `SUBMISSION_MODES` (plus the sandbox endpoint it calls).
+    """
+
+    #: The value users write (`mode=` on the operator, `mode:` in a suite file; `cekura_results.submission_mode`).
+    name: str
+    #: The `CekuraHook.paths` key (and hook method) that submits a batch in this mode.
+    submit_endpoint: str
+    #: True: this task creates the LiveKit rooms, mints the join tokens and dispatches the agent.
+    owns_rooms: bool
+    #: True: Cekura runs the conversation as text (`run_as_text`; the agent is dispatched with `text_mode`).
+    text: bool
+    #: Whether scenario entries may carry `publish_data_message` (managed and chat endpoints only).
+    accepts_publish_data_message: bool
+    #: Whether the managed-only (v2) options are accepted: personality_ids, test_profile_ids, … (`V2_ONLY`).
+    accepts_v2_options: bool
+
+    @property
+    def rooms(self) -> str:
+        """Who created the rooms, as the `cekura_runs.mode` grain names it: ``managed`` or ``byo``."""
+        return "byo" if self.owns_rooms else "managed"
+
+    def grain(self, run_as_text: bool | None = None) -> str:
+        """The run grain `cekura_runs.mode`: ``<voice|chat>/<managed|byo>``; chat when the run or the mode is text."""
+        channel = "chat" if run_as_text or self.text else "voice"
+        return f"{channel}/{self.rooms}"
+
+
+SUBMISSION_MODES: dict[str, SubmissionMode] = {
+    m.name: m
+    for m in (
+        SubmissionMode(
+            MANAGED,
+            "submit_managed",
+            owns_rooms=False,
+            text=False,
+            accepts_publish_data_message=True,
+            accepts_v2_options=True,
+        ),
+        SubmissionMode(
+            BYO,
+            "submit_byo_rooms",
+            owns_rooms=True,
+            text=False,
+            accepts_publish_data_message=False,
+            accepts_v2_options=False,
+        ),
+        SubmissionMode(
+            CHAT,
+            "submit_chat",
+            owns_rooms=True,
+            text=True,
+            accepts_publish_data_message=True,
+            accepts_v2_options=False,
+        ),
+    )
+}
+#: The mode names, in documentation order (membership tests and messages).
+MODES: tuple[str, ...] = tuple(SUBMISSION_MODES)
 #: Modes in which the task creates the LiveKit rooms, mints the join tokens and dispatches the agent.
-OWN_ROOM_MODES: frozenset[str] = frozenset({BYO, CHAT})
+OWN_ROOM_MODES: frozenset[str] = frozenset(m.name for m in SUBMISSION_MODES.values() if m.owns_rooms)
+#: The grain of runs loaded without a known submission mode (library users calling `extract` without it).
+UNKNOWN_ROOMS = "unknown"
+
+
+def submission_mode(name: object, *, field: str = "mode") -> SubmissionMode:
+    """The mode called `name`; a clear error naming the field, the value and the choices otherwise."""
+    mode = SUBMISSION_MODES.get(name) if isinstance(name, str) else None
+    if mode is None:
+        raise ValueError(f"{field}={name!r} is not supported: use one of {list(MODES)}.")
+    return mode
+
+
+def grain_mode(submission_mode_name: str | None, run_as_text: bool | None) -> str:
+    """The mode a rate is kept apart by (`cekura_runs.mode`): ``<voice|chat>/<managed|byo|unknown>``."""
+    mode = SUBMISSION_MODES.get(submission_mode_name or "")
+    if mode is not None:
+        return mode.grain(run_as_text)
+    return f"{'chat' if run_as_text else 'voice'}/{UNKNOWN_ROOMS}"
+
 
 #: Non-evaluation outcomes a gate may fail on (failed evaluations are governed by min_success_rate).
 FAIL_ON_CHOICES: tuple[str, ...] = ("infra_error", "timeout", "cancelled")

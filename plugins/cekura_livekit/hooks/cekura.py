@@ -36,6 +36,7 @@ from cekura_livekit.hooks.errors import (
 )
 from cekura_livekit.hooks.livekit import redact_tokens
 from cekura_livekit.hooks.retry import RetryPolicy, parse_retry_after
+from cekura_livekit.models import SubmissionMode
 
 log = logging.getLogger(__name__)
 
@@ -537,6 +538,10 @@ class CekuraHook(BaseHook):
         return _Call("POST", self.paths["end_call"].format(run_id=_int_id(run_id, "run_id")))
 
     # ------------------------------------------------------------------ sync API
+    def submit(self, mode: SubmissionMode, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Submit a batch through the endpoint of `mode` (see `models.SUBMISSION_MODES`). Never retried."""
+        return dict(self._request(self._submit_call(mode.submit_endpoint, payload)))
+
     def submit_managed(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Cekura-managed rooms (v2): Cekura creates the rooms and dispatches the agent. Never retried."""
         return dict(self._request(self._submit_call("submit_managed", payload)))

@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from cekura_livekit.models import BYO, CHAT, MANAGED, parse_count, parse_status, run_outcome, runs_of
+from cekura_livekit.models import grain_mode, parse_count, parse_status, run_outcome, runs_of
 from cekura_livekit.results.schema import (
     DAY,
     METRIC_COLUMNS,
@@ -456,20 +456,6 @@ def _typed_columns(metric: Mapping[str, Any], kind: str | None, score: float | N
     if kind is None or kind == "binary":
         return kind, None, None, None, None
     return _typed_metric(metric, kind, score)
-
-
-_ROOMS = {MANAGED: "managed", BYO: "byo", CHAT: "byo"}
-
-
-def grain_mode(submission_mode: str | None, run_as_text: bool | None) -> str:
-    """The mode a rate is kept apart by: ``<voice|chat>/<managed|byo|unknown>``.
-
-    Voice or chat: the run's (else its result's) `run_as_text`, or the `chat` submission mode; rooms: who
-    created them (`managed` by Cekura, `byo` = this project's own rooms incl. chat), `unknown` for loads
-    that did not say (library users calling `extract` without `mode`).
-    """
-    channel = "chat" if run_as_text or submission_mode == CHAT else "voice"
-    return f"{channel}/{_ROOMS.get(submission_mode or '', 'unknown')}"
 
 
 #: Cekura's metric output types → the four kinds the warehouse types (`binary_*` variants are binary).
