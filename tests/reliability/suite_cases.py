@@ -9,7 +9,6 @@ message is its parse warning; anything else means the file was accepted, and the
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,31 +75,41 @@ def _parse_folder(env: Env, files: dict[str, str | bytes]) -> Any:
         else:
             target.write_text(content, encoding="utf-8", errors="surrogatepass")
     env.setenv("CEKURA_SUITES_DIR", str(folder))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        bag = DagBag(dag_folder=str(ROOT / "dags" / "cekura_regression_suites.py"))
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "cekura_regression_suites.py"))
     if bag.import_errors:
         error = next(iter(bag.import_errors.values())).strip().splitlines()[-1]
         raise Harm(f"the DAG file failed to import, so every suite's DAG is gone: {error}")
     good = bag.dags.get(GOOD_DAG)
-    if good is None or "broken-suite" in (good.tags or ()):
+    if good is None or _broken(good):
         raise Harm(f"the good suite s0.yaml lost its DAG: {good.description if good else 'no DAG'}")
-    problems = [str(w.message) for w in caught if type(w.message).__name__ == "BrokenSuiteWarning"]
+    if "`include/suites/s0.yaml`" not in (good.doc_md or ""):
+        source = (good.doc_md or "").split("`")[1] if "`" in (good.doc_md or "") else "?"
+        raise Harm(f"the good suite's DAG {GOOD_DAG} is now built from {source}, not s0.yaml")
+    others = {dag_id: dag for dag_id, dag in bag.dags.items() if dag_id != GOOD_DAG}
+    problems = [_problem(dag) for dag in others.values() if _broken(dag)]
     if problems:
         raise ValueError("; ".join(problems))
-    built = {dag_id: dag for dag_id, dag in bag.dags.items() if dag_id != GOOD_DAG}
-    if not built:
+    if not others:
         return "ignored: no DAG, no warning"
-    return {dag_id: _what(dag) for dag_id, dag in built.items()}
+    return {dag_id: _what(dag) for dag_id, dag in others.items()}
+
+
+def _broken(dag: Any) -> bool:
+    return "broken-suite" in (dag.tags or ())
+
+
+def _problem(dag: Any) -> str:
+    """The placeholder's message: the problem block of its doc (what the UI shows), else its description."""
+    doc = dag.doc_md or ""
+    return doc.split("```")[1].strip() if doc.count("```") >= 2 else str(dag.description)
 
 
 def _what(dag: Any) -> str:
     """A short description of a built suite DAG (what the bad file silently became)."""
-    run = dag.task_dict.get("run_scenarios")
-    if run is None:
-        return f"schedule={dag.schedule!r}"
+    run = dag.task_dict["run_scenarios"]
     extras = {k: getattr(run, k) for k in ("personality_ids", "quarantine", "mode") if getattr(run, k, None)}
-    return f"schedule={getattr(dag, 'timetable', None).summary!r} frequency={run.params['frequency'].value} {extras}"
+    schedule = getattr(dag.timetable, "description", None) or type(dag.timetable).__name__
+    return f"schedule {schedule!r}, frequency {dag.params['frequency']!r}, {extras}"
 
 
 def _folder(files: dict[str, str | bytes]) -> Callable[[Env], Any]:
@@ -154,8 +163,8 @@ FOLDER_CASES: list[tuple[str, dict[str, str | bytes], tuple[str, ...], str]] = [
     ("empty file", {"s1.yaml": ""}, ("s1.yaml",), ""),
     ("only a comment", {"s1.yaml": "# TODO\n"}, ("s1.yaml",), ""),
     ("list at top level", {"s1.yaml": "- suite: s1\n  agent: 101\n"}, ("s1.yaml",), ""),
-    ("binary file", {"s1.yaml": bytes(range(256))}, ("s1.yaml",), ""),
-    ("UTF-16 file", {"s1.yaml": SUITE.encode("utf-16")}, ("s1.yaml",), ""),
+    ("binary file", {"s1.yaml": bytes(range(256))}, ("s1.yaml",), "20.1"),
+    ("UTF-16 file", {"s1.yaml": SUITE.encode("utf-16")}, ("s1.yaml",), "20.1"),
     ("frequency '²'", {"s1.yaml": SUITE + "frequency: '²'\n"}, ("s1.yaml", "frequency"), ""),
     ("frequency .nan", {"s1.yaml": SUITE + "frequency: .nan\n"}, ("s1.yaml", "frequency"), ""),
     ("poll_interval .inf", {"s1.yaml": SUITE + "poll_interval: .inf\n"}, ("s1.yaml", "poll_interval"), ""),
