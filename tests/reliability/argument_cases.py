@@ -70,9 +70,11 @@ def validation_cases() -> list[Case]:
     """The operator's own validation table (tests/operators), measured here as well."""
     from tests.operators.test_run_scenarios_validation import CASES
 
-    return [
-        Case(AREA, name, lambda env, kw=kwargs: operator(**kw), (field,)) for name, kwargs, field in CASES
-    ]
+    return [Case(AREA, name, _construct(kwargs), (field,)) for name, kwargs, field in CASES]
+
+
+def _construct(kwargs: dict[str, Any]) -> Callable[[Env], Any]:
+    return lambda env: operator(**kwargs)
 
 
 def rendered_cases() -> list[Case]:
@@ -263,7 +265,7 @@ def construction_cases() -> list[Case]:
 
 
 # ------------------------------------------------------------------------------------------ sensor
-def _sensor(check_target: bool = False, **kwargs: Any) -> Callable[[Env], Any]:
+def _sensor(kwargs: dict[str, Any], *, check_target: bool = False) -> Callable[[Env], Any]:
     """Construct the sensor; with check_target, also resolve what its first poke would wait on."""
 
     def run(env: Env) -> Any:
@@ -280,7 +282,7 @@ def _sensor(check_target: bool = False, **kwargs: Any) -> Callable[[Env], Any]:
 
 def sensor_cases() -> list[Case]:
     cases = [
-        Case(SENSOR, f"{field}={value!r}", _sensor(**{field: value}), (field,), issue=issue)
+        Case(SENSOR, f"{field}={value!r}", _sensor({field: value}), (field,), issue=issue)
         for field, value, issue in [
             ("poke_interval", NAN, "24.7"),
             ("poke_interval", INF, "24.7"),
@@ -297,7 +299,7 @@ def sensor_cases() -> list[Case]:
         ]
     ]
     cases += [
-        Case(SENSOR, f"{field}={value!r}", _sensor(True, **{field: value}), (field,), issue=issue)
+        Case(SENSOR, f"{field}={value!r}", _sensor({field: value}, check_target=True), (field,), issue=issue)
         for field, value, issue in [
             ("result_id", SUPERSCRIPT_TWO, "24.7"),
             ("result_id", ARABIC_THREE, "24.7"),

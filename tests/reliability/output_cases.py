@@ -218,7 +218,7 @@ def payload_cases() -> list[Case]:
         (
             "eval_type binary without type",
             {"id": 1, "name": "m", "eval_type": "binary", "value": True},
-            "",
+            "24",
         ),
         ("metric of an unknown type 'vibes'", {"id": 1, "name": "m", "type": "vibes", "value": 3}, ""),
         ("metric without id or name", {"type": "binary", "value": True}, ""),

@@ -95,7 +95,8 @@ def sweep(secrets: Mapping[str, list[str]], where: Mapping[str, str]) -> list[li
 
 def git_hits(values: Iterable[str]) -> list[str]:
     """Tracked files holding any secret (the sandbox's published development defaults are expected)."""
-    patterns = sorted({v.strip() for v in values if v.strip()})
+    # A NUL cannot be passed to git (argv); such values are made fresh per run and cannot be in git anyway.
+    patterns = sorted({v.strip() for v in values if v.strip() and "\x00" not in v})
     args = [a for x in patterns for a in ("-e", x)]
     return subprocess.run(
         ["git", "grep", "-I", "-l", "-F", *args, "--", "."],
