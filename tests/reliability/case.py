@@ -71,6 +71,8 @@ class Outcome:
     case: Case
     klass: str
     message: str
+    #: The whole error (with its cause) as a task would log it; searched by the secrets sweep.
+    detail: str = ""
 
     @property
     def justification(self) -> str:
@@ -89,7 +91,7 @@ def classify(case: Case, env: Env) -> Outcome:
     try:
         value = case.run(env)
     except Harm as exc:
-        return Outcome(case, "unclear", _clip(f"HARM: {exc}"))
+        return Outcome(case, "unclear", _clip(f"HARM: {exc}"), str(exc))
     except BaseException as exc:  # every case is expected to fail somewhere; we record how
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -99,5 +101,5 @@ def classify(case: Case, env: Env) -> Outcome:
         clear = all(n.lower() in text.lower() for n in case.names)
         side_effect = case.after_side_effect or env.submits() > before
         klass = ("clear-after" if side_effect else "clear-before-side-effect") if clear else "unclear"
-        return Outcome(case, klass, _clip(message.strip() or type(exc).__name__))
+        return Outcome(case, klass, _clip(message), text)
     return Outcome(case, "accepted", f"accepted as {value!r:.120}" if value is not None else "accepted")

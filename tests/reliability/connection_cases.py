@@ -56,12 +56,12 @@ def stressed_keys(env: Env) -> dict[str, str]:
     if "stressed_keys" not in env.cache:
         made = f"sk-rel-{secrets.token_hex(12)}"
         env.cache["stressed_keys"] = {
-            "trailing newline": f"{made}-nl\n",
-            "trailing space": f"{made}-sp ",
-            "NUL inside": f"{made[:6]}\x00{made[6:]}-nul",
-            "escape character": f"\x1b[2J{made}-esc",
-            "non-ASCII letter": f"{made}-é",
-            "credentials in the host URL": f"{made}-userinfo",
+            "with a trailing newline": f"{made}-nl\n",
+            "with a trailing space": f"{made}-sp ",
+            "with a NUL inside": f"{made[:6]}\x00{made[6:]}-nul",
+            "with an escape character": f"\x1b[2J{made}-esc",
+            "with a non-ASCII letter": f"{made}-é",
+            "in the host URL (user:key@host)": f"{made}-userinfo",
         }
     return dict(env.cache["stressed_keys"])
 
@@ -104,27 +104,27 @@ def cekura_cases(env: Env) -> list[Case]:
         ),
         (
             "API key with a trailing newline",
-            *conn("cek_nl", ("cek_nl", "API key"), password=bad["trailing newline"]),
+            *conn("cek_nl", ("cek_nl", "API key"), password=bad["with a trailing newline"]),
             "24.1",
         ),
         (
             "API key with a trailing space",
-            *conn("cek_sp", ("cek_sp", "API key"), password=bad["trailing space"]),
+            *conn("cek_sp", ("cek_sp", "API key"), password=bad["with a trailing space"]),
             "24.1",
         ),
         (
             "API key with a NUL inside",
-            *conn("cek_nul", ("cek_nul", "API key"), password=bad["NUL inside"]),
+            *conn("cek_nul", ("cek_nul", "API key"), password=bad["with a NUL inside"]),
             "24.1",
         ),
         (
             "API key with an escape character",
-            *conn("cek_esc", ("cek_esc", "API key"), password=bad["escape character"]),
+            *conn("cek_esc", ("cek_esc", "API key"), password=bad["with an escape character"]),
             "24.1",
         ),
         (
             "API key with a non-ASCII letter",
-            *conn("cek_utf", ("cek_utf", "API key"), password=bad["non-ASCII letter"]),
+            *conn("cek_utf", ("cek_utf", "API key"), password=bad["with a non-ASCII letter"]),
             "24.1",
         ),
         ("empty password", *conn("cek_empty", ("cek_empty", "API key"), password=""), ""),
@@ -156,7 +156,7 @@ def cekura_cases(env: Env) -> list[Case]:
             *conn(
                 "cek_userinfo",
                 ("cek_userinfo", "host"),
-                host=f"http://user:{bad['credentials in the host URL']}@{host}",
+                host=f"http://user:{bad['in the host URL (user:key@host)']}@{host}",
                 password=key,
             ),
             "24.1",

@@ -10,6 +10,8 @@ files, the metadata database (raw file, so XCom rows such as `failure_reason` ar
 from __future__ import annotations
 
 import base64
+import json
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -28,6 +30,7 @@ def representations(value: str) -> dict[str, str]:
         "repr": repr(value),
         "bytes repr": repr(raw),
         "escaped (\\n as two characters)": value.encode("unicode_escape").decode("ascii"),
+        "JSON string (as stored in XCom)": json.dumps(value)[1:-1],
         "URL-encoded": quote(value, safe=""),
         "base64": base64.b64encode(raw).decode("ascii"),
         "stripped": value.strip(),
@@ -37,6 +40,20 @@ def representations(value: str) -> dict[str, str]:
 def _read(paths: Iterable[Path]) -> str:
     """Raw bytes as latin-1, so every byte sequence (a NUL, a lone newline) is searchable as text."""
     return "".join(p.read_bytes().decode("latin-1") for p in paths if p.is_file())
+
+
+def _sqlite_rows(paths: Iterable[Path]) -> str:
+    """Every row of every table, read through SQLite (read-only), so rows still in the WAL are included."""
+    out = []
+    for path in paths:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                out += [repr(row) for row in db.execute(f'SELECT * FROM "{table}"')]
+                out += [
+                    str(v) for row in db.execute(f'SELECT * FROM "{table}"') for v in row if v is not None
+                ]
+    return "\n".join(out)
 
 
 def _postgres_rows(targets: Iterable[tuple[str, str]]) -> str:
@@ -55,7 +72,9 @@ def _postgres_rows(targets: Iterable[tuple[str, str]]) -> str:
     return "\n".join(out)
 
 
-def places(captured: str, scratch: Path, postgres: Iterable[tuple[str, str]], since: float) -> dict[str, str]:
+def places(
+    captured: str, errors: str, scratch: Path, postgres: Iterable[tuple[str, str]], since: float
+) -> dict[str, str]:
     """Where a secret could land, each as one searchable text."""
     import os
 
@@ -65,13 +84,15 @@ def places(captured: str, scratch: Path, postgres: Iterable[tuple[str, str]], si
     db_path = Path(db_url.split("///", 1)[1]) if db_url.startswith("sqlite") else None
     logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
     fresh_logs = [p for p in logs.rglob("*") if p.is_file() and p.stat().st_mtime >= since]
+    warehouses = sorted(scratch.rglob("*.db"))
     return {
         "task and scheduler output (stdout/stderr, log records)": captured,
         "Airflow log files written during the run": _read(fresh_logs),
-        "Airflow metadata DB (XCom incl. failure_reason, task instances; raw file)": _read(
+        "case errors (what the task would log as its failure)": errors,
+        "Airflow metadata DB (every row: XCom incl. failure_reason, task instances, …)": _sqlite_rows(
             [db_path] if db_path else []
         ),
-        "SQLite warehouses (raw files)": _read(scratch.rglob("*.db")),
+        "SQLite warehouses (every row)": _sqlite_rows(warehouses),
         "PostgreSQL warehouses (every row)": _postgres_rows(postgres),
         "generated reports (HTML)": _read(scratch.rglob("*.html")),
     }

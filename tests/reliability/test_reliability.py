@@ -170,7 +170,7 @@ def _secret_values(sandbox: Sandbox, env: Env) -> dict[str, list[str]]:
         "LiveKit API secret": [sandbox.livekit_api_secret, sandbox.livekit_api_secret + "\n"],
         "minted LiveKit join tokens": tokens,
     }
-    secrets |= {f"Cekura API key stored with a {k}": [v] for k, v in stressed_keys(env).items()}
+    secrets |= {f"Cekura API key stored {k}": [v] for k, v in stressed_keys(env).items()}
     return secrets
 
 
@@ -309,7 +309,7 @@ def test_reliability_figures(
 
     # 1. fault matrix and crash/restart, through real task runs
     faults = [_fault_row(cekura_sandbox, label, case, fault) for label, case, fault, _ in FAULTS]
-    stress = _stress_newline_key(cekura_sandbox, stressed_keys(env)["trailing newline"], monkeypatch)
+    stress = _stress_newline_key(cekura_sandbox, stressed_keys(env)["with a trailing newline"], monkeypatch)
     from tests.dag_files.op_cekura_flow import byo_dag, retry_dag
 
     cekura_sandbox.clear_requests()
@@ -350,7 +350,8 @@ def test_reliability_figures(
     # 4. secrets: every representation of every secret, everywhere it could land
     out, err = capfd.readouterr()
     secrets = _secret_values(cekura_sandbox, env)
-    where = secrets_sweep.places(out + err + caplog.text, tmp_path, [env.cache["pg"]], since)
+    errors = "\n".join(o.detail for o in outcomes)
+    where = secrets_sweep.places(out + err + caplog.text, errors, tmp_path, [env.cache["pg"]], since)
     sweep = secrets_sweep.sweep(secrets, where)
     git_files = secrets_sweep.git_hits(v for values in secrets.values() for v in values)
     total = time.perf_counter() - started
