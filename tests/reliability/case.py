@@ -79,7 +79,9 @@ class Outcome:
         """For an accepted case: why that is fine, or which open issue it proves; '' when unaccounted for."""
         if self.case.accepted_ok:
             return self.case.accepted_ok
-        return f"open defect, issue {self.case.issue}: should be refused" if self.case.issue else ""
+        return (
+            f"open defect (issue {self.case.issue}): not yet refused or read right" if self.case.issue else ""
+        )
 
 
 def _clip(text: str) -> str:
