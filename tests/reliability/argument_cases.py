@@ -264,6 +264,31 @@ def construction_cases() -> list[Case]:
     return cases
 
 
+#: BaseOperator's own arguments (Airflow core validates them, the provider passes them through).
+CORE = "Airflow core argument"
+CORE_OK = "BaseOperator's own argument: Airflow core takes it as shown; the provider does not re-validate core arguments"
+CORE_ARGS: list[tuple[str, Any]] = [
+    ("retries", NAN),
+    ("retries", INF),
+    ("retries", -1),
+    ("retries", "3"),
+    ("retries", SUPERSCRIPT_TWO),
+    ("retries", ARABIC_THREE),
+    ("retries", HUGE),
+    ("execution_timeout", NAN),
+    ("retry_delay", NAN),
+    ("retry_delay", -5),
+    ("retry_exponential_backoff", "false"),
+]
+
+
+def core_cases() -> list[Case]:
+    return [
+        Case(CORE, f"{field}={value!r}", _spec_value(field, **{field: value}), (field,), accepted_ok=CORE_OK)
+        for field, value in CORE_ARGS
+    ]
+
+
 # ------------------------------------------------------------------------------------------ sensor
 def _sensor(kwargs: dict[str, Any], *, check_target: bool = False) -> Callable[[Env], Any]:
     """Construct the sensor; with check_target, also resolve what its first poke would wait on."""
@@ -341,4 +366,11 @@ def load_cases() -> list[Case]:
 
 
 def argument_cases() -> list[Case]:
-    return [*validation_cases(), *rendered_cases(), *construction_cases(), *sensor_cases(), *load_cases()]
+    return [
+        *validation_cases(),
+        *rendered_cases(),
+        *construction_cases(),
+        *core_cases(),
+        *sensor_cases(),
+        *load_cases(),
+    ]
