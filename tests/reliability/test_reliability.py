@@ -8,7 +8,6 @@ figures must keep (no unclear operator/suite input, no orphaned batch, no secret
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 import tracemalloc
@@ -21,7 +20,7 @@ import pytest
 
 from cekura_sandbox import Sandbox
 from tests.conftest import ARTIFACTS
-from tests.reliability.inventory import CLASSES, Env, Outcome, all_cases, classify
+from tests.reliability.inventory import CLASSES, Env, Outcome, all_cases, classify, stressed_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,43 +163,121 @@ def _concurrent_loads(target: Any, loads: int, n: int) -> list[Any]:
 
 
 # ------------------------------------------------------------------------------------------ secrets sweep
-def _secrets_sweep(sandbox: Sandbox, captured: str, warehouse_files: list[Path]) -> list[list[Any]]:
-    from airflow.configuration import conf
-
+def _secret_values(sandbox: Sandbox, env: Env) -> dict[str, list[str]]:
     tokens = [r.access_token for r in sandbox.store.runs.values() if getattr(r, "access_token", None)]
     secrets = {
         "Cekura API key": [sandbox.api_key],
-        "LiveKit API secret": [sandbox.livekit_api_secret],
+        "LiveKit API secret": [sandbox.livekit_api_secret, sandbox.livekit_api_secret + "\n"],
         "minted LiveKit join tokens": tokens,
     }
-    db_url = conf.get("database", "sql_alchemy_conn")
-    db_path = Path(db_url.split("///", 1)[1]) if db_url.startswith("sqlite") else None
-    places: dict[str, str] = {
-        "task logs (stdout/stderr and log records of every case)": captured,
-        "Airflow metadata DB (XCom, task instances, rendered fields, …; raw file)": (
-            db_path.read_bytes().decode("latin-1") if db_path and db_path.exists() else ""
-        ),
-        "warehouse files written by the cases (raw SQLite)": "".join(
-            p.read_bytes().decode("latin-1") for p in warehouse_files if p.exists()
-        ),
-    }
-    rows = []
-    for place, blob in places.items():
-        hits = {kind: sum(blob.count(s) for s in values if s) for kind, values in secrets.items()}
-        rows.append([place, f"{len(blob):,} chars", ", ".join(f"{k}: {v}" for k, v in hits.items())])
-    # Git: which tracked files hold any of them (the sandbox's published development defaults are expected).
-    patterns = [x for values in secrets.values() for x in values if x]
-    args = [a for x in patterns for a in ("-e", x)]
-    files = subprocess.run(
-        ["git", "grep", "-I", "-l", "-F", *args, "--", "."],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    rows.append(["git-tracked files", "all", f"files: {', '.join(files) or 'none'}"])
-    rows.append(["(tokens minted during the sweep)", len(tokens), "—"])
-    return rows
+    secrets |= {f"Cekura API key stored {k}": [v] for k, v in stressed_keys(env).items()}
+    return secrets
+
+
+#: Secrets whose leak is an open issue: reported in the doc, not yet asserted (drop an entry once it is fixed).
+OPEN_LEAKS = {"24.1": "Cekura API key stored with a "}
+
+
+def _inventory_summary(outcomes: list[Outcome]) -> str:
+    """Counts per area and class, then per open issue item and class."""
+    counts = Counter(o.klass for o in outcomes)
+    by_area = Counter((o.case.area, o.klass) for o in outcomes)
+    areas = list(dict.fromkeys(o.case.area for o in outcomes))
+    by_issue = Counter((o.case.issue, o.klass) for o in outcomes if o.case.issue)
+    issues = sorted(
+        {o.case.issue for o in outcomes if o.case.issue}, key=lambda i: [int(p) for p in i.split(".")]
+    )
+    rows = [[a, *(by_area[(a, k)] for k in CLASSES), sum(by_area[(a, k)] for k in CLASSES)] for a in areas]
+    return (
+        _table(
+            ["area", *CLASSES, "cases"], [*rows, ["**all**", *(counts[k] for k in CLASSES), len(outcomes)]]
+        )
+        + "\n\nCases that measure an open issue item (`issue` in the case), by class: once the item is fixed "
+        "they leave *accepted* and *unclear*.\n\n"
+        + _table(["issue item", *CLASSES], [[i, *(by_issue[(i, k)] for k in CLASSES)] for i in issues])
+    )
+
+
+def _inventory_lists(outcomes: list[Outcome]) -> str:
+    """The accepted inputs with their justification, then every case."""
+    accepted = [o for o in outcomes if o.klass == "accepted"]
+    return (
+        "### Accepted inputs\n\nEach with the reason written into its case definition (`accepted_ok`), or "
+        "the open issue that says it should be refused.\n\n"
+        + _table(
+            ["area", "input", "became", "why accepted"],
+            [
+                [o.case.area, o.case.name, o.message, o.justification or "**unaccounted for**"]
+                for o in accepted
+            ],
+        )
+        + "\n\n### Every case\n\n"
+        + _table(
+            ["area", "input", "class", "issue", "message (first line)"],
+            [[o.case.area, o.case.name, o.klass, o.case.issue, o.message] for o in outcomes],
+        )
+    )
+
+
+def _stress_newline_key(sandbox: Sandbox, key: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Issue 24.1's run: a real task run (retries=2) whose connection holds an API key with a trailing newline."""
+    import json
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CEKURA_WRONG_KEY",
+        json.dumps({"conn_type": "cekura", "host": sandbox.cekura_url, "password": key}),
+    )
+    return _fault_row(sandbox, "API key stored with a trailing newline (sweep stress)", "wrong_key", None)
+
+
+def _render(m: dict[str, Any]) -> str:
+    """docs/reliability.md from what this run measured."""
+    return (
+        "\n\n".join(
+            [
+                "# Reliability figures\n\nGenerated by `tests/reliability/test_reliability.py` (run it with "
+                "`CEKURA_WRITE_RELIABILITY_DOC=1` to rewrite this page); every number below was measured in that "
+                f"run, against the sandbox, real Airflow (`dag.test()`), SQLite and PostgreSQL ({m['total']:.0f} s).",
+                "## Fault matrix\n\nEach case is a real task run (`dag.test()`, retries=2, no retry delay) with "
+                "the fault armed in the sandbox. *Submits* counts POSTs to the submit endpoint (including failed "
+                "ones); *batches* counts batches Cekura created; *orphans* are created batches whose id the task "
+                "did not push (nobody would load or end them). The last row is the secrets sweep's stress run.\n\n"
+                + _table(
+                    ["case", "what the system did", "submits", "batches", "result id pushed", "orphans"],
+                    m["faults"],
+                ),
+                "## Crash and restart\n\n" + _table(["case", "what happened", "submits"], m["crashes"]),
+                "## Loads\n\nWall time includes extraction and the load transaction; peak memory is Python "
+                "allocations (tracemalloc, which also slows the run).\n\n"
+                + _table(["case", "runs", "wall time", "peak memory", "rows checked"], m["loads"]),
+                f"## Bad-input inventory\n\n{len(m['outcomes'])} bad inputs, each fed the way a user would (operator "
+                "and sensor arguments, suite files and whole suite folders through the real DAG file, "
+                "connections, warehouses, report destinations as run parameters, API payloads) and classed by "
+                "what happened (`tests/reliability/case.py`): *clear-before-side-effect* = refused, naming the "
+                "field/key and value, before any paid call; *clear-after* = clear, but only after something "
+                "happened; *unclear* = the message does not name what to fix, or the refusal took something "
+                "else down (HARM); *accepted* = taken without error "
+                f"({m['inventory_seconds']:.0f} s for all of them).\n\n"
+                + _inventory_summary(m["outcomes"])
+                + "\n\n"
+                + _inventory_lists(m["outcomes"]),
+                "## Secrets sweep\n\nSearched for the sandbox's Cekura API key, its LiveKit API secret (also "
+                "as stored with a trailing newline), every join token minted during the run, and freshly made "
+                "Cekura keys stored the ways a careless operator stores them (a trailing newline, a NUL, an "
+                "escape character, …; their connection cases and a real `dag.test()` run with retries were "
+                "driven through the system). Each in every representation a library may print: exact, `repr`, "
+                "bytes `repr` (`b'…'`), with `\\n` escaped, URL-encoded, base64 and stripped. "
+                + ", ".join(f"{k}: {len(v):,} chars" for k, v in m["where"].items())
+                + ".\n\n"
+                + _table(["secret", "representation", *m["where"], "total"], m["sweep"])
+                + "\n\nGit-tracked files holding any of them: "
+                + (", ".join(f"`{f}`" for f in m["git_files"]) or "none")
+                + " (the stand-in's published development credentials — its defaults, the docker-compose demo — "
+                f"not a leak). Join tokens minted: {m['tokens']}.",
+            ]
+        )
+        + "\n"
+    )
 
 
 def test_reliability_figures(
@@ -216,16 +293,23 @@ def test_reliability_figures(
     import json
     import logging
 
+    from tests.reliability import secrets_sweep
+
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv(
         "AIRFLOW_CONN_CEKURA_WRONG_KEY",
         json.dumps({"conn_type": "cekura", "host": cekura_sandbox.cekura_url, "password": "not-the-key"}),
     )
     monkeypatch.setenv("AIRFLOW_CONN_MYSQL_WH", json.dumps({"conn_type": "mysql", "host": "localhost"}))
+    since = secrets_sweep.started()
     started = time.perf_counter()
+    env = Env(
+        cekura_sandbox, tmp_path, monkeypatch.setenv, {"pg": (pg_warehouse.conn_id, pg_warehouse.schema)}
+    )
 
     # 1. fault matrix and crash/restart, through real task runs
     faults = [_fault_row(cekura_sandbox, label, case, fault) for label, case, fault, _ in FAULTS]
+    stress = _stress_newline_key(cekura_sandbox, stressed_keys(env)["with a trailing newline"], monkeypatch)
     from tests.dag_files.op_cekura_flow import byo_dag, retry_dag
 
     cekura_sandbox.clear_requests()
@@ -249,8 +333,10 @@ def test_reliability_figures(
     ]
 
     # 2. bad inputs
-    env = Env(cekura_sandbox, tmp_path, monkeypatch.setenv)
-    outcomes: list[Outcome] = [classify(case, env) for case in all_cases(env)]
+    timed = time.perf_counter()
+    cases = all_cases(env)
+    outcomes: list[Outcome] = [classify(case, env) for case in cases]
+    inventory_seconds = time.perf_counter() - timed
 
     # 3. loads
     loads = [
@@ -261,71 +347,62 @@ def test_reliability_figures(
         _concurrent_loads(pg_warehouse, 8, 50),
     ]
 
-    # 4. secrets
+    # 4. secrets: every representation of every secret, everywhere it could land
     out, err = capfd.readouterr()
-    sweep = _secrets_sweep(cekura_sandbox, out + err + caplog.text, [tmp_path / "warehouse.db"])
+    secrets = _secret_values(cekura_sandbox, env)
+    errors = "\n".join(o.detail for o in outcomes)
+    where = secrets_sweep.places(out + err + caplog.text, errors, tmp_path, [env.cache["pg"]], since)
+    sweep = secrets_sweep.sweep(secrets, where)
+    git_files = secrets_sweep.git_hits(v for values in secrets.values() for v in values)
     total = time.perf_counter() - started
 
-    counts = Counter(o.klass for o in outcomes)
-    by_area = Counter((o.case.area, o.klass) for o in outcomes)
-    areas = sorted({o.case.area for o in outcomes})
-    text = (
-        "\n\n".join(
-            [
-                "# Reliability figures\n\nGenerated by `tests/reliability/test_reliability.py` (run it with "
-                "`CEKURA_WRITE_RELIABILITY_DOC=1` to rewrite this page); every number below was measured in that "
-                f"run, against the sandbox, real Airflow (`dag.test()`), SQLite and PostgreSQL ({total:.0f} s).",
-                "## Fault matrix\n\nEach case is a real task run (`dag.test()`, retries=2, no retry delay) with "
-                "the fault armed in the sandbox. *Submits* counts POSTs to the submit endpoint (including failed "
-                "ones); *batches* counts batches Cekura created; *orphans* are created batches whose id the task "
-                "did not push (nobody would load or end them).\n\n"
-                + _table(
-                    ["case", "what the system did", "submits", "batches", "result id pushed", "orphans"],
-                    faults,
-                ),
-                "## Crash and restart\n\n" + _table(["case", "what happened", "submits"], crashes),
-                "## Loads\n\nWall time includes extraction and the load transaction; peak memory is Python "
-                "allocations (tracemalloc, which also slows the run).\n\n"
-                + _table(["case", "runs", "wall time", "peak memory", "rows checked"], loads),
-                "## Bad-input inventory\n\n"
-                + _table(
-                    ["area", *CLASSES, "cases"],
-                    [
-                        [a, *(by_area[(a, k)] for k in CLASSES), sum(by_area[(a, k)] for k in CLASSES)]
-                        for a in areas
-                    ]
-                    + [["**all**", *(counts[k] for k in CLASSES), len(outcomes)]],
-                )
-                + "\n\n"
-                + _table(
-                    ["area", "input", "class", "message (first line)"],
-                    [[o.case.area, o.case.name, o.klass, o.message] for o in outcomes],
-                ),
-                "## Secrets sweep\n\nSearched for the sandbox's Cekura API key, LiveKit API secret and every join "
-                "token minted during the run (bring-your-own-rooms cases). The git hits are the stand-in's "
-                "published development credentials (its defaults, the docker-compose demo), not a leak.\n\n"
-                + _table(["place searched", "size", "hits"], sweep),
-            ]
-        )
-        + "\n"
+    text = _render(
+        {
+            "total": total,
+            "faults": [*faults, stress],
+            "crashes": crashes,
+            "loads": loads,
+            "outcomes": outcomes,
+            "inventory_seconds": inventory_seconds,
+            "where": where,
+            "sweep": sweep,
+            "git_files": git_files,
+            "tokens": len(secrets["minted LiveKit join tokens"]),
+        }
     )
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "reliability.md").write_text(text)
     if os.environ.get("CEKURA_WRITE_RELIABILITY_DOC"):
         (ROOT / "docs" / "reliability.md").write_text(text)
 
-    # The invariants the published figures must keep.
-    assert len(outcomes) >= 60
+    _assert_invariants(cases, outcomes, [*faults, stress], sweep, git_files, secrets)
+
+
+def _assert_invariants(
+    cases: list[Any],
+    outcomes: list[Outcome],
+    faults: list[list[Any]],
+    sweep: list[list[Any]],
+    git_files: list[str],
+    secrets: dict[str, list[str]],
+) -> None:
+    """The invariants the published figures must keep."""
+    assert len(outcomes) >= 190, len(outcomes)
+    assert len({(c.area, c.name) for c in cases}) == len(cases), "two cases share a name"
+    # Every accepted input is accounted for: a reason it is right, or the open issue it proves.
+    assert not [o.case.name for o in outcomes if o.klass == "accepted" and not o.justification]
+    # Inputs already guarded stay guarded: no unclear operator/suite input outside an open issue's cases.
     assert not [
-        o for o in outcomes if o.case.area in ("operator argument", "suite file") and o.klass == "unclear"
+        (o.case.name, o.message)
+        for o in outcomes
+        if o.case.area in ("operator argument", "suite file") and o.klass == "unclear" and not o.case.issue
     ]
-    assert all(row[-1] == 0 for row in faults), faults  # no orphaned batch
+    assert all(row[-1] == 0 for row in faults), faults  # no orphaned batch (the stress run included)
     assert all("failed after 1 try" in row[1] for row in faults[:6]), faults
-    assert all(row[1].startswith("success") for row in faults[6:]), faults
-    assert all(all(h.endswith(": 0") for h in row[2].split(", ")) for row in sweep[:3]), sweep
+    assert all(row[1].startswith("success") for row in faults[6:-1]), faults
+    # No secret in any representation anywhere, except the open issues' (reported above, asserted once fixed).
+    leaks = [row for row in sweep if row[-1] and not any(row[0].startswith(p) for p in OPEN_LEAKS.values())]
+    assert not leaks, leaks
     # Only the stand-in's published development credentials (sandbox defaults, docker-compose demo) are in git.
-    assert set(sweep[3][2].removeprefix("files: ").split(", ")) <= {
-        "sandbox/src/cekura_sandbox/server.py",
-        "docker-compose.yaml",
-    }, sweep
-    assert sweep[4][1] > 0  # join tokens were minted, so the token search was not vacuous
+    assert set(git_files) <= {"sandbox/src/cekura_sandbox/server.py", "docker-compose.yaml"}, git_files
+    assert secrets["minted LiveKit join tokens"], "no join token was minted, so the token search was vacuous"
