@@ -65,7 +65,7 @@ def test_headers_auth_and_user_agent() -> None:
     assert req.headers["X-CEKURA-API-KEY"] == API_KEY
     assert req.headers["User-Agent"].startswith(USER_AGENT)
     assert "Authorization" not in req.headers
-    assert str(req.url) == f"{BASE}/test_framework/v1/results/5/"
+    assert str(req.url) == f"{BASE}/test_framework/v2/results/5/"
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_runs_bulk_is_chunked_with_run_ids_param() -> None:
     runs = hook.get_runs_bulk([1, 2, 3, 4, 5])
     assert [r["id"] for r in runs] == [1, 2, 3, 4, 5]
     assert [r.url.params["run_ids"] for r in seen] == ["1,2", "3,4", "5"]
-    assert all(r.url.path == "/test_framework/v1/runs/bulk/" for r in seen)
+    assert all(r.url.path == "/test_framework/v2/runs/bulk/" for r in seen)
     assert "ids" not in seen[0].url.params
 
 
@@ -112,7 +112,7 @@ def test_iter_runs_follows_pagination_with_filters() -> None:
     params = seen[0].url.params
     assert params["result_id"] == "42"
     assert params["status__in"] == "completed,failed"
-    assert seen[0].url.path == "/test_framework/v1/runs/"
+    assert seen[0].url.path == "/test_framework/v2/runs/"
 
 
 def test_find_results_by_name_filters_exact_names() -> None:
@@ -185,7 +185,7 @@ def test_error_mapping_names_endpoint_and_status(status: int, body: Any, error: 
     with pytest.raises(error) as info:
         hook.get_result(1)
     message = str(info.value)
-    assert "GET /test_framework/v1/results/1/" in message
+    assert "GET /test_framework/v2/results/1/" in message
     assert str(status) in message
     assert fragment in message
     assert len(seen) == 1  # 4xx other than 408/429 is never retried

@@ -28,6 +28,7 @@ from cekura_livekit.results.frames import (
     _ref,
     _str_or_none,
     grain_mode,
+    legacy_binary_passed,
     metric_kind,
     parse_duration,
     parse_timestamp,
@@ -114,16 +115,21 @@ def _metric_row(run_id: int, index: int, metric: object) -> dict[str, Any]:
         raise ValueError(f"{where} has no id")
     value = metric.get("value")
     explanation = metric.get("explanation")
-    kind = metric_kind(metric.get("type"))
+    # Both metric formats (issue 19, after the speed-up): canonical eval_type/passed first, legacy type/score.
+    kind = metric_kind(metric.get("eval_type")) or metric_kind(metric.get("type"))
     score = _float_or_none(metric.get("score"), f"{where}.score")
+    passed = _bool_or_none(metric.get("passed"), f"{where}.passed")
+    if passed is None and kind == "binary":
+        passed = legacy_binary_passed(score)
+    raw_type = metric.get("type") if metric.get("type") is not None else metric.get("eval_type")
     return {
         "run_id": run_id,
         "metric_id": metric_id,
         "metric_name": _str_or_none(metric.get("name")),
-        "metric_type": _str_or_none(metric.get("type")),
+        "metric_type": _str_or_none(raw_type),
         "score": score,
         "value": None if value is None else value if isinstance(value, str) else json.dumps(value),
-        "passed": _bool_or_none(metric.get("passed"), f"{where}.passed"),
+        "passed": passed,
         "explanation": None if explanation is None else json.dumps(explanation, ensure_ascii=False),
         **_typed_metric(metric, kind, score),
     }

@@ -119,6 +119,43 @@ def _odd_runs() -> list[Any]:
                 ]
             },
         },
+        {
+            "id": 215,
+            "scenario": 1,
+            "evaluation": {
+                "metrics": [
+                    # Cekura's canonical binary form, alone and with the legacy fields beside it
+                    {"id": 1, "name": "Greeting", "eval_type": "binary", "passed": False},
+                    {
+                        "id": 2,
+                        "eval_type": "binary",
+                        "passed": True,
+                        "type": "binary_qualitative",
+                        "score": 5,
+                    },
+                    {
+                        "id": 3,
+                        "eval_type": "binary",
+                        "passed": "true",
+                        "type": "binary_qualitative",
+                        "score": 0,
+                    },
+                    # legacy binary without `passed`: the score says it
+                    {"id": 4, "type": "binary_workflow_adherence", "score": 5, "value": "true"},
+                    {"id": 5, "type": "binary_workflow_adherence", "score": "0"},
+                    {"id": 6, "type": "binary_qualitative", "score": 3},
+                    {"id": 7, "eval_type": "binary"},
+                    # the other eval_types, and unknown ones
+                    {"id": 8, "eval_type": "boolean", "passed": True},
+                    {"id": 9, "eval_type": "numeric", "value": "640", "extra": {"unit": "ms"}},
+                    {"id": 10, "eval_type": "continuous_qualitative", "score": 81.5},
+                    {"id": 11, "eval_type": "enum", "value": "resolved"},
+                    {"id": 12, "eval_type": "sentiment", "type": "enum", "value": "calm"},
+                    {"id": 13, "eval_type": "sentiment", "passed": True},
+                    {"id": 14, "eval_type": 3, "type": None},
+                ]
+            },
+        },
         # the same run id twice: the last, most complete copy is kept
         {"id": 214, "status": "running"},
         {"id": 214, "status": "completed", "success": True},
@@ -278,8 +315,10 @@ _metrics = st.fixed_dictionaries(
             ["binary", "binary_qualitative", "numeric", "enum", "rating", "text", "RATING "]
         )
         | _odd,
-        "score": _numbers | _odd,
+        "score": _numbers | st.sampled_from([0, 5, 5.0, "5", "0"]) | _odd,
         "value": _odd | st.dictionaries(_texts, _odd, max_size=2),
+        "eval_type": st.sampled_from(["binary", "boolean", "numeric", "enum", "continuous_qualitative", "x"])
+        | _odd,
         "passed": _bools | _odd,
         "explanation": st.lists(_texts, max_size=2) | _odd,
         "enum": _odd,

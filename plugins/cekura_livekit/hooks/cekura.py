@@ -17,8 +17,9 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
+from urllib.parse import urlsplit
 
 import httpx
 from airflow.sdk import BaseHook
@@ -26,6 +27,7 @@ from airflow.sdk import BaseHook
 from cekura_livekit import USER_AGENT
 from cekura_livekit.hooks.errors import (
     CekuraAuthError,
+    CekuraConnectionError,
     CekuraError,
     CekuraNotFoundError,
     CekuraRateLimitError,
@@ -33,6 +35,7 @@ from cekura_livekit.hooks.errors import (
     CekuraSubmitUncertainError,
     CekuraTransportError,
     CekuraValidationError,
+    Redactor,
 )
 from cekura_livekit.hooks.livekit import redact_tokens
 from cekura_livekit.hooks.retry import RetryPolicy, parse_retry_after
@@ -45,15 +48,20 @@ DEFAULT_DASHBOARD_URL = "https://dashboard.cekura.ai"
 DEFAULT_TIMEOUT = 30.0
 MAX_CHUNK_SIZE = 100
 
-#: Every path the client calls, in one place (the contract's v1 families; agents live under v2).
+#: Every path the client calls, in one place. Reads use the v2 family: the spec marks the v1 GETs of result
+#: detail, results list, runs list and runs/bulk deprecated and names these as their replacements (same
+#: parameters: `run_ids` for bulk, `result_id`/`status__in`/`page`/`page_size` for runs, `search`/`agent_id`
+#: for results; same shapes: ResultDetailV2, PaginatedResultList, PaginatedRunListList, a bare Run array).
+#: Submits, end_calls/end_call and the shareable link stay v1: the spec documents the LiveKit submits only
+#: there and does not deprecate the others.
 API_PATHS: dict[str, str] = {
     "submit_byo_rooms": "/test_framework/v1/scenarios-external/run_scenarios_livekit/",
     "submit_managed": "/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/",
     "submit_chat": "/test_framework/v1/scenarios-external/run_scenarios_livekit_chat/",
-    "result": "/test_framework/v1/results/{result_id}/",
-    "results": "/test_framework/v1/results/",
-    "runs": "/test_framework/v1/runs/",
-    "runs_bulk": "/test_framework/v1/runs/bulk/",
+    "result": "/test_framework/v2/results/{result_id}/",
+    "results": "/test_framework/v2/results/",
+    "runs": "/test_framework/v2/runs/",
+    "runs_bulk": "/test_framework/v2/runs/bulk/",
     "end_calls": "/test_framework/v1/results/{result_id}/end_calls/",
     "end_call": "/test_framework/v1/runs/{run_id}/end_call/",
     "agent": "/test_framework/v2/aiagents/{agent_id}/",
@@ -150,6 +158,17 @@ def _new_async_client(
 shared_async_clients = _SharedAsyncClients()
 
 
+def _mask(forms: Sequence[str]) -> None:
+    """Register every printable form of the key with Airflow's secrets masker (task logs, XCom, UI)."""
+    try:
+        from airflow.sdk.log import mask_secret
+
+        for form in forms:
+            mask_secret(form)
+    except Exception:  # masking is best-effort outside a task (e.g. plain scripts)
+        log.debug("secret masker unavailable")
+
+
 @dataclass(frozen=True)
 class _Settings:
     """What the hook needs from the Airflow connection, resolved once."""
@@ -161,6 +180,8 @@ class _Settings:
     dashboard_url: str
     #: A hint appended to transport errors (e.g. the scheme we assumed for a host written without one).
     note: str = ""
+    #: Hides every printable form of the API key (see `errors.secret_forms`) in errors and logs.
+    redact: Redactor = field(default_factory=Redactor)
 
 
 @dataclass(frozen=True)
@@ -254,11 +275,9 @@ class CekuraHook(BaseHook):
             )
         if host and conn.port and f":{conn.port}" not in host.split("://", 1)[1]:
             host = f"{host}:{conn.port}"
-        api_key = conn.password or extra.get("api_key") or ""
-        if not api_key:
-            raise ValueError(
-                f"Connection {self.cekura_conn_id!r} has no API key: put the Cekura API key in its password field."
-            )
+        raw_key = conn.password or extra.get("api_key") or ""
+        redact = Redactor.of(str(raw_key))
+        api_key = self._normalised_key(str(raw_key))
         timeout = float(self.timeout_override or self._number(extra, "timeout", DEFAULT_TIMEOUT))
         chunk_size = int(self._number(extra, "chunk_size", MAX_CHUNK_SIZE))
         if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
@@ -266,20 +285,52 @@ class CekuraHook(BaseHook):
                 f"Connection {self.cekura_conn_id!r}: extra chunk_size={chunk_size} must be between 1 and "
                 f"{MAX_CHUNK_SIZE} (the bulk runs endpoint takes at most {MAX_CHUNK_SIZE} ids a call)."
             )
-        try:
-            from airflow.sdk.log import mask_secret
-
-            mask_secret(api_key)
-        except Exception:  # masking is best-effort outside a task (e.g. plain scripts)
-            log.debug("secret masker unavailable")
+        _mask(redact.forms)
         return _Settings(
             base_url=(host or DEFAULT_BASE_URL).rstrip("/"),
             api_key=api_key,
             timeout=timeout,
             chunk_size=chunk_size,
-            dashboard_url=str(extra.get("dashboard_url") or DEFAULT_DASHBOARD_URL).rstrip("/"),
+            dashboard_url=self._dashboard_base(extra.get("dashboard_url")),
             note=note,
+            redact=redact,
         )
+
+    def _normalised_key(self, raw: str) -> str:
+        """The key as an HTTP header can carry it: surrounding whitespace (a trailing newline from a secrets
+        file) stripped; anything else that is not visible ASCII refused at once, naming where, never what."""
+        key = raw.strip()
+        if not key:
+            raise CekuraConnectionError(
+                f"Connection {self.cekura_conn_id!r} has no API key: put the Cekura API key in its password field."
+            )
+        bad = next((i for i, c in enumerate(key) if not "!" <= c <= "~"), None)
+        if bad is not None:
+            raise CekuraConnectionError(
+                f"Connection {self.cekura_conn_id!r}: the API key in its password field has a character that "
+                f"an HTTP header cannot carry (a control character, space or non-ASCII character) at position "
+                f"{bad + 1} of {len(key)}. Paste the key again as one line, exactly as the Cekura dashboard "
+                "shows it."
+            )
+        return key
+
+    def _dashboard_base(self, raw: object) -> str:
+        """The `dashboard_url` extra, which becomes the task's link: only an http(s) URL with a host."""
+        if raw is None or raw == "":
+            return DEFAULT_DASHBOARD_URL
+        text = raw.strip() if isinstance(raw, str) else ""
+        try:
+            parts = urlsplit(text)
+            ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # e.g. an unbalanced IPv6 bracket
+            ok = False
+        if not ok or parts.query or parts.fragment or any(not "!" <= c <= "~" for c in text):
+            raise CekuraConnectionError(
+                f"Connection {self.cekura_conn_id!r}: extra dashboard_url={raw!r:.80} is not an http(s) URL "
+                "with a host (it becomes the task's link, so nothing else is accepted). Write the dashboard's "
+                f'address, e.g. "dashboard_url": "{DEFAULT_DASHBOARD_URL}", or remove the key for that default.'
+            )
+        return text.rstrip("/")
 
     def _extra(self, conn: Any) -> dict[str, Any]:
         """The connection's extra as a dict; text that is not a JSON object is refused, not silently ignored."""
@@ -288,14 +339,17 @@ class CekuraHook(BaseHook):
             return {}
         try:
             extra = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
-            raise ValueError(
-                f"Connection {self.cekura_conn_id!r}: extra is not valid JSON ({str(raw)[:60]!r}); write e.g. "
+        except ValueError as exc:
+            # The text itself is not shown: it may hold an `api_key`.
+            raise CekuraConnectionError(
+                f"Connection {self.cekura_conn_id!r}: extra is not valid JSON ({getattr(exc, 'msg', 'unreadable')} "
+                f"at character {getattr(exc, 'pos', '?')}); write e.g. "
                 '{"timeout": 30, "chunk_size": 100}.'
             ) from None
         if not isinstance(extra, Mapping):
-            raise ValueError(
-                f"Connection {self.cekura_conn_id!r}: extra must be a JSON object, got {raw!r:.60}."
+            raise CekuraConnectionError(
+                f"Connection {self.cekura_conn_id!r}: extra must be a JSON object, got a "
+                f"{type(extra).__name__}."
             )
         return dict(extra)
 
@@ -378,9 +432,10 @@ class CekuraHook(BaseHook):
 
     # ------------------------------------------------------------------ request core
     def _redact(self, text: str) -> str:
-        """No API key and no join token (a 4xx may echo the submitted payload) in an error's text."""
-        key = self._settings.api_key if self._settings else ""
-        return redact_tokens(text.replace(key, "***") if key else text)
+        """No API key in any printed form and no join token (a 4xx may echo the submitted payload): the one
+        redaction step of every error message and log line the hook writes."""
+        redact = self._settings.redact if self._settings else Redactor()
+        return redact_tokens(redact(text))
 
     def _error_for(self, call: _Call, response: httpx.Response) -> CekuraError:
         status = response.status_code

@@ -1,9 +1,13 @@
 """Typed Cekura API errors: callers branch on the class, people read the message.
 
-Every message names the endpoint and the HTTP status; the hook redacts the API key before building one.
+Every message names the endpoint and the HTTP status; the hook redacts the API key (every form of it a
+library may print: `Redactor`) before building one.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 
 
 class CekuraError(Exception):
@@ -69,3 +73,56 @@ class CekuraSubmitUncertainError(CekuraError):
 
     Never retried blindly: the operator looks the batch up by its unique name before submitting again.
     """
+
+
+class CekuraConnectionError(ValueError):
+    """The Airflow connection itself is unusable (a key with a control character, a bad `dashboard_url` …).
+
+    A `ValueError`, so `batch.errors.is_permanent` fails the task at once: no retry can fix a connection.
+    The message names the connection, the field and the fix, never a secret's value.
+    """
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """Every text form in which a library may print `secret`, longest first.
+
+    Why so many: a key stored with a trailing newline reached the log as httpx printed it, `b'…\\n'`, and an
+    exact-match redaction missed it. Covered: the value as given and stripped, its `repr` (escapes such as
+    `\\n`), its bytes `repr` (`b'…'`), its JSON string form, and its URL-encoded forms.
+    """
+    from urllib.parse import quote, quote_plus
+
+    forms: set[str] = set()
+    for value in {secret, secret.strip()}:
+        if not value:
+            continue
+        forms.update(
+            {
+                value,
+                repr(value)[1:-1],
+                repr(value.encode("utf-8", "surrogateescape"))[2:-1],
+                json.dumps(value)[1:-1],
+                json.dumps(value, ensure_ascii=False)[1:-1],
+                quote(value, safe=""),
+                quote_plus(value, safe=""),
+            }
+        )
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Replaces every form of some secrets (see `secret_forms`) with `***`: the hook's one redaction step."""
+
+    forms: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, *secrets: str) -> Redactor:
+        forms = {f for s in secrets if s for f in secret_forms(s)}
+        return cls(tuple(sorted(forms, key=len, reverse=True)))
+
+    def __call__(self, text: str) -> str:
+        for form in self.forms:
+            if form in text:
+                text = text.replace(form, "***")
+        return text

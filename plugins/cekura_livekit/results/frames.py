@@ -24,6 +24,7 @@ Run frame columns (``RUN_COLUMNS``):
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -45,6 +46,13 @@ from cekura_livekit.results.schema import (
 )
 
 DEFAULT_CHUNK_SIZE = 10_000
+#: Metric problems named in the log of one extract (all are counted; `Extract` keeps KEPT_METRIC_PROBLEMS).
+LOGGED_METRIC_PROBLEMS = 10
+#: Metric problems an `Extract` keeps by name: bounded, because a payload whose every metric has an unknown
+#: shape (100k runs × metrics) must not hold a problem object per metric in memory.
+KEPT_METRIC_PROBLEMS = 100
+
+log = logging.getLogger(__name__)
 
 
 class UnparseableRunsError(ValueError):
@@ -66,6 +74,16 @@ class RunProblem:
     reason: str
 
 
+@dataclass(frozen=True)
+class MetricProblem:
+    """A metric loaded but not understood: its row is kept (values as sent, untyped), never dropped, and
+    it is reported, because a silently untyped binary metric loses its pass rate."""
+
+    run_id: str
+    metric_id: str
+    reason: str
+
+
 @dataclass
 class Extract:
     """The frames of one result, plus the runs that were skipped (only when told to skip)."""
@@ -74,6 +92,10 @@ class Extract:
     runs: pd.DataFrame
     metrics: pd.DataFrame
     problems: list[RunProblem] = field(default_factory=list)
+    #: Metrics of a shape neither Cekura format explains (their rows are loaded, untyped): the first
+    #: KEPT_METRIC_PROBLEMS by name, and how many there were in all.
+    metric_problems: list[MetricProblem] = field(default_factory=list)
+    metric_problem_count: int = 0
 
 
 # ---------------------------------------------------------------- field parsers (raise ValueError)
@@ -247,12 +269,30 @@ class _Memo:
     Only `str` keys are cached: `1 == 1.0 == True` as dict keys would mix values that parse differently.
     """
 
-    __slots__ = ("durations", "kinds", "statuses")
+    __slots__ = (
+        "durations",
+        "kinds",
+        "metric_problem_count",
+        "metric_problems",
+        "on_metric_problem",
+        "statuses",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, on_metric_problem: Callable[[MetricProblem], None] | None = None) -> None:
         self.statuses: dict[str, tuple[str, str | None, str | None]] = {}
         self.durations: dict[str, float | None] = {}
         self.kinds: dict[str, str | None] = {}
+        #: Metrics of an unknown shape: how many, the first few (for the log), and who else wants each.
+        self.metric_problem_count = 0
+        self.metric_problems: list[MetricProblem] = []
+        self.on_metric_problem = on_metric_problem
+
+    def metric_problem(self, problem: MetricProblem) -> None:
+        self.metric_problem_count += 1
+        if len(self.metric_problems) < LOGGED_METRIC_PROBLEMS:
+            self.metric_problems.append(problem)
+        if self.on_metric_problem is not None:
+            self.on_metric_problem(problem)
 
     def status(self, raw: object, success: bool | None) -> tuple[str | None, str | None]:
         """(status as stored, outcome value) of a run; `run_outcome` reads only `success is True`."""
@@ -416,7 +456,31 @@ def _run_tail(
 def _run_metrics(run_id: int, run: Mapping[str, Any], memo: _Memo) -> list[tuple[Any, ...]]:
     evaluation = run.get("evaluation")
     raw = evaluation.get("metrics") if type(evaluation) is dict else _nested(run, "evaluation", "metrics")
-    return [_metric_values(run_id, index, metric, memo) for index, metric in enumerate(raw or [])]
+    rows = [_metric_values(run_id, index, metric, memo) for index, metric in enumerate(raw or [])]
+    for row in rows:  # only once the whole run parsed: a skipped run reports its own problem instead
+        if row[_KIND] is None or (row[_KIND] == "binary" and row[_PASSED] is None):
+            memo.metric_problem(_metric_problem(row))
+    return rows
+
+
+_KIND, _PASSED = list(METRIC_COLUMNS).index("metric_kind"), list(METRIC_COLUMNS).index("passed")
+
+
+def _metric_problem(row: tuple[Any, ...]) -> MetricProblem:
+    """Why a metric row (METRIC_COLUMNS order) is not understood."""
+    run_id, metric_id, name, metric_type = row[0], row[1], row[2], row[3]
+    label = f"metric {metric_id}" + (f" ({name})" if name else "")
+    if row[_KIND] is None:
+        reason = (
+            f"{label}: type {metric_type!r} is neither a Cekura eval_type nor a legacy metric type, so it "
+            "loads untyped (no pass rate, value or rating)"
+        )
+    else:
+        reason = (
+            f"{label}: a binary metric with neither `passed` nor a legacy score of 5 or 0, so its pass "
+            "rate cannot count it"
+        )
+    return MetricProblem(str(run_id), str(metric_id), reason)
 
 
 def _metric_values(run_id: int, index: int, metric: object, memo: _Memo) -> tuple[Any, ...]:
@@ -430,7 +494,8 @@ def _metric_values(run_id: int, index: int, metric: object, memo: _Memo) -> tupl
         if metric_id is None:
             raise ValueError(f"evaluation.metrics[{index}] has no id")
     value, explanation, raw_type, score = get("value"), get("explanation"), get("type"), get("score")
-    kind = memo.kind(raw_type)
+    eval_type = get("eval_type")
+    kind = memo.kind(eval_type) or memo.kind(raw_type)  # canonical first, legacy second
     if type(score) is int:
         score = float(score)
     elif score is not None and not (type(score) is float and math.isfinite(score)):
@@ -438,11 +503,13 @@ def _metric_values(run_id: int, index: int, metric: object, memo: _Memo) -> tupl
     passed = get("passed")
     if passed is not None and passed is not True and passed is not False:
         passed = _bool_or_none(passed, f"evaluation.metrics[{index}].passed")
+    if passed is None and kind == "binary":
+        passed = legacy_binary_passed(score)
     return (
         run_id,
         metric_id,
         _text(get("name")),
-        _text(raw_type),
+        _text(raw_type if raw_type is not None else eval_type),
         score,
         _value_text(value),
         passed,
@@ -458,18 +525,34 @@ def _typed_columns(metric: Mapping[str, Any], kind: str | None, score: float | N
     return _typed_metric(metric, kind, score)
 
 
-#: Cekura's metric output types → the four kinds the warehouse types (`binary_*` variants are binary).
+#: Cekura's metric types → the four kinds the warehouse types. Canonical `eval_type` values (Cekura's metric
+#: docs: binary, numeric, continuous_qualitative, enum; its CLI also writes boolean) and legacy `type`
+#: values (binary_workflow_adherence, binary_qualitative … — every `binary_*` is binary —, rating).
 _KINDS = {
     "binary": "binary",
+    "boolean": "binary",
     "continuous_qualitative": "rating",
     "rating": "rating",
     "numeric": "numeric",
     "enum": "enum",
 }
+#: The legacy binary score: 5 passed, 0 failed (Cekura's webhook and metric docs).
+LEGACY_BINARY_SCORES = {5.0: True, 0.0: False}
+
+
+def legacy_binary_passed(score: float | None) -> bool | None:
+    """A legacy binary metric's verdict from its score (5 passed, 0 failed); None for anything else.
+
+    Cekura's metrics come in two formats: canonical (`eval_type` "binary" with a boolean `passed`) and
+    legacy (`type` binary_* with `score` 5 or 0, deprecated, "will be removed"); current payloads carry
+    both, older ones only the legacy fields. The extract reads the canonical fields first (`eval_type`,
+    `passed`) and the legacy ones second (`type`, then this).
+    """
+    return LEGACY_BINARY_SCORES.get(score) if score is not None else None
 
 
 def metric_kind(raw: object) -> str | None:
-    """binary / rating / numeric / enum from Cekura's `type` (None when absent or unknown)."""
+    """binary / rating / numeric / enum from a Cekura `eval_type` or `type` (None when absent or unknown)."""
     text = _str_or_none(raw)
     if text is None:
         return None
@@ -628,10 +711,12 @@ def runs_frames(
     suite: str | None = None,
     dashboard_url: str | None = None,
     quarantine: Iterable[int] | None = None,
+    on_metric_problem: Callable[[MetricProblem], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[RunProblem]]:
     """(runs frame, metrics frame, problems) from any iterable of run objects, built chunk by chunk.
 
-    Raises `UnparseableRunsError` listing every bad run unless `skip_unparseable` is true.
+    Raises `UnparseableRunsError` listing every bad run unless `skip_unparseable` is true. Metrics of an
+    unknown shape are loaded as sent, logged by name, and passed to `on_metric_problem`.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size!r} must be a positive number of runs")
@@ -644,7 +729,7 @@ def runs_frames(
         dashboard_url=dashboard_url,
         quarantine=frozenset(int(i) for i in quarantine or ()),
     )
-    ctx, memo = _RunContext.of(defaults), _Memo()
+    ctx, memo = _RunContext.of(defaults), _Memo(on_metric_problem)
     run_parts: list[pd.DataFrame] = []
     metric_parts: list[pd.DataFrame] = []
     problems: list[RunProblem] = []
@@ -658,12 +743,28 @@ def runs_frames(
         del run_rows, metric_rows, chunk
     if problems and not skip_unparseable:
         raise UnparseableRunsError(problems)
+    _log_metric_problems(memo, ctx.result_id)
     runs_df = _concat(run_parts, RUN_COLUMNS)
     metrics_df = _concat(metric_parts, METRIC_COLUMNS)
     # A run listed twice (detail view plus runs list) keeps its last, most complete copy.
     runs_df = runs_df.drop_duplicates("run_id", keep="last", ignore_index=True)
     metrics_df = metrics_df.drop_duplicates(["run_id", "metric_id"], keep="last", ignore_index=True)
     return runs_df, metrics_df, problems
+
+
+def _log_metric_problems(memo: _Memo, result_id: int | None) -> None:
+    """Name the metrics no format explains in the log: how many, and the first LOGGED_METRIC_PROBLEMS."""
+    if not memo.metric_problem_count:
+        return
+    shown = "; ".join(f"run {p.run_id}: {p.reason}" for p in memo.metric_problems)
+    more = memo.metric_problem_count - len(memo.metric_problems)
+    log.warning(
+        "result %s: %d metric result(s) of an unknown shape were loaded untyped: %s%s",
+        result_id,
+        memo.metric_problem_count,
+        shown,
+        f" (and {more} more)" if more else "",
+    )
 
 
 def results_frame(
@@ -725,6 +826,15 @@ def extract(
     results_df = results_frame(
         [result], mode=mode, dag_id=dag_id, dag_run_id=dag_run_id, suite=suite, dashboard_url=dashboard_url
     )
+    metric_problems: list[MetricProblem] = []
+    count = 0
+
+    def keep(problem: MetricProblem) -> None:
+        nonlocal count
+        count += 1
+        if len(metric_problems) < KEPT_METRIC_PROBLEMS:
+            metric_problems.append(problem)
+
     runs_df, metrics_df, problems = runs_frames(
         runs_of(result) if runs is None else runs,
         result=result,
@@ -736,5 +846,13 @@ def extract(
         suite=suite,
         dashboard_url=dashboard_url,
         quarantine=quarantine,
+        on_metric_problem=keep,
     )
-    return Extract(results=results_df, runs=runs_df, metrics=metrics_df, problems=problems)
+    return Extract(
+        results=results_df,
+        runs=runs_df,
+        metrics=metrics_df,
+        problems=problems,
+        metric_problems=metric_problems,
+        metric_problem_count=count,
+    )

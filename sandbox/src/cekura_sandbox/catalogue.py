@@ -7,6 +7,7 @@ Cekura account.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,6 +18,13 @@ import yaml
 
 DEFAULT_INFRA_FAILURE_RATE = 0.01
 DEFAULT_TIMEOUT_RATE = 0.01
+#: How binary metric results are written (`metric_format` of an agent). Cekura's docs (webhook format, v2
+#: endpoints) define the canonical form `{eval_type: "binary", passed: bool}` and say the legacy fields
+#: `type: binary_*` / `score: 5|0` are still sent for compatibility and will be removed:
+#: canonical = eval_type/passed only (after the removal), legacy = type/score only (older payloads),
+#: both = today's payload (canonical plus the deprecated legacy fields).
+METRIC_FORMATS = ("canonical", "legacy", "both")
+DEFAULT_METRIC_FORMAT = "both"
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,8 @@ class Agent:
     livekit_config: dict[str, Any] = field(default_factory=dict)
     #: This agent's own parallel-call limit (replaces the organisation's for its runs); None = organisation's.
     parallel_call_limit: int | None = None
+    #: How its binary metric results are written: one of METRIC_FORMATS.
+    metric_format: str = DEFAULT_METRIC_FORMAT
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,7 @@ def parse_catalogue(data: dict[str, Any], *, where: str = "catalogue") -> Catalo
             livekit_agent_name=str(lk.get("agent_name") or ""),
             livekit_config=dict(lk.get("config") or {}),
             parallel_call_limit=_limit(raw, where),
+            metric_format=_metric_format(raw, where),
         )
         agents[agent.id] = agent
     personalities = {
@@ -197,6 +208,22 @@ def parse_catalogue(data: dict[str, Any], *, where: str = "catalogue") -> Catalo
     if not isinstance(org, dict):
         raise ValueError(f"{where}: 'organisation' must be a mapping, e.g. {{parallel_call_limit: 10}}")
     return Catalogue(agents, scenarios, personalities, profiles, metrics, _limit(org, where))
+
+
+def with_metric_format(catalogue: Catalogue, metric_format: str) -> Catalogue:
+    """The catalogue with every agent writing binary metrics as `metric_format` (one of METRIC_FORMATS)."""
+    _metric_format({"metric_format": metric_format, "id": "*"}, "metric_format")
+    agents = {i: dataclasses.replace(a, metric_format=metric_format) for i, a in catalogue.agents.items()}
+    return dataclasses.replace(catalogue, agents=agents)
+
+
+def _metric_format(raw: dict[str, Any], where: str) -> str:
+    value = raw.get("metric_format", DEFAULT_METRIC_FORMAT)
+    if value not in METRIC_FORMATS:
+        raise ValueError(
+            f"{where}: agent {raw.get('id')} metric_format={value!r} must be one of {', '.join(METRIC_FORMATS)}"
+        )
+    return str(value)
 
 
 def _limit(raw: dict[str, Any], where: str) -> int | None:

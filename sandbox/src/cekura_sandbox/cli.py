@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the catalogue's, else 10)",
     )
     p.add_argument(
+        "--metric-format",
+        choices=["canonical", "legacy", "both"],
+        default=None,
+        help="how every agent writes binary metric results: canonical {eval_type, passed}, legacy "
+        "{type, score 5|0} or both (default: each agent's catalogue setting)",
+    )
+    p.add_argument(
         "--ignore-v1-name",
         action="store_true",
         help="drop top-level `name` on v1/chat submits (undeclared there; the real API may drop it)",
@@ -84,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             parallel_calls=args.parallel_calls,
             ignore_v1_name=args.ignore_v1_name,
+            metric_format=args.metric_format,
         )
         sandbox.start()
     except (ValueError, RuntimeError) as exc:

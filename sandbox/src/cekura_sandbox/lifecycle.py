@@ -179,7 +179,7 @@ class RunRecord:
         if evaluated:
             success = self.fate == PASSED
             reason = REASON_TESTER_ENDED if success else REASON_AGENT_ENDED
-        metrics = [dict(m) for m in self.metrics] if evaluated else []
+        metrics = [wire_metric(m, self.agent.metric_format) for m in self.metrics] if evaluated else []
         outcome: dict[str, Any] = {}
         if evaluated:
             outcome = {
@@ -301,6 +301,24 @@ def plan_run(
         infra_reason=infra[1],
         trace_id=f"{rng.getrandbits(128):032x}",
     )
+
+
+def wire_metric(metric: dict[str, Any], metric_format: str) -> dict[str, Any]:
+    """A drawn metric result as the agent's `metric_format` writes it (see catalogue.METRIC_FORMATS).
+
+    Only binary metrics differ: the canonical form is `eval_type: "binary"` with a boolean `passed`; the
+    legacy form is `type: binary_*` with `score` 5 or 0 and no `passed`. Other types keep `type`/`score`.
+    """
+    if not str(metric.get("type", "")).startswith("binary"):
+        return dict(metric)
+    common = {k: v for k, v in metric.items() if k not in ("type", "score", "passed", "value")}
+    canonical = {"eval_type": "binary", "passed": metric["passed"]}
+    legacy = {"type": metric["type"], "score": metric["score"], "value": metric["value"]}
+    if metric_format == "canonical":
+        return {**common, **canonical}
+    if metric_format == "legacy":
+        return {**common, **legacy}
+    return {**common, **canonical, **legacy}
 
 
 def _draw_metrics(

@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from cekura_sandbox.catalogue import Catalogue, load_catalogue
+from cekura_sandbox.catalogue import Catalogue, load_catalogue, with_metric_format
 from cekura_sandbox.cekura_app import CekuraApi
 from cekura_sandbox.clock import SimClock
 from cekura_sandbox.livekit_app import LiveKitTwirp
@@ -49,6 +49,7 @@ class Sandbox:
         ignore_v1_name: bool = False,
         first_result_id: int = 501,
         first_run_id: int = 1001,
+        metric_format: str | None = None,
     ) -> None:
         if len(livekit_api_secret) < 32:
             raise ValueError(
@@ -63,6 +64,10 @@ class Sandbox:
         self.host = host
         self._ports = (cekura_port, livekit_port)
         self.catalogue = catalogue if isinstance(catalogue, Catalogue) else load_catalogue(catalogue)
+        if (
+            metric_format is not None
+        ):  # every agent writes its binary metrics this way (catalogue.METRIC_FORMATS)
+            self.catalogue = with_metric_format(self.catalogue, metric_format)
         self.clock = SimClock(speed, start_time)
         self.livekit = LiveKitState(self.clock.now)
         self.recorder = Recorder()

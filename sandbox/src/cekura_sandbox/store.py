@@ -512,7 +512,7 @@ def _summaries(runs: list[dict[str, Any]], *, done: bool) -> dict[str, Any]:
     issues: dict[str, list[int]] = {}
     for run in failing:
         why = run["error_message"] or next(
-            (m["name"] for m in run["evaluation"]["metrics"] if not m.get("passed", True)), "expected outcome"
+            (m["name"] for m in run["evaluation"]["metrics"] if _metric_failed(m)), "expected outcome"
         )
         issues.setdefault(str(why), []).append(run["id"])
     ranked = sorted(issues.items(), key=lambda kv: -len(kv[1]))
@@ -538,6 +538,13 @@ def _summaries(runs: list[dict[str, Any]], *, done: bool) -> dict[str, Any]:
         "ai_summary": summary,
         "ai_summary_status": "completed" if done else "pending",
     }
+
+
+def _metric_failed(metric: dict[str, Any]) -> bool:
+    """A metric result that failed, in either binary form (`passed` false, or legacy `score` 0)."""
+    if "passed" in metric:
+        return metric["passed"] is False
+    return str(metric.get("type", "")).startswith("binary") and metric.get("score") == 0
 
 
 def _result_status(statuses: list[str]) -> str:
