@@ -8,6 +8,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
 
 from cekura_livekit.batch.errors import fail_fast, failure_record, is_permanent
+from cekura_livekit.batch.event import WaitEvent
 from cekura_livekit.batch.verdict import decide
 from cekura_livekit.hooks.errors import (
     CekuraAuthError,
@@ -78,10 +79,12 @@ async def test_trigger_error_event_says_whether_it_is_permanent(monkeypatch: pyt
 def test_a_permanent_error_event_is_not_retried_by_execute_complete() -> None:
     """The deferrable path: the trigger's permanent error must not become an Airflow retry."""
     event = {"status": "error", "message": "Waiting for Cekura failed: key rejected", "permanent": True}
-    decision = decide(event, min_success_rate=None, fail_on=frozenset())
+    decision = decide(WaitEvent.from_payload(event), min_success_rate=None, fail_on=frozenset())
     assert not decision.passed
     assert decision.retryable is False
-    transient = decide({**event, "permanent": False}, min_success_rate=None, fail_on=frozenset())
+    transient = decide(
+        WaitEvent.from_payload({**event, "permanent": False}), min_success_rate=None, fail_on=frozenset()
+    )
     assert transient.retryable is True
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from cekura_livekit.batch.event import WaitEvent
 from cekura_livekit.batch.verdict import judge, validate_fail_on, validate_min_success_rate
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
 from tests.support.task_context import MemoryStateStore, make_context
@@ -174,23 +175,25 @@ def test_policy_validators() -> None:
         validate_min_success_rate(90)
 
 
-def _event(status: str = "completed", **counts: int) -> dict[str, Any]:
+def _event(status: str = "completed", **counts: int) -> WaitEvent:
     base = {"passed": 0, "failed_evaluation": 0, "infra_error": 0, "timeout": 0, "cancelled": 0}
     base.update(counts)
     total = sum(base.values())
-    return {
-        "status": "terminal",
-        "summary": {"result_id": 7, "status": status, "total": total, **base},
-        "failing_runs": [
-            {
-                "run_id": 70,
-                "scenario_id": 2006,
-                "scenario_name": "Speak to a human",
-                "outcome": "failed_evaluation",
-            }
-        ],
-        "failing_total": 1,
-    }
+    return WaitEvent.from_payload(
+        {
+            "status": "terminal",
+            "summary": {"result_id": 7, "status": status, "total": total, **base},
+            "failing_runs": [
+                {
+                    "run_id": 70,
+                    "scenario_id": 2006,
+                    "scenario_name": "Speak to a human",
+                    "outcome": "failed_evaluation",
+                }
+            ],
+            "failing_total": 1,
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,7 +209,7 @@ def _event(status: str = "completed", **counts: int) -> dict[str, Any]:
         (_event(infra_error=3), None, set(), False),  # nothing evaluated
     ],
 )
-def test_verdict_rules(event: dict[str, Any], rate: float | None, fail_on: set[str], passed: bool) -> None:
+def test_verdict_rules(event: WaitEvent, rate: float | None, fail_on: set[str], passed: bool) -> None:
     verdict = judge(event, min_success_rate=rate, fail_on=frozenset(fail_on), dashboard_url="https://d/7")
     assert verdict.passed is passed
     if not passed:

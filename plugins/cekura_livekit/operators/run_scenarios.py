@@ -26,6 +26,7 @@ from cekura_livekit.models import DEFAULT_FAIL_ON, MANAGED
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from cekura_livekit.batch.event import WaitEvent
     from cekura_livekit.batch.rooms import RoomSession
     from cekura_livekit.batch.wait import WaitTarget
     from cekura_livekit.hooks.cekura import CekuraHook
@@ -207,6 +208,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         self, context: Context, event: dict[str, Any], dashboard_url: str = "", attempt: int = 1
     ) -> dict[str, Any]:
         """Resume after the trigger: judge the batch (deferrable path) and delete own rooms."""
+        from cekura_livekit.batch.event import WaitEvent
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.rooms import room_session
         from cekura_livekit.batch.submit import StateStore
@@ -214,7 +216,8 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         self._stage = "wait"
         with reported(context["ti"], lambda: self._stage):
             spec = self._spec(strict=True)
-            self._result_id = event.get("result_id")
+            wait_event = WaitEvent.from_payload(event)
+            self._result_id = wait_event.result_id
             self._hook = self._cekura(spec)
             # dag.test() resumes with only the event, not the kwargs given to defer(): fall back to XCom/state.
             url = dashboard_url or pushed_dashboard_url(context["ti"])
@@ -222,18 +225,16 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
                 store = StateStore(context.get("task_state_store"), self.log)
                 attempt = store.attempt_of(self._result_id, default=attempt)
                 self._rooms = room_session(spec, TaskIdentity.from_context(context), attempt)
-            return self._finish(context, event, spec, url)
+            return self._finish(context, wait_event, spec, url)
 
-    def _finish(
-        self, context: Context, event: Mapping[str, Any], spec: BatchSpec, url: str
-    ) -> dict[str, Any]:
+    def _finish(self, context: Context, event: WaitEvent, spec: BatchSpec, url: str) -> dict[str, Any]:
         from cekura_livekit.batch.verdict import decide
-        from cekura_livekit.batch.wait import EVENT_TERMINAL
 
         try:
-            if event.get("status") == EVENT_TERMINAL:
+            if event.terminal:
                 self._stage = "gate"
-                context["ti"].xcom_push(key="failing_runs", value=list(event.get("failing_runs") or []))
+                failing = [r.to_payload() for r in event.failing_runs]
+                context["ti"].xcom_push(key="failing_runs", value=failing)
             decision = decide(
                 event,
                 min_success_rate=spec.min_success_rate,
@@ -243,7 +244,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             )
             if decision.passed:
                 self.log.info("%s", decision.message)
-                return {**dict(event.get("summary") or {}), DASHBOARD_URL_KEY: url}
+                return {**event.summary_dict(), DASHBOARD_URL_KEY: url}
             raise (AirflowException if decision.retryable else AirflowFailException)(decision.message)
         finally:
             self._delete_rooms()
