@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from cekura_livekit.batch.identity import TaskIdentity
 from cekura_livekit.hooks.livekit import LiveKitHook, RoomSpec
-from cekura_livekit.models import CHAT, runs_of
+from cekura_livekit.models import runs_of, submission_mode
 
 if TYPE_CHECKING:
     from cekura_livekit.batch.spec import BatchSpec
@@ -248,6 +248,13 @@ class RoomSession:
             log.warning("Could not delete the LiveKit rooms (%s); they close after empty_timeout.", exc)
 
 
+def check_livekit(spec: BatchSpec) -> None:
+    """Prove the LiveKit connection works (URL answers, key pair accepted) with one cheap call, before any
+    room is created or any batch submitted: a swapped key/secret must not cost rooms or a paid batch."""
+    assert spec.livekit_conn_id  # build_spec guarantees it in own-room modes
+    LiveKitHook(spec.livekit_conn_id).check_credentials()
+
+
 def room_session(
     spec: BatchSpec, identity: TaskIdentity, attempt: int, deadline: float | None = None
 ) -> RoomSession:
@@ -275,4 +282,4 @@ def room_session(
         concurrency=spec.room_concurrency,
     )
     slots = plan_slots(identity, attempt, spec.scenarios, spec.frequency)
-    return RoomSession(rooms, slots, spec.livekit_agent_name, text_mode=spec.mode == CHAT)
+    return RoomSession(rooms, slots, spec.livekit_agent_name, text_mode=submission_mode(spec.mode).text)

@@ -28,7 +28,13 @@ from cekura_livekit.hooks.errors import (
     CekuraSubmitUncertainError,
     CekuraTransportError,
 )
-from cekura_livekit.models import CHAT, MANAGED, UNSUCCESSFUL_TERMINAL_STATUSES, parse_status, runs_of
+from cekura_livekit.models import (
+    UNSUCCESSFUL_TERMINAL_STATUSES,
+    SubmissionMode,
+    parse_status,
+    runs_of,
+    submission_mode,
+)
 
 if TYPE_CHECKING:
     from cekura_livekit.batch.identity import TaskIdentity
@@ -49,6 +55,13 @@ class TooManyAttemptsError(RuntimeError):
 
 class AmbiguousBatchError(RuntimeError):
     """The batch name was dropped and several results match this task's batch: never guess, never resubmit."""
+
+
+def mode_of(spec: BatchSpec) -> SubmissionMode:
+    """The spec's submission mode as the one object every decision asks (endpoint, rooms, text).
+
+    Why here: until `BatchSpec.submission_mode` lands (spec.py), the name is resolved in this one place."""
+    return submission_mode(spec.mode)
 
 
 def scenario_multiset(spec: BatchSpec) -> Counter[int]:
@@ -141,9 +154,11 @@ def request_body(spec: BatchSpec, name: str) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name}
     if spec.agent is not None:
         body["agent"] = spec.agent
-    if spec.mode == MANAGED:
+    mode = mode_of(spec)
+    if not mode.owns_rooms:  # own-room modes get one element per run from the rooms (join tokens)
         body["scenarios"] = [dict(s) for s in spec.scenarios]
         body["frequency"] = spec.frequency
+    if mode.accepts_v2_options:
         for opt in V2_ONLY:
             value = getattr(spec, opt)
             if value is not None:
@@ -219,14 +234,15 @@ class Submitter:
     def _high_water(self) -> int | None:
         """The newest result id visible before an own-room submit (None in managed mode: v2 declares
         `name`, so the name is key enough)."""
-        if not self.spec.own_rooms:
+        if not mode_of(self.spec).owns_rooms:
             return None
         newest = next(self.hook.iter_results(page_size=1), None)
         return int(newest["id"]) if newest is not None and str(newest.get("id", "")).isdigit() else 0
 
     def _find_unnamed(self, name: str, after: int | None) -> list[dict[str, Any]]:
         """This task's own-room batch by the second key (see the module docstring), as a 0/1-item list."""
-        if after is None or not self.spec.own_rooms:
+        mode = mode_of(self.spec)
+        if after is None or not mode.owns_rooms:
             return []
         want = scenario_multiset(self.spec)
         filters = {"agent_id": self.spec.agent} if self.spec.agent is not None else {}
@@ -237,7 +253,7 @@ class Submitter:
             other = str(result.get("name") or "")
             if other and other != name and "airflow " in other:
                 continue  # another task instance's batch, whose name survived
-            if bool(result.get("run_as_text")) != (self.spec.mode == CHAT):
+            if bool(result.get("run_as_text")) != mode.text:
                 continue
             scenarios = _result_scenarios(result)
             if scenarios is None:
@@ -270,17 +286,15 @@ class Submitter:
         self.store.set(marker)
         body = request_body(self.spec, name)
         rooms = self.rooms_for(attempt) if self.rooms_for is not None else None
-        submit = {MANAGED: self.hook.submit_managed, CHAT: self.hook.submit_chat}.get(
-            self.spec.mode, self.hook.submit_byo_rooms
-        )
+        mode = mode_of(self.spec)
         self.logger.info(
-            "Submitting %d runs to Cekura (%s mode) as %r.", self.spec.run_count, self.spec.mode, name
+            "Submitting %d runs to Cekura (%s mode) as %r.", self.spec.run_count, mode.name, name
         )
         try:
             if rooms is not None:
                 rooms.create()
                 body["scenarios"] = rooms.scenario_elements()  # holds join tokens: never logged
-            payload = self._send(submit, body, name)
+            payload = self._send(mode, body, name)
         except BaseException:
             if rooms is not None:
                 rooms.delete_quietly()
@@ -292,14 +306,12 @@ class Submitter:
         self.logger.info("Cekura result %s created with %d runs.", batch.result_id, len(batch.run_ids))
         return batch
 
-    def _send(
-        self, submit: Callable[[dict[str, Any]], dict[str, Any]], body: dict[str, Any], name: str
-    ) -> dict:
+    def _send(self, mode: SubmissionMode, body: dict[str, Any], name: str) -> dict:
         """Submit once. An answer we cannot read — none at all, or a 2xx whose body is not JSON or has no
         result id — is an unknown outcome: Cekura may have created (and be paying for) the batch, so it is
         looked up by its unique name and used, never resubmitted blindly."""
         try:
-            payload = submit(body)
+            payload = self.hook.submit(mode, body)
             if not isinstance(payload, Mapping) or not str(payload.get("id", "")).strip().isdigit():
                 raise _unreadable(f"a body without a result id ({type(payload).__name__})")
             return payload

@@ -128,8 +128,8 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         from cekura_livekit.batch.dashboard import dashboard_url
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.preflight import preflight
-        from cekura_livekit.batch.rooms import room_session
-        from cekura_livekit.batch.submit import StateStore, Submitter
+        from cekura_livekit.batch.rooms import check_livekit, room_session
+        from cekura_livekit.batch.submit import StateStore, Submitter, mode_of
         from cekura_livekit.batch.wait import Wait, WaitTarget, deadline_for, drive, snapshot_of_result
 
         spec = self._spec(strict=True)
@@ -139,7 +139,10 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         deadline = deadline_for(
             spec.timeout, self.execution_timeout, getattr(context["ti"], "start_date", None)
         )
-        rooms_for = (lambda n: room_session(spec, identity, n, deadline)) if spec.own_rooms else None
+        own_rooms = mode_of(spec).owns_rooms
+        if own_rooms:  # a wrong key/secret fails here, before any room exists or any run is paid for
+            check_livekit(spec)
+        rooms_for = (lambda n: room_session(spec, identity, n, deadline)) if own_rooms else None
         store = StateStore(context.get("task_state_store"), self.log)
         batch = Submitter(hook, spec, identity, store, rooms_for, self.log).attach_or_submit()
         self._result_id = batch.result_id
@@ -211,7 +214,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         from cekura_livekit.batch.event import WaitEvent
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.rooms import room_session
-        from cekura_livekit.batch.submit import StateStore
+        from cekura_livekit.batch.submit import StateStore, mode_of
 
         self._stage = "wait"
         with reported(context["ti"], lambda: self._stage):
@@ -221,7 +224,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             self._hook = self._cekura(spec)
             # dag.test() resumes with only the event, not the kwargs given to defer(): fall back to XCom/state.
             url = dashboard_url or pushed_dashboard_url(context["ti"])
-            if spec.own_rooms:
+            if mode_of(spec).owns_rooms:
                 store = StateStore(context.get("task_state_store"), self.log)
                 attempt = store.attempt_of(self._result_id, default=attempt)
                 self._rooms = room_session(spec, TaskIdentity.from_context(context), attempt)
