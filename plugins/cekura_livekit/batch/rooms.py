@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from cekura_livekit.batch.identity import TaskIdentity
 from cekura_livekit.hooks.livekit import LiveKitHook, RoomSpec
-from cekura_livekit.models import runs_of, submission_mode
+from cekura_livekit.models import parse_status, runs_of, submission_mode
 
 if TYPE_CHECKING:
     from cekura_livekit.batch.spec import BatchSpec
@@ -208,6 +208,11 @@ class ByoRooms:
         return deleted
 
 
+def _is_over(run: Mapping[str, Any]) -> bool:
+    """A run that already ended (e.g. "agent-did-not-answer"): dispatching into its room helps nobody."""
+    return parse_status(run.get("status")).is_terminal
+
+
 @dataclass
 class RoomSession:
     """The rooms of one attempt of one BYO batch: what the operator creates, fills, dispatches and deletes."""
@@ -233,12 +238,20 @@ class RoomSession:
             return
         if terminal:
             return
+        # A re-attach (e.g. the worker died between the submit and the dispatch): the runs still waiting
+        # get their agent now, before anyone decides the batch is dead; runs already over need none.
         self.rooms.create(self.slots)
         done = self.rooms.already_dispatched(self.slots)
+        over = {s.room for s, r in match_runs_to_slots(self.slots, runs) if _is_over(r)}
         made = self.rooms.dispatch(
-            self.agent_name, self.slots, runs, text_mode=self.text_mode, skip_rooms=done
+            self.agent_name, self.slots, runs, text_mode=self.text_mode, skip_rooms=done | over
         )
-        log.info("Re-attached BYO batch: %d rooms already had the agent, dispatched %d.", len(done), made)
+        log.info(
+            "Re-attached own-room batch: %d rooms already had the agent, %d runs were over, dispatched %d.",
+            len(done),
+            len(over - done),
+            made,
+        )
 
     def delete_quietly(self) -> None:
         """Delete the rooms; a failure is logged, never raised: cleanup must not hide the task's outcome."""

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cekura_livekit.batch import TaskLog
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 #: Key of the operator's record in Airflow's task state store. Renaming it breaks in-flight retries.
 STATE_KEY = "cekura_batch"
+#: XCom key (and state-store record field) of the earlier, dead batches of this task instance: paid for,
+#: so the load must store them too. Renaming it breaks loads of in-flight runs.
+SUPERSEDED_KEY = "superseded_result_ids"
 #: Failed batches of one task instance after which we stop submitting new ones.
 MAX_ATTEMPTS = 50
 
@@ -93,15 +96,32 @@ class Batch:
     attempt: int
     payload: dict[str, Any]
     fresh: bool
+    #: Earlier batches of this task instance that ended without evaluating (oldest first). They were paid
+    #: for: never dropped silently, they travel in the state store and XCom (`SUPERSEDED_KEY`) to be loaded.
+    superseded: list[int] = field(default_factory=list)
 
     @classmethod
-    def of(cls, payload: Mapping[str, Any], attempt: int, run_ids: Any = None, *, fresh: bool) -> Batch:
+    def of(
+        cls,
+        payload: Mapping[str, Any],
+        attempt: int,
+        run_ids: Any = None,
+        *,
+        fresh: bool,
+        superseded: Sequence[int] = (),
+    ) -> Batch:
         listed = sorted(int(r["id"]) for r in runs_of(payload) if str(r.get("id", "")).isdigit())
         ids = listed or [int(r) for r in (run_ids or [])]
-        return cls(int(payload["id"]), ids, attempt, dict(payload), fresh)
+        return cls(int(payload["id"]), ids, attempt, dict(payload), fresh, list(superseded))
 
     def record(self, name: str) -> dict[str, Any]:
-        return {"name": name, "attempt": self.attempt, "result_id": self.result_id, "run_ids": self.run_ids}
+        return {
+            "name": name,
+            "attempt": self.attempt,
+            "result_id": self.result_id,
+            "run_ids": self.run_ids,
+            "superseded": list(self.superseded),
+        }
 
 
 class StateStore:
@@ -184,10 +204,13 @@ class Submitter:
     logger: TaskLog = log
     #: High-water mark of the submit in flight (own-room modes), for the "no answer" recovery.
     _after: int | None = None
+    #: Dead batches of this task instance found so far (see `Batch.superseded`).
+    _superseded: list[int] = field(default_factory=list)
 
     def attach_or_submit(self) -> Batch:
         record = self.store.get() or {}
         attempt = int(record.get("attempt") or 1)
+        self._superseded = [int(r) for r in record.get("superseded") or []]
         if record.get("result_id"):
             payload = self._result_or_none(int(record["result_id"]))
             if payload is not None and not ended_without_evaluating(payload):
@@ -195,13 +218,11 @@ class Submitter:
                     "Re-attaching to Cekura result %s of this task instance (from the task state store).",
                     payload["id"],
                 )
-                return Batch.of(payload, attempt, record.get("run_ids"), fresh=False)
-            if payload is not None:
-                self.logger.warning(
-                    "The previous batch (result %s) ended %r; submitting a fresh one.",
-                    payload["id"],
-                    payload.get("status"),
+                return Batch.of(
+                    payload, attempt, record.get("run_ids"), fresh=False, superseded=self._superseded
                 )
+            if payload is not None:
+                self._supersede(payload)
                 attempt += 1
         for _ in range(MAX_ATTEMPTS):
             name = batch_name(self.spec, self.identity, attempt)
@@ -217,12 +238,27 @@ class Submitter:
                 self.logger.info(
                     "Re-attaching to Cekura result %s found by its name %r.", payload["id"], name
                 )
-                batch = Batch.of(payload, attempt, fresh=False)
+                batch = Batch.of(payload, attempt, fresh=False, superseded=self._superseded)
                 self.store.set(batch.record(name))
                 return batch
+            self._supersede(payload)
             attempt += 1
         raise TooManyAttemptsError(
             f"Found {MAX_ATTEMPTS} failed batches of this task instance; not submitting more."
+        )
+
+    def _supersede(self, payload: Mapping[str, Any]) -> None:
+        """A batch of this task instance ended without evaluating: remember it (it was paid for, so it
+        is loaded too) and say so, before a fresh one is submitted."""
+        result_id = int(payload["id"])
+        if result_id not in self._superseded:
+            self._superseded.append(result_id)
+        self.logger.warning(
+            "The earlier batch of this task instance (Cekura result %s) ended %r without evaluating; it is "
+            "kept for loading (XCom %r) and a fresh batch is submitted.",
+            result_id,
+            payload.get("status"),
+            SUPERSEDED_KEY,
         )
 
     def _result_or_none(self, result_id: int) -> dict[str, Any] | None:
@@ -280,7 +316,12 @@ class Submitter:
         # Marker first: if the worker dies mid-submit, the retry knows which name (and, for own rooms,
         # which results are newer than the submit) to look up.
         self._after = self._high_water()
-        marker: dict[str, Any] = {"name": name, "attempt": attempt, "result_id": None}
+        marker: dict[str, Any] = {
+            "name": name,
+            "attempt": attempt,
+            "result_id": None,
+            "superseded": list(self._superseded),
+        }
         if self._after is not None:
             marker["after_result_id"] = self._after
         self.store.set(marker)
@@ -301,7 +342,7 @@ class Submitter:
             raise
         finally:
             body.clear()
-        batch = Batch.of(payload, attempt, fresh=True)
+        batch = Batch.of(payload, attempt, fresh=True, superseded=self._superseded)
         self.store.set(batch.record(name))
         self.logger.info("Cekura result %s created with %d runs.", batch.result_id, len(batch.run_ids))
         return batch

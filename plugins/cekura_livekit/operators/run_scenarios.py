@@ -129,7 +129,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.preflight import preflight
         from cekura_livekit.batch.rooms import check_livekit, room_session
-        from cekura_livekit.batch.submit import StateStore, Submitter, mode_of
+        from cekura_livekit.batch.submit import SUPERSEDED_KEY, StateStore, Submitter, mode_of
         from cekura_livekit.batch.wait import Wait, WaitTarget, deadline_for, drive, snapshot_of_result
 
         spec = self._spec(strict=True)
@@ -150,6 +150,8 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         context["ti"].xcom_push(key="result_id", value=batch.result_id)
         context["ti"].xcom_push(key="run_ids", value=batch.run_ids)
         context["ti"].xcom_push(key=DASHBOARD_URL_KEY, value=url)
+        if batch.superseded:  # dead batches of earlier tries: paid for, so the load stores them too
+            context["ti"].xcom_push(key=SUPERSEDED_KEY, value=batch.superseded)
         self.log.info("Cekura result %s: %s", batch.result_id, url)
         snap = snapshot_of_result(batch.payload)
         self._stage = "wait"
