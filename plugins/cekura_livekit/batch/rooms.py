@@ -253,12 +253,28 @@ class RoomSession:
             made,
         )
 
-    def delete_quietly(self) -> None:
-        """Delete the rooms; a failure is logged, never raised: cleanup must not hide the task's outcome."""
+    @property
+    def livekit_conn_id(self) -> str:
+        return self.rooms.hook.livekit_conn_id
+
+    def delete_quietly(self) -> list[str]:
+        """Delete the rooms; a failure is logged, never raised: cleanup must not hide the task's outcome.
+
+        Returns the rooms that could not be deleted (all of them when the failure names none), so the caller
+        can retry later (`batch.leftover_rooms`) instead of leaving them open for their stretched
+        empty_timeout."""
+        names = [s.room for s in self.slots]
         try:
-            self.rooms.delete([s.room for s in self.slots])
+            self.rooms.delete(names)
         except Exception as exc:
-            log.warning("Could not delete the LiveKit rooms (%s); they close after empty_timeout.", exc)
+            failed = list(getattr(exc, "failed_rooms", ()) or names)
+            log.warning(
+                "Could not delete %d LiveKit rooms (%s); the next try or run deletes them again.",
+                len(failed),
+                exc,
+            )
+            return failed
+        return []
 
 
 def check_livekit(spec: BatchSpec) -> None:

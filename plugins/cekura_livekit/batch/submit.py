@@ -133,11 +133,12 @@ class StateStore:
         if accessor is None:
             logger.warning("task_state_store is not available: re-attaching relies on the batch name only.")
 
-    def get(self) -> dict[str, Any] | None:
+    def get(self, key: str = STATE_KEY) -> dict[str, Any] | None:
+        """The record under `key` (default: this task instance's batch), None when absent or unreachable."""
         if self._accessor is None:
             return None
         try:
-            value = self._accessor.get(STATE_KEY)
+            value = self._accessor.get(key)
         except Exception as exc:
             self._log.warning("task_state_store unavailable (%s): re-attaching by batch name only.", exc)
             self._accessor = None
@@ -151,11 +152,11 @@ class StateStore:
             return int(record["attempt"])
         return default
 
-    def set(self, value: dict[str, Any]) -> None:
+    def set(self, value: dict[str, Any], key: str = STATE_KEY) -> None:
         if self._accessor is None:
             return
         try:
-            self._accessor.set(STATE_KEY, value)
+            self._accessor.set(key, value)
         except Exception as exc:
             self._log.warning(
                 "Could not write the task_state_store (%s); the batch name still identifies it.", exc

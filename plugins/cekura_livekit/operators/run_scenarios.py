@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from cekura_livekit.batch.event import WaitEvent
+    from cekura_livekit.batch.leftover_rooms import LeftoverLedger
     from cekura_livekit.batch.rooms import RoomSession
+    from cekura_livekit.batch.submit import StateStore
     from cekura_livekit.batch.wait import WaitTarget
     from cekura_livekit.hooks.cekura import CekuraHook
 
@@ -110,6 +112,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         self._result_id: int | None = None
         self._hook: CekuraHook | None = None
         self._rooms: RoomSession | None = None
+        self._ledger: LeftoverLedger | None = None
         self._spec(strict=False)  # everything knowable now is checked now; the rest after rendering
 
     def _spec(self, *, strict: bool) -> BatchSpec:
@@ -140,10 +143,11 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             spec.timeout, self.execution_timeout, getattr(context["ti"], "start_date", None)
         )
         own_rooms = mode_of(spec).owns_rooms
+        store = StateStore(context.get("task_state_store"), self.log)
         if own_rooms:  # a wrong key/secret fails here, before any room exists or any run is paid for
             check_livekit(spec)
+            self._keep_ledger(context, store).clean()  # rooms an earlier try or run could not delete
         rooms_for = (lambda n: room_session(spec, identity, n, deadline)) if own_rooms else None
-        store = StateStore(context.get("task_state_store"), self.log)
         batch = Submitter(hook, spec, identity, store, rooms_for, self.log).attach_or_submit()
         self._result_id = batch.result_id
         url = dashboard_url(hook, batch.result_id, spec.agent, batch.payload)
@@ -204,10 +208,23 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         if self._result_id is not None and self._hook is not None:
             end_calls_quietly(self._hook, self._result_id, why, self.log)
 
+    def _keep_ledger(self, context: Context, store: StateStore) -> LeftoverLedger:
+        """Where undeleted rooms are recorded for the next try or run (`batch.leftover_rooms`)."""
+        from cekura_livekit.batch.leftover_rooms import LeftoverLedger
+
+        self._ledger = LeftoverLedger(context["ti"], store, self.log)
+        return self._ledger
+
     def _delete_rooms(self) -> None:
+        """Delete own rooms; those a LiveKit outage keeps alive are recorded, so the next try or run
+        deletes them instead of leaving them open for their stretched empty_timeout."""
+        from cekura_livekit.batch.leftover_rooms import LeftoverRooms
+
         if self._rooms is not None:
-            self._rooms.delete_quietly()
-            self._rooms = None
+            rooms, self._rooms = self._rooms, None
+            left = rooms.delete_quietly()
+            if left and self._ledger is not None:
+                self._ledger.remember(LeftoverRooms(rooms.livekit_conn_id, tuple(left)))
 
     def execute_complete(
         self, context: Context, event: dict[str, Any], dashboard_url: str = "", attempt: int = 1
@@ -228,6 +245,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             url = dashboard_url or pushed_dashboard_url(context["ti"])
             if mode_of(spec).owns_rooms:
                 store = StateStore(context.get("task_state_store"), self.log)
+                self._keep_ledger(context, store)
                 attempt = store.attempt_of(self._result_id, default=attempt)
                 self._rooms = room_session(spec, TaskIdentity.from_context(context), attempt)
             return self._finish(context, wait_event, spec, url)
