@@ -117,9 +117,7 @@ def test_refused_credentials_are_permanent_and_name_the_connection(
     from cekura_livekit.hooks.livekit import LiveKitAuthError
 
     key, secret = cekura_sandbox.livekit_api_key, cekura_sandbox.livekit_api_secret
-    fields = (
-        {"password": "s" * 40} if mistake == "wrong_secret" else {"login": secret, "password": key}
-    )
+    fields = {"password": "s" * 40} if mistake == "wrong_secret" else {"login": secret, "password": key}
     conn_id = _conn_with(monkeypatch, cekura_sandbox_connections, "lk_wrong", **fields)
     for call in (
         lambda hook: hook.check_credentials(),
@@ -147,7 +145,9 @@ def test_outage_is_not_a_credential_error(cekura_sandbox: Sandbox, cekura_sandbo
     assert not is_permanent(err.value)
 
 
-def test_failed_rooms_are_listed_on_the_error(cekura_sandbox: Sandbox, cekura_sandbox_connections: dict) -> None:
+def test_failed_rooms_are_listed_on_the_error(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
     hook = LiveKitHook()
     hook.create_rooms([RoomSpec("a", 86_400), RoomSpec("b", 86_400)])
     cekura_sandbox.inject_fault(path_contains="DeleteRoom", kind="500", times=100, server="livekit")
