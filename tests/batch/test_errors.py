@@ -124,8 +124,12 @@ def test_load_task_fails_fast_on_a_missing_connection() -> None:
 class _Hook:
     """Just enough of CekuraHook for `Submitter._send`: the name lookup and the result read."""
 
-    def __init__(self, found: list[dict[str, Any]]) -> None:
+    def __init__(self, found: list[dict[str, Any]], answer: Any = None) -> None:
         self.found = found
+        self.answer = answer
+
+    def submit(self, mode: Any, body: Any) -> Any:
+        return self.answer
 
     def find_results_by_name(self, name: str) -> list[dict[str, Any]]:
         return self.found
@@ -138,9 +142,11 @@ class _Hook:
 def test_a_2xx_without_a_result_id_is_an_unknown_outcome_resolved_by_name(answer: Any) -> None:
     """Issue 11 item 3: a shape-less 2xx used to fail the task and orphan the (paid) batch."""
     from cekura_livekit.batch.submit import Submitter
+    from cekura_livekit.models import SUBMISSION_MODES
 
-    submitter = Submitter(_Hook([{"id": 41}, {"id": 42}]), None, None, None)  # type: ignore[arg-type]
-    assert submitter._send(lambda body: answer, {}, "the name")["id"] == 42
-    nobody = Submitter(_Hook([]), None, None, None)  # type: ignore[arg-type]
+    managed = SUBMISSION_MODES["managed"]
+    submitter = Submitter(_Hook([{"id": 41}, {"id": 42}], answer), None, None, None)  # type: ignore[arg-type]
+    assert submitter._send(managed, {}, "the name")["id"] == 42
+    nobody = Submitter(_Hook([], answer), None, None, None)  # type: ignore[arg-type]
     with pytest.raises(CekuraSubmitUncertainError, match="not resubmitted"):
-        nobody._send(lambda body: answer, {}, "the name")
+        nobody._send(managed, {}, "the name")

@@ -278,8 +278,10 @@ class Submitter:
 
     def _find_unnamed(self, name: str, after: int | None) -> list[dict[str, Any]]:
         """This task's own-room batch by the second key (see the module docstring), as a 0/1-item list."""
+        if after is None:
+            return []
         mode = mode_of(self.spec)
-        if after is None or not mode.owns_rooms:
+        if not mode.owns_rooms:
             return []
         want = scenario_multiset(self.spec)
         filters = {"agent_id": self.spec.agent} if self.spec.agent is not None else {}
