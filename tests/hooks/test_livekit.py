@@ -154,3 +154,20 @@ def test_failed_rooms_are_listed_on_the_error(
     with pytest.raises(LiveKitError) as err:
         hook.delete_rooms(["a", "b"])
     assert sorted(err.value.failed_rooms) == ["a", "b"]
+
+
+async def test_async_calls_also_raise_the_permanent_error(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The async API (triggers, or callers with their own loop) classifies a refused key the same way."""
+    from cekura_livekit.hooks.livekit import LiveKitAuthError
+
+    conn_id = _conn_with(monkeypatch, cekura_sandbox_connections, "lk_async", password="t" * 40)
+    hook = LiveKitHook(conn_id)
+    with pytest.raises(LiveKitAuthError, match="'lk_async'"):
+        await hook.acreate_rooms([RoomSpec("never")])
+    with pytest.raises(LiveKitAuthError):
+        await hook.alist_rooms()
+    with pytest.raises(LiveKitAuthError):
+        await hook.alist_dispatched_rooms(["a"])
+    assert cekura_sandbox.livekit_rooms == {}

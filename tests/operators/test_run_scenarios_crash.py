@@ -88,3 +88,28 @@ def test_a_batch_that_died_meanwhile_is_kept_for_loading(
     assert store.data[STATE_KEY]["superseded"] == [first]
     # Only the fresh batch's rooms got the agent: the dead batch's runs were over.
     assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 4
+
+
+def test_batches_lost_to_a_dispatch_outage_are_all_kept_for_loading(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    """LiveKit dispatch stays down for two tries: two paid batches end; the third try's XCom names both."""
+    store = MemoryStateStore()
+    cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="500", times=10_000, server="livekit")
+    dead = []
+    for try_number in (1, 2):
+        with pytest.raises(Exception, match="CreateAgentDispatch"):
+            _op().execute(make_context(FakeTI(try_number=try_number), store))
+        dead.append(store.data[STATE_KEY]["result_id"])
+    cekura_sandbox.clear_faults()
+    hook = CekuraHook()
+    give_up = time.monotonic() + 60
+    while any(hook.get_result(r)["status"] not in ("failed", "timeout", "cancelled") for r in dead):
+        assert time.monotonic() < give_up, "the ended batches never became terminal"
+        time.sleep(0.2)
+    ctx = make_context(FakeTI(try_number=3), store)
+    summary = _op().execute(ctx)
+    assert summary["status"] == "completed"
+    assert ctx["ti"].xcoms[SUPERSEDED_KEY] == dead
+    assert len(set(dead)) == 2
+    assert cekura_sandbox.count("POST", SUBMIT_V1) == 3

@@ -1,9 +1,11 @@
 """Waiting for a batch: the one poll loop, written once and driven sync (workers) or async (triggerer).
 
-The loop is a generator that *describes* its I/O — `Fetch` (one hook call, named once) and `Sleep` — and
-receives the answers. `drive` runs it with the sync hook and `time.sleep`, `adrive` with the async hook and
+The loop is a generator that *describes* its I/O — typed `Fetch` steps (`GetResult`, `GetRunsBulk`,
+`EndCalls`, `EndCall`: each calls its hook method in code, sync and async) and `Sleep` — and receives the
+answers. `drive` runs it with the sync hook and `time.sleep`, `adrive` with the async hook and
 `asyncio.sleep`; the decisions (what to fetch, error budget, deadline, events) exist exactly once, the way
-the hook's `_Call`/`_settle` share one retry policy between its sync and async paths.
+the hook's `_Call`/`_settle` share one retry policy between its sync and async paths. The loop ends with
+one `batch.event.WaitEvent`.
 
 A poll costs one request per batch (the result detail view); run details are fetched in chunks of ≤ 100
 only when the batch is terminal (to name the failing scenarios) or when per-run progress was asked for.

@@ -329,6 +329,12 @@ class LiveKitHook(BaseHook):
         url = self._credentials.url if self._credentials is not None else "?"
         return auth_error(self.livekit_conn_id, url, _status_of(exc), call)
 
+    def _raise_if_refused(self, outcomes: Sequence[object], call: str) -> None:
+        """A per-room batch where LiveKit refused the credentials fails as one `LiveKitAuthError`."""
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and (refused := self._refused(outcome, call)) is not None:
+                raise refused from None
+
     async def _guarded(self, call: str, make: Callable[[], Awaitable[T]]) -> T:
         """Await `make()`; a refused credential is re-raised as `LiveKitAuthError` (never retried)."""
         try:
@@ -389,6 +395,7 @@ class LiveKitHook(BaseHook):
                 return str(room.sid)
 
             outcomes = await self._bounded(rooms, create, concurrency)
+        self._raise_if_refused(outcomes, "CreateRoom")
         _raise_if_failed(
             [s.name for s in rooms],
             outcomes,
@@ -415,6 +422,7 @@ class LiveKitHook(BaseHook):
                 return True
 
             outcomes = await self._bounded(names, delete, concurrency)
+        self._raise_if_refused(outcomes, "DeleteRoom")
         _raise_if_failed(
             names, outcomes, "DeleteRoom", "; they close by themselves after their empty_timeout."
         )
@@ -454,6 +462,7 @@ class LiveKitHook(BaseHook):
                 return str(done.id)
 
             outcomes = await self._bounded(dispatches, dispatch, concurrency)
+        self._raise_if_refused(outcomes, "CreateAgentDispatch")
         _raise_if_failed(
             [d[0] for d in dispatches], outcomes, f"CreateAgentDispatch of agent {agent_name!r}", "."
         )
@@ -470,14 +479,18 @@ class LiveKitHook(BaseHook):
                 return bool(found)
 
             outcomes = await self._bounded(rooms, has_dispatch, concurrency)
+        self._raise_if_refused(outcomes, "ListDispatch")
         return {r for r, o in zip(rooms, outcomes, strict=True) if o is True}
 
     async def alist_rooms(self, names: Sequence[str] | None = None) -> list[str]:
         """Names of the server's active rooms (optionally only among `names`)."""
         from livekit.api import ListRoomsRequest
 
-        async with self._client() as lk:
-            response = await lk.room.list_rooms(ListRoomsRequest(names=list(names or [])))
+        async def listed() -> Any:
+            async with self._client() as lk:
+                return await lk.room.list_rooms(ListRoomsRequest(names=list(names or [])))
+
+        response = await self._guarded("ListRooms", listed)
         return [r.name for r in response.rooms]
 
     # ------------------------------------------------------------------ sync wrappers (workers)
