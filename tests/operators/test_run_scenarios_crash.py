@@ -113,3 +113,22 @@ def test_batches_lost_to_a_dispatch_outage_are_all_kept_for_loading(
     assert ctx["ti"].xcoms[SUPERSEDED_KEY] == dead
     assert len(set(dead)) == 2
     assert cekura_sandbox.count("POST", SUBMIT_V1) == 3
+
+
+def test_the_verdict_names_the_superseded_batches(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    store = MemoryStateStore()
+    first = _first_try_dies(store, monkeypatch)
+    hook = CekuraHook()
+    give_up = time.monotonic() + 60
+    while hook.get_result(first)["status"] not in ("failed", "timeout", "cancelled"):
+        assert time.monotonic() < give_up
+        time.sleep(0.2)
+    op = _op()
+    messages: list[str] = []
+    monkeypatch.setattr(op.log, "info", lambda msg, *args: messages.append(msg % args if args else msg))
+    op.execute(make_context(FakeTI(try_number=2), store))
+    verdict = next(m for m in messages if "evaluated runs passed" in m)
+    assert f"Cekura result(s) {first}" in verdict

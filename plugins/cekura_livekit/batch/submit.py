@@ -60,6 +60,26 @@ class AmbiguousBatchError(RuntimeError):
     """The batch name was dropped and several results match this task's batch: never guess, never resubmit."""
 
 
+def pushed_superseded(ti: Any) -> list[int]:
+    """The dead batches this try pushed before deferring (`SUPERSEDED_KEY`); [] when unreadable."""
+    try:
+        value = ti.xcom_pull(task_ids=ti.task_id, key=SUPERSEDED_KEY, map_indexes=ti.map_index)
+    except Exception:  # a courtesy for the verdict's message; never the reason a resumed task fails
+        return []
+    return [int(v) for v in value or [] if str(v).isdigit()]
+
+
+def superseded_note(superseded: Sequence[int]) -> str:
+    """What the task's verdict says about earlier, dead batches of this task instance: paid for, kept."""
+    if not superseded:
+        return ""
+    ids = ", ".join(str(r) for r in superseded)
+    return (
+        f"\nEarlier batches of this task instance ended without evaluating and were replaced: Cekura "
+        f"result(s) {ids} (listed in XCom {SUPERSEDED_KEY!r} so that their runs are loaded too)."
+    )
+
+
 def mode_of(spec: BatchSpec) -> SubmissionMode:
     """The spec's submission mode as the one object every decision asks (endpoint, rooms, text).
 

@@ -113,6 +113,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         self._hook: CekuraHook | None = None
         self._rooms: RoomSession | None = None
         self._ledger: LeftoverLedger | None = None
+        self._superseded: list[int] = []
         self._spec(strict=False)  # everything knowable now is checked now; the rest after rendering
 
     def _spec(self, *, strict: bool) -> BatchSpec:
@@ -154,6 +155,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         context["ti"].xcom_push(key="result_id", value=batch.result_id)
         context["ti"].xcom_push(key="run_ids", value=batch.run_ids)
         context["ti"].xcom_push(key=DASHBOARD_URL_KEY, value=url)
+        self._superseded = list(batch.superseded)
         if batch.superseded:  # dead batches of earlier tries: paid for, so the load stores them too
             context["ti"].xcom_push(key=SUPERSEDED_KEY, value=batch.superseded)
         self.log.info("Cekura result %s: %s", batch.result_id, url)
@@ -233,7 +235,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         from cekura_livekit.batch.event import WaitEvent
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.rooms import room_session
-        from cekura_livekit.batch.submit import StateStore, mode_of
+        from cekura_livekit.batch.submit import StateStore, mode_of, pushed_superseded
 
         self._stage = "wait"
         with reported(context["ti"], lambda: self._stage):
@@ -243,6 +245,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             self._hook = self._cekura(spec)
             # dag.test() resumes with only the event, not the kwargs given to defer(): fall back to XCom/state.
             url = dashboard_url or pushed_dashboard_url(context["ti"])
+            self._superseded = pushed_superseded(context["ti"])
             if mode_of(spec).owns_rooms:
                 store = StateStore(context.get("task_state_store"), self.log)
                 self._keep_ledger(context, store)
@@ -251,6 +254,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             return self._finish(context, wait_event, spec, url)
 
     def _finish(self, context: Context, event: WaitEvent, spec: BatchSpec, url: str) -> dict[str, Any]:
+        from cekura_livekit.batch.submit import superseded_note
         from cekura_livekit.batch.verdict import decide
 
         try:
@@ -265,10 +269,11 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
                 dashboard_url=url,
                 quarantined=spec.quarantine,
             )
+            message = decision.message + superseded_note(self._superseded)
             if decision.passed:
-                self.log.info("%s", decision.message)
+                self.log.info("%s", message)
                 return {**event.summary_dict(), DASHBOARD_URL_KEY: url}
-            raise (AirflowException if decision.retryable else AirflowFailException)(decision.message)
+            raise (AirflowException if decision.retryable else AirflowFailException)(message)
         finally:
             self._delete_rooms()
 
