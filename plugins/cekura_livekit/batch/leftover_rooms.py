@@ -93,7 +93,10 @@ class LeftoverLedger:
         found = [LeftoverRooms.from_payload(self.store.get(LEFTOVER_ROOMS_KEY))]
         try:
             prior = self.ti.xcom_pull(
-                task_ids=self.ti.task_id, key=LEFTOVER_ROOMS_KEY, include_prior_dates=True
+                task_ids=self.ti.task_id,
+                key=LEFTOVER_ROOMS_KEY,
+                include_prior_dates=True,
+                map_indexes=getattr(self.ti, "map_index", -1),
             )
         except Exception as exc:
             self.logger.warning("Could not read the undeleted rooms of earlier runs: %s", exc)

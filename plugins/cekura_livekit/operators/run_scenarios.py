@@ -58,7 +58,12 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
     :param max_runs: refuse, before any call, a batch of more runs than this (default 200).
     :param warehouse_conn_id: the results' warehouse, checked before submitting (optional).
 
-    Permanent errors (bad input/configuration, 4xx at submit, rejected key) fail at once (`batch.errors`).
+    Permanent errors (bad input/configuration, 4xx at submit, rejected key, a LiveKit key/secret that LiveKit
+    refuses: checked before any room or submit) fail at once (`batch.errors`).
+
+    XCom: `result_id`, `run_ids`, `dashboard_url` before waiting; `superseded_result_ids` when earlier batches
+    of this task instance died and were replaced (load them too); `failing_runs` after the verdict;
+    `cekura_leftover_rooms` when a LiveKit outage kept rooms open (the next try or run deletes them).
     """
 
     template_fields: Sequence[str] = TEMPLATED_ARGUMENTS
