@@ -8,6 +8,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
 
 from cekura_livekit.batch.errors import fail_fast, failure_record, is_permanent
+from cekura_livekit.batch.event import WaitEvent
 from cekura_livekit.batch.verdict import decide
 from cekura_livekit.hooks.errors import (
     CekuraAuthError,
@@ -78,10 +79,12 @@ async def test_trigger_error_event_says_whether_it_is_permanent(monkeypatch: pyt
 def test_a_permanent_error_event_is_not_retried_by_execute_complete() -> None:
     """The deferrable path: the trigger's permanent error must not become an Airflow retry."""
     event = {"status": "error", "message": "Waiting for Cekura failed: key rejected", "permanent": True}
-    decision = decide(event, min_success_rate=None, fail_on=frozenset())
+    decision = decide(WaitEvent.from_payload(event), min_success_rate=None, fail_on=frozenset())
     assert not decision.passed
     assert decision.retryable is False
-    transient = decide({**event, "permanent": False}, min_success_rate=None, fail_on=frozenset())
+    transient = decide(
+        WaitEvent.from_payload({**event, "permanent": False}), min_success_rate=None, fail_on=frozenset()
+    )
     assert transient.retryable is True
 
 
@@ -121,8 +124,12 @@ def test_load_task_fails_fast_on_a_missing_connection() -> None:
 class _Hook:
     """Just enough of CekuraHook for `Submitter._send`: the name lookup and the result read."""
 
-    def __init__(self, found: list[dict[str, Any]]) -> None:
+    def __init__(self, found: list[dict[str, Any]], answer: Any = None) -> None:
         self.found = found
+        self.answer = answer
+
+    def submit(self, mode: Any, body: Any) -> Any:
+        return self.answer
 
     def find_results_by_name(self, name: str) -> list[dict[str, Any]]:
         return self.found
@@ -135,9 +142,11 @@ class _Hook:
 def test_a_2xx_without_a_result_id_is_an_unknown_outcome_resolved_by_name(answer: Any) -> None:
     """Issue 11 item 3: a shape-less 2xx used to fail the task and orphan the (paid) batch."""
     from cekura_livekit.batch.submit import Submitter
+    from cekura_livekit.models import SUBMISSION_MODES
 
-    submitter = Submitter(_Hook([{"id": 41}, {"id": 42}]), None, None, None)  # type: ignore[arg-type]
-    assert submitter._send(lambda body: answer, {}, "the name")["id"] == 42
-    nobody = Submitter(_Hook([]), None, None, None)  # type: ignore[arg-type]
+    managed = SUBMISSION_MODES["managed"]
+    submitter = Submitter(_Hook([{"id": 41}, {"id": 42}], answer), None, None, None)  # type: ignore[arg-type]
+    assert submitter._send(managed, {}, "the name")["id"] == 42
+    nobody = Submitter(_Hook([], answer), None, None, None)  # type: ignore[arg-type]
     with pytest.raises(CekuraSubmitUncertainError, match="not resubmitted"):
-        nobody._send(lambda body: answer, {}, "the name")
+        nobody._send(managed, {}, "the name")

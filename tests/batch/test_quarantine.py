@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from cekura_livekit.batch.event import WaitEvent
 from cekura_livekit.batch.verdict import judge
 from cekura_livekit.pipelines import detect_and_alert, refresh_trends
 from cekura_livekit.results.frames import extract
@@ -15,14 +16,15 @@ from tests.support.warehouse import WarehouseTarget, make_result
 from tests.warehouse.test_grain import _drop_history
 
 
-def _event() -> dict[str, Any]:
+def _event() -> WaitEvent:
     failing = [
         {"run_id": 1, "scenario_id": 2006, "outcome": "failed_evaluation"},
         {"run_id": 2, "scenario_id": 2006, "outcome": "infra_error"},
         {"run_id": 3, "scenario_id": 2001, "outcome": "failed_evaluation"},
     ]
     summary = {"result_id": 7, "status": "completed", "total": 12, "passed": 9, "failed_evaluation": 2}
-    return {"status": "terminal", "summary": {**summary, "infra_error": 1}, "failing_runs": failing}
+    payload = {"status": "terminal", "summary": {**summary, "infra_error": 1}, "failing_runs": failing}
+    return WaitEvent.from_payload(payload)
 
 
 def test_quarantined_failures_do_not_fail_the_gate() -> None:

@@ -34,3 +34,44 @@ def test_job_metadata_flattens_a_full_run_test_profile() -> None:
     assert job_metadata(nested, slot, text_mode=False)["test_profile_data"] == {"tier": "gold"}
     assert job_metadata(flat, slot, text_mode=False)["test_profile_data"] == {"tier": "gold"}
     assert flat_profile(None) is None
+
+
+def test_a_reattach_dispatches_only_into_rooms_whose_run_still_waits() -> None:
+    """Issue 24.4: after a crash between submit and dispatch, runs already over (e.g. "agent-did-not-answer")
+    get no agent; runs still waiting do. A stub stands in for LiveKit: the sandbox cannot hold a batch
+    half-dead long enough to observe this reliably."""
+    from typing import Any
+
+    from cekura_livekit.batch.identity import TaskIdentity
+    from cekura_livekit.batch.rooms import RoomSession, plan_slots
+
+    class Rooms:
+        def __init__(self) -> None:
+            self.skipped: set[str] = set()
+            self.created = 0
+
+        def create(self, slots: Any) -> None:
+            self.created += 1
+
+        def already_dispatched(self, slots: Any) -> set[str]:
+            return {slots[0].room}
+
+        def dispatch(
+            self, agent: str, slots: Any, runs: Any, *, text_mode: bool, skip_rooms: set[str]
+        ) -> int:
+            self.skipped = skip_rooms
+            return len(slots) - len(skip_rooms)
+
+    slots = plan_slots(TaskIdentity("d", "t", "r"), 1, [{"scenario": 1}, {"scenario": 2}, {"scenario": 3}], 1)
+    rooms = Rooms()
+    session = RoomSession(rooms, slots, "agent", text_mode=False)  # type: ignore[arg-type]
+    payload = {
+        "runs": {
+            "10": {"id": 10, "scenario": 1, "status": "running"},
+            "11": {"id": 11, "scenario": 2, "status": "failed"},
+            "12": {"id": 12, "scenario": 3, "status": "in_queue"},
+        }
+    }
+    session.ensure_dispatched(payload, fresh=False, terminal=False)
+    assert rooms.created == 1  # rooms recreated (idempotent) before dispatching
+    assert rooms.skipped == {slots[0].room, slots[1].room}  # already served, and over

@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
+from cekura_livekit.batch.event import EventStatus
 from cekura_livekit.batch.wait import (
-    EVENT_ERROR,
-    EVENT_TERMINAL,
-    EVENT_TIMEOUT,
     Wait,
     WaitTarget,
     adrive,
@@ -77,12 +75,12 @@ def test_polls_until_terminal_then_fetches_only_the_runs_that_did_not_pass() -> 
         lambda clock: Wait(WaitTarget(7), poll_interval=5, clock=clock),
     )
     event, hook, clock = outcomes[0]
-    assert event["status"] == EVENT_TERMINAL
+    assert event.status is EventStatus.TERMINAL
     assert hook.names() == ["get_result"] * 3 + ["get_runs_bulk"]
     assert hook.calls[-1] == ("get_runs_bulk", ((100,),))
     assert clock.slept == [5, 5]
-    assert event["failing_runs"][0]["scenario_name"] == "S0"
-    assert event["summary"]["success_rate"] == 0.5
+    assert event.failing_runs[0].scenario_name == "S0"
+    assert event.summary["success_rate"] == 0.5
 
 
 def test_transient_errors_back_off_and_the_budget_resets_after_a_good_poll() -> None:
@@ -92,7 +90,7 @@ def test_transient_errors_back_off_and_the_budget_resets_after_a_good_poll() -> 
         lambda clock: Wait(WaitTarget(7), poll_interval=2, clock=clock),
     )
     event, _, clock = outcomes[0]
-    assert event["status"] == EVENT_TERMINAL
+    assert event.status is EventStatus.TERMINAL
     assert clock.slept == [2, 4, 2, 2]  # backoff 2, 4; reset after the good poll; backoff 2 again
 
 
@@ -103,10 +101,10 @@ def test_a_spent_error_budget_ends_the_wait_with_an_error_event() -> None:
         lambda clock: Wait(WaitTarget(7), poll_interval=1, max_consecutive_errors=3, clock=clock),
     )
     event, hook, _ = outcomes[0]
-    assert event["status"] == EVENT_ERROR
-    assert "503" in event["message"]
+    assert event.status is EventStatus.ERROR
+    assert "503" in event.message
     assert hook.names() == ["get_result"] * 5
-    assert event["summary"] is not None  # the last good poll's counts travel with the error
+    assert event.summary is not None  # the last good poll's counts travel with the error
 
 
 def test_a_permanent_error_ends_the_wait_at_once() -> None:
@@ -116,8 +114,8 @@ def test_a_permanent_error_ends_the_wait_at_once() -> None:
         lambda clock: Wait(WaitTarget(7), poll_interval=1, clock=clock),
     )
     event, _, clock = outcomes[0]
-    assert event["status"] == EVENT_ERROR
-    assert "key rejected" in event["message"]
+    assert event.status is EventStatus.ERROR
+    assert "key rejected" in event.message
     assert clock.slept == []
 
 
@@ -136,11 +134,11 @@ def test_the_deadline_ends_the_calls_and_reports_the_last_progress() -> None:
         lambda clock: Wait(WaitTarget(7), poll_interval=4, deadline=clock() + 10, clock=clock),
     )
     event, hook, clock = outcomes[0]
-    assert event["status"] == EVENT_TIMEOUT
-    assert event["calls_ended"] is True
+    assert event.status is EventStatus.TIMEOUT
+    assert event.calls_ended is True
     assert hook.names() == ["get_result"] * 3 + ["end_calls"]
     assert clock.slept == [4, 4, 2]  # the last nap is cut to the deadline
-    assert "Last progress: 1/2 runs terminal" in event["message"]
+    assert "Last progress: 1/2 runs terminal" in event.message
 
 
 def test_a_failed_end_calls_at_the_deadline_says_so() -> None:
@@ -150,8 +148,8 @@ def test_a_failed_end_calls_at_the_deadline_says_so() -> None:
         lambda clock: Wait(WaitTarget(7), poll_interval=4, deadline=clock() - 1, clock=clock),
     )
     event = outcomes[0][0]
-    assert event["calls_ended"] is False
-    assert "left running" in event["message"]
+    assert event.calls_ended is False
+    assert "left running" in event.message
 
 
 def test_failing_run_details_are_a_bonus_not_a_requirement() -> None:
@@ -161,8 +159,8 @@ def test_failing_run_details_are_a_bonus_not_a_requirement() -> None:
         lambda clock: Wait(WaitTarget(7), clock=clock),
     )
     event = outcomes[0][0]
-    assert event["status"] == EVENT_TERMINAL
-    assert event["summary"]["failed_evaluation"] == 1
+    assert event.status is EventStatus.TERMINAL
+    assert event.summary["failed_evaluation"] == 1
 
 
 def test_explicit_run_ids_are_polled_in_bulk_and_ended_one_by_one() -> None:
@@ -172,7 +170,7 @@ def test_explicit_run_ids_are_polled_in_bulk_and_ended_one_by_one() -> None:
         lambda clock: Wait(WaitTarget(run_ids=(1, 2)), poll_interval=4, deadline=clock() + 1, clock=clock),
     )
     event, hook, _ = outcomes[0]
-    assert event["status"] == EVENT_TIMEOUT
+    assert event.status is EventStatus.TIMEOUT
     assert hook.calls == [("get_runs_bulk", ((1, 2),)), ("end_call", (1,))]  # run 2 had finished
 
 

@@ -96,3 +96,78 @@ def test_connection_without_credentials_is_a_clear_error(monkeypatch: pytest.Mon
     with pytest.raises(ValueError, match="API key in its login"):
         _ = LiveKitHook("lk_empty").credentials
     assert LiveKitHook.get_ui_field_behaviour()["relabeling"]["password"] == "API secret"
+
+
+def _conn_with(monkeypatch: pytest.MonkeyPatch, connections: dict, conn_id: str, **fields: str) -> str:
+    conn = json.loads(connections["AIRFLOW_CONN_LIVEKIT_DEFAULT"])
+    conn.update(fields)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    return conn_id
+
+
+@pytest.mark.parametrize("mistake", ["wrong_secret", "swapped"])
+def test_refused_credentials_are_permanent_and_name_the_connection(
+    cekura_sandbox: Sandbox,
+    cekura_sandbox_connections: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    mistake: str,
+) -> None:
+    """Issue 20 item 7: a wrong secret was `ServerError(code=unknown, status=401)`, classed transient and retried."""
+    from cekura_livekit.batch.errors import is_permanent
+    from cekura_livekit.hooks.livekit import LiveKitAuthError
+
+    key, secret = cekura_sandbox.livekit_api_key, cekura_sandbox.livekit_api_secret
+    fields = {"password": "s" * 40} if mistake == "wrong_secret" else {"login": secret, "password": key}
+    conn_id = _conn_with(monkeypatch, cekura_sandbox_connections, "lk_wrong", **fields)
+    for call in (
+        lambda hook: hook.check_credentials(),
+        lambda hook: hook.create_rooms([RoomSpec("never")]),
+    ):
+        with pytest.raises(LiveKitAuthError) as err:
+            call(LiveKitHook(conn_id))
+        assert is_permanent(err.value)
+        message = str(err.value)
+        for part in ("'lk_wrong'", "401", "swapped"):
+            assert part in message
+        assert secret not in message
+        assert "s" * 40 not in message
+    assert cekura_sandbox.livekit_rooms == {}
+    # One probe, not four: a refused credential is not retried inside the hook either.
+    assert cekura_sandbox.count("POST", "ListRooms", server="livekit") == 1
+
+
+def test_outage_is_not_a_credential_error(cekura_sandbox: Sandbox, cekura_sandbox_connections: dict) -> None:
+    from cekura_livekit.batch.errors import is_permanent
+
+    cekura_sandbox.inject_fault(path_contains="ListRooms", kind="503", times=100, server="livekit")
+    with pytest.raises(Exception) as err:
+        LiveKitHook().check_credentials()
+    assert not is_permanent(err.value)
+
+
+def test_failed_rooms_are_listed_on_the_error(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    hook = LiveKitHook()
+    hook.create_rooms([RoomSpec("a", 86_400), RoomSpec("b", 86_400)])
+    cekura_sandbox.inject_fault(path_contains="DeleteRoom", kind="500", times=100, server="livekit")
+    with pytest.raises(LiveKitError) as err:
+        hook.delete_rooms(["a", "b"])
+    assert sorted(err.value.failed_rooms) == ["a", "b"]
+
+
+async def test_async_calls_also_raise_the_permanent_error(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The async API (triggers, or callers with their own loop) classifies a refused key the same way."""
+    from cekura_livekit.hooks.livekit import LiveKitAuthError
+
+    conn_id = _conn_with(monkeypatch, cekura_sandbox_connections, "lk_async", password="t" * 40)
+    hook = LiveKitHook(conn_id)
+    with pytest.raises(LiveKitAuthError, match="'lk_async'"):
+        await hook.acreate_rooms([RoomSpec("never")])
+    with pytest.raises(LiveKitAuthError):
+        await hook.alist_rooms()
+    with pytest.raises(LiveKitAuthError):
+        await hook.alist_dispatched_rooms(["a"])
+    assert cekura_sandbox.livekit_rooms == {}

@@ -172,3 +172,24 @@ def test_partial_room_creation_leaves_no_room_and_submits_nothing(
     assert len(set(cekura_sandbox.livekit_deleted_rooms)) == 6  # the 4 answered and the 2 unreadable ones
     assert cekura_sandbox.livekit_rooms == {}
     assert cekura_sandbox.count("POST", SUBMIT_V1) == 0  # nothing paid for
+
+
+@pytest.mark.parametrize("mode", ["bring_your_own_rooms", "chat"])
+def test_wrong_livekit_secret_fails_for_good_before_any_room_or_submit(
+    cekura_sandbox: Sandbox,
+    cekura_sandbox_connections: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    """Issue 20 item 7: rooms were created (and a 401 retried) before a wrong secret surfaced."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    conn = json.loads(cekura_sandbox_connections["AIRFLOW_CONN_LIVEKIT_DEFAULT"])
+    conn["password"] = "not-the-secret-" * 3
+    monkeypatch.setenv("AIRFLOW_CONN_LIVEKIT_WRONG", json.dumps(conn))
+    ctx = make_context(store=MemoryStateStore())
+    with pytest.raises(AirflowFailException, match="'livekit_wrong'"):
+        _op(mode=mode, scenarios=[2001], frequency=1, livekit_conn_id="livekit_wrong").execute(ctx)
+    assert cekura_sandbox.count("POST", "CreateRoom", server="livekit") == 0
+    assert cekura_sandbox.count("POST", "scenarios-external") == 0  # nothing paid for
+    assert ctx["ti"].xcoms["failure_reason"]["kind"] == "permanent"

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from cekura_livekit.batch.verdict import judge, validate_fail_on, validate_min_success_rate
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
 from tests.support.task_context import MemoryStateStore, make_context
 
@@ -164,58 +163,3 @@ def test_byo_frequency_repeats_scenarios() -> None:
 
 def test_deferrable_default_follows_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _make().deferrable is False  # [operators] default_deferrable defaults to False
-
-
-def test_policy_validators() -> None:
-    assert validate_min_success_rate("0.9") == 0.9
-    assert validate_min_success_rate(None) is None
-    assert validate_fail_on("infra_error, timeout") == {"infra_error", "timeout"}
-    with pytest.raises(ValueError, match=r"did you mean 0\.9"):
-        validate_min_success_rate(90)
-
-
-def _event(status: str = "completed", **counts: int) -> dict[str, Any]:
-    base = {"passed": 0, "failed_evaluation": 0, "infra_error": 0, "timeout": 0, "cancelled": 0}
-    base.update(counts)
-    total = sum(base.values())
-    return {
-        "status": "terminal",
-        "summary": {"result_id": 7, "status": status, "total": total, **base},
-        "failing_runs": [
-            {
-                "run_id": 70,
-                "scenario_id": 2006,
-                "scenario_name": "Speak to a human",
-                "outcome": "failed_evaluation",
-            }
-        ],
-        "failing_total": 1,
-    }
-
-
-@pytest.mark.parametrize(
-    ("event", "rate", "fail_on", "passed"),
-    [
-        (_event(passed=10), None, {"infra_error"}, True),
-        (_event(passed=9, failed_evaluation=1), None, set(), False),
-        (_event(passed=9, failed_evaluation=1), 0.9, set(), True),
-        (_event(passed=8, failed_evaluation=2), 0.9, set(), False),
-        (_event(passed=9, infra_error=1), None, {"infra_error"}, False),
-        (_event(passed=9, infra_error=1), None, set(), True),
-        (_event("failed", infra_error=3), None, {"infra_error"}, False),
-        (_event(infra_error=3), None, set(), False),  # nothing evaluated
-    ],
-)
-def test_verdict_rules(event: dict[str, Any], rate: float | None, fail_on: set[str], passed: bool) -> None:
-    verdict = judge(event, min_success_rate=rate, fail_on=frozenset(fail_on), dashboard_url="https://d/7")
-    assert verdict.passed is passed
-    if not passed:
-        assert "Cekura result 7" in verdict.message
-
-
-def test_cancelled_result_is_flagged_for_no_retry() -> None:
-    verdict = judge(_event("cancelled", cancelled=4), min_success_rate=None, fail_on=frozenset({"cancelled"}))
-    assert not verdict.passed
-    assert verdict.cancelled
-    assert "Speak to a human" in verdict.message
-    assert "run 70" in verdict.message

@@ -121,3 +121,33 @@ def test_timeout_and_soft_fail(cekura_slow_sandbox: Sandbox) -> None:
 def test_needs_something_to_wait_on() -> None:
     with pytest.raises(ValueError, match="result_id"):
         CekuraRunsSensor(task_id="w")
+
+
+def test_execute_complete_reads_the_typed_event(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    """The trigger's real payload (via `WaitEvent.to_payload`) is judged; an error payload of an older
+    trigger (no `permanent` key) stays retryable; a payload that is not a wait event fails clearly."""
+    import asyncio
+
+    from airflow.sdk.exceptions import AirflowException
+
+    from cekura_livekit.batch.event import MalformedEventError
+
+    result = _submit([2001])
+    sensor = CekuraRunsSensor(task_id="w", result_id=result["id"], deferrable=True)
+    trigger = CekuraRunsTrigger(result_id=result["id"], poll_interval=0.1)
+
+    async def first_event() -> dict[str, Any]:
+        (event,) = [e.payload async for e in trigger.run()]  # exactly one event
+        return event
+
+    payload = asyncio.run(first_event())
+    summary = sensor.execute_complete(make_context(), payload)
+    assert summary["result_id"] == result["id"]
+    assert summary["status"] == "completed"
+    with pytest.raises(AirflowException) as err:
+        sensor.execute_complete(make_context(), {"status": "error", "result_id": None, "message": "503s"})
+    assert not isinstance(err.value, AirflowFailException)
+    with pytest.raises(MalformedEventError, match="status='finished'"):
+        sensor.execute_complete(make_context(), {"status": "finished"})

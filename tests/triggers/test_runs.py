@@ -71,3 +71,16 @@ async def test_on_kill_ends_the_calls_only_when_asked(monkeypatch: pytest.Monkey
     quiet = ScriptedHook()
     await _trigger(quiet, monkeypatch, cancel_on_kill=False).on_kill()
     assert quiet.calls == []
+
+
+async def test_the_payload_is_the_typed_event_serialized(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the triggerer sends is exactly `WaitEvent.to_payload()`, and parses back to the same event."""
+    from cekura_livekit.batch.event import EventStatus, WaitEvent
+
+    hook = ScriptedHook(get_result=[result("completed", [("completed", True), ("completed", False)])])
+    hook.script["get_runs_bulk"].append([])
+    (payload,) = await _events(_trigger(hook, monkeypatch))
+    event = WaitEvent.from_payload(payload)
+    assert event.status is EventStatus.TERMINAL
+    assert event.to_payload() == payload
+    assert payload["failing_total"] == 1

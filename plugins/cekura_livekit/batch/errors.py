@@ -22,6 +22,7 @@ from cekura_livekit.hooks.errors import (
     CekuraSubmitUncertainError,
     CekuraValidationError,
 )
+from cekura_livekit.hooks.livekit import LiveKitError
 from cekura_livekit.models import MalformedPayloadError
 
 #: Shown after a permanent error's own message, so the log says why Airflow did not retry.
@@ -36,6 +37,8 @@ def is_permanent(exc: BaseException) -> bool:
         return True  # 401/403 on any call; 400/404/409/422 … at submit or on a read
     if isinstance(exc, CekuraError):
         return not exc.retryable
+    if isinstance(exc, LiveKitError):
+        return exc.permanent  # a refused key/secret (LiveKitAuthError); outages stay retryable
     if isinstance(exc, AirflowNotFoundException):
         return True  # a connection id that is not defined
     if isinstance(exc, AirflowException):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from cekura_livekit.batch.identity import TaskIdentity
 from cekura_livekit.hooks.livekit import LiveKitHook, RoomSpec
-from cekura_livekit.models import CHAT, runs_of
+from cekura_livekit.models import parse_status, runs_of, submission_mode
 
 if TYPE_CHECKING:
     from cekura_livekit.batch.spec import BatchSpec
@@ -208,6 +208,11 @@ class ByoRooms:
         return deleted
 
 
+def _is_over(run: Mapping[str, Any]) -> bool:
+    """A run that already ended (e.g. "agent-did-not-answer"): dispatching into its room helps nobody."""
+    return parse_status(run.get("status")).is_terminal
+
+
 @dataclass
 class RoomSession:
     """The rooms of one attempt of one BYO batch: what the operator creates, fills, dispatches and deletes."""
@@ -233,19 +238,50 @@ class RoomSession:
             return
         if terminal:
             return
+        # A re-attach (e.g. the worker died between the submit and the dispatch): the runs still waiting
+        # get their agent now, before anyone decides the batch is dead; runs already over need none.
         self.rooms.create(self.slots)
         done = self.rooms.already_dispatched(self.slots)
+        over = {s.room for s, r in match_runs_to_slots(self.slots, runs) if _is_over(r)}
         made = self.rooms.dispatch(
-            self.agent_name, self.slots, runs, text_mode=self.text_mode, skip_rooms=done
+            self.agent_name, self.slots, runs, text_mode=self.text_mode, skip_rooms=done | over
         )
-        log.info("Re-attached BYO batch: %d rooms already had the agent, dispatched %d.", len(done), made)
+        log.info(
+            "Re-attached own-room batch: %d rooms already had the agent, %d runs were over, dispatched %d.",
+            len(done),
+            len(over - done),
+            made,
+        )
 
-    def delete_quietly(self) -> None:
-        """Delete the rooms; a failure is logged, never raised: cleanup must not hide the task's outcome."""
+    @property
+    def livekit_conn_id(self) -> str:
+        return self.rooms.hook.livekit_conn_id
+
+    def delete_quietly(self) -> list[str]:
+        """Delete the rooms; a failure is logged, never raised: cleanup must not hide the task's outcome.
+
+        Returns the rooms that could not be deleted (all of them when the failure names none), so the caller
+        can retry later (`batch.leftover_rooms`) instead of leaving them open for their stretched
+        empty_timeout."""
+        names = [s.room for s in self.slots]
         try:
-            self.rooms.delete([s.room for s in self.slots])
+            self.rooms.delete(names)
         except Exception as exc:
-            log.warning("Could not delete the LiveKit rooms (%s); they close after empty_timeout.", exc)
+            failed = list(getattr(exc, "failed_rooms", ()) or names)
+            log.warning(
+                "Could not delete %d LiveKit rooms (%s); the next try or run deletes them again.",
+                len(failed),
+                exc,
+            )
+            return failed
+        return []
+
+
+def check_livekit(spec: BatchSpec) -> None:
+    """Prove the LiveKit connection works (URL answers, key pair accepted) with one cheap call, before any
+    room is created or any batch submitted: a swapped key/secret must not cost rooms or a paid batch."""
+    assert spec.livekit_conn_id  # build_spec guarantees it in own-room modes
+    LiveKitHook(spec.livekit_conn_id).check_credentials()
 
 
 def room_session(
@@ -275,4 +311,4 @@ def room_session(
         concurrency=spec.room_concurrency,
     )
     slots = plan_slots(identity, attempt, spec.scenarios, spec.frequency)
-    return RoomSession(rooms, slots, spec.livekit_agent_name, text_mode=spec.mode == CHAT)
+    return RoomSession(rooms, slots, spec.livekit_agent_name, text_mode=submission_mode(spec.mode).text)

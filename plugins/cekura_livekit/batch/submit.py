@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cekura_livekit.batch import TaskLog
@@ -28,7 +28,13 @@ from cekura_livekit.hooks.errors import (
     CekuraSubmitUncertainError,
     CekuraTransportError,
 )
-from cekura_livekit.models import CHAT, MANAGED, UNSUCCESSFUL_TERMINAL_STATUSES, parse_status, runs_of
+from cekura_livekit.models import (
+    UNSUCCESSFUL_TERMINAL_STATUSES,
+    SubmissionMode,
+    parse_status,
+    runs_of,
+    submission_mode,
+)
 
 if TYPE_CHECKING:
     from cekura_livekit.batch.identity import TaskIdentity
@@ -37,6 +43,9 @@ if TYPE_CHECKING:
 
 #: Key of the operator's record in Airflow's task state store. Renaming it breaks in-flight retries.
 STATE_KEY = "cekura_batch"
+#: XCom key (and state-store record field) of the earlier, dead batches of this task instance: paid for,
+#: so the load must store them too. Renaming it breaks loads of in-flight runs.
+SUPERSEDED_KEY = "superseded_result_ids"
 #: Failed batches of one task instance after which we stop submitting new ones.
 MAX_ATTEMPTS = 50
 
@@ -49,6 +58,33 @@ class TooManyAttemptsError(RuntimeError):
 
 class AmbiguousBatchError(RuntimeError):
     """The batch name was dropped and several results match this task's batch: never guess, never resubmit."""
+
+
+def pushed_superseded(ti: Any) -> list[int]:
+    """The dead batches this try pushed before deferring (`SUPERSEDED_KEY`); [] when unreadable."""
+    try:
+        value = ti.xcom_pull(task_ids=ti.task_id, key=SUPERSEDED_KEY, map_indexes=ti.map_index)
+    except Exception:  # a courtesy for the verdict's message; never the reason a resumed task fails
+        return []
+    return [int(v) for v in value or [] if str(v).isdigit()]
+
+
+def superseded_note(superseded: Sequence[int]) -> str:
+    """What the task's verdict says about earlier, dead batches of this task instance: paid for, kept."""
+    if not superseded:
+        return ""
+    ids = ", ".join(str(r) for r in superseded)
+    return (
+        f"\nEarlier batches of this task instance ended without evaluating and were replaced: Cekura "
+        f"result(s) {ids} (listed in XCom {SUPERSEDED_KEY!r} so that their runs are loaded too)."
+    )
+
+
+def mode_of(spec: BatchSpec) -> SubmissionMode:
+    """The spec's submission mode as the one object every decision asks (endpoint, rooms, text).
+
+    Why here: until `BatchSpec.submission_mode` lands (spec.py), the name is resolved in this one place."""
+    return submission_mode(spec.mode)
 
 
 def scenario_multiset(spec: BatchSpec) -> Counter[int]:
@@ -80,15 +116,32 @@ class Batch:
     attempt: int
     payload: dict[str, Any]
     fresh: bool
+    #: Earlier batches of this task instance that ended without evaluating (oldest first). They were paid
+    #: for: never dropped silently, they travel in the state store and XCom (`SUPERSEDED_KEY`) to be loaded.
+    superseded: list[int] = field(default_factory=list)
 
     @classmethod
-    def of(cls, payload: Mapping[str, Any], attempt: int, run_ids: Any = None, *, fresh: bool) -> Batch:
+    def of(
+        cls,
+        payload: Mapping[str, Any],
+        attempt: int,
+        run_ids: Any = None,
+        *,
+        fresh: bool,
+        superseded: Sequence[int] = (),
+    ) -> Batch:
         listed = sorted(int(r["id"]) for r in runs_of(payload) if str(r.get("id", "")).isdigit())
         ids = listed or [int(r) for r in (run_ids or [])]
-        return cls(int(payload["id"]), ids, attempt, dict(payload), fresh)
+        return cls(int(payload["id"]), ids, attempt, dict(payload), fresh, list(superseded))
 
     def record(self, name: str) -> dict[str, Any]:
-        return {"name": name, "attempt": self.attempt, "result_id": self.result_id, "run_ids": self.run_ids}
+        return {
+            "name": name,
+            "attempt": self.attempt,
+            "result_id": self.result_id,
+            "run_ids": self.run_ids,
+            "superseded": list(self.superseded),
+        }
 
 
 class StateStore:
@@ -100,11 +153,12 @@ class StateStore:
         if accessor is None:
             logger.warning("task_state_store is not available: re-attaching relies on the batch name only.")
 
-    def get(self) -> dict[str, Any] | None:
+    def get(self, key: str = STATE_KEY) -> dict[str, Any] | None:
+        """The record under `key` (default: this task instance's batch), None when absent or unreachable."""
         if self._accessor is None:
             return None
         try:
-            value = self._accessor.get(STATE_KEY)
+            value = self._accessor.get(key)
         except Exception as exc:
             self._log.warning("task_state_store unavailable (%s): re-attaching by batch name only.", exc)
             self._accessor = None
@@ -118,11 +172,11 @@ class StateStore:
             return int(record["attempt"])
         return default
 
-    def set(self, value: dict[str, Any]) -> None:
+    def set(self, value: dict[str, Any], key: str = STATE_KEY) -> None:
         if self._accessor is None:
             return
         try:
-            self._accessor.set(STATE_KEY, value)
+            self._accessor.set(key, value)
         except Exception as exc:
             self._log.warning(
                 "Could not write the task_state_store (%s); the batch name still identifies it.", exc
@@ -141,9 +195,11 @@ def request_body(spec: BatchSpec, name: str) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name}
     if spec.agent is not None:
         body["agent"] = spec.agent
-    if spec.mode == MANAGED:
+    mode = mode_of(spec)
+    if not mode.owns_rooms:  # own-room modes get one element per run from the rooms (join tokens)
         body["scenarios"] = [dict(s) for s in spec.scenarios]
         body["frequency"] = spec.frequency
+    if mode.accepts_v2_options:
         for opt in V2_ONLY:
             value = getattr(spec, opt)
             if value is not None:
@@ -169,10 +225,13 @@ class Submitter:
     logger: TaskLog = log
     #: High-water mark of the submit in flight (own-room modes), for the "no answer" recovery.
     _after: int | None = None
+    #: Dead batches of this task instance found so far (see `Batch.superseded`).
+    _superseded: list[int] = field(default_factory=list)
 
     def attach_or_submit(self) -> Batch:
         record = self.store.get() or {}
         attempt = int(record.get("attempt") or 1)
+        self._superseded = [int(r) for r in record.get("superseded") or []]
         if record.get("result_id"):
             payload = self._result_or_none(int(record["result_id"]))
             if payload is not None and not ended_without_evaluating(payload):
@@ -180,13 +239,11 @@ class Submitter:
                     "Re-attaching to Cekura result %s of this task instance (from the task state store).",
                     payload["id"],
                 )
-                return Batch.of(payload, attempt, record.get("run_ids"), fresh=False)
-            if payload is not None:
-                self.logger.warning(
-                    "The previous batch (result %s) ended %r; submitting a fresh one.",
-                    payload["id"],
-                    payload.get("status"),
+                return Batch.of(
+                    payload, attempt, record.get("run_ids"), fresh=False, superseded=self._superseded
                 )
+            if payload is not None:
+                self._supersede(payload)
                 attempt += 1
         for _ in range(MAX_ATTEMPTS):
             name = batch_name(self.spec, self.identity, attempt)
@@ -202,12 +259,27 @@ class Submitter:
                 self.logger.info(
                     "Re-attaching to Cekura result %s found by its name %r.", payload["id"], name
                 )
-                batch = Batch.of(payload, attempt, fresh=False)
+                batch = Batch.of(payload, attempt, fresh=False, superseded=self._superseded)
                 self.store.set(batch.record(name))
                 return batch
+            self._supersede(payload)
             attempt += 1
         raise TooManyAttemptsError(
             f"Found {MAX_ATTEMPTS} failed batches of this task instance; not submitting more."
+        )
+
+    def _supersede(self, payload: Mapping[str, Any]) -> None:
+        """A batch of this task instance ended without evaluating: remember it (it was paid for, so it
+        is loaded too) and say so, before a fresh one is submitted."""
+        result_id = int(payload["id"])
+        if result_id not in self._superseded:
+            self._superseded.append(result_id)
+        self.logger.warning(
+            "The earlier batch of this task instance (Cekura result %s) ended %r without evaluating; it is "
+            "kept for loading (XCom %r) and a fresh batch is submitted.",
+            result_id,
+            payload.get("status"),
+            SUPERSEDED_KEY,
         )
 
     def _result_or_none(self, result_id: int) -> dict[str, Any] | None:
@@ -219,14 +291,17 @@ class Submitter:
     def _high_water(self) -> int | None:
         """The newest result id visible before an own-room submit (None in managed mode: v2 declares
         `name`, so the name is key enough)."""
-        if not self.spec.own_rooms:
+        if not mode_of(self.spec).owns_rooms:
             return None
         newest = next(self.hook.iter_results(page_size=1), None)
         return int(newest["id"]) if newest is not None and str(newest.get("id", "")).isdigit() else 0
 
     def _find_unnamed(self, name: str, after: int | None) -> list[dict[str, Any]]:
         """This task's own-room batch by the second key (see the module docstring), as a 0/1-item list."""
-        if after is None or not self.spec.own_rooms:
+        if after is None:
+            return []
+        mode = mode_of(self.spec)
+        if not mode.owns_rooms:
             return []
         want = scenario_multiset(self.spec)
         filters = {"agent_id": self.spec.agent} if self.spec.agent is not None else {}
@@ -237,7 +312,7 @@ class Submitter:
             other = str(result.get("name") or "")
             if other and other != name and "airflow " in other:
                 continue  # another task instance's batch, whose name survived
-            if bool(result.get("run_as_text")) != (self.spec.mode == CHAT):
+            if bool(result.get("run_as_text")) != mode.text:
                 continue
             scenarios = _result_scenarios(result)
             if scenarios is None:
@@ -264,42 +339,43 @@ class Submitter:
         # Marker first: if the worker dies mid-submit, the retry knows which name (and, for own rooms,
         # which results are newer than the submit) to look up.
         self._after = self._high_water()
-        marker: dict[str, Any] = {"name": name, "attempt": attempt, "result_id": None}
+        marker: dict[str, Any] = {
+            "name": name,
+            "attempt": attempt,
+            "result_id": None,
+            "superseded": list(self._superseded),
+        }
         if self._after is not None:
             marker["after_result_id"] = self._after
         self.store.set(marker)
         body = request_body(self.spec, name)
         rooms = self.rooms_for(attempt) if self.rooms_for is not None else None
-        submit = {MANAGED: self.hook.submit_managed, CHAT: self.hook.submit_chat}.get(
-            self.spec.mode, self.hook.submit_byo_rooms
-        )
+        mode = mode_of(self.spec)
         self.logger.info(
-            "Submitting %d runs to Cekura (%s mode) as %r.", self.spec.run_count, self.spec.mode, name
+            "Submitting %d runs to Cekura (%s mode) as %r.", self.spec.run_count, mode.name, name
         )
         try:
             if rooms is not None:
                 rooms.create()
                 body["scenarios"] = rooms.scenario_elements()  # holds join tokens: never logged
-            payload = self._send(submit, body, name)
+            payload = self._send(mode, body, name)
         except BaseException:
             if rooms is not None:
                 rooms.delete_quietly()
             raise
         finally:
             body.clear()
-        batch = Batch.of(payload, attempt, fresh=True)
+        batch = Batch.of(payload, attempt, fresh=True, superseded=self._superseded)
         self.store.set(batch.record(name))
         self.logger.info("Cekura result %s created with %d runs.", batch.result_id, len(batch.run_ids))
         return batch
 
-    def _send(
-        self, submit: Callable[[dict[str, Any]], dict[str, Any]], body: dict[str, Any], name: str
-    ) -> dict:
+    def _send(self, mode: SubmissionMode, body: dict[str, Any], name: str) -> dict:
         """Submit once. An answer we cannot read — none at all, or a 2xx whose body is not JSON or has no
         result id — is an unknown outcome: Cekura may have created (and be paying for) the batch, so it is
         looked up by its unique name and used, never resubmitted blindly."""
         try:
-            payload = submit(body)
+            payload = self.hook.submit(mode, body)
             if not isinstance(payload, Mapping) or not str(payload.get("id", "")).strip().isdigit():
                 raise _unreadable(f"a body without a result id ({type(payload).__name__})")
             return payload

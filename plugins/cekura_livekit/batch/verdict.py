@@ -16,11 +16,11 @@ Rules, in order:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cekura_livekit.batch.errors import NOT_RETRYING
-from cekura_livekit.batch.wait import EVENT_TERMINAL
+from cekura_livekit.batch.event import FailingRun, WaitEvent
 from cekura_livekit.models import (
     DEFAULT_FAIL_ON,
     FAIL_ON_CHOICES,
@@ -89,18 +89,16 @@ class Verdict:
     cancelled: bool = False
 
 
-def _name(run: Mapping[str, Any]) -> str:
-    scenario = run.get("scenario_name") or "unnamed scenario"
-    return f"{scenario!r} (scenario {run.get('scenario_id')}, run {run.get('run_id')})"
+def _name(run: FailingRun) -> str:
+    scenario = run.scenario_name or "unnamed scenario"
+    return f"{scenario!r} (scenario {run.scenario_id}, run {run.run_id})"
 
 
-def _listing(failing: Sequence[Mapping[str, Any]], total: int) -> str:
+def _listing(failing: Sequence[FailingRun], total: int) -> str:
     """Every run that did not pass, by scenario name and id (the first few; the rest are counted)."""
     if not failing:
         return ""
-    lines = [
-        f"  - {_name(r)}: {r['outcome']}" + (f" — {r['error']}" if r.get("error") else "") for r in failing
-    ]
+    lines = [f"  - {_name(r)}: {r.outcome}" + (f" — {r.error}" if r.error else "") for r in failing]
     shown = lines[:_MAX_NAMED]
     more = max(total, len(failing)) - len(shown)
     if more > 0:
@@ -119,16 +117,15 @@ class _Facts:
     listing: str
 
     @classmethod
-    def of(cls, event: Mapping[str, Any], dashboard_url: str | None) -> _Facts:
-        summary: Mapping[str, Any] = event.get("summary") or {}
-        failing: Sequence[Mapping[str, Any]] = event.get("failing_runs") or []
+    def of(cls, event: WaitEvent, dashboard_url: str | None) -> _Facts:
+        summary: Mapping[str, Any] = event.summary or {}
         rid = summary.get("result_id")
         return cls(
             summary=summary,
             label=f"Cekura result {rid}" if rid is not None else "Cekura runs",
             where=f" Dashboard: {dashboard_url}" if dashboard_url else "",
             total=int(summary.get("total") or 0),
-            listing=_listing(failing, int(event.get("failing_total") or len(failing))),
+            listing=_listing(event.failing_runs, event.failing_total or len(event.failing_runs)),
         )
 
     def count(self, key: str) -> int:
@@ -179,26 +176,25 @@ def _rate_rule(facts: _Facts, min_success_rate: float | None) -> Verdict:
     return Verdict(passed=True, message=text) if ok else Verdict(passed=False, message=text + facts.listing)
 
 
-def without_quarantined(event: Mapping[str, Any], quarantined: frozenset[int]) -> Mapping[str, Any]:
+def without_quarantined(event: WaitEvent, quarantined: frozenset[int]) -> WaitEvent:
     """The event with the listed non-passing runs of quarantined scenarios taken out of the counts: they still
     ran and are stored, but do not fail the gate (their passes still count; unlisted failures beyond the
     event's list, if it was cut short, still count)."""
-    failing: Sequence[Mapping[str, Any]] = event.get("failing_runs") or []
-    ignored = [r for r in failing if r.get("scenario_id") in quarantined]
+    failing = event.failing_runs
+    ignored = [r for r in failing if r.scenario_id in quarantined]
     if not ignored:
         return event
-    summary = dict(event.get("summary") or {})
+    summary = event.summary_dict()
     for run in ignored:
-        outcome = str(run.get("outcome"))
-        summary[outcome] = max(int(summary.get(outcome) or 0) - 1, 0)
+        summary[run.outcome] = max(int(summary.get(run.outcome) or 0) - 1, 0)
     summary["total"] = max(int(summary.get("total") or 0) - len(ignored), 0)
-    kept = [r for r in failing if r.get("scenario_id") not in quarantined]
-    total = int(event.get("failing_total") or len(failing)) - len(ignored)
-    return {**event, "summary": summary, "failing_runs": kept, "failing_total": total}
+    kept = tuple(r for r in failing if r.scenario_id not in quarantined)
+    total = (event.failing_total or len(failing)) - len(ignored)
+    return replace(event, summary=summary, failing_runs=kept, failing_total=total)
 
 
 def judge(
-    event: Mapping[str, Any],
+    event: WaitEvent,
     *,
     min_success_rate: float | None,
     fail_on: frozenset[str],
@@ -223,7 +219,7 @@ class Decision:
 
 
 def decide(
-    event: Mapping[str, Any],
+    event: WaitEvent,
     *,
     min_success_rate: float | None,
     fail_on: frozenset[str],
@@ -240,11 +236,11 @@ def decide(
     - The batch was evaluated and missed its gate: fail for good — a retry would re-attach to the same
       verdict.
     """
-    if event.get("status") != EVENT_TERMINAL:
+    if not event.terminal:
         link = f" Dashboard: {dashboard_url}" if dashboard_url else ""
-        if event.get("permanent"):  # e.g. the API key was rejected mid-wait: a retry cannot help
-            return Decision(passed=False, message=f"{event.get('message')}{link}\n{NOT_RETRYING}")
-        return Decision(passed=False, message=f"{event.get('message')}{link}", retryable=True)
+        if event.permanent:  # e.g. the API key was rejected mid-wait: a retry cannot help
+            return Decision(passed=False, message=f"{event.message}{link}\n{NOT_RETRYING}")
+        return Decision(passed=False, message=f"{event.message}{link}", retryable=True)
     verdict = judge(
         event,
         min_success_rate=min_success_rate,
@@ -258,5 +254,5 @@ def decide(
         return Decision(
             passed=False, message=f"{verdict.message}\nThe batch was cancelled in Cekura; not retrying."
         )
-    status = parse_status((event.get("summary") or {}).get("status"))
+    status = parse_status(event.summary_dict().get("status"))
     return Decision(passed=False, message=verdict.message, retryable=status in UNSUCCESSFUL_TERMINAL_STATUSES)

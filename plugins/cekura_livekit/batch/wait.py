@@ -1,9 +1,11 @@
 """Waiting for a batch: the one poll loop, written once and driven sync (workers) or async (triggerer).
 
-The loop is a generator that *describes* its I/O — `Fetch` (one hook call, named once) and `Sleep` — and
-receives the answers. `drive` runs it with the sync hook and `time.sleep`, `adrive` with the async hook and
+The loop is a generator that *describes* its I/O — typed `Fetch` steps (`GetResult`, `GetRunsBulk`,
+`EndCalls`, `EndCall`: each calls its hook method in code, sync and async) and `Sleep` — and receives the
+answers. `drive` runs it with the sync hook and `time.sleep`, `adrive` with the async hook and
 `asyncio.sleep`; the decisions (what to fetch, error budget, deadline, events) exist exactly once, the way
-the hook's `_Call`/`_settle` share one retry policy between its sync and async paths.
+the hook's `_Call`/`_settle` share one retry policy between its sync and async paths. The loop ends with
+one `batch.event.WaitEvent`.
 
 A poll costs one request per batch (the result detail view); run details are fetched in chunks of ≤ 100
 only when the batch is terminal (to name the failing scenarios) or when per-run progress was asked for.
@@ -18,10 +20,11 @@ import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from cekura_livekit.batch import TaskLog
 from cekura_livekit.batch.errors import is_permanent
+from cekura_livekit.batch.event import EventStatus, FailingRun, WaitEvent
 from cekura_livekit.hooks.errors import CekuraError, CekuraRateLimitError
 from cekura_livekit.models import (
     BatchProgress,
@@ -41,21 +44,71 @@ log = logging.getLogger(__name__)
 MAX_LISTED_FAILURES = 50
 _MAX_ERROR_CHARS = 200
 
-# Event status values (the wait's, not Cekura's).
-EVENT_TERMINAL = "terminal"
-EVENT_TIMEOUT = "timeout"
-EVENT_ERROR = "error"
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 # ---------------------------------------------------------------------------------------------- I/O steps
-@dataclass(frozen=True)
-class Fetch:
-    """One hook call: `hook.<name>(*args)` in workers, `await hook.a<name>(*args)` in the triggerer."""
+class Fetch(Protocol[T_co]):
+    """One hook call, typed: `call(hook)` in workers, `await acall(hook)` in the triggerer. Each step names
+    the hook method it calls in code, so renaming a hook method breaks mypy, not a running wait."""
 
-    name: str
-    args: tuple[Any, ...] = ()
+    def call(self, hook: CekuraHook) -> T_co: ...
+
+    async def acall(self, hook: CekuraHook) -> T_co: ...
+
+
+@dataclass(frozen=True)
+class GetResult:
+    """The result detail view (status, counts, slim runs): one request per poll."""
+
+    result_id: int
+
+    def call(self, hook: CekuraHook) -> dict[str, Any]:
+        return hook.get_result(self.result_id)
+
+    async def acall(self, hook: CekuraHook) -> dict[str, Any]:
+        return await hook.aget_result(self.result_id)
+
+
+@dataclass(frozen=True)
+class GetRunsBulk:
+    """Full run objects, fetched in chunks of at most 100 by the hook."""
+
+    run_ids: tuple[int, ...]
+
+    def call(self, hook: CekuraHook) -> list[dict[str, Any]]:
+        return hook.get_runs_bulk(self.run_ids)
+
+    async def acall(self, hook: CekuraHook) -> list[dict[str, Any]]:
+        return await hook.aget_runs_bulk(self.run_ids)
+
+
+@dataclass(frozen=True)
+class EndCalls:
+    """End every call of a result."""
+
+    result_id: int
+
+    def call(self, hook: CekuraHook) -> None:
+        hook.end_calls(self.result_id)
+
+    async def acall(self, hook: CekuraHook) -> None:
+        await hook.aend_calls(self.result_id)
+
+
+@dataclass(frozen=True)
+class EndCall:
+    """End the call of one run."""
+
+    run_id: int
+
+    def call(self, hook: CekuraHook) -> None:
+        hook.end_call(self.run_id)
+
+    async def acall(self, hook: CekuraHook) -> None:
+        await hook.aend_call(self.run_id)
 
 
 @dataclass(frozen=True)
@@ -64,7 +117,7 @@ class Sleep:
 
 
 #: A piece of the wait: yields steps, receives each Fetch's answer, returns its value.
-Steps = Generator[Fetch | Sleep, Any, T]
+Steps = Generator["Fetch[Any] | Sleep", Any, T]
 
 
 class _Stepper:
@@ -76,7 +129,7 @@ class _Stepper:
         self._error: BaseException | None = None
         self.result: Any = None
 
-    def next(self) -> Fetch | Sleep | None:
+    def next(self) -> Fetch[Any] | Sleep | None:
         """The next step, or None once the steps returned (their value is in `result`)."""
         answer, error = self._answer, self._error
         self._answer, self._error = None, None
@@ -102,7 +155,7 @@ def drive(steps: Steps[T], hook: CekuraHook, sleep: Callable[[float], None] = ti
             sleep(step.seconds)
             continue
         try:
-            stepper.answered(getattr(hook, step.name)(*step.args))
+            stepper.answered(step.call(hook))
         except Exception as exc:
             stepper.failed(exc)
     return stepper.result
@@ -116,7 +169,7 @@ async def adrive(steps: Steps[T], hook: CekuraHook) -> T:
             await asyncio.sleep(step.seconds)
             continue
         try:
-            stepper.answered(await getattr(hook, f"a{step.name}")(*step.args))
+            stepper.answered(await step.acall(hook))
         except Exception as exc:
             stepper.failed(exc)
     return stepper.result
@@ -221,7 +274,7 @@ def failing_runs(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------- events
-def completion_event(snapshot: Snapshot, detail_runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def completion_event(snapshot: Snapshot, detail_runs: Sequence[Mapping[str, Any]]) -> WaitEvent:
     """The event of a finished batch: summary, and the failing runs by name (capped)."""
     if detail_runs and not snapshot.runs:
         snapshot = snapshot.with_runs(detail_runs)
@@ -229,37 +282,25 @@ def completion_event(snapshot: Snapshot, detail_runs: Sequence[Mapping[str, Any]
     for run in detail_runs:  # full objects replace the slim ones of the detail view
         by_id[_run_id(run)] = {**by_id.get(_run_id(run), {}), **run}
     failing = failing_runs(by_id.values())
-    return {
-        "status": EVENT_TERMINAL,
-        "result_id": snapshot.result_id,
-        "summary": snapshot.summary(),
-        "failing_runs": failing[:MAX_LISTED_FAILURES],
-        "failing_total": len(failing),
-        "message": snapshot.describe(),
-    }
-
-
-def other_event(
-    status: str, result_id: int | None, message: str, summary: dict[str, Any] | None
-) -> dict[str, Any]:
-    """A timeout or error event (no verdict possible): what happened, and the last known counts."""
-    return {
-        "status": status,
-        "result_id": result_id,
-        "summary": summary,
-        "failing_runs": [],
-        "failing_total": 0,
-        "message": message,
-    }
-
-
-def error_event(result_id: int | None, exc: BaseException, last: Snapshot | None) -> dict[str, Any]:
-    """An error event; `permanent` (e.g. a rejected API key) tells the task not to retry."""
-    event = other_event(
-        EVENT_ERROR, result_id, f"Waiting for Cekura failed: {exc}", last.summary() if last else None
+    return WaitEvent(
+        status=EventStatus.TERMINAL,
+        result_id=snapshot.result_id,
+        summary=snapshot.summary(),
+        failing_runs=tuple(FailingRun(**r) for r in failing[:MAX_LISTED_FAILURES]),
+        failing_total=len(failing),
+        message=snapshot.describe(),
     )
-    event["permanent"] = is_permanent(exc)
-    return event
+
+
+def error_event(result_id: int | None, exc: BaseException, last: Snapshot | None) -> WaitEvent:
+    """An error event (no verdict possible); `permanent` (e.g. a rejected API key) tells the task not to retry."""
+    return WaitEvent(
+        status=EventStatus.ERROR,
+        result_id=result_id,
+        message=f"Waiting for Cekura failed: {exc}",
+        summary=last.summary() if last else None,
+        permanent=is_permanent(exc),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- what to fetch
@@ -281,22 +322,22 @@ class WaitTarget:
     def poll(self) -> Steps[Snapshot]:
         """One poll: the result detail (plus run objects when per-run progress is on), or the runs."""
         if self.result_id is None:
-            runs = yield Fetch("get_runs_bulk", (self.run_ids,))
+            runs = yield GetRunsBulk(self.run_ids)
             return snapshot_of_runs(runs, self.run_ids)
-        snap = snapshot_of_result((yield Fetch("get_result", (self.result_id,))))
+        snap = snapshot_of_result((yield GetResult(self.result_id)))
         if self.per_run_progress and not snap.terminal:
             ids = [rid for r in snap.runs if (rid := _run_id(r)) is not None] or list(self.run_ids)
             if ids:
-                snap = snap.with_runs((yield Fetch("get_runs_bulk", (ids,))))
+                snap = snap.with_runs((yield GetRunsBulk(tuple(ids))))
         return snap
 
-    def complete(self, snap: Snapshot) -> Steps[dict[str, Any]]:
+    def complete(self, snap: Snapshot) -> Steps[WaitEvent]:
         """The completion event; names of failing runs are a bonus, so a failed detail fetch keeps counts."""
         ids = runs_needing_details(snap, self.run_ids) if self.result_id is not None else []
         details: list[dict[str, Any]] = []
         if ids:
             try:
-                details = yield Fetch("get_runs_bulk", (ids,))
+                details = yield GetRunsBulk(tuple(ids))
             except CekuraError as exc:
                 log.warning("Could not fetch run details (%s); reporting counts only.", exc)
         return completion_event(snap, details)
@@ -304,14 +345,14 @@ class WaitTarget:
     def end_calls(self, snap: Snapshot | None) -> Steps[None]:
         """End the batch's calls (all of a result, or each unfinished run of an explicit set)."""
         if self.result_id is not None:
-            yield Fetch("end_calls", (self.result_id,))
+            yield EndCalls(self.result_id)
             return
         done = set()
         if snap is not None:
             done = {_run_id(r) for r in snap.runs if run_outcome(r.get("status"), r.get("success"))}
         for rid in self.run_ids:
             if rid not in done:
-                yield Fetch("end_call", (rid,))
+                yield EndCall(rid)
 
 
 @dataclass
@@ -400,7 +441,7 @@ class Wait:
         remaining = self._remaining()
         return Sleep(seconds if remaining is None else min(seconds, max(remaining, 0.0)))
 
-    def run(self) -> Steps[dict[str, Any]]:
+    def run(self) -> Steps[WaitEvent]:
         budget = ErrorBudget(
             max_consecutive=self.max_consecutive_errors,
             base_delay=max(self.poll_interval, 1.0),
@@ -433,7 +474,7 @@ class Wait:
                 return (yield from self.target.complete(snap))
             yield self._nap(self.poll_interval)
 
-    def _deadline_event(self, last: Snapshot | None) -> Steps[dict[str, Any]]:
+    def _deadline_event(self, last: Snapshot | None) -> Steps[WaitEvent]:
         ended = False
         if self.end_calls_on_deadline:
             try:
@@ -443,11 +484,10 @@ class Wait:
                 self.logger.warning("Ending the calls at the deadline failed: %s", exc)
         action = "its calls were ended" if ended else "its calls were left running"
         progress = f" Last progress: {last.progress.describe()}." if last else ""
-        event = other_event(
-            EVENT_TIMEOUT,
-            self.target.result_id,
-            f"Waiting for Cekura {self.target.describe()} passed the task's deadline; {action}.{progress}",
-            last.summary() if last else None,
+        return WaitEvent(
+            status=EventStatus.TIMEOUT,
+            result_id=self.target.result_id,
+            message=f"Waiting for Cekura {self.target.describe()} passed the task's deadline; {action}.{progress}",
+            summary=last.summary() if last else None,
+            calls_ended=ended,
         )
-        event["calls_ended"] = ended
-        return event

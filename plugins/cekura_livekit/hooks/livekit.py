@@ -34,13 +34,56 @@ CALL_ATTEMPTS = 4
 RETRY_BASE_DELAY = 0.5
 
 
-class LiveKitError(Exception):
-    """A LiveKit server call failed; the message names the call and the room, never a credential."""
+#: HTTP statuses with which LiveKit refuses the credentials themselves: no retry can cure them.
+AUTH_STATUSES = frozenset({401, 403})
+#: The room name of the credential probe (`check_credentials`): ListRooms of one name that never exists.
+PROBE_ROOM = "cekura-credential-check"
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+
+class LiveKitError(Exception):
+    """A LiveKit server call failed; the message names the call and the room, never a credential.
+
+    `failed_rooms` lists every room whose call failed (for a batch of per-room calls), so a caller can
+    remember what is left to clean up.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        failed_rooms: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.failed_rooms = tuple(failed_rooms)
+
+    @property
+    def permanent(self) -> bool:
+        """Only a refused credential is permanent here; everything else may pass (see `transient`)."""
+        return False
+
+
+class LiveKitAuthError(LiveKitError):
+    """LiveKit refused the connection's API key/secret (401/403): a configuration error, never retried."""
+
+    @property
+    def permanent(self) -> bool:
+        return True
+
+
+def auth_error(conn_id: str, url: str, status: int | None, call: str) -> LiveKitAuthError:
+    """The message of a refused credential: which connection, which server, what to fix; never the secret."""
+    return LiveKitAuthError(
+        f"LiveKit at {url} refused the API key/secret of connection {conn_id!r} (HTTP {status}) on {call}. "
+        f"Fix the connection {conn_id!r}: login must hold the API key (it starts with 'API') and password "
+        "the API secret of the same key pair of this LiveKit project (not swapped, not of another project; "
+        "LiveKit Cloud: Settings → Keys). Nothing was created in LiveKit.",
+        status=status,
+        code="unauthenticated",
+    )
 
 
 @dataclass(frozen=True)
@@ -151,7 +194,7 @@ async def with_retries(call: Callable[[], Awaitable[T]], what: str, *, attempts:
 
 
 def _raise_if_failed(rooms: Sequence[str], outcomes: Sequence[object], call: str, hint: str) -> None:
-    """One LiveKitError for a batch of per-room calls: how many failed, and the first failure."""
+    """One LiveKitError for a batch of per-room calls: how many failed, the first failure, every failed room."""
     failures = [(room, o) for room, o in zip(rooms, outcomes, strict=True) if isinstance(o, BaseException)]
     if failures:
         room, exc = failures[0]
@@ -159,6 +202,7 @@ def _raise_if_failed(rooms: Sequence[str], outcomes: Sequence[object], call: str
         raise LiveKitError(
             f"LiveKit {call} failed for {len(failures)} of {len(rooms)} rooms (first: {room!r}: {exc}){hint}",
             status=_status_of(exc),
+            failed_rooms=[r for r, _ in failures],
         ) from exc
 
 
@@ -257,7 +301,10 @@ class LiveKitHook(BaseHook):
     # ------------------------------------------------------------------ async API
     @asynccontextmanager
     async def _client(self) -> AsyncIterator[Any]:
-        """One `LiveKitAPI` (one aiohttp session) for a whole batch, built inside the running loop."""
+        """One `LiveKitAPI` (one aiohttp session) for a whole batch, built inside the running loop.
+
+        A refused credential on any call inside becomes `LiveKitAuthError` (permanent, naming the connection),
+        whether it surfaced bare or wrapped in a per-room batch error."""
         import aiohttp
         from livekit.api import LiveKitAPI
 
@@ -272,6 +319,44 @@ class LiveKitHook(BaseHook):
             yield lk
         finally:
             await lk.aclose()
+
+    def _refused(self, exc: BaseException, call: str) -> LiveKitAuthError | None:
+        """The permanent error for `exc` when LiveKit refused the credentials, else None."""
+        if isinstance(exc, LiveKitAuthError):
+            return exc
+        if _status_of(exc) not in AUTH_STATUSES:
+            return None
+        url = self._credentials.url if self._credentials is not None else "?"
+        return auth_error(self.livekit_conn_id, url, _status_of(exc), call)
+
+    def _raise_if_refused(self, outcomes: Sequence[object], call: str) -> None:
+        """A per-room batch where LiveKit refused the credentials fails as one `LiveKitAuthError`."""
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and (refused := self._refused(outcome, call)) is not None:
+                raise refused from None
+
+    async def _guarded(self, call: str, make: Callable[[], Awaitable[T]]) -> T:
+        """Await `make()`; a refused credential is re-raised as `LiveKitAuthError` (never retried)."""
+        try:
+            return await make()
+        except Exception as exc:
+            refused = self._refused(exc, call)
+            if refused is not None and refused is not exc:
+                raise refused from None  # the library's error may echo request details: not chained
+            raise
+
+    async def acheck_credentials(self) -> None:
+        """One cheap call (ListRooms of a name that never exists) proving the URL answers and the key pair
+        is accepted: run before any room is created or any batch submitted."""
+        from livekit.api import ListRoomsRequest
+
+        async def probe() -> None:
+            async with self._client() as lk:
+                await with_retries(
+                    lambda: lk.room.list_rooms(ListRoomsRequest(names=[PROBE_ROOM])), "ListRooms (check)"
+                )
+
+        await self._guarded("ListRooms", probe)
 
     @staticmethod
     async def _bounded(
@@ -310,6 +395,7 @@ class LiveKitHook(BaseHook):
                 return str(room.sid)
 
             outcomes = await self._bounded(rooms, create, concurrency)
+        self._raise_if_refused(outcomes, "CreateRoom")
         _raise_if_failed(
             [s.name for s in rooms],
             outcomes,
@@ -336,6 +422,7 @@ class LiveKitHook(BaseHook):
                 return True
 
             outcomes = await self._bounded(names, delete, concurrency)
+        self._raise_if_refused(outcomes, "DeleteRoom")
         _raise_if_failed(
             names, outcomes, "DeleteRoom", "; they close by themselves after their empty_timeout."
         )
@@ -375,6 +462,7 @@ class LiveKitHook(BaseHook):
                 return str(done.id)
 
             outcomes = await self._bounded(dispatches, dispatch, concurrency)
+        self._raise_if_refused(outcomes, "CreateAgentDispatch")
         _raise_if_failed(
             [d[0] for d in dispatches], outcomes, f"CreateAgentDispatch of agent {agent_name!r}", "."
         )
@@ -391,48 +479,56 @@ class LiveKitHook(BaseHook):
                 return bool(found)
 
             outcomes = await self._bounded(rooms, has_dispatch, concurrency)
+        self._raise_if_refused(outcomes, "ListDispatch")
         return {r for r, o in zip(rooms, outcomes, strict=True) if o is True}
 
     async def alist_rooms(self, names: Sequence[str] | None = None) -> list[str]:
         """Names of the server's active rooms (optionally only among `names`)."""
         from livekit.api import ListRoomsRequest
 
-        async with self._client() as lk:
-            response = await lk.room.list_rooms(ListRoomsRequest(names=list(names or [])))
+        async def listed() -> Any:
+            async with self._client() as lk:
+                return await lk.room.list_rooms(ListRoomsRequest(names=list(names or [])))
+
+        response = await self._guarded("ListRooms", listed)
         return [r.name for r in response.rooms]
 
     # ------------------------------------------------------------------ sync wrappers (workers)
-    def _run(self, make: Callable[[], Awaitable[T]]) -> T:
+    def _run(self, call: str, make: Callable[[], Awaitable[T]]) -> T:
+        """Run one async batch call to the end; a refused credential surfaces as `LiveKitAuthError`."""
         _ = self.credentials  # resolve the connection synchronously, outside the loop
+        return asyncio.run(self._guarded(call, make))
 
-        async def runner() -> T:
-            return await make()
-
-        return asyncio.run(runner())
+    def check_credentials(self) -> None:
+        """See `acheck_credentials`: the cheap call that makes a wrong key/secret fail before any side effect."""
+        self._run("ListRooms", self.acheck_credentials)
 
     def create_rooms(self, rooms: Sequence[RoomSpec], *, concurrency: int = 10) -> list[str]:
-        return self._run(lambda: self.acreate_rooms(rooms, concurrency=concurrency))
+        return self._run("CreateRoom", lambda: self.acreate_rooms(rooms, concurrency=concurrency))
 
     def delete_rooms(self, names: Sequence[str], *, concurrency: int = 10) -> int:
-        return self._run(lambda: self.adelete_rooms(names, concurrency=concurrency))
+        return self._run("DeleteRoom", lambda: self.adelete_rooms(names, concurrency=concurrency))
 
     def dispatch_agents(
         self, agent_name: str, dispatches: Sequence[tuple[str, Mapping[str, Any]]], *, concurrency: int = 10
     ) -> list[str]:
-        return self._run(lambda: self.adispatch_agents(agent_name, dispatches, concurrency=concurrency))
+        return self._run(
+            "CreateAgentDispatch",
+            lambda: self.adispatch_agents(agent_name, dispatches, concurrency=concurrency),
+        )
 
     def list_dispatched_rooms(self, rooms: Sequence[str], *, concurrency: int = 10) -> set[str]:
-        return self._run(lambda: self.alist_dispatched_rooms(rooms, concurrency=concurrency))
+        return self._run("ListDispatch", lambda: self.alist_dispatched_rooms(rooms, concurrency=concurrency))
 
     def list_rooms(self, names: Sequence[str] | None = None) -> list[str]:
-        return self._run(lambda: self.alist_rooms(names))
+        return self._run("ListRooms", lambda: self.alist_rooms(names))
 
     def test_connection(self) -> tuple[bool, str]:
         """List rooms: proves the URL answers and the key/secret pair is accepted."""
         try:
             rooms = self.list_rooms()
+        except LiveKitAuthError as exc:
+            return False, str(exc)
         except Exception as exc:
-            if _status_of(exc) == 401:
-                return False, "LiveKit rejected the API key/secret (401): check login and password."
             return False, f"LiveKit ListRooms failed: {type(exc).__name__}: {exc}"
         return True, f"Connected to LiveKit at {self.credentials.url}; {len(rooms)} active rooms."

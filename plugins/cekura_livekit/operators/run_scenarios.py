@@ -26,7 +26,10 @@ from cekura_livekit.models import DEFAULT_FAIL_ON, MANAGED
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from cekura_livekit.batch.event import WaitEvent
+    from cekura_livekit.batch.leftover_rooms import LeftoverLedger
     from cekura_livekit.batch.rooms import RoomSession
+    from cekura_livekit.batch.submit import StateStore
     from cekura_livekit.batch.wait import WaitTarget
     from cekura_livekit.hooks.cekura import CekuraHook
 
@@ -55,7 +58,12 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
     :param max_runs: refuse, before any call, a batch of more runs than this (default 200).
     :param warehouse_conn_id: the results' warehouse, checked before submitting (optional).
 
-    Permanent errors (bad input/configuration, 4xx at submit, rejected key) fail at once (`batch.errors`).
+    Permanent errors (bad input/configuration, 4xx at submit, rejected key, a LiveKit key/secret that LiveKit
+    refuses: checked before any room or submit) fail at once (`batch.errors`).
+
+    XCom: `result_id`, `run_ids`, `dashboard_url` before waiting; `superseded_result_ids` when earlier batches
+    of this task instance died and were replaced (load them too); `failing_runs` after the verdict;
+    `cekura_leftover_rooms` when a LiveKit outage kept rooms open (the next try or run deletes them).
     """
 
     template_fields: Sequence[str] = TEMPLATED_ARGUMENTS
@@ -109,6 +117,8 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         self._result_id: int | None = None
         self._hook: CekuraHook | None = None
         self._rooms: RoomSession | None = None
+        self._ledger: LeftoverLedger | None = None
+        self._superseded: list[int] = []
         self._spec(strict=False)  # everything knowable now is checked now; the rest after rendering
 
     def _spec(self, *, strict: bool) -> BatchSpec:
@@ -127,8 +137,8 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         from cekura_livekit.batch.dashboard import dashboard_url
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.preflight import preflight
-        from cekura_livekit.batch.rooms import room_session
-        from cekura_livekit.batch.submit import StateStore, Submitter
+        from cekura_livekit.batch.rooms import check_livekit, room_session
+        from cekura_livekit.batch.submit import SUPERSEDED_KEY, StateStore, Submitter, mode_of
         from cekura_livekit.batch.wait import Wait, WaitTarget, deadline_for, drive, snapshot_of_result
 
         spec = self._spec(strict=True)
@@ -138,14 +148,21 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         deadline = deadline_for(
             spec.timeout, self.execution_timeout, getattr(context["ti"], "start_date", None)
         )
-        rooms_for = (lambda n: room_session(spec, identity, n, deadline)) if spec.own_rooms else None
+        own_rooms = mode_of(spec).owns_rooms
         store = StateStore(context.get("task_state_store"), self.log)
+        if own_rooms:  # a wrong key/secret fails here, before any room exists or any run is paid for
+            check_livekit(spec)
+            self._keep_ledger(context, store).clean()  # rooms an earlier try or run could not delete
+        rooms_for = (lambda n: room_session(spec, identity, n, deadline)) if own_rooms else None
         batch = Submitter(hook, spec, identity, store, rooms_for, self.log).attach_or_submit()
         self._result_id = batch.result_id
         url = dashboard_url(hook, batch.result_id, spec.agent, batch.payload)
         context["ti"].xcom_push(key="result_id", value=batch.result_id)
         context["ti"].xcom_push(key="run_ids", value=batch.run_ids)
         context["ti"].xcom_push(key=DASHBOARD_URL_KEY, value=url)
+        self._superseded = list(batch.superseded)
+        if batch.superseded:  # dead batches of earlier tries: paid for, so the load stores them too
+            context["ti"].xcom_push(key=SUPERSEDED_KEY, value=batch.superseded)
         self.log.info("Cekura result %s: %s", batch.result_id, url)
         snap = snapshot_of_result(batch.payload)
         self._stage = "wait"
@@ -198,42 +215,58 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         if self._result_id is not None and self._hook is not None:
             end_calls_quietly(self._hook, self._result_id, why, self.log)
 
+    def _keep_ledger(self, context: Context, store: StateStore) -> LeftoverLedger:
+        """Where undeleted rooms are recorded for the next try or run (`batch.leftover_rooms`)."""
+        from cekura_livekit.batch.leftover_rooms import LeftoverLedger
+
+        self._ledger = LeftoverLedger(context["ti"], store, self.log)
+        return self._ledger
+
     def _delete_rooms(self) -> None:
+        """Delete own rooms; those a LiveKit outage keeps alive are recorded, so the next try or run
+        deletes them instead of leaving them open for their stretched empty_timeout."""
+        from cekura_livekit.batch.leftover_rooms import LeftoverRooms
+
         if self._rooms is not None:
-            self._rooms.delete_quietly()
-            self._rooms = None
+            rooms, self._rooms = self._rooms, None
+            left = rooms.delete_quietly()
+            if left and self._ledger is not None:
+                self._ledger.remember(LeftoverRooms(rooms.livekit_conn_id, tuple(left)))
 
     def execute_complete(
         self, context: Context, event: dict[str, Any], dashboard_url: str = "", attempt: int = 1
     ) -> dict[str, Any]:
         """Resume after the trigger: judge the batch (deferrable path) and delete own rooms."""
+        from cekura_livekit.batch.event import WaitEvent
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.rooms import room_session
-        from cekura_livekit.batch.submit import StateStore
+        from cekura_livekit.batch.submit import StateStore, mode_of, pushed_superseded
 
         self._stage = "wait"
         with reported(context["ti"], lambda: self._stage):
             spec = self._spec(strict=True)
-            self._result_id = event.get("result_id")
+            wait_event = WaitEvent.from_payload(event)
+            self._result_id = wait_event.result_id
             self._hook = self._cekura(spec)
             # dag.test() resumes with only the event, not the kwargs given to defer(): fall back to XCom/state.
             url = dashboard_url or pushed_dashboard_url(context["ti"])
-            if spec.own_rooms:
+            self._superseded = pushed_superseded(context["ti"])
+            if mode_of(spec).owns_rooms:
                 store = StateStore(context.get("task_state_store"), self.log)
+                self._keep_ledger(context, store)
                 attempt = store.attempt_of(self._result_id, default=attempt)
                 self._rooms = room_session(spec, TaskIdentity.from_context(context), attempt)
-            return self._finish(context, event, spec, url)
+            return self._finish(context, wait_event, spec, url)
 
-    def _finish(
-        self, context: Context, event: Mapping[str, Any], spec: BatchSpec, url: str
-    ) -> dict[str, Any]:
+    def _finish(self, context: Context, event: WaitEvent, spec: BatchSpec, url: str) -> dict[str, Any]:
+        from cekura_livekit.batch.submit import superseded_note
         from cekura_livekit.batch.verdict import decide
-        from cekura_livekit.batch.wait import EVENT_TERMINAL
 
         try:
-            if event.get("status") == EVENT_TERMINAL:
+            if event.terminal:
                 self._stage = "gate"
-                context["ti"].xcom_push(key="failing_runs", value=list(event.get("failing_runs") or []))
+                failing = [r.to_payload() for r in event.failing_runs]
+                context["ti"].xcom_push(key="failing_runs", value=failing)
             decision = decide(
                 event,
                 min_success_rate=spec.min_success_rate,
@@ -241,10 +274,11 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
                 dashboard_url=url,
                 quarantined=spec.quarantine,
             )
+            message = decision.message + superseded_note(self._superseded)
             if decision.passed:
-                self.log.info("%s", decision.message)
-                return {**dict(event.get("summary") or {}), DASHBOARD_URL_KEY: url}
-            raise (AirflowException if decision.retryable else AirflowFailException)(decision.message)
+                self.log.info("%s", message)
+                return {**event.summary_dict(), DASHBOARD_URL_KEY: url}
+            raise (AirflowException if decision.retryable else AirflowFailException)(message)
         finally:
             self._delete_rooms()
 

@@ -19,9 +19,10 @@ from airflow.sdk.exceptions import (
 )
 
 from cekura_livekit.batch.errors import NOT_RETRYING, fail_fast
+from cekura_livekit.batch.event import WaitEvent
 from cekura_livekit.batch.spec import unrendered
 from cekura_livekit.batch.verdict import judge, validate_fail_on, validate_min_success_rate
-from cekura_livekit.batch.wait import EVENT_TERMINAL, EVENT_TIMEOUT, WaitTarget, drive
+from cekura_livekit.batch.wait import WaitTarget, drive
 from cekura_livekit.links import DASHBOARD_URL_KEY, CekuraResultLink
 from cekura_livekit.models import DEFAULT_FAIL_ON
 
@@ -126,18 +127,18 @@ class CekuraRunsSensor(BaseSensorOperator):
                 ti.xcom_push(key=DASHBOARD_URL_KEY, value=url)
         return url
 
-    def _verdict(self, context: Context, event: dict[str, Any], hook: CekuraHook) -> dict[str, Any]:
+    def _verdict(self, context: Context, event: WaitEvent, hook: CekuraHook) -> dict[str, Any]:
         verdict = judge(
             event,
             min_success_rate=validate_min_success_rate(self.min_success_rate),
             fail_on=self._fail_on,
-            dashboard_url=self._dashboard(context, hook, event.get("result_id")),
+            dashboard_url=self._dashboard(context, hook, event.result_id),
         )
         if not verdict.passed:
             # The batch is finished: poking again cannot change the verdict.
             raise AirflowFailException(verdict.message)
         self.log.info("%s", verdict.message)
-        return dict(event.get("summary") or {})
+        return event.summary_dict()
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         target = self._target()
@@ -191,12 +192,13 @@ class CekuraRunsSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        status = event.get("status")
-        if status == EVENT_TIMEOUT:
-            raise AirflowSensorTimeout(event.get("message"))  # soft_fail turns this into a skip
-        if status != EVENT_TERMINAL:
-            if event.get("permanent"):
-                raise AirflowFailException(f"{event.get('message')}\n{NOT_RETRYING}")
-            raise AirflowException(event.get("message"))
+        """Resume after the trigger: the event payload is parsed (and checked) into a `WaitEvent` first."""
+        wait_event = WaitEvent.from_payload(event)
+        if wait_event.timed_out:
+            raise AirflowSensorTimeout(wait_event.message)  # soft_fail turns this into a skip
+        if not wait_event.terminal:
+            if wait_event.permanent:
+                raise AirflowFailException(f"{wait_event.message}\n{NOT_RETRYING}")
+            raise AirflowException(wait_event.message)
         with fail_fast():
-            return self._verdict(context, event, self._hook())
+            return self._verdict(context, wait_event, self._hook())

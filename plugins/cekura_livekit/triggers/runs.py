@@ -96,7 +96,7 @@ class CekuraRunsTrigger(BaseTrigger):
                 event = await adrive(wait.run(), hook)
         except (CekuraError, ValueError, AirflowNotFoundException) as exc:  # e.g. no connection / no key
             event = error_event(self.result_id, exc, None)
-        yield TriggerEvent(event)
+        yield TriggerEvent(event.to_payload())
 
     async def on_kill(self) -> None:
         """A user killed the deferred task: end the batch's calls (best-effort) when asked to."""
