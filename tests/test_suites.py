@@ -81,7 +81,7 @@ def test_all_problems_reported_together_and_duplicates_caught(tmp_path: Path) ->
     suites, errors = load_suites(tmp_path)
     assert [s.suite for s in suites] == ["a"]
     assert errors == [
-        "b.yaml: key 'suite': 'a' is already used by a.yaml",
+        "b.yaml: key 'suite': 'a' is already used by a.yaml, which keeps it: give this file its own suite id",
         "c.yaml: key 'frequency': 0 must be an integer between 1 and 100",
     ]
     with pytest.raises(SuiteConfigError, match=r"(?s)Malformed suite file\(s\):.*b\.yaml.*c\.yaml"):
@@ -125,7 +125,7 @@ def test_max_runs_guards_a_suite_and_its_dag(monkeypatch: pytest.MonkeyPatch) ->
     from cekura_livekit.suites import SuiteConfigError, parse_suite
 
     big = {"suite": "big", "agent": 101, "scenarios": [1, 2, 3], "frequency": 100}
-    with pytest.raises(SuiteConfigError, match=r"big.yaml: key 'max_runs': the suite places 300 runs"):
+    with pytest.raises(SuiteConfigError, match=r"big.yaml: key 'max_runs': This batch would place 300 runs"):
         parse_suite(big, "big.yaml")
     suite = parse_suite({**big, "max_runs": 300, "retries": 4}, "big.yaml")
     monkeypatch.setenv("CEKURA_WAREHOUSE_CONN_ID", "wh_somewhere")
