@@ -38,6 +38,8 @@ HOOK_PARAM_KEYS = frozenset({"timeout", "retry_limit", "retry_delay", "retry_max
 MAX_FREQUENCY = 100
 #: Default cap on the runs (paid calls) one batch may place: a typo or a manual form cannot order thousands.
 DEFAULT_MAX_RUNS = 200
+#: The largest id there can be: the warehouse stores ids as 64-bit integers (BIGINT).
+MAX_ID = 2**63 - 1
 #: Default deadline of a wait (seconds): a batch that never finishes must not hold the suite forever.
 DEFAULT_TIMEOUT = 3 * 3600.0
 
@@ -78,7 +80,7 @@ def text_value(field_name: str, value: str) -> str:
 def positive_id(field_name: str, value: object, *, fix: str) -> int:
     """A Cekura id: a positive whole number (an int or ASCII digit string); 0 and booleans are refused."""
     text = _digits(value)
-    if not text or text.startswith("-") or int(text) < 1:
+    if not text or text.startswith("-") or not 1 <= int(text) <= MAX_ID:
         raise ValueError(f"{field_name}={value!r} is not a positive integer id: {fix}")
     return int(text)
 
