@@ -83,7 +83,7 @@ def build_regression_dag(suite: Suite, folder: Path | None = None) -> DAG:
     )
     with DAG(
         dag_id=suite.dag_id,
-        description=suite.description or f"Cekura regression suite {suite.suite}",
+        description=f"{suite.description or f'Cekura regression suite {suite.suite}'} (from {where})",
         schedule=suite.schedule,
         start_date=datetime.combine(suite.start_date, datetime.min.time(), tzinfo=UTC),
         catchup=False,

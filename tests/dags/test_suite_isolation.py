@@ -90,7 +90,9 @@ def test_good_suites_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         "cekura_regression_good_byo",
         "cekura_regression_good_chat",
     }
-    assert str(tmp_path / "s" / "good_alpha.yaml") in dags["cekura_regression_good_alpha"].doc_md  # 20.8
+    alpha = dags["cekura_regression_good_alpha"]  # 20.8: says where the file really was read from
+    assert str(tmp_path / "s" / "good_alpha.yaml") in alpha.doc_md
+    assert alpha.description.endswith(f"(from {tmp_path / 's' / 'good_alpha.yaml'})")
 
 
 @pytest.mark.parametrize("bad", sorted(BAD))

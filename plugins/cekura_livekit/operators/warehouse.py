@@ -43,15 +43,12 @@ def coerce_result_id(value: object) -> int:
         raw = value.get("result_id", value.get("id"))
     if isinstance(raw, bool):
         raise ValueError(f"result_id={value!r} is a boolean; pass the Cekura result id (an integer)")
-    try:
-        number = int(str(raw).strip())
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"result_id={value!r} is not a Cekura result id; pass an integer, or the XCom of the run operator"
-        ) from None
-    if number <= 0:
-        raise ValueError(f"result_id={value!r} must be a positive integer")
-    return number
+    from cekura_livekit.batch.spec import positive_id
+
+    # One rule for ids (batch.spec): ASCII digits only, so '²' is refused with the field named, not int()'s crash.
+    return positive_id(
+        "result_id", raw, fix=f"got {value!r}: pass an integer, or the XCom of the run operator"
+    )
 
 
 class CekuraResultsToWarehouseOperator(BaseOperator):
