@@ -81,7 +81,7 @@ def test_all_problems_reported_together_and_duplicates_caught(tmp_path: Path) ->
     suites, errors = load_suites(tmp_path)
     assert [s.suite for s in suites] == ["a"]
     assert errors == [
-        "b.yaml: key 'suite': 'a' is already used by a.yaml",
+        "b.yaml: key 'suite': 'a' is already used by a.yaml, which keeps it: give this file its own suite id",
         "c.yaml: key 'frequency': 0 must be an integer between 1 and 100",
     ]
     with pytest.raises(SuiteConfigError, match=r"(?s)Malformed suite file\(s\):.*b\.yaml.*c\.yaml"):
@@ -125,7 +125,7 @@ def test_max_runs_guards_a_suite_and_its_dag(monkeypatch: pytest.MonkeyPatch) ->
     from cekura_livekit.suites import SuiteConfigError, parse_suite
 
     big = {"suite": "big", "agent": 101, "scenarios": [1, 2, 3], "frequency": 100}
-    with pytest.raises(SuiteConfigError, match=r"big.yaml: key 'max_runs': the suite places 300 runs"):
+    with pytest.raises(SuiteConfigError, match=r"big.yaml: key 'max_runs': This batch would place 300 runs"):
         parse_suite(big, "big.yaml")
     suite = parse_suite({**big, "max_runs": 300, "retries": 4}, "big.yaml")
     monkeypatch.setenv("CEKURA_WAREHOUSE_CONN_ID", "wh_somewhere")
@@ -135,3 +135,74 @@ def test_max_runs_guards_a_suite_and_its_dag(monkeypatch: pytest.MonkeyPatch) ->
     assert run.max_runs == 300
     assert run.warehouse_conn_id == "wh_somewhere"  # checked before submitting
     assert run.timeout is not None
+
+
+# ---------------------------------------------------------------------------------------- issues 20, 24, 18
+GOOD = "suite: x\nagent: 1\nscenarios: [1, 2]\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        # 20.1: a preset typo passed ("only strings not starting with @ are checked") and killed every suite.
+        ("schedule: '@dailly'\n", "key 'schedule': '@dailly' is not a preset Airflow knows"),
+        ("schedule: '@dailly'\n", "did you mean '@daily'?"),
+        ("schedule: '@reboot'\n", "key 'schedule': '@reboot'"),
+        ("schedule: '@continuous'\n", "'@continuous' would start a new paid batch"),
+        ("schedule: 'P1D'\n", "key 'schedule': 'P1D' is not a valid cron expression"),
+        ("schedule: 5\n", "key 'schedule': 5 is not a schedule"),
+        # 20.5: a quarantine id the suite does not run quarantined nothing, silently.
+        ("quarantine: [3]\n", "key 'quarantine': [3] is not among the suite's scenarios [1, 2]"),
+        # 24.8: options the mode does not allow passed the suite checks and raised while the DAG was built.
+        (
+            "mode: bring_your_own_rooms\nlivekit_agent_name: acme\npersonality_ids: [7]\n",
+            "key 'personality_ids': personality_ids=[7] is only supported by mode 'managed'",
+        ),
+        ("mode: chat\nlivekit_agent_name: acme\ntest_profile_ids: [7]\n", "key 'test_profile_ids'"),
+        # 24.7: a duplicated key kept the last value silently (frequency 2 became 100).
+        ("frequency: 2\nfrequency: 100\n", "key 'frequency' appears twice (lines 4 and 5)"),
+        ("poll_interval: .nan\n", "key 'poll_interval': nan must be a number"),
+        ("timeout_minutes: .inf\n", "key 'timeout_minutes'"),
+        ('description: "bad \\udc80 text"\n', "key 'description'"),
+        ("agent: 100000000000000000000000\n", "key 'agent'"),
+    ],
+)
+def test_what_slipped_through_is_now_this_files_problem(tmp_path: Path, extra: str, fragment: str) -> None:
+    text = GOOD.replace("agent: 1\n", "") if extra.startswith("agent:") else GOOD
+    with pytest.raises(SuiteConfigError) as info:
+        load_suite_file(write(tmp_path, text + extra))
+    assert fragment in str(info.value)
+    assert str(info.value).startswith("bad.yaml: ")
+
+
+@pytest.mark.parametrize(
+    "schedule", ["@daily", "@hourly", "@once", "0 3 * * MON-FRI", "*/15 * * * *", "null"]
+)
+def test_schedules_airflow_accepts_are_accepted(tmp_path: Path, schedule: str) -> None:
+    assert load_suite_file(write(tmp_path, GOOD + f"schedule: {schedule!r}\n".replace("'null'", "null")))
+
+
+def test_yml_files_are_suites_too(tmp_path: Path) -> None:
+    """20.5: `voice.yml` used to be ignored without a word; a file someone named so is meant as a suite."""
+    write(tmp_path, "suite: a\nagent: 1\nscenarios: [1]\n", "a.yaml")
+    write(tmp_path, "suite: b\nagent: 1\nscenarios: [1]\n", "b.yml")
+    suites, errors = load_suites(tmp_path)
+    assert sorted(s.suite for s in suites) == ["a", "b"]
+    assert errors == []
+
+
+def test_a_copied_file_does_not_take_the_original_suite(tmp_path: Path) -> None:
+    """20.2: `a_copy_of_voice.yaml` sorts before `qa_support_voice.yaml`; the file named after the id keeps it."""
+    from cekura_livekit.suites import load_suites_by_file
+
+    write(tmp_path, "suite: qa_support_voice\nagent: 1\nscenarios: [1]\n", "qa_support_voice.yaml")
+    write(tmp_path, "suite: qa_support_voice\nagent: 2\nscenarios: [2]\n", "a_copy_of_voice.yaml")
+    suites, broken = load_suites_by_file(tmp_path)
+    assert [(s.suite, s.source, s.agent) for s in suites] == [
+        ("qa_support_voice", "qa_support_voice.yaml", 1)
+    ]
+    assert list(broken) == [tmp_path / "a_copy_of_voice.yaml"]
+    assert (
+        "a_copy_of_voice.yaml: key 'suite': 'qa_support_voice' is already used by qa_support_voice.yaml"
+        in (broken[tmp_path / "a_copy_of_voice.yaml"])
+    )

@@ -2,8 +2,10 @@
 
 Shape: `run_scenarios` → `load_results` → `verdict`. The run operator pushes the result id to XCom *before*
 waiting, so the load runs even when the verdict fails the run (trigger rule all_done): a red night is still
-history in the warehouse. The `verdict` leaf (trigger rule one_failed) keeps the DAG run red in that case;
-otherwise it is skipped. In bring-your-own-rooms mode the operator waits
+history in the warehouse. When the run task died after submitting without pushing the id, the load finds the
+batch by its name (`recover_from`). The `verdict` leaf waits for the load (trigger rule all_done: one_failed
+fired as soon as the run failed, before the load had finished) and then fails the DAG run saying the gate,
+the load and the link, or is skipped when nothing failed. In bring-your-own-rooms mode the operator waits
 itself, so the task that created the LiveKit rooms is the one that deletes them.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, TriggerRule, task
 
+from cekura_livekit.batch.spec import MAX_FREQUENCY
 from cekura_livekit.pipelines import warehouse_conn_id, warehouse_schema
 from cekura_livekit.suites import Suite
 
@@ -45,9 +48,9 @@ def suite_params(suite: Suite) -> dict[str, Param]:
             suite.frequency,
             type="integer",
             minimum=1,
-            maximum=100,
+            maximum=MAX_FREQUENCY,
             title="Frequency",
-            description="Calls per scenario (1–100).",
+            description=f"Calls per scenario (1–{MAX_FREQUENCY}).",
         ),
         "agent": Param(
             suite.agent, type="integer", minimum=1, title="Agent id", description="Cekura agent id."
@@ -55,8 +58,11 @@ def suite_params(suite: Suite) -> dict[str, Param]:
     }
 
 
-def build_regression_dag(suite: Suite) -> DAG:
-    """One DAG per suite; everything heavy is imported when the tasks run, not when the file parses."""
+def build_regression_dag(suite: Suite, folder: Path | None = None) -> DAG:
+    """One DAG per suite; everything heavy is imported when the tasks run, not when the file parses.
+
+    `folder`: where the suite file was read from (the description says so: it may be CEKURA_SUITES_DIR).
+    """
     from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
     from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator
 
@@ -68,15 +74,16 @@ def build_regression_dag(suite: Suite) -> DAG:
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": True,
     }
+    where = str(folder / suite.source) if folder is not None else suite.source
     doc = (
-        f"**{suite.suite}** (from `include/suites/{suite.source}`): {suite.description or 'regression suite'}\n\n"
+        f"**{suite.suite}** (from `{where}`): {suite.description or 'regression suite'}\n\n"
         f"Agent {suite.agent}, mode `{suite.mode}`, scenarios {list(suite.scenarios)} × {suite.frequency}; "
         f"min success rate {suite.min_success_rate if suite.min_success_rate is not None else 'all must pass'}, "
         f"fail on {list(suite.fail_on) or 'nothing but evaluations'}."
     )
     with DAG(
         dag_id=suite.dag_id,
-        description=suite.description or f"Cekura regression suite {suite.suite}",
+        description=f"{suite.description or f'Cekura regression suite {suite.suite}'} (from {where})",
         schedule=suite.schedule,
         start_date=datetime.combine(suite.start_date, datetime.min.time(), tzinfo=UTC),
         catchup=False,
@@ -89,23 +96,16 @@ def build_regression_dag(suite: Suite) -> DAG:
     ) as dag:
         run = CekuraRunLiveKitScenariosOperator(
             task_id="run_scenarios",
-            scenarios="{{ params.scenarios }}",
-            agent="{{ params.agent }}",
-            frequency="{{ params.frequency }}",
-            mode=suite.mode,
-            personality_ids=list(suite.personality_ids) or None,
-            test_profile_ids=list(suite.test_profile_ids) or None,
-            cekura_conn_id=suite.cekura_conn_id,
-            livekit_conn_id=suite.livekit_conn_id if suite.mode != "managed" else None,
-            livekit_agent_name=suite.livekit_agent_name,
-            deferrable=True,
-            poll_interval=_poll_interval(suite),
-            timeout=timedelta(minutes=suite.timeout_minutes),
+            # The arguments `parse_suite` already checked with the same `build_spec`; the form's values
+            # (scenarios, agent, frequency) are rendered and checked again before the submit.
+            **{
+                **suite.run_arguments(),
+                "scenarios": "{{ params.scenarios }}",
+                "agent": "{{ params.agent }}",
+                "frequency": "{{ params.frequency }}",
+                "poll_interval": _poll_interval(suite),
+            },
             execution_timeout=timedelta(minutes=suite.timeout_minutes + 15),
-            min_success_rate=suite.min_success_rate,
-            fail_on=list(suite.fail_on),
-            quarantine=list(suite.quarantine) or None,
-            max_runs=suite.max_runs,
             # Checked before submitting: results that cannot be stored are not worth paying for.
             warehouse_conn_id=warehouse,
         )
@@ -118,21 +118,26 @@ def build_regression_dag(suite: Suite) -> DAG:
             mode=suite.mode,
             suite=suite.suite,
             quarantine=list(suite.quarantine) or None,
+            # The run task died after submitting without pushing the id: find its batch by name, load it.
+            recover_from="run_scenarios",
             trigger_rule=TriggerRule.ALL_DONE,
         )  # retries: the suite's (default_args)
 
-        @task(task_id="verdict", trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+        @task(task_id="verdict", trigger_rule=TriggerRule.ALL_DONE, retries=0)
         def verdict(**context: Any) -> None:
-            """Fail the DAG run, saying what really failed (gate, submit, wait, load) and why."""
-            from airflow.sdk.exceptions import AirflowFailException
+            """After the load, whatever happened: fail the DAG run saying the gate, the load and the link."""
+            from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-            from cekura_livekit.batch.outcome import explain
+            from cekura_livekit.batch.outcome import explain, something_failed
+            from cekura_livekit.hooks.cekura import CekuraHook
 
-            raise AirflowFailException(explain(suite.suite, context["ti"], context.get("dag_run")))
+            ti, dag_run = context["ti"], context.get("dag_run")
+            if not something_failed(ti, dag_run):
+                raise AirflowSkipException("Nothing failed: the batch passed its gate and was loaded.")
+            hook = lambda: CekuraHook(cekura_conn_id=suite.cekura_conn_id)  # noqa: E731 (only if needed)
+            raise AirflowFailException(explain(suite.suite, ti, dag_run, hook))
 
-        watcher = verdict()
-        run >> load >> watcher
-        run >> watcher
+        run >> load >> verdict()
     return dag
 
 
@@ -140,13 +145,22 @@ class BrokenSuiteWarning(UserWarning):
     """A suite file could not be read; recorded against the suite file itself when the DAG file parses."""
 
 
-def broken_dag_id(path: Path) -> str:
-    """The DAG id the file would most likely have had (its name is the suite id by convention)."""
+def broken_dag_id(path: Path, taken: frozenset[str] | set[str] = frozenset()) -> str:
+    """The DAG id the file would most likely have had (its name is the suite id by convention), unless a
+    working suite already has that id (e.g. a copy of its file): then a `_broken_<file>` id, so a
+    placeholder never replaces a working DAG."""
     stem = re.sub(r"[^a-z0-9_]", "_", path.stem.lower()) or "unnamed"
-    return f"cekura_regression_{stem}"
+    candidate = f"cekura_regression_{stem}"
+    if candidate in taken:
+        candidate = f"cekura_regression_broken_{re.sub(r'[^a-z0-9_]', '_', path.name.lower())}"
+    number = 2
+    base = candidate
+    while candidate in taken:
+        candidate, number = f"{base}_{number}", number + 1
+    return candidate
 
 
-def build_broken_suite_dag(path: Path, problem: str) -> DAG:
+def build_broken_suite_dag(path: Path, problem: str, taken: frozenset[str] | set[str] = frozenset()) -> DAG:
     """A placeholder for a malformed suite file: visible where its DAG would be, never runs a batch.
 
     An exception at parse time would hide every suite of the (single) DAG file, so instead the problem is
@@ -161,7 +175,7 @@ def build_broken_suite_dag(path: Path, problem: str) -> DAG:
         lineno=1,
     )
     with DAG(
-        dag_id=broken_dag_id(path),
+        dag_id=broken_dag_id(path, taken),
         description=f"BROKEN suite file {path.name}: fix it to get the regression DAG back",
         schedule=None,
         start_date=datetime(2026, 1, 1, tzinfo=UTC),

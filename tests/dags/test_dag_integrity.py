@@ -60,7 +60,11 @@ def test_regression_dags_shape_and_params(dagbag) -> None:
         "cekura_warehouse/cekura.runs",
         "cekura_warehouse/cekura.run_metrics",
     }
-    assert dag.get_task("verdict").trigger_rule == "one_failed"
+    # Issue 20.4: the verdict waits for the load whatever happened (one_failed fired before the load ended).
+    verdict = dag.get_task("verdict")
+    assert verdict.trigger_rule == "all_done"
+    assert verdict.upstream_task_ids == {"load_results"}
+    assert load.upstream_task_ids == {"run_scenarios"}
 
 
 def test_trends_and_report_are_scheduled_on_assets(dagbag) -> None:

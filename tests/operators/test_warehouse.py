@@ -103,7 +103,7 @@ def test_missing_bulk_runs_fall_back_to_the_runs_list(
     hook.close()
 
 
-@pytest.mark.parametrize("bad", [0, -3, "abc", True, None])
+@pytest.mark.parametrize("bad", [0, -3, "abc", True, None, "²", "٣", {"result_id": "²"}])
 def test_bad_result_id_is_rejected_before_any_request(bad: object) -> None:
     with pytest.raises(ValueError, match="result_id"):
         coerce_result_id(bad)
@@ -164,3 +164,25 @@ def test_nothing_submitted_upstream_skips_the_load(missing: object) -> None:
     op = CekuraResultsToWarehouseOperator(task_id="load", result_id=missing, warehouse_conn_id="unused")  # type: ignore[arg-type]
     with pytest.raises(AirflowSkipException, match="nothing was submitted"):
         op.execute({})
+
+
+def test_a_load_without_mode_learns_it_instead_of_splitting_the_trends(
+    hook: CekuraHook, sqlite_warehouse: WarehouseTarget
+) -> None:
+    """Issue 20.6: used as the README showed (no `mode`), the rows were `voice/unknown`: a fourth series."""
+    from cekura_livekit.operators.warehouse import learned_mode
+
+    result_id = _finished_result(hook, [2001], frequency=2)
+    CekuraResultsToWarehouseOperator(
+        task_id="load", result_id=result_id, warehouse_conn_id=sqlite_warehouse.conn_id, suite="adhoc"
+    ).execute(context={})
+    with open_warehouse(sqlite_warehouse.conn_id, sqlite_warehouse.schema) as wh:
+        _, rows = wh.query(f"SELECT DISTINCT mode, suite FROM {wh.dialect.table(RUNS)}")
+    assert rows == [("voice/managed", "adhoc")]
+    assert learned_mode({"run_as_text": True})[0] == "chat"
+    assert learned_mode({"run_as_text": False})[0] == "managed"
+
+
+def test_an_unknown_mode_is_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match=r"mode='byo' is not a submission mode: use one of"):
+        CekuraResultsToWarehouseOperator(task_id="load", result_id=1, warehouse_conn_id="wh", mode="byo")

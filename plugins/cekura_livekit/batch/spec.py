@@ -8,13 +8,20 @@ needs, what only the managed endpoint accepts) come after. At construction, valu
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from cekura_livekit.batch.verdict import validate_fail_on, validate_min_success_rate
-from cekura_livekit.models import BYO, DEFAULT_FAIL_ON, MANAGED, MODES, OWN_ROOM_MODES
+from cekura_livekit.models import (
+    DEFAULT_FAIL_ON,
+    MANAGED,
+    SUBMISSION_MODES,
+    SubmissionMode,
+    submission_mode,
+)
 
 #: Options only the managed (v2) endpoint understands.
 V2_ONLY: tuple[str, ...] = (
@@ -27,9 +34,12 @@ V2_ONLY: tuple[str, ...] = (
 SCENARIO_KEYS = frozenset({"scenario", "publish_data_message"})
 LIVEKIT_DATA_KEYS = frozenset({"agent_name", "url", "config"})
 HOOK_PARAM_KEYS = frozenset({"timeout", "retry_limit", "retry_delay", "retry_max_delay", "max_retry_after"})
+#: Calls per scenario Cekura accepts (the operator, the suite files and the manual-run form all use it).
 MAX_FREQUENCY = 100
 #: Default cap on the runs (paid calls) one batch may place: a typo or a manual form cannot order thousands.
 DEFAULT_MAX_RUNS = 200
+#: The largest id there can be: the warehouse stores ids as 64-bit integers (BIGINT).
+MAX_ID = 2**63 - 1
 #: Default deadline of a wait (seconds): a batch that never finishes must not hold the suite forever.
 DEFAULT_TIMEOUT = 3 * 3600.0
 
@@ -42,10 +52,35 @@ def unrendered(value: object) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- scalars
+def _digits(value: object) -> str:
+    """The text of an int or an ASCII digit string (a leading '-' allowed); '' for anything else.
+
+    Why ASCII only: `'²'.isdigit()` is True but `int('²')` raises, and `int('٣')` silently gives 3 —
+    neither is an id or a count anyone meant to type.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return ""
+    text = str(value).strip()
+    body = text[1:] if text.startswith("-") else text
+    return text if body.isascii() and body.isdigit() else ""
+
+
+def text_value(field_name: str, value: str) -> str:
+    """A string that can be sent and stored: a lone surrogate (from a bad decode) fails every UTF-8 write."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{field_name}={value!r} contains a character that is not valid Unicode ({exc.reason} at "
+            f"position {exc.start}): retype the value, or fix how it was decoded."
+        ) from None
+    return value
+
+
 def positive_id(field_name: str, value: object, *, fix: str) -> int:
-    """A Cekura id: a positive whole number (an int or digit string); 0 and booleans are refused."""
-    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    if not text.isdigit() or int(text) < 1:
+    """A Cekura id: a positive whole number (an int or ASCII digit string); 0 and booleans are refused."""
+    text = _digits(value)
+    if not text or text.startswith("-") or not 1 <= int(text) <= MAX_ID:
         raise ValueError(f"{field_name}={value!r} is not a positive integer id: {fix}")
     return int(text)
 
@@ -67,20 +102,22 @@ def seconds(field_name: str, value: object, *, allow_zero: bool = False) -> floa
     if (
         isinstance(number, bool)
         or not isinstance(number, int | float)
+        or not math.isfinite(number)  # NaN compares False to every bound below, so it passed them all
         or number < 0
         or (number == 0 and not allow_zero)
     ):
         raise ValueError(
-            f"{field_name}={value!r} must be a positive number of seconds or a timedelta, e.g. "
-            f"{field_name}=300 or timedelta(minutes=5)."
+            f"{field_name}={value!r} must be a positive, finite number of seconds or a timedelta, e.g. "
+            f"{field_name}=300 or timedelta(minutes=5)"
+            + (" (None means no deadline)." if field_name == "timeout" else ".")
         )
     return float(number)
 
 
 def whole(field_name: str, value: object, lo: int, hi: int | None = None, *, why: str = "") -> int:
     """An int in [lo, hi]: digit strings from templates are accepted, '5' → 5; anything else is refused."""
-    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    if not text.lstrip("-").isdigit() or int(text) < lo or (hi is not None and int(text) > hi):
+    text = _digits(value)
+    if not text or int(text) < lo or (hi is not None and int(text) > hi):
         bound = f"between {lo} and {hi}" if hi is not None else f"of at least {lo}"
         raise ValueError(f"{field_name}={value!r} must be a whole number {bound}{why}.")
     return int(text)
@@ -99,11 +136,11 @@ def conn_id(field_name: str, value: object, kind: str) -> str:
             f"{field_name}={value!r} is not a connection id: pass the id of a {kind!r} connection, "
             f"e.g. '{kind}_default'."
         )
-    return value
+    return text_value(field_name, value)
 
 
 # ---------------------------------------------------------------------------------------------- fields
-def parse_scenarios(value: object, mode: str) -> list[dict[str, Any]]:
+def parse_scenarios(value: object, mode: str | SubmissionMode) -> list[dict[str, Any]]:
     """Scenario ids (ints, digit strings, a JSON list or "1,2,3") or dicts with per-scenario extras."""
     if isinstance(value, str):
         text = value.strip()
@@ -119,10 +156,16 @@ def parse_scenarios(value: object, mode: str) -> list[dict[str, Any]]:
         raise ValueError(
             f"scenarios={value!r} is empty or not a list: pass at least one scenario id, e.g. scenarios=[2001]."
         )
-    return [_scenario(item, mode) for item in value]
+    kind = mode if isinstance(mode, SubmissionMode) else submission_mode(mode)
+    return [_scenario(item, kind) for item in value]
 
 
-def _scenario(item: object, mode: str) -> dict[str, Any]:
+def _modes_where(attribute: str) -> str:
+    """The modes whose `attribute` is true, for messages ("use one of these")."""
+    return ", ".join(repr(m.name) for m in SUBMISSION_MODES.values() if getattr(m, attribute))
+
+
+def _scenario(item: object, mode: SubmissionMode) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         fix = "pass integer scenario ids, e.g. scenarios=[2001, 2002]."
         return {"scenario": positive_id("scenarios", item, fix=fix)}
@@ -131,10 +174,10 @@ def _scenario(item: object, mode: str) -> dict[str, Any]:
         raise ValueError(
             f"scenarios entry {dict(item)!r} has unknown keys {unknown}: allowed keys are {sorted(SCENARIO_KEYS)}."
         )
-    if "publish_data_message" in item and mode == BYO:
+    if "publish_data_message" in item and not mode.accepts_publish_data_message:
         raise ValueError(
-            "scenarios entry uses publish_data_message, which only the managed and chat endpoints accept: "
-            "use mode='managed' or mode='chat', or drop publish_data_message."
+            f"scenarios entry uses publish_data_message, which mode={mode.name!r} cannot send: use mode "
+            f"{_modes_where('accepts_publish_data_message')}, or drop publish_data_message."
         )
     fix = "pass each dict with 'scenario': <integer id>."
     return {**dict(item), "scenario": positive_id("scenarios", item.get("scenario"), fix=fix)}
@@ -175,7 +218,7 @@ def _mock_tools(value: object) -> list[str] | None:
         or not all(isinstance(t, str) for t in value)
     ):
         raise ValueError(f"mock_tool_names={value!r} must be a list of tool names (strings).")
-    return list(value)
+    return [text_value("mock_tool_names", t) for t in value]
 
 
 def _room_config(value: object) -> dict[str, Any] | None:
@@ -189,13 +232,13 @@ def _room_config(value: object) -> dict[str, Any] | None:
 def _name(value: object) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ValueError(f"name={value!r} must be a string.")
-    return value or None
+    return text_value("name", value) if value else None
 
 
 def _agent_name(value: object) -> str | None:
     if value is not None and (not isinstance(value, str) or value != value.strip()):
         raise ValueError(f"livekit_agent_name={value!r} must be the agent's name as registered with LiveKit.")
-    return value or None
+    return text_value("livekit_agent_name", value) if value else None
 
 
 def _hook_params(value: object) -> dict[str, Any]:
@@ -249,6 +292,7 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "room_concurrency": lambda v: whole("room_concurrency", v, 1, 100, why=" (LiveKit calls in flight)"),
     "token_ttl": _token_ttl,
     "wait_for_completion": lambda v: flag("wait_for_completion", v),
+    "deferrable": lambda v: flag("deferrable", v),
     "poll_interval": _poll_interval,
     "timeout": lambda v: seconds("timeout", v),
     "min_success_rate": validate_min_success_rate,
@@ -298,6 +342,7 @@ class BatchSpec:
     room_concurrency: int = 10
     token_ttl: timedelta = timedelta(hours=1)
     wait_for_completion: bool = True
+    deferrable: bool = False
     poll_interval: float = 30.0
     timeout: float | None = DEFAULT_TIMEOUT
     min_success_rate: float | None = None
@@ -310,9 +355,14 @@ class BatchSpec:
     warehouse_conn_id: str | None = None
 
     @property
+    def submission_mode(self) -> SubmissionMode:
+        """The mode object: its endpoint, room ownership and accepted options (the rules read its fields)."""
+        return submission_mode(self.mode)
+
+    @property
     def own_rooms(self) -> bool:
         """This task creates the LiveKit rooms (bring-your-own voice, or chat)."""
-        return self.mode in OWN_ROOM_MODES
+        return self.submission_mode.owns_rooms
 
     @property
     def run_count(self) -> int:
@@ -347,31 +397,33 @@ def _check_size(spec: BatchSpec) -> None:
         )
 
 
-def _check_mode(mode: object, livekit_conn_id: object) -> None:
-    if mode not in MODES:
-        raise ValueError(f"mode={mode!r} is not supported: use one of {list(MODES)}.")
-    if mode in OWN_ROOM_MODES and not livekit_conn_id:
+def _check_mode(mode: object, livekit_conn_id: object) -> SubmissionMode:
+    kind = submission_mode(mode)
+    if kind.owns_rooms and not livekit_conn_id:
         raise ValueError(
             f"mode={mode!r} creates LiveKit rooms but livekit_conn_id={livekit_conn_id!r}: pass the id of a "
             "'livekit' connection (host = server URL, login = API key, password = API secret)."
         )
+    return kind
 
 
-def _check_own_rooms(spec: BatchSpec, raw: Mapping[str, Any], strict: bool) -> None:
-    """What bring-your-own and chat modes need, and what only the managed endpoint accepts."""
-    if not spec.own_rooms:
-        return
-    if (strict or not unrendered(raw.get("livekit_agent_name"))) and not spec.livekit_agent_name:
+def _check_mode_options(spec: BatchSpec, raw: Mapping[str, Any], strict: bool) -> None:
+    """What the mode needs (own rooms: the agent to dispatch) and which options its endpoint accepts."""
+    kind = spec.submission_mode
+    agent_name = raw.get("livekit_agent_name")
+    if kind.owns_rooms and (strict or not unrendered(agent_name)) and not spec.livekit_agent_name:
         raise ValueError(
-            f"mode={spec.mode!r} needs livekit_agent_name (the agent to dispatch into each room); "
-            f"got {raw.get('livekit_agent_name')!r}."
+            f"livekit_agent_name is required in mode {spec.mode!r} (the agent to dispatch into each room); "
+            f"got {agent_name!r}: pass the name your agent registers with LiveKit (its agent_name)."
         )
+    if kind.accepts_v2_options:
+        return
     for opt in V2_ONLY:
         value = raw.get(opt)
         if (strict or not unrendered(value)) and value not in (None, [], (), {}):
             raise ValueError(
-                f"{opt}={value!r} is only supported by mode='managed' (Cekura's v2 endpoint); "
-                f"mode={spec.mode!r} cannot send it. Remove {opt} or use mode='managed'."
+                f"{opt}={value!r} is only supported by mode {_modes_where('accepts_v2_options')} (Cekura's "
+                f"v2 endpoint); mode={spec.mode!r} cannot send it. Remove {opt} or change the mode."
             )
 
 
@@ -382,18 +434,18 @@ def build_spec(raw: Mapping[str, Any], *, strict: bool) -> BatchSpec:
     """
     mode = raw.get("mode", MANAGED)
     livekit_conn = raw.get("livekit_conn_id")
-    _check_mode(mode, livekit_conn)
+    kind = _check_mode(mode, livekit_conn)
     if livekit_conn is not None:
         conn_id("livekit_conn_id", livekit_conn, "livekit")
-    values: dict[str, Any] = {"mode": mode, "livekit_conn_id": livekit_conn}
+    values: dict[str, Any] = {"mode": kind.name, "livekit_conn_id": livekit_conn}
     scenarios = raw.get("scenarios")
     values["scenarios"] = (
-        tuple(parse_scenarios(scenarios, mode)) if strict or not unrendered(scenarios) else ()
+        tuple(parse_scenarios(scenarios, kind)) if strict or not unrendered(scenarios) else ()
     )
     for name, validate in FIELDS.items():
         if name in raw and (strict or not unrendered(raw[name])):
             values[name] = validate(raw[name])
     spec = BatchSpec(**values)
-    _check_own_rooms(spec, raw, strict)
+    _check_mode_options(spec, raw, strict)
     _check_size(spec)
     return spec

@@ -21,6 +21,21 @@ class WarehouseLoadError(RuntimeError):
     """The warehouse refused or could not be reached during a load; transient (Airflow retries)."""
 
 
+def learned_mode(result: Mapping[str, Any]) -> tuple[str, str]:
+    """The submission mode of a result loaded without `mode`, and why: (mode, reason).
+
+    Text runs come only from chat mode. A voice result is a managed one (Cekura created the rooms): that is
+    every result Cekura's dashboard, cron jobs or CI start; only this provider's bring-your-own-rooms task
+    creates its own rooms, and the regression DAG passes its mode. Never "unknown": an unknown grain is a
+    series of its own in every trend and report.
+    """
+    from cekura_livekit.models import CHAT, MANAGED
+
+    if result.get("run_as_text") is True:
+        return CHAT, "the result says run_as_text"
+    return MANAGED, "a voice result whose rooms Cekura created (pass mode='bring_your_own_rooms' if not)"
+
+
 def coerce_result_id(value: object) -> int:
     """Accept an int, a numeric string, or the run operator's XCom dict ({"result_id": …} or {"id": …})."""
     raw = value
@@ -28,15 +43,12 @@ def coerce_result_id(value: object) -> int:
         raw = value.get("result_id", value.get("id"))
     if isinstance(raw, bool):
         raise ValueError(f"result_id={value!r} is a boolean; pass the Cekura result id (an integer)")
-    try:
-        number = int(str(raw).strip())
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"result_id={value!r} is not a Cekura result id; pass an integer, or the XCom of the run operator"
-        ) from None
-    if number <= 0:
-        raise ValueError(f"result_id={value!r} must be a positive integer")
-    return number
+    from cekura_livekit.batch.spec import positive_id
+
+    # One rule for ids (batch.spec): ASCII digits only, so '²' is refused with the field named, not int()'s crash.
+    return positive_id(
+        "result_id", raw, fix=f"got {value!r}: pass an integer, or the XCom of the run operator"
+    )
 
 
 class CekuraResultsToWarehouseOperator(BaseOperator):
@@ -50,13 +62,18 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
     :param trailing_days: days before the earliest touched day whose trends the trends DAG recomputes
         (late data); sent with the run dates in the Asset event's extra.
     :param mode: submission mode recorded on the result row ("managed" / "bring_your_own_rooms" / "chat");
-        with the runs' `run_as_text` it gives the runs' `mode` grain (voice/chat × managed/byo).
+        with the runs' `run_as_text` it gives the runs' `mode` grain (voice/chat × managed/byo). None: learned
+        from the result (`learned_mode`: chat for text runs, else managed), and logged.
     :param suite: suite id recorded on the result and run rows (the trend grain); '' when unknown.
     :param quarantine: the suite's quarantined scenario ids, recorded on their runs (`quarantined`): their
         regressions are not alerted.
     :param refresh_stale_days: also re-fetch results of the last N days that were loaded while some of
         their runs were not finished (e.g. a deadline passed and ending the calls failed), so their rows do
         not stay `in_progress` forever; 0 turns it off. Best-effort: a failed refresh never fails the load.
+    :param recover_from: task id of the submit task whose batch to load when `result_id` renders empty (the
+        task died after submitting, before pushing the id): the batch is found by its deterministic name
+        (`batch.recovery`), loaded, and the summary says so. None: an empty id skips the load.
+    :param recover_batch_name: the `name` argument that submit task used (part of its batch names).
     """
 
     template_fields: Sequence[str] = ("result_id",)
@@ -75,9 +92,15 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         suite: str | None = None,
         quarantine: Sequence[int] | None = None,
         refresh_stale_days: int = 7,
+        recover_from: str | None = None,
+        recover_batch_name: str | None = None,
         **kwargs: Any,
     ) -> None:
+        from cekura_livekit.models import MODES
+
         check_identifier(schema)
+        if mode is not None and mode not in MODES:
+            raise ValueError(f"mode={mode!r} is not a submission mode: use one of {list(MODES)}, or None.")
         if (
             not isinstance(refresh_stale_days, int)
             or isinstance(refresh_stale_days, bool)
@@ -98,6 +121,8 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         self.suite = suite
         self.quarantine = quarantine
         self.refresh_stale_days = refresh_stale_days
+        self.recover_from = recover_from
+        self.recover_batch_name = recover_batch_name
         self._loaded_result_id: int | None = None  # for lineage, once execute() knows the rendered id
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -114,23 +139,22 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         from cekura_livekit.results.frames import extract
         from cekura_livekit.warehouse.writer import load_extract
 
-        if self.result_id in (None, "", "None"):
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            # Upstream never got as far as submitting (e.g. invalid input): there is nothing to load.
-            raise AirflowSkipException(
-                "No Cekura result id was pushed upstream: nothing was submitted to load."
-            )
-        result_id = coerce_result_id(self.result_id)
+        hook = CekuraHook(cekura_conn_id=self.cekura_conn_id)
+        recovered = self._recover(context, hook) if self.result_id in (None, "", "None") else None
+        result_id = recovered.result_id if recovered else coerce_result_id(self.result_id)
         self._loaded_result_id = result_id
         dag_run = context.get("dag_run")
-        hook = CekuraHook(cekura_conn_id=self.cekura_conn_id)
         result, runs = fetch_result_with_runs(hook, result_id)
+        mode = self.mode
+        if mode is None:
+            mode, why = learned_mode(result)
+            self.log.info("No mode given: loading Cekura result %s as %r (%s).", result_id, mode, why)
+        url = dashboard_url(hook, result_id, payload=result)
         frames = extract(
             result,
             runs,
-            dashboard_url=dashboard_url(hook, result_id, payload=result),
-            mode=self.mode,
+            dashboard_url=url,
+            mode=mode,
             suite=self.suite,
             quarantine=self.quarantine,
             skip_unparseable=self.skip_unparseable,
@@ -152,7 +176,37 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         refreshed, dates = self._refresh_stale(hook, result_id)
         run_dates = sorted(set(summary["run_dates"]) | set(dates))
         self._announce(context, result_id, run_dates)
-        return {"result_id": result_id, **summary, "run_dates": run_dates, "refreshed_results": refreshed}
+        out = {"result_id": result_id, **summary, "run_dates": run_dates, "refreshed_results": refreshed}
+        if recovered is not None:
+            out["recovered"] = recovered.how
+        return {**out, "dashboard_url": url}
+
+    def _recover(self, context: Any, hook: Any) -> Any:
+        """The batch the submit task paid for but never announced; skip when there is none."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from cekura_livekit.batch.recovery import RECOVERED_KEY, find_submitted_batch
+
+        ti = context.get("ti")
+        found = None
+        if self.recover_from and ti is not None:
+            found = find_submitted_batch(
+                ti, lambda: hook, run_task=self.recover_from, spec_name=self.recover_batch_name
+            )
+        if found is None:
+            where = f" and Cekura has no batch named after {self.recover_from}" if self.recover_from else ""
+            # Upstream never got as far as submitting (e.g. invalid input): there is nothing to load.
+            raise AirflowSkipException(
+                f"No Cekura result id was pushed upstream{where}: nothing was submitted to load."
+            )
+        self.log.warning(
+            "No result id was pushed by %s, but it did submit: Cekura result %s (%s); loading it.",
+            self.recover_from,
+            found.result_id,
+            found.how,
+        )
+        ti.xcom_push(key=RECOVERED_KEY, value=found.to_xcom())
+        return found
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any | None:
         """Input: the Cekura result; outputs: the fact tables (None without the OpenLineage provider)."""
