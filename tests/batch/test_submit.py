@@ -14,7 +14,6 @@ from cekura_livekit.batch.submit import (
     StateStore,
     Submitter,
     batch_name,
-    mode_of,
     request_body,
 )
 from cekura_livekit.hooks.cekura import CekuraHook
@@ -30,9 +29,9 @@ def _spec(**raw: Any) -> Any:
     return build_spec({"scenarios": [2001, 2002], "agent": 101, **raw}, strict=True)
 
 
-def test_mode_of_is_the_models_object() -> None:
-    assert mode_of(_spec()) is SUBMISSION_MODES["managed"]
-    assert mode_of(_spec(mode="chat", **OWN)).text
+def test_the_spec_mode_is_the_models_object() -> None:
+    assert _spec().submission_mode is SUBMISSION_MODES["managed"]
+    assert _spec(mode="chat", **OWN).submission_mode.text
 
 
 def test_request_body_per_mode() -> None:

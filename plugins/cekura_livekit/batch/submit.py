@@ -33,7 +33,6 @@ from cekura_livekit.models import (
     SubmissionMode,
     parse_status,
     runs_of,
-    submission_mode,
 )
 
 if TYPE_CHECKING:
@@ -78,13 +77,6 @@ def superseded_note(superseded: Sequence[int]) -> str:
         f"\nEarlier batches of this task instance ended without evaluating and were replaced: Cekura "
         f"result(s) {ids} (listed in XCom {SUPERSEDED_KEY!r} so that their runs are loaded too)."
     )
-
-
-def mode_of(spec: BatchSpec) -> SubmissionMode:
-    """The spec's submission mode as the one object every decision asks (endpoint, rooms, text).
-
-    Why here: until `BatchSpec.submission_mode` lands (spec.py), the name is resolved in this one place."""
-    return submission_mode(spec.mode)
 
 
 def scenario_multiset(spec: BatchSpec) -> Counter[int]:
@@ -195,7 +187,7 @@ def request_body(spec: BatchSpec, name: str) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name}
     if spec.agent is not None:
         body["agent"] = spec.agent
-    mode = mode_of(spec)
+    mode = spec.submission_mode
     if not mode.owns_rooms:  # own-room modes get one element per run from the rooms (join tokens)
         body["scenarios"] = [dict(s) for s in spec.scenarios]
         body["frequency"] = spec.frequency
@@ -291,7 +283,7 @@ class Submitter:
     def _high_water(self) -> int | None:
         """The newest result id visible before an own-room submit (None in managed mode: v2 declares
         `name`, so the name is key enough)."""
-        if not mode_of(self.spec).owns_rooms:
+        if not self.spec.submission_mode.owns_rooms:
             return None
         newest = next(self.hook.iter_results(page_size=1), None)
         return int(newest["id"]) if newest is not None and str(newest.get("id", "")).isdigit() else 0
@@ -300,7 +292,7 @@ class Submitter:
         """This task's own-room batch by the second key (see the module docstring), as a 0/1-item list."""
         if after is None:
             return []
-        mode = mode_of(self.spec)
+        mode = self.spec.submission_mode
         if not mode.owns_rooms:
             return []
         want = scenario_multiset(self.spec)
@@ -350,7 +342,7 @@ class Submitter:
         self.store.set(marker)
         body = request_body(self.spec, name)
         rooms = self.rooms_for(attempt) if self.rooms_for is not None else None
-        mode = mode_of(self.spec)
+        mode = self.spec.submission_mode
         self.logger.info(
             "Submitting %d runs to Cekura (%s mode) as %r.", self.spec.run_count, mode.name, name
         )

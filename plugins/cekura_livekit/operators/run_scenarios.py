@@ -138,7 +138,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.preflight import preflight
         from cekura_livekit.batch.rooms import check_livekit, room_session
-        from cekura_livekit.batch.submit import SUPERSEDED_KEY, StateStore, Submitter, mode_of
+        from cekura_livekit.batch.submit import SUPERSEDED_KEY, StateStore, Submitter
         from cekura_livekit.batch.wait import Wait, WaitTarget, deadline_for, drive, snapshot_of_result
 
         spec = self._spec(strict=True)
@@ -148,7 +148,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         deadline = deadline_for(
             spec.timeout, self.execution_timeout, getattr(context["ti"], "start_date", None)
         )
-        own_rooms = mode_of(spec).owns_rooms
+        own_rooms = spec.submission_mode.owns_rooms
         store = StateStore(context.get("task_state_store"), self.log)
         if own_rooms:  # a wrong key/secret fails here, before any room exists or any run is paid for
             check_livekit(spec)
@@ -240,7 +240,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         from cekura_livekit.batch.event import WaitEvent
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.rooms import room_session
-        from cekura_livekit.batch.submit import StateStore, mode_of, pushed_superseded
+        from cekura_livekit.batch.submit import StateStore, pushed_superseded
 
         self._stage = "wait"
         with reported(context["ti"], lambda: self._stage):
@@ -251,7 +251,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             # dag.test() resumes with only the event, not the kwargs given to defer(): fall back to XCom/state.
             url = dashboard_url or pushed_dashboard_url(context["ti"])
             self._superseded = pushed_superseded(context["ti"])
-            if mode_of(spec).owns_rooms:
+            if spec.submission_mode.owns_rooms:
                 store = StateStore(context.get("task_state_store"), self.log)
                 self._keep_ledger(context, store)
                 attempt = store.attempt_of(self._result_id, default=attempt)

@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import (
 
 from cekura_livekit.batch.errors import NOT_RETRYING, fail_fast
 from cekura_livekit.batch.event import WaitEvent
-from cekura_livekit.batch.spec import unrendered
+from cekura_livekit.batch.spec import FIELDS, conn_id, flag, id_list, positive_id, seconds, unrendered
 from cekura_livekit.batch.verdict import judge, validate_fail_on, validate_min_success_rate
 from cekura_livekit.batch.wait import WaitTarget, drive
 from cekura_livekit.links import DASHBOARD_URL_KEY, CekuraResultLink
@@ -33,20 +33,14 @@ if TYPE_CHECKING:
 
 
 def _ids(value: Any) -> tuple[int, ...]:
+    """Run ids from a list, one id, or the text a template renders ("[1, 2]", "1,2"); each checked by spec."""
     if value is None or value == "":
         return ()
     if isinstance(value, str):
-        value = [p for p in value.replace("[", "").replace("]", "").split(",") if p.strip()]
+        value = [p.strip() for p in value.replace("[", "").replace("]", "").split(",") if p.strip()]
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value]
-    out = []
-    for item in value:
-        if isinstance(item, bool) or not str(item).strip().isdigit():
-            raise ValueError(
-                f"run_ids contains {item!r}, which is not an integer run id: pass e.g. [1, 2, 3]."
-            )
-        out.append(int(str(item).strip()))
-    return tuple(out)
+    return tuple(id_list("run_ids", value) or ())
 
 
 class CekuraRunsSensor(BaseSensorOperator):
@@ -78,7 +72,16 @@ class CekuraRunsSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        # The operator's validators (batch/spec.py), so a NaN interval or a string flag is refused the same way.
+        for name in ("poke_interval", "timeout"):
+            if name in kwargs:
+                seconds(name, kwargs[name])
         super().__init__(**kwargs)
+        conn_id("cekura_conn_id", cekura_conn_id, "cekura")
+        cancel_on_timeout = flag("cancel_on_timeout", cancel_on_timeout)
+        per_run_progress = flag("per_run_progress", per_run_progress)
+        deferrable = flag("deferrable", deferrable)
+        hook_params = FIELDS["hook_params"](hook_params or {})
         self.result_id = result_id
         self.run_ids = run_ids
         self.cekura_conn_id = cekura_conn_id
@@ -100,9 +103,8 @@ class CekuraRunsSensor(BaseSensorOperator):
             rid = rid.get("result_id")
         result_id = None
         if rid not in (None, ""):
-            if isinstance(rid, bool) or not str(rid).strip().isdigit():
-                raise ValueError(f"result_id={self.result_id!r} is not an integer result id.")
-            result_id = int(str(rid).strip())
+            fix = "pass the operator's result id, e.g. result_id=op.output['result_id']."
+            result_id = positive_id("result_id", rid.strip() if isinstance(rid, str) else rid, fix=fix)
         return WaitTarget(
             result_id=result_id, run_ids=_ids(self.run_ids), per_run_progress=self.per_run_progress
         )
