@@ -13,9 +13,9 @@ import pytest
 
 from cekura_livekit import pipelines
 from cekura_livekit.results.frames import extract
-from cekura_livekit.warehouse import dialects
+from cekura_livekit.warehouse import connection
 from cekura_livekit.warehouse.ddl import ensure_tables
-from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.read import (
     WarehouseTableMissingError,
     read_daily,
@@ -143,13 +143,13 @@ def test_a_report_reads_on_one_connection(
     m = RunMaker()
     _load(warehouse, [*m.many("2024-03-01", "passed", 2), *m.many("2024-03-01", "failed_evaluation", 1)])
     opened: list[str] = []
-    real = dialects.open_warehouse
+    real = connection.open_warehouse
 
     def counting(conn_id: str, schema: str = "cekura") -> Any:
         opened.append(conn_id)
         return real(conn_id, schema)
 
-    monkeypatch.setattr(dialects, "open_warehouse", counting)
+    monkeypatch.setattr(connection, "open_warehouse", counting)
     out = pipelines.render_report(warehouse.conn_id, warehouse.schema, str(tmp_path / "r.html"))
     assert opened == [warehouse.conn_id]
     assert out["days"] == 1

@@ -1,7 +1,10 @@
 """The warehouse, one owner per concept:
 
 - `tables`: every table's declaration (facts, trends, the alert memory) in logical types;
-- `dialects`: PostgreSQL / SQLite SQL, connections and bulk upsert;
+- `engines`: one adapter per engine (PostgreSQL, SQLite) and the registry choosing one by conn type;
+- `connection`: `open_warehouse` / `Warehouse`, engine-neutral (asks the registry);
+- `measures`: the one SQL statement of each rate, bound and percentile;
+- `loadable`: the pre-flight check that a load could write (connect, schema, tables, privileges);
 - `ddl`: creating and evolving the tables (`ensure_tables`), called by writers only, race-free;
 - `locks`: transaction-scoped locks that serialise DDL and trend recomputes across concurrent loads;
 - `writer`: `load_extract`, the one-transaction upsert of the facts;

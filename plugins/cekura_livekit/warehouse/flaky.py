@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from cekura_livekit.warehouse.dates import as_date
-from cekura_livekit.warehouse.dialects import Dialect, q
+from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
 from cekura_livekit.warehouse.tables import EPISODES, FLAKY_SCENARIOS, RUNS, UNKNOWN_ID
 
@@ -99,12 +99,14 @@ def score_scenarios(runs: pd.DataFrame, policy: FlakyPolicy) -> list[dict[str, A
 
 def _previous(dialect: Dialect, cur: Any) -> dict[tuple[Any, ...], tuple[Any, Any]]:
     cur.execute(
-        f"SELECT {', '.join(q(c) for c in _KEY)}, first_seen, last_seen FROM {dialect.table(FLAKY_SCENARIOS)}"
+        f"SELECT {', '.join(dialect.quote(c) for c in _KEY)}, first_seen, last_seen "
+        f"FROM {dialect.table(FLAKY_SCENARIOS)}"
     )
     return {tuple(r[:4]): (r[4], r[5]) for r in cur.fetchall()}
 
 
 def _open_episodes(dialect: Dialect, cur: Any) -> set[tuple[Any, ...]]:
+    q = dialect.quote
     cur.execute(
         f"SELECT {', '.join(q(c) for c in _KEY)} FROM {dialect.table(EPISODES)} WHERE {q('state')} = 'open'"
     )
