@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from cekura_livekit.results.frames import extract
-from cekura_livekit.warehouse.ddl import ensure_tables, missing_columns
 from cekura_livekit.warehouse.connection import open_warehouse
+from cekura_livekit.warehouse.ddl import ensure_tables, missing_columns
 from cekura_livekit.warehouse.tables import (
     ALERTS,
     ALL_TABLES,

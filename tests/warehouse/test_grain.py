@@ -11,8 +11,8 @@ import pytest
 
 from cekura_livekit.pipelines import detect_and_alert, episodes_for_report, refresh_trends
 from cekura_livekit.results.frames import extract, grain_mode
-from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.connection import open_warehouse
+from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.read import read_daily, read_episodes
 from cekura_livekit.warehouse.tables import (
     ALERTS,

@@ -14,8 +14,8 @@ import pytest
 from cekura_livekit import pipelines
 from cekura_livekit.results.frames import extract
 from cekura_livekit.warehouse import connection
-from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.connection import open_warehouse
+from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.read import (
     WarehouseTableMissingError,
     read_daily,

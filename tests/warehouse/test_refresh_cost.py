@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from cekura_livekit.results.frames import extract
-from cekura_livekit.warehouse.ddl import ensure_tables, index_name, missing_indexes
 from cekura_livekit.warehouse.connection import open_warehouse
+from cekura_livekit.warehouse.ddl import ensure_tables, index_name, missing_indexes
 from cekura_livekit.warehouse.engines.postgres import PostgresDialect
 from cekura_livekit.warehouse.measures import percentile
 from cekura_livekit.warehouse.scan import runs_since

@@ -82,13 +82,15 @@ def ranked_percentile_sql(percent: int, value: str, rank: str, count: str) -> st
     (`rank` = ROW_NUMBER() ordered by `value`, `count` = the group's n): portable SQL for a view.
 
     With h = (n - 1) * percent / 100: the value at rank floor(h) + 1 plus the fraction of h times the step
-    to the next rank. Integer arithmetic keeps floor(h) exact on every engine.
+    to the next rank. Integer arithmetic (integer columns divide as integers on every engine) keeps floor(h) exact.
     """
     if not 0 <= int(percent) <= 100:
         raise ValueError(f"percent={percent!r} must be a whole number from 0 to 100")
     h100 = f"({int(percent)} * ({count} - 1))"
+    # No `%` operator: DB-API drivers with the pyformat style (psycopg) read it as a placeholder.
+    rest = f"({h100} - 100 * ({h100} / 100))"
     lo = f"({h100} / 100 + 1)"
-    frac = f"(({h100} % 100) / 100.0)"
+    frac = f"({rest} / 100.0)"
     at_lo = f"MAX(CASE WHEN {rank} = {lo} THEN {value} END)"
-    at_hi = f"MAX(CASE WHEN {rank} = {lo} + CASE WHEN {h100} % 100 > 0 THEN 1 ELSE 0 END THEN {value} END)"
+    at_hi = f"MAX(CASE WHEN {rank} = {lo} + CASE WHEN {rest} > 0 THEN 1 ELSE 0 END THEN {value} END)"
     return f"({at_lo} + MAX({frac}) * ({at_hi} - {at_lo}))"
