@@ -23,6 +23,7 @@ from cekura_livekit.warehouse.engines.base import (
     quote_identifier,
     seconds_setting,
 )
+from cekura_livekit.warehouse.locks import lock_key
 from cekura_livekit.warehouse.tables import Table
 
 #: Connection-extra fields (seconds; 0 disables) and their defaults. A lock wait longer than five minutes is
@@ -267,7 +268,7 @@ class PostgresDialect(Dialect):
         )
 
     def blockers(self, conn: Any) -> str:
-        """The other sessions holding locks on this schema's tables or the warehouse's advisory locks."""
+        """The other sessions holding locks on this schema's tables or its advisory locks (`locks.py`)."""
         sql = """
 SELECT DISTINCT a.pid, a.application_name, a.state, a.xact_start, a.query_start, left(a.query, 120), l.mode,
        COALESCE(c.relname, l.locktype)
@@ -275,11 +276,14 @@ FROM pg_locks l
 JOIN pg_stat_activity a ON a.pid = l.pid
 LEFT JOIN pg_class c ON c.oid = l.relation
 LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE l.granted AND l.pid <> pg_backend_pid() AND (n.nspname = %s OR l.locktype = 'advisory')
+WHERE l.granted AND l.pid <> pg_backend_pid()
+  AND (n.nspname = %s OR (l.locktype = 'advisory' AND l.objid = CAST(%s AS oid)))
 ORDER BY a.pid"""
+        # An advisory lock's objid is the low 32 bits of its key: this schema's part of `locks.lock_key`.
+        schema_part = lock_key(self.schema, "") & 0xFFFFFFFF
         try:
             with conn.cursor() as cur:
-                rows = cur.execute(sql, (self.schema,)).fetchall()
+                rows = cur.execute(sql, (self.schema, schema_part)).fetchall()
             conn.rollback()
         except Exception as exc:  # the diagnosis must not hide the timeout itself
             return f"(could not list the blocking sessions: {type(exc).__name__})"
