@@ -23,6 +23,7 @@ import pandas as pd
 
 from cekura_livekit.warehouse.connection import Warehouse, open_warehouse
 from cekura_livekit.warehouse.dates import as_date
+from cekura_livekit.warehouse.flaky import FLAKY, flaky_scenarios_sql
 from cekura_livekit.warehouse.measures import (
     evaluated_sql,
     infra_error_rate_sql,
@@ -166,7 +167,7 @@ def select_flaky_scores(wh: Warehouse) -> pd.DataFrame:
     """`cekura_flaky_scenarios`: every scored scenario, flaky first, highest score first."""
     sql = (
         f"SELECT * FROM {wh.dialect.table(FLAKY_SCENARIOS)} "
-        "ORDER BY status = 'flaky' DESC, score DESC, agent_id, scenario_id, mode, suite"
+        f"ORDER BY status = '{FLAKY}' DESC, score DESC, agent_id, scenario_id, mode, suite"
     )
     return _read(wh, [FLAKY_SCENARIOS], sql, [], FLAKY_SCENARIOS.types)
 
@@ -215,40 +216,19 @@ ORDER BY r.created_at DESC, d.result_id DESC, d.scenario_id"""
     return _read(wh, [BATCH_DIFFS, RESULTS], sql, params, types)
 
 
-_FLAKY_TYPES = {
-    "result_id": "int",
-    "agent_id": "int",
-    "agent_name": "text",
-    "scenario_id": "int",
-    "scenario_name": "text",
-    "run_date": "date",
-    "runs": "int",
-    "passed": "int",
-    "failed_evaluation": "int",
-    "flip_rate": "float",
-}
-
-
 def select_flaky(wh: Warehouse, since: date | str | None = None, agent_id: int | None = None) -> pd.DataFrame:
-    """Flaky scenarios: repeats of one scenario in one batch with mixed outcomes (passed AND failed_evaluation).
+    """Flaky scenarios: `cekura_flaky_scenarios` rows scored flaky (`flaky.flaky_scenarios_sql`, the one
+    definition the view `v_flaky_scenarios` shares), last flaky on/after `since`, highest score first.
 
-    Infra errors, timeouts and cancellations do not make a scenario flaky (they are not evaluations).
-    `flip_rate` = min(passed, failed) / (passed + failed): 0.5 is a coin toss.
+    Flaky = the flip rate between consecutive evaluated outcomes over the window (see `flaky.py`), not
+    "mixed outcomes in one batch": that count is the row's `mixed_batches`, kept for people.
     """
-    where, params = _filters(wh, since, agent_id)
-    passed = "SUM(CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END)"
-    failed = "SUM(CASE WHEN outcome = 'failed_evaluation' THEN 1 ELSE 0 END)"
-    sql = f"""
-SELECT result_id, agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name,
-       MIN(run_date) AS run_date, COUNT(*) AS runs, {passed} AS passed, {failed} AS failed_evaluation,
-       CAST(CASE WHEN {passed} < {failed} THEN {passed} ELSE {failed} END AS DOUBLE PRECISION)
-           / ({passed} + {failed}) AS flip_rate
-FROM {wh.dialect.table(RUNS)}
-WHERE scenario_id IS NOT NULL AND {where}
-GROUP BY result_id, agent_id, scenario_id
-HAVING {passed} > 0 AND {failed} > 0
-ORDER BY flip_rate DESC, run_date DESC, result_id, scenario_id"""
-    return _read(wh, [RUNS], sql, params, _FLAKY_TYPES)
+    where, params = _filters(wh, since, agent_id, date_col="last_seen")
+    sql = (
+        f"SELECT * FROM ({flaky_scenarios_sql(wh.dialect, where)}) f "
+        "ORDER BY score DESC, agent_id, scenario_id, mode, suite"
+    )
+    return _read(wh, [FLAKY_SCENARIOS], sql, params, FLAKY_SCENARIOS.types)
 
 
 _SUMMARY_TYPES = {

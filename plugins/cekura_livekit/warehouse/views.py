@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cekura_livekit.warehouse.engines.base import Dialect
+from cekura_livekit.warehouse.flaky import flaky_scenarios_sql
 from cekura_livekit.warehouse.measures import (
     evaluated_sql,
     infra_error_rate_sql,
@@ -33,7 +34,6 @@ from cekura_livekit.warehouse.measures import (
 from cekura_livekit.warehouse.tables import (
     ALL_TABLES,
     EPISODES,
-    FLAKY_SCENARIOS,
     RUNS,
     SUCCESS_RATE_DAILY,
     Table,
@@ -71,7 +71,7 @@ WHERE last_seen > {_days_before(d, _latest(d), 7)} OR state = 'open'"""
 
 
 def _flaky(d: Dialect) -> str:
-    return f"SELECT * FROM {d.table(FLAKY_SCENARIOS)} WHERE status = 'flaky'"
+    return flaky_scenarios_sql(d)
 
 
 def _call_duration_p95(d: Dialect) -> str:
