@@ -312,7 +312,7 @@ ORDER BY a.pid"""
             LOCK_TIMEOUT_FIELD,
             STATEMENT_TIMEOUT_FIELD,
         }
-        conn = hook.get_conn()
+        conn: Any = hook.get_conn()
         conn.autocommit = False
         return conn
 
