@@ -197,3 +197,15 @@ def test_a_load_waiting_on_the_schema_trends_lock_names_its_holder(
         with pytest.raises(WarehouseLockTimeoutError, match="application_name='long-trends-rebuild'"):
             load_extract(conn_id, _batch(2), pg_warehouse.schema, recompute_trends=True)
         holder.rollback()
+
+
+@pytest.mark.postgres
+def test_the_timeouts_are_settings_not_libpq_options_and_a_connect_timeout_is_set(
+    pg_warehouse: WarehouseTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn_id = _pg_conn(monkeypatch, lock_timeout=3, statement_timeout=4)  # libpq would refuse these names
+    with open_warehouse(conn_id, pg_warehouse.schema) as wh:
+        assert wh.conn.info.get_parameters().get("connect_timeout") == "10"
+    conn_id = _pg_conn(monkeypatch, connect_timeout=2)
+    with open_warehouse(conn_id, pg_warehouse.schema) as wh:
+        assert wh.conn.info.get_parameters().get("connect_timeout") == "2"

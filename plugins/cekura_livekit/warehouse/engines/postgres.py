@@ -9,6 +9,8 @@ that held locks on the warehouse (pid, application_name, state, since when, what
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -31,6 +33,9 @@ from cekura_livekit.warehouse.tables import Table
 #: statement longer than an hour is a runaway.
 LOCK_TIMEOUT_FIELD, DEFAULT_LOCK_TIMEOUT_S = "lock_timeout", 300.0
 STATEMENT_TIMEOUT_FIELD, DEFAULT_STATEMENT_TIMEOUT_S = "statement_timeout", 3600.0
+#: libpq's connect_timeout (seconds) unless the connection's extra sets one: without it, a host that drops
+#: packets keeps a load (or the pre-flight) waiting for the operating system's TCP timeout.
+DEFAULT_CONNECT_TIMEOUT_S = 10
 #: SQLSTATE of "lock_not_available" (what lock_timeout raises).
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -298,21 +303,22 @@ ORDER BY a.pid"""
 
     # connecting
     def connect(self, conn_id: str, connection: Any) -> Any:
+        """Through the Postgres provider's hook, given a copy of the connection whose extra holds libpq
+        options only: our timeouts are read here (they are settings, not connection options), and a
+        `connect_timeout` is added when absent, so an unreachable host fails in seconds, not minutes."""
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-        extra = connection.extra_dejson
+        extra = dict(connection.extra_dejson)
         self.lock_timeout_s = seconds_setting(extra, LOCK_TIMEOUT_FIELD, DEFAULT_LOCK_TIMEOUT_S, conn_id)
         self.statement_timeout_s = seconds_setting(
             extra, STATEMENT_TIMEOUT_FIELD, DEFAULT_STATEMENT_TIMEOUT_S, conn_id
         )
-        hook = PostgresHook(postgres_conn_id=conn_id)
-        # Our extras are settings, not libpq connection options: keep the hook from passing them on.
-        hook.ignored_extra_options = {
-            *PostgresHook.ignored_extra_options,
-            LOCK_TIMEOUT_FIELD,
-            STATEMENT_TIMEOUT_FIELD,
-        }
-        conn: Any = hook.get_conn()
+        for field in (LOCK_TIMEOUT_FIELD, STATEMENT_TIMEOUT_FIELD):
+            extra.pop(field, None)
+        extra.setdefault("connect_timeout", DEFAULT_CONNECT_TIMEOUT_S)
+        options = copy.copy(connection)
+        options.extra = json.dumps(extra)
+        conn: Any = PostgresHook(postgres_conn_id=conn_id, connection=options).get_conn()
         conn.autocommit = False
         return conn
 
