@@ -209,3 +209,24 @@ def test_the_timeouts_are_settings_not_libpq_options_and_a_connect_timeout_is_se
     conn_id = _pg_conn(monkeypatch, connect_timeout=2)
     with open_warehouse(conn_id, pg_warehouse.schema) as wh:
         assert wh.conn.info.get_parameters().get("connect_timeout") == "2"
+
+
+@pytest.mark.postgres
+def test_columns_with_two_meanings_carry_table_specific_comments(pg_warehouse: WarehouseTarget) -> None:
+    """`mode` and `passed` mean different things in different tables; the comment says which (issue 18)."""
+    load_extract(pg_warehouse.conn_id, _batch(), pg_warehouse.schema)
+
+    def comment(table: str, column: str) -> str:
+        with open_warehouse(pg_warehouse.conn_id, pg_warehouse.schema) as wh:
+            _, rows = wh.query(
+                "SELECT col_description(c.oid, a.attnum) FROM pg_class c "
+                "JOIN pg_attribute a ON a.attrelid = c.oid "
+                "WHERE c.oid = to_regclass(%s) AND a.attname = %s",
+                (f'"{pg_warehouse.schema}"."cekura_{table}"', column),
+            )
+        return str(rows[0][0])
+
+    assert comment("results", "mode").startswith("SUBMISSION mode")
+    assert comment("runs", "mode").startswith("voice/chat x managed/byo")
+    assert comment("run_metrics", "passed").startswith("BOOLEAN")
+    assert comment("success_rate_daily", "passed").startswith("COUNT")
