@@ -147,7 +147,7 @@ def backfill_run_grain(dialect: Dialect, cur: Any) -> None:
         f"CASE WHEN {q('dag_id')} LIKE '{prefix}%' THEN SUBSTR({q('dag_id')}, {len(prefix) + 1}) ELSE '' END"
     )
     cur.execute(
-        f"UPDATE {runs} SET {q('mode')} = {channel} || '/' || {rooms}, {q('suite')} = {suite} "
+        f"UPDATE {runs} SET {q('mode')} = {dialect.concat(channel, "'/'", rooms)}, {q('suite')} = {suite} "
         f"WHERE {q('mode')} IS NULL"
     )
 

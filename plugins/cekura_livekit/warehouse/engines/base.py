@@ -101,6 +101,10 @@ class Dialect(abc.ABC):
         """A bind parameter holding an ISO date, usable where a date column is compared."""
         return self.param
 
+    def concat(self, *parts: str) -> str:
+        """SQL concatenating text expressions: ANSI `||` (MariaDB, where `||` is a logical OR, overrides it)."""
+        return "(" + " || ".join(parts) + ")"
+
     @abc.abstractmethod
     def day_number(self, column: str) -> str:
         """SQL turning the date expression `column` into an integer day number (for RANGE window frames)."""
