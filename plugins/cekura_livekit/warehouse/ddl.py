@@ -146,10 +146,8 @@ def backfill_run_grain(dialect: Dialect, cur: Any) -> None:
     suite = (
         f"CASE WHEN {q('dag_id')} LIKE '{prefix}%' THEN SUBSTR({q('dag_id')}, {len(prefix) + 1}) ELSE '' END"
     )
-    cur.execute(
-        f"UPDATE {runs} SET {q('mode')} = {dialect.concat(channel, "'/'", rooms)}, {q('suite')} = {suite} "
-        f"WHERE {q('mode')} IS NULL"
-    )
+    grain = dialect.concat(channel, "'/'", rooms)
+    cur.execute(f"UPDATE {runs} SET {q('mode')} = {grain}, {q('suite')} = {suite} WHERE {q('mode')} IS NULL")
 
 
 def _literal(text: str) -> str:
