@@ -39,8 +39,7 @@ def _old_rows(frame: pd.DataFrame, table: Any, dialect: Any) -> list[tuple[Any, 
 
 
 def _old_upsert(cur: Any, dialect: Any, table: Any, frame: pd.DataFrame) -> None:
-    from cekura_livekit.warehouse.dialects import q
-
+    q = dialect.quote
     temp = q(f"_old_{dialect.raw_table_name(table)}")
     cur.execute(f"DROP TABLE IF EXISTS {temp}")
     cur.execute(f"CREATE TEMP TABLE {temp} (LIKE {dialect.table(table)} INCLUDING DEFAULTS) ON COMMIT DROP")
@@ -133,12 +132,14 @@ def run(smoke: bool = False) -> Section:
 
 def _postgres(frame: pd.DataFrame, schema: str, r: int, big: bool) -> dict[str, Any]:
     """Limit, upsert, reload and pre-fix upsert of `frame` into a fresh PostgreSQL schema."""
-    from cekura_livekit.warehouse.dialects import copy_rows, open_warehouse, q
+    from cekura_livekit.warehouse.connection import open_warehouse
+    from cekura_livekit.warehouse.engines.postgres import copy_rows
     from cekura_livekit.warehouse.tables import RUNS
     from cekura_livekit.warehouse.writer import ensure_tables
 
     with open_warehouse("bench_pg", schema) as wh:
         d = wh.dialect
+        q = d.quote
         target = d.table(RUNS)
         raw = f"{q(schema)}.raw_copy"
         with wh.transaction() as cur:
@@ -255,7 +256,7 @@ def _to_sql(
 
 
 def _sqlite(section: Section, frame: pd.DataFrame, size: int, reps: int, big: bool) -> None:
-    from cekura_livekit.warehouse.dialects import open_warehouse
+    from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.tables import RUNS
     from cekura_livekit.warehouse.writer import ensure_tables
 

@@ -59,7 +59,7 @@ def _metric_frame(runs: pd.DataFrame) -> pd.DataFrame:
 
 def _load_metrics(conn: str, schema: str, metrics: pd.DataFrame, runs_loaded: int) -> None:
     """Load the metrics, and refresh both tables' statistics as `load_extract` does after a bulk load."""
-    from cekura_livekit.warehouse.dialects import open_warehouse
+    from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.tables import RUN_METRICS, RUNS
 
     with open_warehouse(conn, schema) as wh, wh.transaction() as cur:
@@ -72,7 +72,7 @@ def _in_transaction(conn: str, schema: str, step: Callable[..., Any], since: Any
     """One part of the rebuild, committed, as `recompute_daily` runs it."""
 
     def run() -> None:
-        from cekura_livekit.warehouse.dialects import open_warehouse
+        from cekura_livekit.warehouse.connection import open_warehouse
 
         with open_warehouse(conn, schema) as wh, wh.transaction() as cur:
             step(wh.dialect, cur, since)

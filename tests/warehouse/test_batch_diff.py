@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from cekura_livekit.results.frames import extract
-from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.tables import BATCH_DIFFS
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.warehouse import WarehouseTarget, make_result, make_run

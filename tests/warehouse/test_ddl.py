@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from cekura_livekit.results.frames import extract
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables, missing_columns
-from cekura_livekit.warehouse.dialects import open_warehouse
 from cekura_livekit.warehouse.tables import (
     ALERTS,
     ALL_TABLES,
@@ -36,7 +36,7 @@ def test_load_creates_schema_and_tables(warehouse: WarehouseTarget) -> None:
     assert summary.run_metrics == 3
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
         names = {wh.dialect.raw_table_name(t) for t in ALL_TABLES}
-        if wh.dialect.name == "postgres":
+        if warehouse.dialect == "postgres":
             _, rows = wh.query(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
                 (warehouse.schema,),

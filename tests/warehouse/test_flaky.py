@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from cekura_livekit.results.frames import extract
-from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.flaky import FlakyPolicy, score_scenarios
 from cekura_livekit.warehouse.tables import FLAKY_SCENARIOS
 from cekura_livekit.warehouse.writer import load_extract

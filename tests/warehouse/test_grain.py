@@ -11,8 +11,8 @@ import pytest
 
 from cekura_livekit.pipelines import detect_and_alert, episodes_for_report, refresh_trends
 from cekura_livekit.results.frames import extract, grain_mode
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables
-from cekura_livekit.warehouse.dialects import open_warehouse, q
 from cekura_livekit.warehouse.read import read_daily, read_episodes
 from cekura_livekit.warehouse.tables import (
     ALERTS,
@@ -121,6 +121,7 @@ def test_a_warehouse_from_before_the_grain_is_rekeyed_and_backfilled(warehouse: 
     grain = {"mode", "suite", "q_value"}
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh, wh.transaction() as cur:
         d = wh.dialect
+        q = d.quote
         d.ensure_schema(cur)
         for table in (RESULTS, RUNS, SUCCESS_RATE_DAILY, REGRESSIONS, ALERTS):
             for statement in d.create_statements(_old(table, {"suite"} if table is RESULTS else grain)):

@@ -11,7 +11,7 @@ import pytest
 
 from cekura_livekit.results.frames import extract
 from cekura_livekit.stats import shift_test
-from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.tables import CALL_DURATION_METRIC_ID, METRIC_DAILY, METRIC_REGRESSIONS
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.warehouse import WarehouseTarget, make_result, make_run

@@ -23,7 +23,8 @@ import pytest
 from cekura_livekit.results.schema import METRIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TS
 from cekura_livekit.warehouse import pgcopy
 from cekura_livekit.warehouse.ddl import ensure_tables
-from cekura_livekit.warehouse.dialects import PostgresDialect, q
+from cekura_livekit.warehouse.engines.base import quote_identifier as q
+from cekura_livekit.warehouse.engines.postgres import PostgresDialect
 from cekura_livekit.warehouse.tables import RESULTS, RUN_METRICS, RUNS, Table
 from tests.support.warehouse import PG_DSN, require_postgres
 

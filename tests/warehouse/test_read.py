@@ -13,9 +13,9 @@ import pytest
 
 from cekura_livekit import pipelines
 from cekura_livekit.results.frames import extract
-from cekura_livekit.warehouse import dialects
+from cekura_livekit.warehouse import connection
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables
-from cekura_livekit.warehouse.dialects import open_warehouse
 from cekura_livekit.warehouse.read import (
     WarehouseTableMissingError,
     read_daily,
@@ -24,34 +24,42 @@ from cekura_livekit.warehouse.read import (
     read_runs_summary,
     read_worst_scenarios,
     select_daily,
+    select_flaky_scores,
 )
 from cekura_livekit.warehouse.trends import detect_regressions
+from cekura_livekit.warehouse.views import view_table
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.warehouse import PG_DSN, WarehouseTarget, make_result
 from tests.warehouse.test_trends import RunMaker, _load
 
 
-def test_flaky_scenarios_have_mixed_outcomes_within_one_batch(warehouse: WarehouseTarget) -> None:
+def test_flaky_has_one_definition_the_read_the_view_and_the_scores_agree(warehouse: WarehouseTarget) -> None:
+    """Flaky = scored flaky in `cekura_flaky_scenarios` (flip rate over the window). The read used to
+    count "mixed outcomes within one batch" instead, and disagreed with the view and the report."""
     m = RunMaker()
-    batch1 = [
-        *m.many("2024-03-01", "passed", 2, scenario=1, result_id=1),
-        *m.many("2024-03-01", "failed_evaluation", 1, scenario=1, result_id=1),  # flaky
-        *m.many("2024-03-01", "passed", 3, scenario=2, result_id=1),  # stable
-        *m.many("2024-03-01", "passed", 1, scenario=3, result_id=1),
-        *m.many("2024-03-01", "infra_error", 1, scenario=3, result_id=1),  # infra is not flakiness
-    ]
-    # scenario 4 passes in one batch and fails in another: not flaky within a batch
-    batch2 = m.many("2024-03-02", "failed_evaluation", 1, scenario=4, result_id=2)
-    batch1 += m.many("2024-03-01", "passed", 1, scenario=4, result_id=1)
-    _load(warehouse, batch1, result_id=1)
-    _load(warehouse, batch2, result_id=2)
+    runs = []
+    for batch in range(1, 7):  # 6 batches × 4 runs: scenario 1 alternates, scenario 2 always passes
+        day = f"2024-03-{batch:02d}"
+        for i in range(4):
+            runs += m.many(day, "passed" if i % 2 else "failed_evaluation", 1, scenario=1, result_id=batch)
+            runs += m.many(day, "passed", 1, scenario=2, result_id=batch)
+        # scenario 3: one mixed batch (the old definition's flaky), otherwise stable
+        runs += m.many(day, "failed_evaluation" if batch == 1 else "passed", 4, scenario=3, result_id=batch)
+        runs += m.many(day, "passed", 1, scenario=3, result_id=batch)
+    for batch in range(1, 7):
+        _load(warehouse, [r for r in runs if r["result_id"] == batch], result_id=batch)
     flaky = read_flaky(warehouse.conn_id, schema=warehouse.schema)
     assert flaky["scenario_id"].tolist() == [1]
     row = flaky.iloc[0]
-    assert (row["result_id"], row["runs"], row["passed"], row["failed_evaluation"]) == (1, 3, 2, 1)
-    assert row["flip_rate"] == pytest.approx(1 / 3)
+    assert (row["status"], row["runs"], row["passed"], row["failed_evaluation"]) == ("flaky", 24, 12, 12)
+    assert row["score"] == pytest.approx(1.0)
     assert row["scenario_name"] == "scenario-1"
-    assert read_flaky(warehouse.conn_id, since="2024-03-02", schema=warehouse.schema).empty
+    with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
+        view = wh.query(f"SELECT scenario_id FROM {wh.dialect.table(view_table('flaky_scenarios'))}")[1]
+        scores = select_flaky_scores(wh)
+    assert view == [(1,)]
+    assert scores.loc[scores["status"] == "flaky", "scenario_id"].tolist() == [1]
+    assert read_flaky(warehouse.conn_id, since="2024-03-07", schema=warehouse.schema).empty
 
 
 def test_runs_summary_and_worst_scenarios(warehouse: WarehouseTarget) -> None:
@@ -143,13 +151,13 @@ def test_a_report_reads_on_one_connection(
     m = RunMaker()
     _load(warehouse, [*m.many("2024-03-01", "passed", 2), *m.many("2024-03-01", "failed_evaluation", 1)])
     opened: list[str] = []
-    real = dialects.open_warehouse
+    real = connection.open_warehouse
 
     def counting(conn_id: str, schema: str = "cekura") -> Any:
         opened.append(conn_id)
         return real(conn_id, schema)
 
-    monkeypatch.setattr(dialects, "open_warehouse", counting)
+    monkeypatch.setattr(connection, "open_warehouse", counting)
     out = pipelines.render_report(warehouse.conn_id, warehouse.schema, str(tmp_path / "r.html"))
     assert opened == [warehouse.conn_id]
     assert out["days"] == 1

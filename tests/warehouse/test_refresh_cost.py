@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from cekura_livekit.results.frames import extract
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables, index_name, missing_indexes
-from cekura_livekit.warehouse.dialects import open_warehouse
-from cekura_livekit.warehouse.metrics import percentile
+from cekura_livekit.warehouse.engines.postgres import PostgresDialect
+from cekura_livekit.warehouse.measures import percentile
 from cekura_livekit.warehouse.scan import runs_since
 from cekura_livekit.warehouse.tables import CALL_DURATION_METRIC_ID, METRIC_DAILY, RUNS, SUCCESS_RATE_DAILY
 from cekura_livekit.warehouse.trends import recompute_daily
@@ -157,7 +158,11 @@ def index_name_for(target: WarehouseTarget) -> str:
 
 
 def _qualified(dialect: Any, name: str) -> str:
-    return f'"{dialect.schema}"."{name}"' if dialect.name == "postgres" else f'"{name}"'
+    return (
+        f"{dialect.quote(dialect.schema)}.{dialect.quote(name)}"
+        if isinstance(dialect, PostgresDialect)
+        else dialect.quote(name)
+    )
 
 
 @pytest.mark.postgres

@@ -14,7 +14,7 @@ from tests.support.warehouse import WarehouseTarget
 
 
 def _unfinished(target: WarehouseTarget, result_id: int) -> int:
-    from cekura_livekit.warehouse.dialects import open_warehouse
+    from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.tables import RUNS
 
     with open_warehouse(target.conn_id, target.schema) as wh:

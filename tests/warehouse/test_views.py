@@ -10,7 +10,7 @@ import pytest
 
 from cekura_livekit.pipelines import detect_and_alert, refresh_trends
 from cekura_livekit.results.frames import extract
-from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.read import WarehouseTableMissingError, read_daily
 from cekura_livekit.warehouse.views import view_table
 from cekura_livekit.warehouse.writer import load_extract
@@ -77,7 +77,7 @@ def test_dashboard_urls_are_stored_and_postgres_has_comments(warehouse: Warehous
         _, runs = wh.query(f"SELECT DISTINCT dashboard_url FROM {d.table(_t('runs'))}")
         assert results == [(URL,)]
         assert runs == [(URL,)]
-        if d.name == "postgres":
+        if warehouse.dialect == "postgres":
             _, comments = wh.query(
                 "SELECT col_description(to_regclass(%s), 1), obj_description(to_regclass(%s), 'pg_class')",
                 (d.table(_t("success_rate_daily")), d.table(_t("runs"))),

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from cekura_livekit.results.frames import extract
-from cekura_livekit.warehouse.dialects import UnsupportedDialectError, open_warehouse
+from cekura_livekit.warehouse.connection import open_warehouse
+from cekura_livekit.warehouse.engines import UnsupportedDialectError
 from cekura_livekit.warehouse.tables import (
     ALL_TABLES,
     REGRESSIONS,

@@ -1,40 +1,53 @@
 """Checks that must pass before any paid call: a batch whose results cannot be stored is not submitted.
 
-The load task runs after the calls were paid for; a warehouse connection that cannot work (an unknown conn
-id, a conn type this package cannot load into) would only be found then. Checking it here costs one
-connection lookup and no network call.
+The load task runs after the calls were paid for; a warehouse that cannot take the load (an unknown conn id,
+a conn type this package cannot load into, a server that does not answer, a missing database, a role that
+may not create or write the tables) would only be found then. So the pre-flight connects the way the load
+will and checks what the load needs (`warehouse.loadable.check_loadable`), changing nothing.
 """
 
 from __future__ import annotations
 
+import os
+
 from cekura_livekit.batch.spec import BatchSpec
+from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA
 
 
-def check_warehouse_connection(conn_id: str) -> None:
-    """Raise a ValueError naming the connection and the fix when `conn_id` cannot be a warehouse."""
+def check_warehouse_connection(conn_id: str, schema: str = DEFAULT_SCHEMA) -> None:
+    """Raise a ValueError naming the connection, what failed and the fix when a load through `conn_id`
+    into `schema` could not work."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from cekura_livekit.warehouse.dialects import SUPPORTED
+    from cekura_livekit.warehouse.engines import ENGINES, REGISTRY, SUPPORTED
+    from cekura_livekit.warehouse.loadable import check_loadable
 
     try:
         connection = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         raise ValueError(
-            f"warehouse_conn_id={conn_id!r} is not a defined Airflow connection: create it (a PostgreSQL or "
-            "SQLite connection), or set CEKURA_WAREHOUSE_CONN_ID / the suite's warehouse_conn_id to one that "
-            "exists. Nothing was submitted."
+            f"warehouse_conn_id={conn_id!r} is not a defined Airflow connection: create it (a "
+            f"{' or '.join(e.name for e in ENGINES)} connection), or set CEKURA_WAREHOUSE_CONN_ID / the suite's "
+            "warehouse_conn_id to one that exists. Nothing was submitted."
         ) from None
     conn_type = (connection.conn_type or "").lower()
-    if conn_type not in SUPPORTED:
+    if conn_type not in REGISTRY:
         raise ValueError(
             f"warehouse_conn_id={conn_id!r} has conn_type={connection.conn_type!r}, which this package cannot "
-            f"load into (supported: {', '.join(SUPPORTED)}); point it at a PostgreSQL or SQLite connection. "
-            "Nothing was submitted."
+            f"load into (supported: {', '.join(SUPPORTED)}); point it at a "
+            f"{' or '.join(e.name for e in ENGINES)} connection. Nothing was submitted."
         )
+    check_loadable(conn_id, schema)
 
 
 def preflight(spec: BatchSpec) -> None:
     """Everything that can be known to fail later, checked before the first side effect."""
     if spec.warehouse_conn_id:
-        check_warehouse_connection(spec.warehouse_conn_id)
+        check_warehouse_connection(spec.warehouse_conn_id, _schema(spec))
+
+
+def _schema(spec: BatchSpec) -> str:
+    """The schema the regression DAG's load writes: CEKURA_WAREHOUSE_SCHEMA (the rule of
+    `pipelines.warehouse_schema`, which this low module cannot import), else the default."""
+    return os.environ.get("CEKURA_WAREHOUSE_SCHEMA") or DEFAULT_SCHEMA

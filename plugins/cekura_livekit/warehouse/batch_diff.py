@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cekura_livekit.warehouse.dialects import Dialect
+from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.tables import BATCH_DIFFS, RESULTS, RUNS
 
 CHANGES = ("newly_failing", "fixed", "still_failing", "still_passing", "new", "not_run")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cekura_livekit.warehouse.dialects import Dialect, q
+from cekura_livekit.models import SUBMISSION_MODES, UNKNOWN_ROOMS
+from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import DDL, serialise
 from cekura_livekit.warehouse.tables import ALL_TABLES, RESULTS, RUNS, UNKNOWN_ID, Table
 from cekura_livekit.warehouse.views import comment_tables, create_views, drop_views, missing_views
@@ -59,18 +60,15 @@ def ensure_tables(dialect: Dialect, cur: Any) -> list[str]:
     if RUNS in missing and "mode" in missing[RUNS] and len(missing[RUNS]) < len(RUNS.column_names):
         backfill_run_grain(dialect, cur)
     for name, (table, columns) in missing_indexes(dialect, cur).items():
-        cur.execute(
-            f"CREATE INDEX IF NOT EXISTS {q(name)} ON {dialect.table(table)} ({', '.join(q(c) for c in columns)})"
-        )
+        cur.execute(dialect.create_index_statement(name, table, columns))
     create_views(dialect, cur)
     comment_tables(dialect, cur)
     return added
 
 
 def index_name(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
-    """`<raw table>_<columns>_idx`: unique per schema in PostgreSQL, and per file in SQLite (whose index
-    names are global, hence the raw table name that carries the schema prefix)."""
-    return f"{dialect.raw_table_name(table)}_{'_'.join(columns)}_idx"
+    """The adapter's index name (unique even where index names are global to the database)."""
+    return dialect.index_name(table, columns)
 
 
 def missing_indexes(
@@ -80,11 +78,7 @@ def missing_indexes(
     wanted = {index_name(dialect, t, cols): (t, cols) for t in tables for cols in t.indexes}
     if not wanted:
         return {}
-    if dialect.name == "postgres":
-        cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (dialect.schema,))
-    else:
-        cur.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
-    present = {row[0] for row in cur.fetchall()}
+    present = dialect.existing_indexes(cur)
     return {name: spec for name, spec in wanted.items() if name not in present}
 
 
@@ -104,10 +98,7 @@ def _apply(dialect: Dialect, cur: Any, missing: dict[Table, list[str]]) -> list[
         if not existed:
             continue
         for column in lacking:
-            logical = table.types[column]
-            cur.execute(
-                f"ALTER TABLE {dialect.table(table)} ADD COLUMN {q(column)} {dialect.sql_types[logical]}"
-            )
+            cur.execute(dialect.add_column_statement(table, column))
             added.append(f"{dialect.raw_table_name(table)}.{column}")
     return added
 
@@ -122,6 +113,7 @@ def rekey_table(dialect: Dialect, cur: Any, table: Table, lacking: list[str]) ->
     Idempotent: the next check finds every column and does nothing. Used when the grain (mode, suite) was
     added to the trend tables; trend rows the next refresh rebuilds are replaced with their real grain.
     """
+    q = dialect.quote
     old = Table(f"{table.name}_pre_rekey", table.columns, table.key)
     cur.execute(f"ALTER TABLE {dialect.table(table)} RENAME TO {q(dialect.raw_table_name(old))}")
     for statement in dialect.create_statements(table):
@@ -141,19 +133,34 @@ def rekey_table(dialect: Dialect, cur: Any, table: Table, lacking: list[str]) ->
 def backfill_run_grain(dialect: Dialect, cur: Any) -> None:
     """Runs loaded before the grain existed: mode from their result's submission mode and `run_as_text`,
     suite from the regression DAG id (`cekura_regression_<suite>`), the same rules as `grain_mode`."""
+    q = dialect.quote
     runs, results = dialect.table(RUNS), dialect.table(RESULTS)
     sub = f"(SELECT r.{q('mode')} FROM {results} r WHERE r.{q('result_id')} = {runs}.{q('result_id')})"
     as_text = (
         f"COALESCE({q('run_as_text')}, (SELECT r.{q('run_as_text')} FROM {results} r "
         f"WHERE r.{q('result_id')} = {runs}.{q('result_id')}))"
     )
-    channel = f"CASE WHEN {as_text} = TRUE OR {sub} = 'chat' THEN 'chat' ELSE 'voice' END"
-    rooms = f"CASE {sub} WHEN 'managed' THEN 'managed' WHEN 'bring_your_own_rooms' THEN 'byo' WHEN 'chat' THEN 'byo' ELSE 'unknown' END"
+    channel = f"CASE WHEN {as_text} = TRUE OR {sub} IN ({_text_modes()}) THEN 'chat' ELSE 'voice' END"
+    rooms = _rooms_case(sub)
     prefix = "cekura_regression_"
     suite = (
         f"CASE WHEN {q('dag_id')} LIKE '{prefix}%' THEN SUBSTR({q('dag_id')}, {len(prefix) + 1}) ELSE '' END"
     )
-    cur.execute(
-        f"UPDATE {runs} SET {q('mode')} = {channel} || '/' || {rooms}, {q('suite')} = {suite} "
-        f"WHERE {q('mode')} IS NULL"
-    )
+    grain = dialect.concat(channel, "'/'", rooms)
+    cur.execute(f"UPDATE {runs} SET {q('mode')} = {grain}, {q('suite')} = {suite} WHERE {q('mode')} IS NULL")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _rooms_case(submission_mode: str) -> str:
+    """CASE mapping a submission mode to its rooms grain, from `models.SUBMISSION_MODES` (each mode's
+    `rooms`), so a new mode backfills without an edit here."""
+    whens = " ".join(f"WHEN {_literal(m.name)} THEN {_literal(m.rooms)}" for m in SUBMISSION_MODES.values())
+    return f"CASE {submission_mode} {whens} ELSE {_literal(UNKNOWN_ROOMS)} END"
+
+
+def _text_modes() -> str:
+    """The submission modes that run as text, as a SQL list (`SubmissionMode.text`)."""
+    return ", ".join(_literal(m.name) for m in SUBMISSION_MODES.values() if m.text) or "NULL"

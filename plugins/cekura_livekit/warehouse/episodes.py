@@ -18,7 +18,7 @@ from typing import Any
 
 from cekura_livekit.stats import Episode, RegressionPolicy, episodes_from_flags
 from cekura_livekit.warehouse.dates import as_date
-from cekura_livekit.warehouse.dialects import Dialect, q
+from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
 from cekura_livekit.warehouse.tables import EPISODES, REGRESSIONS, RUNS
 
@@ -44,7 +44,7 @@ _EVIDENCE = (
 
 def _evidence(dialect: Dialect, cur: Any) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
     cur.execute(
-        f"SELECT {', '.join(q(c) for c in _EVIDENCE)} FROM {dialect.table(REGRESSIONS)} ORDER BY run_date"
+        f"SELECT {', '.join(dialect.quote(c) for c in _EVIDENCE)} FROM {dialect.table(REGRESSIONS)} ORDER BY run_date"
     )
     by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for values in cur.fetchall():
@@ -90,11 +90,16 @@ def quarantined_keys_in(dialect: Dialect, cur: Any) -> set[tuple[Any, ...]]:
     """Keys whose latest loaded batch marked the scenario quarantined (its suite's `quarantine` list): their
     episodes are kept and shown, but not alerted."""
     runs = dialect.table(RUNS)
+    # One GROUP BY pass (was a correlated MAX per row: quadratic on a large history). The latest batch of a
+    # scenario × suite is the newest result_id over all its modes; the key takes each quarantined run's mode.
     cur.execute(
-        f"SELECT DISTINCT r.agent_id, r.scenario_id, COALESCE(r.mode, ''), COALESCE(r.suite, '') FROM {runs} r "
-        f"WHERE r.quarantined = TRUE AND r.result_id = (SELECT MAX(o.result_id) FROM {runs} o "
-        "WHERE o.agent_id = r.agent_id AND o.scenario_id = r.scenario_id "
-        "AND COALESCE(o.suite, '') = COALESCE(r.suite, ''))"
+        f"SELECT r.agent_id, r.scenario_id, COALESCE(r.mode, ''), COALESCE(r.suite, '') FROM {runs} r "
+        f"JOIN (SELECT agent_id, scenario_id, COALESCE(suite, '') AS suite, MAX(result_id) AS latest "
+        f"FROM {runs} WHERE agent_id IS NOT NULL AND scenario_id IS NOT NULL "
+        "GROUP BY agent_id, scenario_id, COALESCE(suite, '')) o "
+        "ON o.agent_id = r.agent_id AND o.scenario_id = r.scenario_id AND o.suite = COALESCE(r.suite, '') "
+        "AND o.latest = r.result_id "
+        "WHERE r.quarantined = TRUE GROUP BY r.agent_id, r.scenario_id, COALESCE(r.mode, ''), COALESCE(r.suite, '')"
     )
     return {(int(a), int(s), m, u) for a, s, m, u in cur.fetchall()}
 
@@ -102,11 +107,17 @@ def quarantined_keys_in(dialect: Dialect, cur: Any) -> set[tuple[Any, ...]]:
 def latest_links_in(dialect: Dialect, cur: Any) -> dict[tuple[Any, ...], str]:
     """The dashboard URL of the latest loaded result of every key (where the drop can be looked at)."""
     runs = dialect.table(RUNS)
+    grain = "agent_id, scenario_id, COALESCE(mode, '') AS mode, COALESCE(suite, '') AS suite"
+    key = "agent_id, scenario_id, COALESCE(mode, ''), COALESCE(suite, '')"
+    # One GROUP BY pass (was a correlated MAX per row: quadratic on a large history): each key's newest
+    # result, then that result's URL (one per result; MAX only makes the pick deterministic).
     cur.execute(
-        f"SELECT DISTINCT r.agent_id, r.scenario_id, COALESCE(r.mode, ''), COALESCE(r.suite, ''), r.dashboard_url "
-        f"FROM {runs} r WHERE r.dashboard_url IS NOT NULL AND r.result_id = (SELECT MAX(o.result_id) FROM {runs} o "
-        "WHERE o.agent_id = r.agent_id AND o.scenario_id = r.scenario_id "
-        "AND COALESCE(o.suite, '') = COALESCE(r.suite, '') AND COALESCE(o.mode, '') = COALESCE(r.mode, ''))"
+        f"SELECT r.agent_id, r.scenario_id, o.mode, o.suite, MAX(r.dashboard_url) FROM {runs} r "
+        f"JOIN (SELECT {grain}, MAX(result_id) AS latest FROM {runs} "
+        f"WHERE agent_id IS NOT NULL AND scenario_id IS NOT NULL GROUP BY {key}) o "
+        "ON o.agent_id = r.agent_id AND o.scenario_id = r.scenario_id AND o.mode = COALESCE(r.mode, '') "
+        "AND o.suite = COALESCE(r.suite, '') AND o.latest = r.result_id "
+        "WHERE r.dashboard_url IS NOT NULL GROUP BY r.agent_id, r.scenario_id, o.mode, o.suite"
     )
     return {(int(a), int(s), m, u): url for a, s, m, u, url in cur.fetchall()}
 

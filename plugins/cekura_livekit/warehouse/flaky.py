@@ -10,7 +10,11 @@ Rules: only evaluated runs (passed / failed_evaluation) count; batches lost to i
 the batch's runs were infra errors, timeouts or cancellations) are left out entirely; a scenario needs
 `min_runs` evaluated runs to be scored (else status `insufficient`); `flaky` when score >= `threshold`, else
 `stable`; a scenario with an open regression episode that would score flaky is `regressed` instead (its
-flips come from the drop, not from noise). `first_seen` / `last_seen`: the first and latest window end at which it was scored flaky (kept
+flips come from the drop, not from noise).
+
+One definition: "flaky" means a row of `cekura_flaky_scenarios` with status `flaky` (`FLAKY`), and every
+reader — the `v_flaky_scenarios` view, `read.select_flaky`, the report — asks `flaky_scenarios_sql`. A new
+flakiness statistic replaces `score_scenarios` (and its columns); the readers do not change. `first_seen` / `last_seen`: the first and latest window end at which it was scored flaky (kept
 across rebuilds). `mixed_batches` (batches with both outcomes) is kept next to it for people.
 """
 
@@ -23,11 +27,13 @@ from typing import Any
 import pandas as pd
 
 from cekura_livekit.warehouse.dates import as_date
-from cekura_livekit.warehouse.dialects import Dialect, q
+from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
 from cekura_livekit.warehouse.tables import EPISODES, FLAKY_SCENARIOS, RUNS, UNKNOWN_ID
 
 _KEY = ["agent_id", "scenario_id", "mode", "suite"]
+#: The status of a scenario scored flaky (the others: stable, insufficient, regressed).
+FLAKY = "flaky"
 _RUN_COLS = [*_KEY, "agent_name", "scenario_name", "result_id", "outcome", "started_at", "run_id"]
 
 
@@ -73,7 +79,7 @@ def score_scenarios(runs: pd.DataFrame, policy: FlakyPolicy) -> list[dict[str, A
         status = (
             "insufficient"
             if n < policy.min_runs or score is None
-            else ("flaky" if score >= policy.threshold else "stable")
+            else (FLAKY if score >= policy.threshold else "stable")
         )
         rows.append(
             {
@@ -97,14 +103,22 @@ def score_scenarios(runs: pd.DataFrame, policy: FlakyPolicy) -> list[dict[str, A
     return rows
 
 
+def flaky_scenarios_sql(dialect: Dialect, where: str = "1 = 1") -> str:
+    """The flaky scenarios: rows of `cekura_flaky_scenarios` scored flaky (and matching `where`), every
+    column. The one definition the view and the reads share."""
+    return f"SELECT * FROM {dialect.table(FLAKY_SCENARIOS)} WHERE status = '{FLAKY}' AND ({where})"
+
+
 def _previous(dialect: Dialect, cur: Any) -> dict[tuple[Any, ...], tuple[Any, Any]]:
     cur.execute(
-        f"SELECT {', '.join(q(c) for c in _KEY)}, first_seen, last_seen FROM {dialect.table(FLAKY_SCENARIOS)}"
+        f"SELECT {', '.join(dialect.quote(c) for c in _KEY)}, first_seen, last_seen "
+        f"FROM {dialect.table(FLAKY_SCENARIOS)}"
     )
     return {tuple(r[:4]): (r[4], r[5]) for r in cur.fetchall()}
 
 
 def _open_episodes(dialect: Dialect, cur: Any) -> set[tuple[Any, ...]]:
+    q = dialect.quote
     cur.execute(
         f"SELECT {', '.join(q(c) for c in _KEY)} FROM {dialect.table(EPISODES)} WHERE {q('state')} = 'open'"
     )
@@ -130,9 +144,9 @@ def refresh_flaky_in(
     for row in rows:
         key = tuple(row[k] for k in _KEY)
         first, last = previous.get(key, (None, None))
-        if row["status"] == "flaky" and key in regressed:
+        if row["status"] == FLAKY and key in regressed:
             row["status"] = "regressed"
-        if row["status"] == "flaky":
+        if row["status"] == FLAKY:
             first, last = first or end, end
         first, last = (None if d is None else _date(d) for d in (first, last))
         row.update(window_start=start, window_end=end, first_seen=first, last_seen=last, updated_at=stamp)

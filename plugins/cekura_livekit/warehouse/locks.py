@@ -5,9 +5,10 @@ PostgreSQL runs loads concurrently (READ COMMITTED), so two things need a lock:
   and one fails on its unique index);
 - the trend recompute: rows are rebuilt with INSERT … SELECT from the runs table, and a transaction that
   recomputes while another one's runs are not yet committed writes counts without them (undercount).
-`pg_advisory_xact_lock` on a key derived from the schema waits for the other transaction to commit; the
-next statement then sees its rows. The lock ends with the transaction, so nothing can leak it.
-SQLite needs nothing: `BEGIN IMMEDIATE` already lets one writer in at a time.
+The adapter's `serialise` takes a transaction-scoped lock on a key derived from the schema (PostgreSQL:
+`pg_advisory_xact_lock`), which waits for the other transaction to commit; the next statement then sees its
+rows. The lock ends with the transaction, so nothing can leak it. Engines that admit one writer at a time
+(SQLite's `BEGIN IMMEDIATE`) need nothing, and their adapter says so.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from cekura_livekit.warehouse.dialects import Dialect
+from cekura_livekit.warehouse.engines.base import Dialect
 
 DDL = "ddl"
 TRENDS = "trends"
@@ -31,5 +32,4 @@ def lock_key(schema: str, purpose: str) -> int:
 
 def serialise(dialect: Dialect, cur: Any, purpose: str) -> None:
     """Wait until no other transaction holds the lock for `purpose` on this schema; hold it until commit."""
-    if dialect.name == "postgres":
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(dialect.schema, purpose),))
+    dialect.serialise(cur, lock_key(dialect.schema, purpose))

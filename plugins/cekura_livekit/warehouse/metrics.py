@@ -1,8 +1,8 @@
 """Metric trends beyond pass/fail: the daily metric table and numeric-metric regressions.
 
 The daily table is aggregated by the database: one hash aggregate for names, counts and binary pass counts
-(`metric_counts_sql`), and the exact percentiles of the valued rows only (`value_stats`: PostgreSQL's
-percentile_cont; SQLite, which has none, sorts and this module interpolates in one streaming pass). Percentiles
+(`metric_counts_sql`), and the exact percentiles of the valued rows only (`value_stats`: each engine adapter's
+`value_stats`, e.g. PostgreSQL's percentile_cont, or a sort and one streaming pass where the engine has none). Percentiles
 are EXACT: linear interpolation over every value of the day, no sketches. The regression test below reads the
 values of its two windows into pandas (a rank test needs them all; the windows are days, not the history).
 
@@ -18,17 +18,16 @@ metric tests (`stats.MetricPolicy`). Call duration is tabulated but not tested (
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, timedelta
-from itertools import groupby
 from typing import Any
 
 import pandas as pd
 
 from cekura_livekit.stats import MetricPolicy, bh_adjust, shift_test, wilson_interval
 from cekura_livekit.warehouse.dates import as_date
-from cekura_livekit.warehouse.dialects import Dialect
+from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
+from cekura_livekit.warehouse.measures import evaluated_sql
 from cekura_livekit.warehouse.scan import runs_since, tune_for_aggregation
 from cekura_livekit.warehouse.tables import (
     CALL_DURATION_METRIC_ID,
@@ -39,6 +38,7 @@ from cekura_livekit.warehouse.tables import (
     UNKNOWN_ID,
 )
 
+_EVALUATED = evaluated_sql("r.outcome")
 _GROUP = ["run_date", "agent_id", "scenario_id", "mode", "suite", "metric_id"]
 _VALUE_COLS = [
     "run_date",
@@ -64,7 +64,7 @@ def _values_sql(dialect: Dialect) -> str:
         f"r.run_date, COALESCE(r.agent_id, {UNKNOWN_ID}), COALESCE(r.scenario_id, {UNKNOWN_ID}), "
         "COALESCE(r.mode, ''), COALESCE(r.suite, ''), r.agent_name, r.scenario_name"
     )
-    evaluated = "r.outcome IN ('passed', 'failed_evaluation')"
+    evaluated = _EVALUATED
     value = "CASE WHEN m.metric_kind = 'rating' THEN m.rating ELSE m.value_num END"
     return f"""
 SELECT {grain}, m.metric_id, m.metric_name, m.metric_kind, m.unit, {value}, m.passed
@@ -96,7 +96,6 @@ def _grain(alias: str) -> str:
     )
 
 
-_EVALUATED = "r.outcome IN ('passed', 'failed_evaluation')"
 _KEY = ", ".join(_GROUP)
 
 
@@ -122,40 +121,12 @@ WHERE {_EVALUATED} AND r.duration_s IS NOT NULL AND {runs_from}
 _PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95))
 
 
-def value_stats_sql(dialect: Dialect, runs_from: str) -> str:
-    """PostgreSQL: per metric group with values, count, mean and exact p50 / p90 / p95 (percentile_cont,
-    whose sort the three calls share); params: since ×2."""
-    pcts = ", ".join(f"percentile_cont({p}) WITHIN GROUP (ORDER BY value)" for _, p in _PERCENTILES)
-    return f"SELECT {_KEY}, COUNT(*), AVG(value), {pcts} FROM ({_numeric_values_sql(dialect, runs_from)}) v GROUP BY {_KEY}"
-
-
-def percentile(ordered: list[float], p: float) -> float:
-    """Linear interpolation between the closest ranks of sorted values: position h = (n - 1) * p, the
-    definition of PostgreSQL's percentile_cont and pandas' default quantile."""
-    h = (len(ordered) - 1) * p
-    lo = math.floor(h)
-    hi = math.ceil(h)
-    return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
-
-
 def value_stats(dialect: Dialect, cur: Any, since: str, runs_from: str) -> list[tuple[Any, ...]]:
-    """Rows of (group key…, count, mean, p50, p90, p95) for every metric group with values.
-
-    PostgreSQL computes them itself. SQLite has no percentile function: it sorts the values by group and
-    value, and one streaming pass here takes each group's count, mean and percentiles (a window-function
-    ranking in SQLite measured 3× slower than this).
-    """
-    if dialect.name == "postgres":
-        cur.execute(value_stats_sql(dialect, runs_from), (since, since))
-        return list(cur.fetchall())
-    values = _numeric_values_sql(dialect, runs_from)
-    cur.execute(f"SELECT * FROM ({values}) v ORDER BY {_KEY}, value", (since, since))
-    out = []
-    for key, group in groupby(cur, key=lambda row: row[:6]):
-        ordered = [float(row[6]) for row in group]
-        pcts = [percentile(ordered, p) for _, p in _PERCENTILES]
-        out.append((*key, len(ordered), math.fsum(ordered) / len(ordered), *pcts))
-    return out
+    """Rows of (group key…, count, mean, p50, p90, p95) for every metric group with values: the adapter
+    computes them exactly (linear interpolation: `measures.percentile`)."""
+    return dialect.value_stats(
+        cur, _numeric_values_sql(dialect, runs_from), _GROUP, (since, since), [p for _, p in _PERCENTILES]
+    )
 
 
 def metric_counts_sql(dialect: Dialect, runs_from: str) -> str:

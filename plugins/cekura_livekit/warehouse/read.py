@@ -21,8 +21,15 @@ from typing import Any
 
 import pandas as pd
 
+from cekura_livekit.warehouse.connection import Warehouse, open_warehouse
 from cekura_livekit.warehouse.dates import as_date
-from cekura_livekit.warehouse.dialects import Warehouse, open_warehouse
+from cekura_livekit.warehouse.flaky import FLAKY, flaky_scenarios_sql
+from cekura_livekit.warehouse.measures import (
+    evaluated_sql,
+    infra_error_rate_sql,
+    not_evaluated_rate_sql,
+    success_rate_sql,
+)
 from cekura_livekit.warehouse.tables import (
     BATCH_DIFFS,
     DEFAULT_SCHEMA,
@@ -43,7 +50,7 @@ class WarehouseTableMissingError(LookupError):
 
     def __init__(self, wh: Warehouse, tables: Sequence[Table]) -> None:
         names = ", ".join(wh.dialect.table(t) for t in tables)
-        where = "table prefix" if wh.dialect.name == "sqlite" else "schema"
+        where = wh.dialect.namespace_kind
         super().__init__(
             f"warehouse {names} does not exist in connection {wh.conn_id!r} ({where} {wh.dialect.schema!r}). "
             "Run a load into it first (CekuraResultsToWarehouseOperator, or a regression DAG's load_results) "
@@ -84,8 +91,7 @@ def _missing(wh: Warehouse, tables: Sequence[Table]) -> list[Table]:
         return [t for t in tables if not wh.dialect.table_exists(cur, t)]
     finally:
         cur.close()
-        if wh.dialect.name == "postgres":
-            wh.conn.rollback()  # end the catalog read's transaction; nothing was written
+        wh.dialect.end_read(wh.conn)  # end the catalog read's transaction; nothing was written
 
 
 def _query(
@@ -161,7 +167,7 @@ def select_flaky_scores(wh: Warehouse) -> pd.DataFrame:
     """`cekura_flaky_scenarios`: every scored scenario, flaky first, highest score first."""
     sql = (
         f"SELECT * FROM {wh.dialect.table(FLAKY_SCENARIOS)} "
-        "ORDER BY status = 'flaky' DESC, score DESC, agent_id, scenario_id, mode, suite"
+        f"ORDER BY status = '{FLAKY}' DESC, score DESC, agent_id, scenario_id, mode, suite"
     )
     return _read(wh, [FLAKY_SCENARIOS], sql, [], FLAKY_SCENARIOS.types)
 
@@ -183,7 +189,7 @@ def select_latency_values(wh: Warehouse, since: date | str | None = None) -> pd.
 SELECT r.run_date, r.agent_id, r.agent_name, COALESCE(r.mode, '') AS mode, m.value_num AS value
 FROM {metrics} m JOIN {runs} r ON r.run_id = m.run_id
 WHERE m.metric_kind = 'numeric' AND m.unit = 'ms' AND m.value_num IS NOT NULL
-  AND r.outcome IN ('passed', 'failed_evaluation') AND {where}"""
+  AND {evaluated_sql("r.outcome")} AND {where}"""
     return _read(wh, [RUNS, RUN_METRICS], sql, params, _LATENCY_TYPES)
 
 
@@ -210,40 +216,19 @@ ORDER BY r.created_at DESC, d.result_id DESC, d.scenario_id"""
     return _read(wh, [BATCH_DIFFS, RESULTS], sql, params, types)
 
 
-_FLAKY_TYPES = {
-    "result_id": "int",
-    "agent_id": "int",
-    "agent_name": "text",
-    "scenario_id": "int",
-    "scenario_name": "text",
-    "run_date": "date",
-    "runs": "int",
-    "passed": "int",
-    "failed_evaluation": "int",
-    "flip_rate": "float",
-}
-
-
 def select_flaky(wh: Warehouse, since: date | str | None = None, agent_id: int | None = None) -> pd.DataFrame:
-    """Flaky scenarios: repeats of one scenario in one batch with mixed outcomes (passed AND failed_evaluation).
+    """Flaky scenarios: `cekura_flaky_scenarios` rows scored flaky (`flaky.flaky_scenarios_sql`, the one
+    definition the view `v_flaky_scenarios` shares), last flaky on/after `since`, highest score first.
 
-    Infra errors, timeouts and cancellations do not make a scenario flaky (they are not evaluations).
-    `flip_rate` = min(passed, failed) / (passed + failed): 0.5 is a coin toss.
+    Flaky = the flip rate between consecutive evaluated outcomes over the window (see `flaky.py`), not
+    "mixed outcomes in one batch": that count is the row's `mixed_batches`, kept for people.
     """
-    where, params = _filters(wh, since, agent_id)
-    passed = "SUM(CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END)"
-    failed = "SUM(CASE WHEN outcome = 'failed_evaluation' THEN 1 ELSE 0 END)"
-    sql = f"""
-SELECT result_id, agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name,
-       MIN(run_date) AS run_date, COUNT(*) AS runs, {passed} AS passed, {failed} AS failed_evaluation,
-       CAST(CASE WHEN {passed} < {failed} THEN {passed} ELSE {failed} END AS DOUBLE PRECISION)
-           / ({passed} + {failed}) AS flip_rate
-FROM {wh.dialect.table(RUNS)}
-WHERE scenario_id IS NOT NULL AND {where}
-GROUP BY result_id, agent_id, scenario_id
-HAVING {passed} > 0 AND {failed} > 0
-ORDER BY flip_rate DESC, run_date DESC, result_id, scenario_id"""
-    return _read(wh, [RUNS], sql, params, _FLAKY_TYPES)
+    where, params = _filters(wh, since, agent_id, date_col="last_seen")
+    sql = (
+        f"SELECT * FROM ({flaky_scenarios_sql(wh.dialect, where)}) f "
+        "ORDER BY score DESC, agent_id, scenario_id, mode, suite"
+    )
+    return _read(wh, [FLAKY_SCENARIOS], sql, params, FLAKY_SCENARIOS.types)
 
 
 _SUMMARY_TYPES = {
@@ -258,6 +243,7 @@ _SUMMARY_TYPES = {
     "cancelled": "int",
     "success_rate": "float",
     "infra_error_rate": "float",
+    "not_evaluated_rate": "float",
     "scenario_id": "int",
     "scenario_name": "text",
     "mode": "text",
@@ -270,14 +256,16 @@ _SUMMARY_TYPES = {
 def select_runs_summary(
     wh: Warehouse, since: date | str | None = None, agent_id: int | None = None
 ) -> pd.DataFrame:
-    """Per day × agent: counts by outcome, success rate and infra-error rate (infra errors / all runs)."""
+    """Per day × agent: counts by outcome, success rate, `infra_error_rate` (infra errors / all runs) and
+    `not_evaluated_rate` (infra errors + timeouts + cancellations / all runs): `measures` defines each."""
     where, params = _filters(wh, since, agent_id)
     sql = f"""
 SELECT run_date, agent_id, MAX(agent_name) AS agent_name, SUM(runs) AS runs, SUM(passed) AS passed,
        SUM(failed_evaluation) AS failed_evaluation, SUM(infra_errors) AS infra_errors, SUM(timeouts) AS timeouts,
        SUM(cancelled) AS cancelled,
-       CASE WHEN SUM(evaluated) > 0 THEN CAST(SUM(passed) AS DOUBLE PRECISION) / SUM(evaluated) END AS success_rate,
-       CASE WHEN SUM(runs) > 0 THEN CAST(SUM(infra_errors) AS DOUBLE PRECISION) / SUM(runs) END AS infra_error_rate
+       {success_rate_sql("SUM(passed)", "SUM(evaluated)")} AS success_rate,
+       {infra_error_rate_sql("SUM(infra_errors)", "SUM(runs)")} AS infra_error_rate,
+       {not_evaluated_rate_sql("SUM(infra_errors)", "SUM(timeouts)", "SUM(cancelled)", "SUM(runs)")} AS not_evaluated_rate
 FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
 WHERE {where}
 GROUP BY run_date, agent_id
@@ -314,7 +302,7 @@ def select_worst_scenarios(
     sql = f"""
 SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name, mode,
        SUM(runs) AS runs, SUM(evaluated) AS evaluated, SUM(passed) AS passed, SUM(infra_errors) AS infra_errors,
-       CAST(SUM(passed) AS DOUBLE PRECISION) / SUM(evaluated) AS success_rate
+       {success_rate_sql("SUM(passed)", "SUM(evaluated)")} AS success_rate
 FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
 WHERE {where}
 GROUP BY agent_id, scenario_id, mode

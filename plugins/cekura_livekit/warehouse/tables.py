@@ -1,4 +1,4 @@
-"""The warehouse tables: one declaration per table, turned into DDL per dialect by `dialects.py`.
+"""The warehouse tables: one declaration per table, turned into DDL per engine by its adapter (`engines/`).
 
 Logical column types keep PostgreSQL and SQLite in step: int, float, text, bool, timestamp (UTC), date.
 Counts are stored next to rates so any window can be re-aggregated later. Primary keys are the natural keys,
@@ -314,7 +314,32 @@ COLUMN_COMMENTS: dict[str, str] = {
     "score": "Flakiness: flip rate between consecutive evaluated outcomes (0 stable .. 1 alternating).",
     "p50": "Exact median (linear interpolation over every value of the day).",
     "p95": "Exact 95th percentile (linear interpolation over every value of the day).",
+    "passed": "COUNT of passed runs (outcome 'passed') in the row's group; a boolean only in run_metrics.",
+    "infra_error_rate": "infra_error / runs: the infrastructure's own failures.",
+    "not_evaluated_rate": "(infra_error + timeout + cancelled) / runs: every run without a verdict.",
 }
+
+#: Comments that differ by table for a column name analysts meet with two meanings (`mode`, `passed`).
+TABLE_COLUMN_COMMENTS: dict[tuple[str, str], str] = {
+    ("results", "mode"): (
+        "SUBMISSION mode of the batch (managed / bring_your_own_rooms / chat: models.SUBMISSION_MODES), "
+        "not the run grain; cekura_runs.mode is the grain (voice/chat x managed/byo)."
+    ),
+    ("run_metrics", "passed"): "BOOLEAN: this binary metric passed for this run (NULL for other kinds).",
+    ("metric_daily", "passed"): "COUNT of runs whose binary metric passed that day (NULL for other kinds).",
+    ("batch_diffs", "passed"): "COUNT of this scenario's runs that passed in this batch.",
+}
+
+
+def column_comments(table: Table) -> dict[str, str]:
+    """The comment of each of `table`'s columns that has one: its table-specific one, else the shared one."""
+    out = {}
+    for column in table.column_names:
+        text = TABLE_COLUMN_COMMENTS.get((table.name, column), COLUMN_COMMENTS.get(column))
+        if text:
+            out[column] = text
+    return out
+
 
 #: Facts a load writes (and the load task's Asset outlets).
 FACT_TABLES: tuple[Table, ...] = (RESULTS, RUNS, RUN_METRICS)

@@ -10,6 +10,8 @@ Rules (documented once, used everywhere):
   evaluation failures and are counted apart. `evaluated` = passed + failed_evaluation; a day with
   evaluated = 0 has NULL rate and interval.
 - wilson_low / wilson_high: Wilson 95% score interval of passed / evaluated (computed in SQL).
+- Every rate and bound above is built by `measures` (one SQL statement per definition, shared with the
+  views and the reads).
 - rate_7d / rate_28d: sum(passed) / sum(evaluated) over the 7 / 28 calendar days ending on run_date.
 - Runs without an agent or scenario are grouped under id -1 (key columns cannot be NULL).
 - Regressions: per agent × scenario, the current window (`current_days` ending on the window end) against
@@ -30,12 +32,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cekura_livekit.stats import Z95, RegressionPolicy, bh_adjust, drop_test
+from cekura_livekit.stats import RegressionPolicy, bh_adjust, drop_test
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.ddl import ensure_tables
-from cekura_livekit.warehouse.dialects import Dialect, open_warehouse, q
+from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.episodes import refresh_episodes_in
 from cekura_livekit.warehouse.locks import TRENDS, serialise
+from cekura_livekit.warehouse.measures import evaluated_sql, success_rate_sql, wilson_sql
 from cekura_livekit.warehouse.scan import runs_since, tune_for_aggregation
 from cekura_livekit.warehouse.tables import (
     DEFAULT_SCHEMA,
@@ -50,29 +54,6 @@ DEFAULT_TRAILING_DAYS = 28
 _LONGEST_WINDOW = 28
 
 
-def _ratio(num: str, den: str) -> str:
-    return f"CASE WHEN {den} > 0 THEN CAST({num} AS DOUBLE PRECISION) / {den} END"
-
-
-def wilson_sql(bound: str, passed: str, n: str) -> str:
-    """Wilson score bound as a SQL expression (both engines: sqrt, CASE, DOUBLE PRECISION casts).
-
-    The vectorised SQL form of `cekura_livekit.stats.wilson_interval` (the reference); a parity test runs
-    both on a grid of (passed, n). NULL when n = 0.
-    """
-    if bound not in {"low", "high"}:
-        raise ValueError(f"bound={bound!r} must be 'low' or 'high'")
-    z = repr(Z95)
-    z2 = repr(Z95 * Z95)
-    p = f"(CAST({passed} AS DOUBLE PRECISION) / {n})"
-    sign = "-" if bound == "low" else "+"
-    expr = (
-        f"(({p} + {z2} / (2.0 * {n})) {sign} {z} * sqrt({p} * (1 - {p}) / {n} + {z2} / (4.0 * {n} * {n})))"
-        f" / (1 + {z2} / {n})"
-    )
-    return f"CASE WHEN {n} > 0 THEN {expr} END"
-
-
 def recompute_daily_sql(dialect: Dialect, runs_from: str | None = None) -> str:
     """INSERT … SELECT … rebuilding daily rows from `since` on (params: now, since, lookback, since, since);
     `runs_from` is the runs' `run_date >= <param>` predicate (default plain; see `scan.runs_since`).
@@ -83,6 +64,7 @@ def recompute_daily_sql(dialect: Dialect, runs_from: str | None = None) -> str:
     """
     runs = dialect.table(RUNS)
     d = dialect.date_param()
+    q = dialect.quote
 
     def count(outcome: str) -> str:
         return f"SUM(CASE WHEN outcome = '{outcome}' THEN 1 ELSE 0 END)"
@@ -100,11 +82,11 @@ def recompute_daily_sql(dialect: Dialect, runs_from: str | None = None) -> str:
     return f"""
 INSERT INTO {target} ({", ".join(q(c) for c in cols)})
 SELECT run_date, agent_id, scenario_id, mode, suite, agent_name, scenario_name, {counts},
-       {_ratio("passed", "evaluated")},
+       {success_rate_sql("passed", "evaluated")},
        {wilson_sql("low", "passed", "evaluated")},
        {wilson_sql("high", "passed", "evaluated")},
-       passed_7d, evaluated_7d, {_ratio("passed_7d", "evaluated_7d")},
-       passed_28d, evaluated_28d, {_ratio("passed_28d", "evaluated_28d")},
+       passed_7d, evaluated_7d, {success_rate_sql("passed_7d", "evaluated_7d")},
+       passed_28d, evaluated_28d, {success_rate_sql("passed_28d", "evaluated_28d")},
        {dialect.param}
 FROM (
     SELECT g.*,
@@ -124,7 +106,7 @@ FROM (
                {count("infra_error")} AS infra_errors,
                {count("timeout")} AS timeouts,
                {count("cancelled")} AS cancelled,
-               SUM(CASE WHEN outcome IN ('passed', 'failed_evaluation') THEN 1 ELSE 0 END) AS evaluated,
+               SUM(CASE WHEN {evaluated_sql("outcome")} THEN 1 ELSE 0 END) AS evaluated,
                {dialect.day_number("run_date")} AS day_no
         FROM {runs}
         WHERE {runs_from or f"run_date >= {d}"}

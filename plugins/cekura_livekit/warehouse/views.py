@@ -10,8 +10,11 @@ averages of rates. Created (or replaced) by `ddl.ensure_tables` under the DDL lo
 | `v_success_rate_28d` | success rate per agent × scenario × mode × suite over the last 28 days (summed counts, Wilson-free) |
 | `v_regressions_this_week` | regression episodes seen in the last 7 days (open or resolved) |
 | `v_flaky_scenarios` | scenarios scored flaky over the flakiness window, worst first |
-| `v_call_duration_p95` | p95 call duration per agent × mode × day (nearest-rank, seconds, evaluated runs) |
-| `v_infra_error_rate_daily` | infrastructure errors / all runs per day × agent × mode |
+| `v_call_duration_p95` | p95 call duration per agent × mode × day (seconds, evaluated runs; linear interpolation) |
+| `v_infra_error_rate_daily` | per day × agent × mode: `infra_error_rate` and `not_evaluated_rate` |
+
+Every rate and percentile is built by `measures` (the one SQL statement of each definition): the view's p95
+is the same linear interpolation as `cekura_metric_daily.p95`, its success rate the daily table's.
 """
 
 from __future__ import annotations
@@ -19,15 +22,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cekura_livekit.warehouse.dialects import Dialect, q
+from cekura_livekit.warehouse.engines.base import Dialect
+from cekura_livekit.warehouse.flaky import flaky_scenarios_sql
+from cekura_livekit.warehouse.measures import (
+    evaluated_sql,
+    infra_error_rate_sql,
+    not_evaluated_rate_sql,
+    ranked_percentile_sql,
+    success_rate_sql,
+)
 from cekura_livekit.warehouse.tables import (
     ALL_TABLES,
-    COLUMN_COMMENTS,
     EPISODES,
-    FLAKY_SCENARIOS,
     RUNS,
     SUCCESS_RATE_DAILY,
     Table,
+    column_comments,
 )
 
 
@@ -36,9 +46,7 @@ def _name(view: str) -> Table:
 
 
 def _days_before(dialect: Dialect, expr: str, days: int) -> str:
-    if dialect.name == "postgres":
-        return f"({expr} - {int(days)})"
-    return f"date({expr}, '-{int(days)} days')"
+    return dialect.days_before(expr, days)
 
 
 def _latest(dialect: Dialect) -> str:
@@ -50,7 +58,7 @@ def _success_rate_28d(d: Dialect) -> str:
 SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name, mode, suite,
        MIN(run_date) AS first_day, MAX(run_date) AS last_day, SUM(runs) AS runs, SUM(passed) AS passed,
        SUM(evaluated) AS evaluated, SUM(infra_errors) AS infra_errors,
-       CASE WHEN SUM(evaluated) > 0 THEN CAST(SUM(passed) AS DOUBLE PRECISION) / SUM(evaluated) END AS success_rate
+       {success_rate_sql("SUM(passed)", "SUM(evaluated)")} AS success_rate
 FROM {d.table(SUCCESS_RATE_DAILY)}
 WHERE run_date > {_days_before(d, _latest(d), 28)}
 GROUP BY agent_id, scenario_id, mode, suite"""
@@ -63,19 +71,19 @@ WHERE last_seen > {_days_before(d, _latest(d), 7)} OR state = 'open'"""
 
 
 def _flaky(d: Dialect) -> str:
-    return f"SELECT * FROM {d.table(FLAKY_SCENARIOS)} WHERE status = 'flaky'"
+    return flaky_scenarios_sql(d)
 
 
 def _call_duration_p95(d: Dialect) -> str:
     return f"""
 SELECT agent_id, MAX(agent_name) AS agent_name, mode, run_date, MAX(n) AS calls,
-       MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN duration_s END) AS p95_duration_s
+       {ranked_percentile_sql(95, "duration_s", "rn", "n")} AS p95_duration_s
 FROM (
     SELECT agent_id, agent_name, COALESCE(mode, '') AS mode, run_date, duration_s,
            ROW_NUMBER() OVER (PARTITION BY agent_id, COALESCE(mode, ''), run_date ORDER BY duration_s) AS rn,
            COUNT(*) OVER (PARTITION BY agent_id, COALESCE(mode, ''), run_date) AS n
     FROM {d.table(RUNS)}
-    WHERE duration_s IS NOT NULL AND outcome IN ('passed', 'failed_evaluation')
+    WHERE duration_s IS NOT NULL AND {evaluated_sql("outcome")}
 ) ranked
 GROUP BY agent_id, mode, run_date"""
 
@@ -83,8 +91,9 @@ GROUP BY agent_id, mode, run_date"""
 def _infra_error_rate(d: Dialect) -> str:
     return f"""
 SELECT run_date, agent_id, MAX(agent_name) AS agent_name, mode, SUM(runs) AS runs,
-       SUM(infra_errors) AS infra_errors, SUM(timeouts) AS timeouts,
-       CASE WHEN SUM(runs) > 0 THEN CAST(SUM(infra_errors) AS DOUBLE PRECISION) / SUM(runs) END AS infra_error_rate
+       SUM(infra_errors) AS infra_errors, SUM(timeouts) AS timeouts, SUM(cancelled) AS cancelled,
+       {infra_error_rate_sql("SUM(infra_errors)", "SUM(runs)")} AS infra_error_rate,
+       {not_evaluated_rate_sql("SUM(infra_errors)", "SUM(timeouts)", "SUM(cancelled)", "SUM(runs)")} AS not_evaluated_rate
 FROM {d.table(SUCCESS_RATE_DAILY)}
 GROUP BY run_date, agent_id, mode"""
 
@@ -104,13 +113,7 @@ def view_table(view: str) -> Table:
 
 
 def missing_views(dialect: Dialect, cur: Any) -> list[str]:
-    if dialect.name == "postgres":
-        cur.execute(
-            "SELECT table_name FROM information_schema.views WHERE table_schema = %s", (dialect.schema,)
-        )
-    else:
-        cur.execute("SELECT name FROM sqlite_master WHERE type = 'view'")
-    present = {row[0] for row in cur.fetchall()}
+    present = dialect.existing_views(cur)
     return [v for v in VIEWS if dialect.raw_table_name(_name(v)) not in present]
 
 
@@ -127,18 +130,7 @@ def create_views(dialect: Dialect, cur: Any) -> None:
 
 
 def comment_tables(dialect: Dialect, cur: Any) -> None:
-    """PostgreSQL table and column comments (SQLite has none): what a BI tool shows next to each name."""
-    if dialect.name != "postgres":
-        return
+    """Table and column comments where the engine keeps them: what a BI tool shows next to each name."""
     for table in ALL_TABLES:
-        if table.comment:
-            cur.execute(f"COMMENT ON TABLE {dialect.table(table)} IS {_literal(table.comment)}")
-        for column in table.column_names:
-            text = COLUMN_COMMENTS.get(column)
-            if text:
-                cur.execute(f"COMMENT ON COLUMN {dialect.table(table)}.{q(column)} IS {_literal(text)}")
-
-
-def _literal(text: str) -> str:
-    """Our own comment text as a SQL literal (COMMENT takes no bind parameters)."""
-    return "'" + text.replace("'", "''") + "'"
+        for statement in dialect.comment_statements(table, column_comments(table)):
+            cur.execute(statement)

@@ -24,8 +24,8 @@ import pandas as pd
 from cekura_livekit.results.frames import Extract
 from cekura_livekit.stats import RegressionPolicy
 from cekura_livekit.warehouse.batch_diff import CHANGES, describe, diff_batch_in
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables
-from cekura_livekit.warehouse.dialects import open_warehouse
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, RESULTS, RUN_METRICS, RUNS, Table
 from cekura_livekit.warehouse.trends import (
     DEFAULT_TRAILING_DAYS,
