@@ -44,11 +44,12 @@ SCHEMA = warehouse_schema()
 def cekura_report() -> None:
     @task(multiple_outputs=False)
     def render_report(params: dict | None = None) -> dict:
-        from cekura_livekit.tasks.report import render_report, requested_destination
+        from cekura_livekit.tasks.report import render_requested_report
 
         params = params or {}
-        destination = requested_destination(params.get("destination"))  # before any read: fail fast
-        return render_report(WAREHOUSE, SCHEMA, destination, days=int(params.get("days") or 60))
+        return render_requested_report(
+            WAREHOUSE, SCHEMA, params.get("destination"), days=int(params.get("days") or 60)
+        )
 
     render_report()
 

@@ -134,20 +134,25 @@ def render_weekly_report(
     return {**written, "index": index[0], "reports": index[1]}
 
 
-def requested_destination(requested: str | None) -> str | None:
-    """A run's `destination` param confined to the report roots (None: the configured default).
+def render_requested_report(
+    conn_id: str, schema: str = DEFAULT_SCHEMA, requested: str | None = None, *, days: int = 60
+) -> dict[str, Any]:
+    """The `cekura_report` task: a run's `destination` param confined to the report roots (empty: the
+    configured default), checked before anything is read, then `render_report`.
 
-    Raises `AirflowFailException` (no retry: the same param fails the same way) naming the param, the value
-    and the fix.
+    A refused destination (outside the roots, a scheme not allowed, a file the report did not write) raises
+    `AirflowFailException`: the same param fails the same way, so retrying would only delay the message,
+    which names the param, the value and the fix.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
     from cekura_livekit.config import report_roots
     from cekura_livekit.report.destination import ReportDestinationError, confine
+    from cekura_livekit.report.output import ForeignFileError
 
-    if requested is None or (isinstance(requested, str) and not requested.strip()):
-        return None
     try:
-        return confine(requested, report_roots())
-    except ReportDestinationError as exc:
+        blank = requested is None or (isinstance(requested, str) and not requested.strip())
+        destination = None if blank else confine(requested, report_roots())  # type: ignore[arg-type]
+        return render_report(conn_id, schema, destination, days=days)
+    except (ReportDestinationError, ForeignFileError) as exc:
         raise AirflowFailException(str(exc)) from exc
