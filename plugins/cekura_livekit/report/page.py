@@ -99,6 +99,11 @@ def _date_range(start: pd.Timestamp, end: pd.Timestamp) -> str:
     return f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
 
 
+def _link(url: object) -> str | None:
+    """A dashboard link only for an http(s) URL string (missing values arrive as None, NaN or NA)."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
 def with_mode(name: str, mode: str) -> str:
     """A series' label: the name, and its mode when it has one (chat and voice are shown apart)."""
     return f"{name} · {mode}" if mode else name
@@ -295,7 +300,7 @@ def _episode_row(r: Any) -> dict[str, Any]:
         "current_n": _n(r.current_n),
         "drop": f"−{r.peak_drop * 100:.1f} pts" if math.isfinite(r.peak_drop) else "–",
         "q_value": _p_value(r.q_value),
-        "dashboard_url": r.dashboard_url,
+        "dashboard_url": _link(r.dashboard_url),
     }
 
 
@@ -341,7 +346,7 @@ def flaky_context(flaky: pd.DataFrame, limit: int) -> dict[str, Any]:
                 "first_seen": _when(r.first_seen),
                 "score": f"{r.score:.2f}" if math.isfinite(r.score) else "–",
                 "status": r.status or "",
-                "dashboard_url": r.dashboard_url,
+                "dashboard_url": _link(r.dashboard_url),
             }
         )
     return {"rows": rows, "total": len(flaky)}
@@ -371,7 +376,7 @@ def worst_context(daily: pd.DataFrame, min_runs: int, limit: int) -> dict[str, A
             "agent_name": r.agent_name,
             "scenario_name": r.scenario_name,
             "mode": r.mode or "–",
-            "dashboard_url": r.dashboard_url,
+            "dashboard_url": _link(r.dashboard_url),
             "evaluated": int(r.evaluated),
             "passed": int(r.passed),
             "rate": r.rate,
