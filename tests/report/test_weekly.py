@@ -64,13 +64,24 @@ def test_weekly_reports_are_dated_indexed_and_readable(warehouse: WarehouseTarge
     wow = section_html(page, "week")
     modes = re.findall(r'<td class="name">[^<]*</td><td>([^<]+)</td>', wow)
     assert sorted(modes) == ["chat/byo", "voice/managed"]  # chat and voice apart, per agent
+    assert re.search(r'<td class="num">[−+]\d+\.\d to [−+]\d+\.\d</td>', wow)  # the change's 95% interval
     latency = section_html(page, "latency")
-    assert len(Dom(latency).find("figure")) == 2
+    figures = Dom(latency).find("figure")
+    # One panel per metric × agent × mode: latency (ms) and call duration (s) are never pooled.
+    assert sorted(
+        (f["attrs"]["data-metric-id"], f["attrs"]["data-latency"].split(" · ")[-1]) for f in figures
+    ) == [
+        ("0", "chat/byo"),
+        ("0", "voice/managed"),
+        ("7", "chat/byo"),
+        ("7", "voice/managed"),
+    ]
     assert "p95" in latency
-    assert latency.count('<svg class="chart chart-latency"') == 2  # markup, not escaped text
-    # The seeded 40 % drift of scenario 2 is listed once (its newest detection), the steady scenario 1 not.
-    drift = re.findall(r"<td class=\"name\">(scenario-\d) \[", latency)
-    assert drift == ["scenario-2"]
+    assert latency.count('<svg class="chart chart-latency"') == 4  # markup, not escaped text
+    # The seeded 40 % drift of scenario 2 is listed once (its newest detection), the steady scenario 1 not,
+    # and the row links to the scenario's latest result page.
+    drift = re.findall(r'<td class="name"><a href="[^"]+">(scenario-\d)</a></td><td>([^<]+)</td>', latency)
+    assert [name for name, _ in drift] == ["scenario-2"]
     diffs = section_html(page, "batch-diff")
     assert re.search(rf'<a href="{URL}\d+">', diffs)
     flaky = section_html(page, "flaky")
@@ -89,7 +100,7 @@ def test_weekly_report_in_headless_chromium(sqlite_warehouse: WarehouseTarget, t
     result = run_chromium(browser, tmp_path / "profile", "--dump-dom", Path(out["destination"]).as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
-    assert re.findall(r'<svg[^>]*data-chart="([^"]+)"', dom).count("latency") == 2
+    assert re.findall(r'<svg[^>]*data-chart="([^"]+)"', dom).count("latency") == 4  # 2 metrics × 2 modes
     for section in ("week", "latency", "batch-diff", "regressions", "flaky"):
         assert f'id="{section}"' in dom
     assert re.search(rf'<a href="{URL}\d+">', dom)
