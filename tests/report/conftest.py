@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from cekura_livekit.report import build_report_html
-from tests.support.html_dom import Dom
 from tests.report import samples
 from tests.report.samples import GENERATED
+from tests.support.html_dom import Dom
 
 
 @pytest.fixture(scope="module")

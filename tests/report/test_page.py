@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from cekura_livekit.report import build_report_html, wilson_interval
+from tests.report import samples
+from tests.report.samples import AGENTS, DAYS, GENERATED, SCENARIOS, START
 from tests.support.html_dom import Dom
 from tests.support.html_dom import card as _card
 from tests.support.html_dom import section_html as _section_html
 from tests.support.html_dom import table_rows as _rows
-from tests.report import samples
-from tests.report.samples import AGENTS, DAYS, GENERATED, SCENARIOS, START
 from tests.support.report_samples import REGRESSING, SECTION_IDS, make_daily
 
 

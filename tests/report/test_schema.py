@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import pytest
 
 from cekura_livekit.report import build_report_html
+from tests.report import samples
 from tests.support.html_dom import Dom
 from tests.support.html_dom import card as _card
 from tests.support.html_dom import section_html as _section_html
-from tests.support.html_dom import table_rows as _rows
-from tests.report import samples
 from tests.support.report_samples import AGENTS, GENERATED, make_daily
 
 # --------------------------------------------------------------------------------- input handling
@@ -85,7 +84,8 @@ def test_real_agent_ids_a_true_agent_count_and_mode_as_its_own_label() -> None:
     assert "Billing assistant · chat/managed" in {e["text"] for e in dom.find("span", **{"class": "name"})}
     assert _card(dom, "agents")["attrs"]["data-value"] == str(len(AGENTS))  # 3 agents, not 4 agent × mode
     html = build_report_html(daily, None, None, generated_at=GENERATED)
-    assert "10101" not in html and "10100" not in html
+    assert "10101" not in html
+    assert "10100" not in html
     assert "3 agents" in html
 
 
