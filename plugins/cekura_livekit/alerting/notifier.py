@@ -64,6 +64,8 @@ class CekuraRegressionNotifier(BaseNotifier):
             log.error("Could not send the regression alert to Slack: %s", exc)
 
     def _to_email(self) -> None:
+        if not self.email_to:
+            return
         try:
             from airflow.providers.smtp.hooks.smtp import SmtpHook
 
