@@ -29,7 +29,7 @@ def test_each_open_episode_is_claimed_once_and_its_last_day_remembered(warehouse
         again = claim_episodes(wh, [_episode("2024-05-02", last_seen=date(2024, 5, 6))])
         assert again == []
         assert claim_episodes(wh, [_episode("2024-04-01", state="resolved")]) == []
-        names, rows = wh.query(
+        _, rows = wh.query(
             f"SELECT scenario_id, last_seen FROM {wh.dialect.table(ALERTS)} ORDER BY scenario_id"
         )
     assert [(r[0], str(r[1])[:10]) for r in rows] == [(2, "2024-05-06"), (3, "2024-05-01")]
