@@ -104,3 +104,42 @@ def test_weekly_report_in_headless_chromium(sqlite_warehouse: WarehouseTarget, t
     for section in ("week", "latency", "batch-diff", "regressions", "flaky"):
         assert f'id="{section}"' in dom
     assert re.search(rf'<a href="{URL}\d+">', dom)
+
+
+def test_week_over_week_marks_only_changes_its_interval_shows() -> None:
+    """Issue 25.8: one failure in a week of 35 runs gets no marker; a 20-point drop on the same volume does."""
+    import pandas as pd
+
+    from cekura_livekit.report.weekly import week_over_week
+
+    def week(agent: int, mode: str, first_day: int, passed: int, failed: int) -> list[dict]:
+        return [
+            {
+                "run_date": pd.Timestamp(2024, 6, first_day + d),
+                "agent_id": agent,
+                "agent_name": f"agent-{agent}",
+                "mode": mode,
+                "runs": 5,
+                "passed": passed,
+                "evaluated": passed + failed,
+                "infra_errors": 0,
+            }
+            for d in range(7)
+        ]
+
+    rows = [
+        *week(1, "voice/managed", 3, 5, 0),
+        *week(1, "voice/managed", 10, 4, 1),  # 100% → 80%: shown
+        *week(2, "chat/byo", 3, 4, 1),
+        *week(2, "chat/byo", 10, 4, 1),  # unchanged
+        *week(3, "voice/managed", 3, 5, 0),
+        *week(3, "voice/managed", 10, 5, 0),
+    ]
+    rows[-1]["passed"], rows[-1]["evaluated"] = 4, 5  # one failure in a week: noise
+    found = {r["agent_id"]: r for r in week_over_week(pd.DataFrame(rows), date(2024, 6, 16))}
+    assert found[1]["direction"] == "down"
+    assert found[1]["change"] == "−20.0 pts"
+    assert found[2]["direction"] == "flat"
+    assert found[3]["direction"] == "flat"
+    assert found[3]["change"] == "−2.9 pts"
+    assert found[3]["interval"].startswith("−")
