@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -244,7 +245,7 @@ def _latest_names(daily: pd.DataFrame, keys: list[str], column: str) -> dict[obj
     return latest.to_dict()
 
 
-def percentile(values: pd.Series | np.ndarray, share: float) -> float:
+def percentile(values: pd.Series | np.ndarray | Sequence[float], share: float) -> float:
     """Exact percentile by linear interpolation over every value: numpy's default, the same definition as
     PostgreSQL's ``percentile_cont`` that fills `cekura_metric_daily` (one definition of p95 everywhere)."""
     array = np.asarray(values, dtype="float64")
