@@ -1,6 +1,11 @@
 """The data team's report: a self-contained HTML page (charts inline, opens offline) rebuilt whenever the
 trends DAG finishes a pass (it produces the regressions asset last, once per load), written to CEKURA_REPORT_DESTINATION (a local path by default, or an
 object-storage URL such as s3://bucket/reports/cekura.html through Airflow's ObjectStoragePath).
+
+A run's `destination` param may only name a place inside the report roots the deployment configured
+(CEKURA_REPORT_ROOTS, default the folder of CEKURA_REPORT_DESTINATION): anything else (`../..`, another scheme,
+an absolute path or a symlink leading out) fails the run at once, and no file the report did not write is
+ever overwritten.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 
 from cekura_livekit.assets import regressions_asset
-from cekura_livekit.pipelines import warehouse_conn_id, warehouse_schema
+from cekura_livekit.config import warehouse_conn_id, warehouse_schema
 
 WAREHOUSE = warehouse_conn_id()
 SCHEMA = warehouse_schema()
@@ -31,7 +36,7 @@ SCHEMA = warehouse_schema()
         "destination": Param(
             None,
             type=["null", "string"],
-            description="Path or object-storage URL; empty = the configured default",
+            description="File inside the configured report roots (CEKURA_REPORT_ROOTS); empty = the configured default",
         ),
     },
     doc_md=__doc__,
@@ -39,10 +44,12 @@ SCHEMA = warehouse_schema()
 def cekura_report() -> None:
     @task(multiple_outputs=False)
     def render_report(params: dict | None = None) -> dict:
-        from cekura_livekit.pipelines import render_report
+        from cekura_livekit.tasks.report import render_requested_report
 
         params = params or {}
-        return render_report(WAREHOUSE, SCHEMA, params.get("destination"), days=int(params.get("days") or 60))
+        return render_requested_report(
+            WAREHOUSE, SCHEMA, params.get("destination"), days=int(params.get("days") or 60)
+        )
 
     render_report()
 

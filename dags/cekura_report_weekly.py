@@ -6,12 +6,11 @@ asset-triggered report).
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from cekura_livekit.pipelines import warehouse_conn_id, warehouse_schema
+from cekura_livekit.config import warehouse_conn_id, warehouse_schema
 
 WAREHOUSE = warehouse_conn_id()
 SCHEMA = warehouse_schema()
@@ -30,9 +29,9 @@ SCHEMA = warehouse_schema()
 def cekura_report_weekly() -> None:
     @task(multiple_outputs=False)
     def render_weekly_report() -> dict:
-        from cekura_livekit.pipelines import render_weekly_report
+        from cekura_livekit.tasks.report import render_weekly_report
 
-        return render_weekly_report(WAREHOUSE, SCHEMA, os.environ.get("CEKURA_WEEKLY_REPORT_DIR") or None)
+        return render_weekly_report(WAREHOUSE, SCHEMA)  # folder: config.weekly_report_dir()
 
     render_weekly_report()
 

@@ -11,14 +11,13 @@ CEKURA_SLACK_WEBHOOK_CONN_ID, CEKURA_ALERT_EMAIL.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
 
 from cekura_livekit.assets import daily_asset, regressions_asset, runs_asset
-from cekura_livekit.pipelines import warehouse_conn_id, warehouse_schema
+from cekura_livekit.config import alert_email, alert_slack_conn_id, warehouse_conn_id, warehouse_schema
 
 WAREHOUSE = warehouse_conn_id()
 SCHEMA = warehouse_schema()
@@ -37,20 +36,20 @@ SCHEMA = warehouse_schema()
 def cekura_trends() -> None:
     @task(outlets=[daily_asset(WAREHOUSE, SCHEMA)], multiple_outputs=False)
     def refresh_trends(triggering_asset_events: Any = None) -> dict:
-        from cekura_livekit.pipelines import refresh_trends, touched_days
+        from cekura_livekit.tasks.trends import refresh_trends, touched_days
 
         touched, trailing = touched_days(triggering_asset_events)
         return refresh_trends(WAREHOUSE, SCHEMA, trailing if trailing is not None else 28, touched=touched)
 
     @task(outlets=[regressions_asset(WAREHOUSE, SCHEMA)], multiple_outputs=False)
     def detect_and_alert(refreshed: Any, **context: object) -> dict:
-        from cekura_livekit.pipelines import detect_and_alert
+        from cekura_livekit.tasks.alerting import detect_and_alert
 
         return detect_and_alert(
             WAREHOUSE,
             SCHEMA,
-            slack_webhook_conn_id=os.environ.get("CEKURA_SLACK_WEBHOOK_CONN_ID"),
-            email_to=os.environ.get("CEKURA_ALERT_EMAIL"),
+            slack_webhook_conn_id=alert_slack_conn_id(),
+            email_to=alert_email(),
             context=context,
             regression_days=refreshed.get("regression_days"),
         )

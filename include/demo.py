@@ -98,7 +98,7 @@ def _summary() -> dict[str, Any]:
             "WHERE status IN ('flaky', 'regressed') ORDER BY status = 'flaky' DESC, score DESC LIMIT 5"
         ).fetchall()
         latency = db.execute(
-            "SELECT r.agent_name, r.run_date, m.value_num FROM cekura_run_metrics m "
+            "SELECT r.agent_name || ' · ' || m.metric_name, r.run_date, m.value_num FROM cekura_run_metrics m "
             "JOIN cekura_runs r ON r.run_id = m.run_id WHERE m.metric_kind = 'numeric' AND m.unit = 'ms' "
             "AND m.value_num IS NOT NULL AND r.outcome IN ('passed', 'failed_evaluation')"
         ).fetchall()
@@ -120,17 +120,11 @@ def _summary() -> dict[str, Any]:
     }
 
 
-def _percentile(values: list[float], share: float) -> float:
-    """Exact percentile, linear interpolation (the warehouse's definition)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * share
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def _latency_trend(rows: list[tuple[str, str, float]]) -> dict[str, tuple[float, float, float, float]]:
-    """Per agent: (p50, p95) of latency before the last 3 days, and (p50, p95) over the last 3 days."""
+    """Per agent × metric (two metrics are never pooled): (p50, p95) before the last 3 days and over the last
+    3 days, by the report's percentile (linear interpolation, as `cekura_metric_daily`)."""
+    from cekura_livekit.report.stats import percentile
+
     if not rows:
         return {}
     last_day = date.fromisoformat(max(str(r[1])[:10] for r in rows))
@@ -141,10 +135,10 @@ def _latency_trend(rows: list[tuple[str, str, float]]) -> dict[str, tuple[float,
         recent = [float(v) for a, d, v in rows if a == agent and str(d)[:10] >= cut]
         if before and recent:
             trend[agent] = (
-                _percentile(before, 0.5),
-                _percentile(before, 0.95),
-                _percentile(recent, 0.5),
-                _percentile(recent, 0.95),
+                percentile(before, 0.5),
+                percentile(before, 0.95),
+                percentile(recent, 0.5),
+                percentile(recent, 0.95),
             )
     return trend
 
@@ -153,9 +147,9 @@ def _print_analytics(summary: dict[str, Any]) -> None:
     print("  top flaky scenarios (28-day flip rate; regressed = flips from an open regression):")
     for agent, scenario, mode, score, runs, status in summary["flaky"]:
         print(f"    {score:5.2f} {status:<9} {agent} / {scenario} [{mode}] ({runs} evaluated runs)")
-    print("  latency per agent (p50 / p95 ms, exact; before the last 3 days → last 3 days):")
+    print("  latency per agent and metric (p50 / p95 ms, exact; before the last 3 days → last 3 days):")
     for agent, (b50, b95, r50, r95) in summary["latency"].items():
-        print(f"    {agent:<28} p50 {b50:5.0f} → {r50:5.0f}   p95 {b95:5.0f} → {r95:5.0f}")
+        print(f"    {agent:<38} p50 {b50:5.0f} → {r50:5.0f}   p95 {b95:5.0f} → {r95:5.0f}")
     regs = summary["metric_regressions"]
     print(f"  metric regressions       : {len(regs)} (Mann–Whitney U, BH q < 0.05)")
     for day, agent, scenario, metric, base, current, unit, q_value in regs[:3]:

@@ -12,14 +12,14 @@ from typing import Any, ClassVar
 
 import pytest
 
-from cekura_livekit.alerts import (
+from cekura_livekit.alerting import (
     Alert,
     CekuraRegressionNotifier,
     alert_message,
-    claim_new_alerts,
     email_html,
     slack_message,
 )
+from cekura_livekit.tasks.alerting import claim_new_alerts
 from tests.support.html_dom import Dom
 from tests.support.smtp_server import smtp_server
 from tests.support.warehouse import WarehouseTarget
@@ -65,7 +65,9 @@ def test_one_alert_per_episode(warehouse: WarehouseTarget) -> None:
     assert claim([regression("2026-10-01", state="resolved")]) == []
 
 
-def test_message_names_scenario_drop_confidence_and_link(warehouse: WarehouseTarget) -> None:
+def test_message_states_the_evidence_honestly(warehouse: WarehouseTarget) -> None:
+    """Issue 25.6: the q-value as a q-value (never "% confidence": 1 − q is not a confidence), the effect
+    size with its 95% interval, and the evaluated runs behind it."""
     alerts = claim_new_alerts(
         warehouse.conn_id,
         [regression("2026-11-17")],
@@ -75,8 +77,11 @@ def test_message_names_scenario_drop_confidence_and_link(warehouse: WarehouseTar
     text = alert_message(alerts)
     assert "Cancel subscription (scenario 2004) [voice/managed · suite nightly]: since 2026-11-17" in text
     assert "90% (n=100) → 70% (n=20)" in text
-    assert "−20 pts" in text
-    assert "98.9% confidence" in text
+    # Newcombe: Wilson 90/100 = [82.6, 94.5] %, 14/20 = [48.1, 85.4] %, so −20 −22.3 … −20 +17.1 points.
+    assert "−20 pts (95% CI −42 to −3 pts)" in text
+    assert "q=0.011 (BH-adjusted)" in text
+    assert "confidence" not in text
+    assert "120 evaluated runs" in text
     assert "https://dashboard.cekura.ai/11/results" in text
     assert alert_message([]) == "No new Cekura regressions."
 
@@ -209,3 +214,39 @@ def test_email_body_without_a_web_link_links_nothing() -> None:
     body = email_html([hostile_alert('javascript:alert(1)" onclick="x')])
     assert "<a " not in body
     assert 'onclick="' not in body
+
+
+def test_the_alert_step_links_the_stored_url_and_calls_no_api(
+    warehouse: WarehouseTarget, cekura_sandbox: Any, cekura_sandbox_connections: dict[str, str]
+) -> None:
+    """Issue 18.3 / 18.2: the link is the episode's stored `dashboard_url` (built once at load time); the
+    alert step asks Cekura nothing (it used to fetch the agent's project and query the runs per pair)."""
+    from datetime import timedelta
+
+    from cekura_livekit.results.frames import extract
+    from cekura_livekit.tasks.alerting import detect_and_alert
+    from cekura_livekit.tasks.trends import refresh_trends
+    from cekura_livekit.warehouse.writer import load_extract
+    from tests.support.warehouse import make_result, make_run
+
+    end, runs, run_id = date(2024, 6, 30), [], 1
+    for back in range(24, -1, -1):
+        day = (end - timedelta(days=back)).isoformat()
+        passed, failed = (1, 5) if back < 4 else (6, 0)
+        for outcome in ["passed"] * passed + ["failed_evaluation"] * failed:
+            runs.append(make_run(run_id, day=day, outcome=outcome))
+            run_id += 1
+    stored = "https://dashboard.cekura.ai/42/results/1"
+    frames = extract(make_result(1, runs), mode="managed", suite="nightly", dashboard_url=stored)
+    summary = load_extract(warehouse.conn_id, frames, warehouse.schema)
+    refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, touched=summary.run_dates)
+    before = len(cekura_sandbox.requests)
+    outcome = detect_and_alert(
+        warehouse.conn_id,
+        warehouse.schema,
+        cekura_conn_id="cekura_default",
+        regression_days=refreshed["regression_days"],
+    )
+    assert outcome["new_alerts"] == 1
+    assert stored in outcome["message"]
+    assert cekura_sandbox.requests[before:] == []

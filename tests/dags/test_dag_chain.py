@@ -104,9 +104,11 @@ def test_chain_on_sqlite_end_to_end(
         assert outcomes <= {"passed", "failed_evaluation", "infra_error", "timeout", "cancelled"}
 
     html = chain_env.read_text()
-    assert html.count('data-chart="success-rate"') == 2  # one chart per agent
+    assert html.count('data-chart="success-rate"') == 2  # one chart per agent × mode
     assert 'data-chart="heatmap"' in html
     assert "Cancel subscription" in html
+    assert "written by cekura-livekit: report" in html  # the marker that lets the next run overwrite it
+    assert 'href="https://' in html  # rows link to their dashboard pages (stored at load time)
 
     browser = chromium_or_skip()
     dom = run_chromium(browser, chain_env.parent / "profile", "--dump-dom", chain_env.as_uri())
@@ -159,7 +161,7 @@ def test_regression_dag_on_postgres(
         after = conn.execute(f'SELECT COUNT(*) FROM "{pg_warehouse.schema}".cekura_runs').fetchone()
         assert after == before
         # The load wrote facts only; the trends step (the trends DAG's first task) derives the daily rows.
-        from cekura_livekit.pipelines import refresh_trends
+        from cekura_livekit.tasks.trends import refresh_trends
 
         refresh_trends(pg_warehouse.conn_id, pg_warehouse.schema, touched=again["run_dates"])
         daily = conn.execute(

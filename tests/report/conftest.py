@@ -1,4 +1,4 @@
-"""Shared fixtures of the report tests: the sample frames, their rendered page and its parsed DOM."""
+"""Shared fixtures of the report tests: the warehouse-shaped sample frames, their page and its parsed DOM."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import pandas as pd
 import pytest
 
 from cekura_livekit.report import build_report_html
+from tests.report import samples
+from tests.report.samples import GENERATED
 from tests.support.html_dom import Dom
-from tests.support.report_samples import GENERATED, make_daily, make_flaky, make_regressions
 
 
 @pytest.fixture(scope="module")
 def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    return make_daily(), make_regressions(), make_flaky()
+    return samples.daily(), samples.episodes(), samples.flaky()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cekura_livekit.report import write_report
+from cekura_livekit.report.output import MARKER
 
 # ------------------------------------------------------------------------------------------ output
 
@@ -20,9 +21,9 @@ def test_write_report_local_paths(tmp_path: Path, html: str) -> None:
     where_dir = write_report(html, str(tmp_path / "nested"))
     assert where_dir == str((tmp_path / "nested" / "cekura-report.html").resolve())
     assert Path(where_dir).read_text(encoding="utf-8") == html
-    # Overwrite is atomic and leaves no temporary files behind.
+    # Overwrite is atomic and leaves no temporary files behind; a page without the marker gets it.
     write_report("<p>v2</p>", target)
-    assert target.read_text() == "<p>v2</p>"
+    assert target.read_text() == f"{MARKER}\n<p>v2</p>"
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]
 
 

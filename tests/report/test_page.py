@@ -9,22 +9,20 @@ import pandas as pd
 import pytest
 
 from cekura_livekit.report import build_report_html, wilson_interval
+from tests.report import samples
+from tests.report.samples import AGENTS, DAYS, GENERATED, SCENARIOS, START
 from tests.support.html_dom import Dom
 from tests.support.html_dom import card as _card
 from tests.support.html_dom import section_html as _section_html
 from tests.support.html_dom import table_rows as _rows
-from tests.support.report_samples import (
-    AGENTS,
-    DAYS,
-    GENERATED,
-    REGRESSING,
-    SCENARIOS,
-    SECTION_IDS,
-    START,
-    make_daily,
-    make_flaky,
-    make_regressions,
-)
+from tests.support.report_samples import REGRESSING, SECTION_IDS, make_daily
+
+
+def _tagged_rows(section: str) -> list[str]:
+    """Every body row of every table in `section`, with its ``<tr …>`` tag (rows carry data-* attributes)."""
+    bodies = re.findall(r"<tbody>(.*?)</tbody>", section, re.S)
+    return [row for body in bodies for row in re.findall(r"<tr[^>]*>.*?</tr>", body, re.S)]
+
 
 # ------------------------------------------------------------------------------------- structure
 
@@ -35,15 +33,17 @@ def test_every_section_and_chart_is_present(dom: Dom, html: str) -> None:
     assert len(dom.find("svg", data_chart="success-rate")) == len(AGENTS)
     assert len(dom.find("svg", data_chart="heatmap")) == 1
     assert len(dom.find("svg", data_chart="infra-rate")) == 1
-    assert len(dom.find("table", **{"class": "regressions"})) == 1
-    assert len(dom.find("table", **{"class": "flaky"})) == 1
+    assert len(dom.find("table", **{"class": "regressions open"})) == 1
+    assert len(dom.find("table", **{"class": "regressions ended"})) == 1
+    assert len(dom.find("table", **{"class": "flaky scored"})) == 1
     assert len(dom.find("table", **{"class": "worst"})) == 1
     assert 'class="no-data"' not in html
     assert html.startswith("<!DOCTYPE html>")
 
 
 def test_report_is_self_contained(html: str) -> None:
-    lowered = html.lower()
+    """Nothing is fetched: the only URLs are the dashboard links a reader may follow (anchors)."""
+    lowered = re.sub(r'<a href="https://dashboard\.cekura\.ai/[^"]*">', "<a>", html.lower())
     for forbidden in ("<script", "<link", "src=", "http://", "https://", "@import", "<img", "@font-face"):
         assert forbidden not in lowered, forbidden
     # The only url() references are in-document clip paths.
@@ -84,15 +84,19 @@ def test_summary_numbers(dom: Dom, frames: tuple[pd.DataFrame, pd.DataFrame, pd.
     n_scen = sum(len(s) for s in SCENARIOS.values())
     assert f"{len(AGENTS)} · {n_scen}" in agents["text"]
 
-    infra = _card(dom, "infra-rate")
-    lost = int(daily["infra_errors"].sum()) + int(daily["timeouts"].sum())
-    assert float(infra["attrs"]["data-value"]) == pytest.approx(lost / int(daily["runs"].sum()), abs=1e-6)
+    infra = _card(dom, "infra-rate")  # infra_error_rate = infra_errors / runs, named as such
+    runs = int(daily["runs"].sum())
+    assert "infra_error_rate" in infra["text"]
+    assert float(infra["attrs"]["data-value"]) == pytest.approx(
+        int(daily["infra_errors"].sum()) / runs, abs=1e-6
+    )
+    not_evaluated = int(daily[["infra_errors", "timeouts", "cancelled"]].to_numpy().sum()) / runs
+    assert f"not_evaluated_rate {not_evaluated * 100:.1f}%" in infra["text"]
 
-    reg = _card(dom, "regressions")
-    assert int(reg["attrs"]["data-value"]) == len(regressions)
+    reg = _card(dom, "regressions")  # regressions in effect: the open episodes only
+    assert int(reg["attrs"]["data-value"]) == int((regressions["state"] == "open").sum()) == 1
     assert "1 critical" in reg["text"]
-    assert "1 major" in reg["text"]
-    assert "1 minor" in reg["text"]
+    assert "minor" not in reg["text"]  # the ended episode is not in effect
 
 
 def test_header_shows_title_and_generated_time(dom: Dom) -> None:
@@ -156,8 +160,8 @@ def test_one_point_per_agent_day_with_evaluated_runs(dom: Dom, frames: tuple[pd.
 
 def test_regression_markers_on_agent_chart(dom: Dom) -> None:
     markers = [e for e in dom.elements if e["attrs"].get("class") == "regression-marker"]
-    # 3 regressions on 3 distinct (agent, day) pairs.
-    assert len(markers) == 3
+    # 2 episodes: each marked on the day it started, on its agent × mode panel.
+    assert len(markers) == 2
     assert any("Dispute a charge (critical)" in m["text"] for m in markers)
 
 
@@ -184,7 +188,8 @@ def test_heatmap_cells_and_tooltips(dom: Dom, frames: tuple[pd.DataFrame, ...]) 
     assert len(matching) == 1
     assert "flagged" in matching[0]["attrs"]["class"]
     assert float(matching[0]["attrs"]["data-rate"]) == pytest.approx(passed / (passed + failed), abs=1e-4)
-    assert len([c for c in cells if "flagged" in c["attrs"]["class"]]) == 3
+    # Every day an episode was in effect (started_on .. last_seen): 6 days each.
+    assert len([c for c in cells if "flagged" in c["attrs"]["class"]]) == 12
 
 
 def test_heatmap_caps_rows_and_days() -> None:
@@ -203,12 +208,18 @@ def test_heatmap_caps_rows_and_days() -> None:
 
 
 def test_regressions_table(html: str) -> None:
-    rows = _rows(_section_html(html, "regressions"))
-    assert len(rows) == 3
-    first = rows[0]  # newest first
+    """The drops in effect first (open episodes), then the episodes that ended in the period."""
+    section = _section_html(html, "regressions")
+    rows = _tagged_rows(section)
+    assert len(rows) == 2
+    first = rows[0]
+    assert 'data-state="open"' in first
     assert '<span class="badge critical">critical</span>' in first
     assert "Dispute a charge" in first
+    assert f'<a href="{samples.URL}9001">Dispute a charge</a>' in first
     assert "Billing assistant" in first
+    assert "voice/managed" in first
+    assert "nightly" in first
     assert "95.1%" in first
     assert "n=180" in first
     assert "54.8%" in first
@@ -216,18 +227,32 @@ def test_regressions_table(html: str) -> None:
     assert "−40.3 pts" in first
     assert "&lt; 0.001" in first
     assert '<span class="badge minor">minor</span>' in rows[1]
+    assert "resolved" in rows[1]
     assert "0.041" in rows[1]
-    assert '<span class="badge major">major</span>' in rows[2]
+    assert "No regression in effect" not in section
+
+
+def test_no_regression_in_effect_only_without_an_open_episode(frames: tuple[pd.DataFrame, ...]) -> None:
+    """One meaning of regression: the page says "none in effect" only when no episode is open."""
+    daily, episodes, _ = frames
+    ended = episodes[episodes["state"] != "open"]
+    section = _section_html(build_report_html(daily, ended, None, generated_at=GENERATED), "regressions")
+    assert "No regression in effect" in section
+    assert "Ended in this period" in section
+    section = _section_html(build_report_html(daily, episodes, None, generated_at=GENERATED), "regressions")
+    assert "No regression" not in section
 
 
 def test_flaky_table(html: str) -> None:
-    rows = _rows(_section_html(html, "flaky"))
-    assert len(rows) == 2
+    rows = _tagged_rows(_section_html(html, "flaky"))
+    assert len(rows) == 3
     assert "Spanish speaker" in rows[0]
-    assert "9001" in rows[0]
-    assert "60% pass" in rows[0]
+    assert 'data-status="flaky"' in rows[0]
+    assert "0.45" in rows[0]
+    assert "55% pass" in rows[0]
+    assert f'<a href="{samples.URL}1002">Spanish speaker</a>' in rows[0]  # its dashboard page
     assert "Escalate to human" in rows[1]
-    assert "25% pass" in rows[1]
+    assert 'data-status="stable"' in rows[2]
 
 
 def test_worst_scenarios_table(html: str, frames: tuple[pd.DataFrame, ...]) -> None:
@@ -244,6 +269,7 @@ def test_worst_scenarios_table(html: str, frames: tuple[pd.DataFrame, ...]) -> N
     assert section.count('data-chart="interval"') == 10
     for row, exp in zip(rows, expected.itertuples(index=False), strict=True):
         assert exp.scenario_name in row
+        assert f'<a href="{samples.URL}{900 + int(exp.agent_id)}">' in row  # every worst row links
         assert f"<b>{exp.rate * 100:.1f}%</b>" in row
         low, high = wilson_interval(int(exp.passed), int(exp.n))
         assert f"{low * 100:.1f}% – {high * 100:.1f}%" in row
@@ -281,12 +307,12 @@ def test_user_strings_are_escaped() -> None:
     evil_agent = 'Agent "quoted" <img src=x onerror=alert(1)>'
     daily["scenario_name"] = daily["scenario_name"].where(daily["scenario_id"] != 11, evil_scenario)
     daily["agent_name"] = daily["agent_name"].where(daily["agent_id"] != 101, evil_agent)
-    regressions = make_regressions(days=3)
+    regressions = samples.episodes()
     regressions["scenario_name"] = evil_scenario
-    regressions["severity"] = ["<i>critical</i>", "major", "minor"]
-    flaky = make_flaky(days=3)
+    regressions["severity"] = ["<i>critical</i>", "minor"]
+    regressions["mode"] = ['"><svg onload=alert(1)>', "ok"]
+    flaky = samples.flaky()
     flaky["agent_name"] = evil_agent
-    flaky["result_id"] = ['"><svg onload=alert(1)>', "ok"]
     html = build_report_html(daily, regressions, flaky, title="<Report> & co", generated_at=GENERATED)
     lowered = html.lower()
     assert "<script" not in lowered
@@ -327,8 +353,8 @@ def test_empty_inputs_render_no_data_notes(empty: pd.DataFrame | None) -> None:
 
 def test_only_daily_present(frames: tuple[pd.DataFrame, ...]) -> None:
     html = build_report_html(frames[0], pd.DataFrame(), None, generated_at=GENERATED)
-    assert "No regressions detected" in _section_html(html, "regressions")
-    assert "No flaky scenarios" in _section_html(html, "flaky")
+    assert "No regression in effect" in _section_html(html, "regressions")
+    assert "No scenario has enough evaluated runs" in _section_html(html, "flaky")
     assert 'class="no-data"' not in _section_html(html, "success-rate")
     assert 'data-value="0"' in re.search(r'<div class="card" data-metric="regressions".*?</div>', html).group(
         0
@@ -364,12 +390,12 @@ def test_hostile_api_names_are_escaped_everywhere_they_show() -> None:
     daily = make_daily(days=30)
     daily["agent_name"] = daily["agent_id"].map(names)
     daily["scenario_name"] = daily["agent_id"].map({101: svg_attr, 102: amp, 103: script})
-    regressions = make_regressions()
+    regressions = samples.episodes()
     regressions["agent_name"] = regressions["agent_id"].map(names)
-    regressions["scenario_name"] = [amp, script, svg_attr]
-    flaky = make_flaky()
-    flaky["agent_name"] = [svg_attr, script]
-    flaky["scenario_name"] = [script, amp]
+    regressions["scenario_name"] = [amp, svg_attr]
+    flaky = samples.flaky()
+    flaky["agent_name"] = [svg_attr, script, amp]
+    flaky["scenario_name"] = [script, amp, svg_attr]
     html = build_report_html(daily, regressions, flaky, title=script, generated_at=GENERATED)
 
     lowered = html.lower()
@@ -388,7 +414,7 @@ def test_hostile_api_names_are_escaped_everywhere_they_show() -> None:
     cells = [e["text"] for e in dom.find("td", **{"class": "name"})]
     for name in HOSTILE:
         assert name in cells, name
-    # The first name cells are the newest regression's agent and scenario.
+    # The first name cells are the open episode's agent and scenario.
     assert cells[:2] == [names[101], amp]
     heatmap_titles = [e["text"] for e in dom.find("title")]
     assert any(t.startswith(f"{svg_attr} ({script})") for t in heatmap_titles)

@@ -14,9 +14,10 @@ import pytest
 
 from cekura_livekit.report import build_report_html, write_report
 from tests.conftest import ARTIFACTS
+from tests.report import samples
+from tests.report.samples import AGENTS
 from tests.support.chromium import chromium_or_skip as _chromium
 from tests.support.chromium import run_chromium as _run
-from tests.support.report_samples import AGENTS, make_daily, make_flaky, make_regressions
 
 pytestmark = pytest.mark.chromium
 
@@ -26,7 +27,10 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]
     browser = _chromium()
     work = tmp_path_factory.mktemp("chromium")
     html = build_report_html(
-        make_daily(), make_regressions(), make_flaky(), generated_at=datetime(2024, 3, 31, 7, 0, tzinfo=UTC)
+        samples.daily(),
+        samples.episodes(),
+        samples.flaky(),
+        generated_at=datetime(2024, 3, 31, 7, 0, tzinfo=UTC),
     )
     report = Path(write_report(html, work / "report.html"))
     return browser, report, work

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import pytest
 
 from cekura_livekit.report import build_report_html
+from tests.report import samples
 from tests.support.html_dom import Dom
 from tests.support.html_dom import card as _card
 from tests.support.html_dom import section_html as _section_html
-from tests.support.html_dom import table_rows as _rows
-from tests.support.report_samples import (
-    AGENTS,
-    DAYS,
-    GENERATED,
-    START,
-    as_warehouse_frames,
-    make_daily,
-    make_flaky,
-    make_regressions,
-)
+from tests.support.report_samples import AGENTS, GENERATED, make_daily
 
 # --------------------------------------------------------------------------------- input handling
 
@@ -31,7 +22,7 @@ def test_missing_required_column_is_a_clear_error() -> None:
         build_report_html(
             pd.DataFrame({"run_date": [date(2024, 1, 1)], "agent_id": [1], "passed": [1]}), None, None
         )
-    with pytest.raises(ValueError, match=r"'regressions' is missing required column\(s\) \['scenario_id'\]"):
+    with pytest.raises(ValueError, match=r"'episodes' is missing required column\(s\) \['scenario_id'\]"):
         build_report_html(None, pd.DataFrame({"agent_id": [1]}), None)
 
 
@@ -57,9 +48,9 @@ def test_bad_values_are_clear_errors() -> None:
     ids=["datetime64", "iso-strings", "tz-aware"],
 )
 def test_run_date_types_give_the_same_report(convert, html: str) -> None:
-    daily = make_daily()
+    daily = samples.daily()
     daily["run_date"] = convert(daily["run_date"])
-    assert build_report_html(daily, make_regressions(), make_flaky(), generated_at=GENERATED) == html
+    assert build_report_html(daily, samples.episodes(), samples.flaky(), generated_at=GENERATED) == html
 
 
 def test_minimal_daily_columns_render() -> None:
@@ -70,21 +61,32 @@ def test_minimal_daily_columns_render() -> None:
     assert runs == int(daily["passed"].sum() + daily["failed_evaluation"].sum())
 
 
-def test_warehouse_shaped_frames_render_the_same_numbers(html: str) -> None:
-    """The warehouse reader's spellings (rate_drop, failed_evaluation, run_date) and nullable dtypes plug in."""
-    daily, regressions, flaky = as_warehouse_frames()
-    out = build_report_html(daily, regressions, flaky, generated_at=GENERATED)
-    for section in ("summary", "success-rate", "heatmap", "infra", "worst"):
-        assert _section_html(out, section) == _section_html(html, section), section
-    reg_rows = _rows(_section_html(out, "regressions"))
-    assert "−40.3 pts" in reg_rows[0]
-    assert "&lt; 0.001" in reg_rows[0]
-    assert "–" in reg_rows[1].split('class="num drop"')[1]  # NA p-value shows as a dash, not "nan"
+def test_missing_warehouse_values_show_as_dashes_never_nan() -> None:
+    """Nullable warehouse dtypes (Int64 / Float64 with NA) render; a missing q-value is a dash."""
+    episodes = samples.episodes()
+    episodes["q_value"] = pd.array([pd.NA, 0.041], dtype="Float64")
+    episodes["peak_drop"] = pd.array([pd.NA, 0.084], dtype="Float64")  # falls back to baseline − current
+    out = build_report_html(samples.daily(), episodes, samples.flaky(), generated_at=GENERATED)
+    section = _section_html(out, "regressions")
+    first = section.split("<tbody>")[1].split("</tr>")[0]
+    assert "−40.3 pts" in first
+    assert first.split('class="num drop"')[1].split("</td>")[1].endswith("–")
     assert "nan" not in out.lower().replace("nanum", "")
-    flaky_rows = _rows(_section_html(out, "flaky"))
-    assert "Spanish speaker" in flaky_rows[0]
-    assert "60% pass" in flaky_rows[0]
-    assert f"{START + timedelta(days=DAYS - 1):%Y-%m-%d}" in flaky_rows[0]
+
+
+def test_real_agent_ids_a_true_agent_count_and_mode_as_its_own_label() -> None:
+    """Issue 25.8: one agent running chat and voice is one agent with two panels, keeping its real id."""
+    voice, chat = samples.daily("voice/managed"), samples.daily("chat/managed")
+    daily = pd.concat([voice, chat[chat["agent_id"] == 101]], ignore_index=True)
+    dom = Dom(build_report_html(daily, None, None, generated_at=GENERATED))
+    figures = dom.find("figure", data_agent_id="101")
+    assert sorted(f["attrs"]["data-mode"] for f in figures) == ["chat/managed", "voice/managed"]
+    assert "Billing assistant · chat/managed" in {e["text"] for e in dom.find("span", **{"class": "name"})}
+    assert _card(dom, "agents")["attrs"]["data-value"] == str(len(AGENTS))  # 3 agents, not 4 agent × mode
+    html = build_report_html(daily, None, None, generated_at=GENERATED)
+    assert "10101" not in html
+    assert "10100" not in html
+    assert "3 agents" in html
 
 
 def test_daily_rows_without_a_date_are_rejected() -> None:

@@ -64,13 +64,24 @@ def test_weekly_reports_are_dated_indexed_and_readable(warehouse: WarehouseTarge
     wow = section_html(page, "week")
     modes = re.findall(r'<td class="name">[^<]*</td><td>([^<]+)</td>', wow)
     assert sorted(modes) == ["chat/byo", "voice/managed"]  # chat and voice apart, per agent
+    assert re.search(r'<td class="num">[−+]\d+\.\d to [−+]\d+\.\d</td>', wow)  # the change's 95% interval
     latency = section_html(page, "latency")
-    assert len(Dom(latency).find("figure")) == 2
+    figures = Dom(latency).find("figure")
+    # One panel per metric × agent × mode: latency (ms) and call duration (s) are never pooled.
+    assert sorted(
+        (f["attrs"]["data-metric-id"], f["attrs"]["data-latency"].split(" · ")[-1]) for f in figures
+    ) == [
+        ("0", "chat/byo"),
+        ("0", "voice/managed"),
+        ("7", "chat/byo"),
+        ("7", "voice/managed"),
+    ]
     assert "p95" in latency
-    assert latency.count('<svg class="chart chart-latency"') == 2  # markup, not escaped text
-    # The seeded 40 % drift of scenario 2 is listed once (its newest detection), the steady scenario 1 not.
-    drift = re.findall(r"<td class=\"name\">(scenario-\d) \[", latency)
-    assert drift == ["scenario-2"]
+    assert latency.count('<svg class="chart chart-latency"') == 4  # markup, not escaped text
+    # The seeded 40 % drift of scenario 2 is listed once (its newest detection), the steady scenario 1 not,
+    # and the row links to the scenario's latest result page.
+    drift = re.findall(r'<td class="name"><a href="[^"]+">(scenario-\d)</a></td><td>([^<]+)</td>', latency)
+    assert [name for name, _ in drift] == ["scenario-2"]
     diffs = section_html(page, "batch-diff")
     assert re.search(rf'<a href="{URL}\d+">', diffs)
     flaky = section_html(page, "flaky")
@@ -89,7 +100,46 @@ def test_weekly_report_in_headless_chromium(sqlite_warehouse: WarehouseTarget, t
     result = run_chromium(browser, tmp_path / "profile", "--dump-dom", Path(out["destination"]).as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
-    assert re.findall(r'<svg[^>]*data-chart="([^"]+)"', dom).count("latency") == 2
+    assert re.findall(r'<svg[^>]*data-chart="([^"]+)"', dom).count("latency") == 4  # 2 metrics × 2 modes
     for section in ("week", "latency", "batch-diff", "regressions", "flaky"):
         assert f'id="{section}"' in dom
     assert re.search(rf'<a href="{URL}\d+">', dom)
+
+
+def test_week_over_week_marks_only_changes_its_interval_shows() -> None:
+    """Issue 25.8: one failure in a week of 35 runs gets no marker; a 20-point drop on the same volume does."""
+    import pandas as pd
+
+    from cekura_livekit.report.weekly import week_over_week
+
+    def week(agent: int, mode: str, first_day: int, passed: int, failed: int) -> list[dict]:
+        return [
+            {
+                "run_date": pd.Timestamp(2024, 6, first_day + d),
+                "agent_id": agent,
+                "agent_name": f"agent-{agent}",
+                "mode": mode,
+                "runs": 5,
+                "passed": passed,
+                "evaluated": passed + failed,
+                "infra_errors": 0,
+            }
+            for d in range(7)
+        ]
+
+    rows = [
+        *week(1, "voice/managed", 3, 5, 0),
+        *week(1, "voice/managed", 10, 4, 1),  # 100% → 80%: shown
+        *week(2, "chat/byo", 3, 4, 1),
+        *week(2, "chat/byo", 10, 4, 1),  # unchanged
+        *week(3, "voice/managed", 3, 5, 0),
+        *week(3, "voice/managed", 10, 5, 0),
+    ]
+    rows[-1]["passed"], rows[-1]["evaluated"] = 4, 5  # one failure in a week: noise
+    found = {r["agent_id"]: r for r in week_over_week(pd.DataFrame(rows), date(2024, 6, 16))}
+    assert found[1]["direction"] == "down"
+    assert found[1]["change"] == "−20.0 pts"
+    assert found[2]["direction"] == "flat"
+    assert found[3]["direction"] == "flat"
+    assert found[3]["change"] == "−2.9 pts"
+    assert found[3]["interval"].startswith("−")

@@ -4,7 +4,7 @@ Usage::
 
     from cekura_livekit.report import build_report_html, write_report
 
-    html = build_report_html(daily, regressions, flaky)
+    html = build_report_html(daily, episodes, flaky)  # warehouse.read frames, their own column names
     where = write_report(html, "s3://reports/cekura/latest.html")  # or a local path / ObjectStoragePath
 
 The frames' expected columns (required / optional) are documented in :mod:`cekura_livekit.report.schema`.

@@ -11,7 +11,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from cekura_livekit.report.output import _is_uri, write_report
+from cekura_livekit.report.output import MARKER, is_uri, write_report
 
 _DATED = re.compile(r"^cekura_report_(\d{4}-\d{2}-\d{2})\.html$")
 
@@ -21,7 +21,7 @@ def dated_name(day: date) -> str:
 
 
 def _listing(folder: str) -> list[str]:
-    if _is_uri(folder):
+    if is_uri(folder):
         from airflow.sdk import ObjectStoragePath
 
         path = ObjectStoragePath(folder)
@@ -38,7 +38,7 @@ def index_html(names: list[str]) -> str:
     )
     body = f"<ul>{items}</ul>" if items else "<p>No weekly reports yet.</p>"
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Cekura weekly reports</title>'
+        f'<!DOCTYPE html>{MARKER}<html lang="en"><head><meta charset="utf-8"><title>Cekura weekly reports</title>'
         "<style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:40rem}li{margin:.3rem 0}</style>"
         f"</head><body><h1>Cekura weekly reports</h1><p>{len(dated)} report(s), newest first.</p>{body}</body></html>"
     )

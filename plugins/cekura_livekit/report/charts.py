@@ -313,7 +313,7 @@ def infra_chart(
     """Stacked daily bars: share of runs lost to infra errors (bottom) and timeouts (top)."""
     left, right, top, bottom = 52.0, 14.0, 12.0, 30.0
     xs = DayScale(start, days, left, width - right)
-    totals = (frame["infra_rate"].fillna(0) + frame["timeout_rate"].fillna(0)).tolist()
+    totals = (frame["infra_error_rate"].fillna(0) + frame["timeout_rate"].fillna(0)).tolist()
     peak = max([*totals, 0.0])
     top_value = max(0.05, math.ceil(peak / nice_step(max(peak, 0.05), 4)) * nice_step(max(peak, 0.05), 4))
     ys = Linear(0.0, top_value, height - bottom, top)
@@ -327,7 +327,7 @@ def infra_chart(
         if not r.runs:
             continue
         x = xs(r.run_date) - bar_w / 2
-        infra = 0.0 if not math.isfinite(r.infra_rate) else r.infra_rate
+        infra = 0.0 if not math.isfinite(r.infra_error_rate) else r.infra_error_rate
         tout = 0.0 if not math.isfinite(r.timeout_rate) else r.timeout_rate
         tip = (
             f"{r.run_date:%Y-%m-%d}: {pct(infra + tout)} of {int(r.runs):,} runs lost\n"
@@ -397,12 +397,13 @@ def latency_panel(
     start: pd.Timestamp,
     days: int,
     y_max: float,
+    unit: str = "ms",
     width: float = 580,
     height: float = 220,
 ) -> str:
-    """Latency of one agent × mode per day: the p50 line, the p95 line, and the band between them.
+    """One metric of one agent × mode per day: the p50 line, the p95 line, and the band between them.
 
-    ``points``: rows with run_date, p50, p95, n (exact percentiles of every latency value of the day).
+    ``points``: rows with run_date, p50, p95, n (exact percentiles of every value of the day, in ``unit``).
     """
     left, right, top, bottom = 54.0, 14.0, 12.0, 30.0
     xs = DayScale(start, days, left, width - right)
@@ -416,7 +417,7 @@ def latency_panel(
         )
         out.append(
             f'<text x="{num(left - 6)}" y="{num(y + 4)}" text-anchor="end" font-size="11" fill="{MUTED}">'
-            f"{i * step:,.0f} ms</text>"
+            f"{i * step:,.{_digits(step)}f} {esc(unit)}</text>"
         )
     rows = list(points.sort_values("run_date").itertuples(index=False))
     if len(rows) > 1:
@@ -431,7 +432,8 @@ def latency_panel(
             )
     for r in rows:
         tip = (
-            f"{label} · {r.run_date:%Y-%m-%d}\np50 {r.p50:,.0f} ms · p95 {r.p95:,.0f} ms ({int(r.n)} values)"
+            f"{label} · {r.run_date:%Y-%m-%d}\np50 {r.p50:,.{_digits(y_max / 100)}f} {unit} · "
+            f"p95 {r.p95:,.{_digits(y_max / 100)}f} {unit} ({int(r.n)} values)"
         )
         out.append(
             f'<circle class="point" cx="{num(xs(r.run_date))}" cy="{num(ys(r.p50))}" r="2.6" fill="{color}">'
@@ -440,3 +442,8 @@ def latency_panel(
     out += _x_axis(xs, height - bottom, max_ticks=6)
     out.append("</svg>")
     return "".join(out)
+
+
+def _digits(step: float) -> int:
+    """Decimals that show a difference of `step` (0 for ms, 1–2 for seconds)."""
+    return 0 if step >= 1 or step <= 0 else min(3, math.ceil(-math.log10(step)))

@@ -26,8 +26,8 @@ from cekura_livekit.report import charts, stats
 from cekura_livekit.report.schema import (
     SEVERITIES,
     normalize_daily,
+    normalize_episodes,
     normalize_flaky,
-    normalize_regressions,
 )
 from cekura_livekit.report.svg import (
     CATEGORICAL,
@@ -49,7 +49,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
     ("success-rate", "Success rate per agent"),
     ("heatmap", "Scenarios by day"),
-    ("regressions", "Latest regressions"),
+    ("regressions", "Regressions in effect"),
     ("flaky", "Flaky scenarios"),
     ("infra", "Infra errors"),
     ("worst", "Worst scenarios"),
@@ -99,6 +99,16 @@ def _date_range(start: pd.Timestamp, end: pd.Timestamp) -> str:
     return f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
 
 
+def _link(url: object) -> str | None:
+    """A dashboard link only for an http(s) URL string (missing values arrive as None, NaN or NA)."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
+def with_mode(name: str, mode: str) -> str:
+    """A series' label: the name, and its mode when it has one (chat and voice are shown apart)."""
+    return f"{name} · {mode}" if mode else name
+
+
 def _p_value(p: float) -> str:
     if not math.isfinite(p):
         return "–"
@@ -142,17 +152,30 @@ def summary_context(summary: stats.Summary) -> dict[str, Any]:
         "low": low,
         "high": high,
         "agents": summary.agents,
+        "modes": summary.modes,
         "scenarios": summary.scenarios,
-        "infra_rate": summary.infra_rate,
-        "infra_raw": _finite_raw(summary.infra_rate),
+        "infra_error_rate": summary.infra_error_rate,
+        "infra_raw": _finite_raw(summary.infra_error_rate),
+        "not_evaluated_rate": summary.not_evaluated_rate,
         "infra_errors": summary.infra_errors,
         "timeouts": summary.timeouts,
+        "cancelled": summary.cancelled,
         "regressions": summary.regressions,
         "severities": [(s, summary.by_severity[s]) for s in SEVERITIES if summary.by_severity.get(s)],
     }
 
 
-def success_context(daily: pd.DataFrame, regressions: pd.DataFrame, window_days: int) -> dict[str, Any]:
+def _episode_days(episodes: pd.DataFrame) -> list[tuple[Any, pd.Timestamp, pd.Timestamp]]:
+    """(row, first day, last day) of each episode with a start: the days its drop was in effect."""
+    out = []
+    for r in episodes.itertuples(index=False):
+        if not pd.isna(r.started_on):
+            last = r.last_seen if not pd.isna(r.last_seen) else r.started_on
+            out.append((r, r.started_on, max(last, r.started_on)))
+    return out
+
+
+def success_context(daily: pd.DataFrame, episodes: pd.DataFrame, window_days: int) -> dict[str, Any]:
     if len(daily) == 0:
         return {"figures": [], "window_days": window_days}
     points = stats.agent_daily(daily)
@@ -161,34 +184,35 @@ def success_context(daily: pd.DataFrame, regressions: pd.DataFrame, window_days:
     days = int((end - start).days) + 1
     # Zoom on the rates themselves; a wide band on a quiet day is clipped rather than flattening every panel.
     y_low = rate_floor([*points["rate"].tolist(), *rolling["rate_roll"].tolist()])
-    reg_days: dict[str, dict[pd.Timestamp, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for r in regressions.itertuples(index=False):
-        if r.run_date is not pd.NaT and not pd.isna(r.run_date):
-            sev = f" ({r.severity})" if r.severity else ""
-            reg_days[r.agent_id][r.run_date].append(f"{r.scenario_name}{sev}")
-    totals = points.groupby("agent_id")[["passed", "evaluated"]].sum()
+    reg_days: dict[tuple[str, str], dict[pd.Timestamp, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for r, first, _ in _episode_days(episodes):
+        sev = f" ({r.severity})" if r.severity else ""
+        reg_days[(r.agent_id, r.mode)][first].append(f"{r.scenario_name}{sev}")
+    totals = points.groupby(stats.AGENT_KEY)[["passed", "evaluated"]].sum()
     figures = []
-    order = points.drop_duplicates("agent_id")[["agent_id", "agent_name"]]
-    for i, (agent_id, agent_name) in enumerate(order.itertuples(index=False, name=None)):
+    order = points.drop_duplicates(stats.AGENT_KEY)[["agent_id", "mode", "agent_name"]]
+    for i, (agent_id, mode, agent_name) in enumerate(order.itertuples(index=False, name=None)):
         color = CATEGORICAL[i % len(CATEGORICAL)]
-        roll = rolling[rolling["agent_id"] == agent_id]
-        passed, evaluated = (int(v) for v in totals.loc[agent_id])
-        label = str(agent_name)
+        mine = (points["agent_id"] == agent_id) & (points["mode"] == mode)
+        roll = rolling[(rolling["agent_id"] == agent_id) & (rolling["mode"] == mode)]
+        passed, evaluated = (int(v) for v in totals.loc[(agent_id, mode)])
+        label = with_mode(str(agent_name), mode)
         svg = charts.success_rate_panel(
-            points[points["agent_id"] == agent_id],
+            points[mine],
             roll,
             agent_label=label,
             color=color,
             start=start,
             days=days,
             y_low=y_low,
-            regression_days=reg_days.get(agent_id, {}),
+            regression_days=reg_days.get((agent_id, mode), {}),
             window_days=window_days,
             uid=f"agent{i}",
         )
         figures.append(
             {
                 "agent_id": agent_id,
+                "mode": mode,
                 "label": label,
                 "color": color,
                 "passed": passed,
@@ -201,15 +225,24 @@ def success_context(daily: pd.DataFrame, regressions: pd.DataFrame, window_days:
     return {"figures": figures, "window_days": window_days}
 
 
+def _one_row_per_mode(frame: pd.DataFrame, id_col: str = "scenario_id") -> pd.DataFrame:
+    """Scenario rows keyed by scenario × mode (the heat map draws one row per scenario per mode)."""
+    return frame.assign(
+        **{id_col: frame[id_col].astype(str) + "\x1f" + frame["mode"].astype(str)},
+        scenario_name=[with_mode(n, m) for n, m in zip(frame["scenario_name"], frame["mode"], strict=True)],
+        mode="",
+    )
+
+
 def heatmap_context(
-    daily: pd.DataFrame, regressions: pd.DataFrame, max_days: int, max_rows: int
+    daily: pd.DataFrame, episodes: pd.DataFrame, max_days: int, max_rows: int
 ) -> dict[str, Any]:
     if len(daily) == 0:
         return {"svg": None}
     end = daily["run_date"].max()
     start = max(daily["run_date"].min(), end - pd.Timedelta(days=max_days - 1))
     days = int((end - start).days) + 1
-    window = daily[daily["run_date"] >= start]
+    window = _one_row_per_mode(daily[daily["run_date"] >= start])
     totals = stats.scenario_totals(window)
     notes = []
     if daily["run_date"].min() < start:
@@ -228,11 +261,9 @@ def heatmap_context(
         totals[["agent_id", "scenario_id", "agent_name", "scenario_name"]].itertuples(index=False, name=None)
     )
     flagged = {
-        (a, s, d)
-        for a, s, d in zip(
-            regressions["agent_id"], regressions["scenario_id"], regressions["run_date"], strict=True
-        )
-        if not pd.isna(d)
+        (r.agent_id, f"{r.scenario_id}\x1f{r.mode}", first + pd.Timedelta(days=i))
+        for r, first, last in _episode_days(episodes)
+        for i in range(int((last - first).days) + 1)
     }
     total_map = {
         (a, s): (rate, int(n))
@@ -251,61 +282,74 @@ def heatmap_context(
     }
 
 
-def regressions_context(regressions: pd.DataFrame, limit: int) -> dict[str, Any]:
-    frame = regressions.assign(_rank=regressions["severity"].map(lambda s: _SEVERITY_RANK.get(s, 9)))
-    frame = frame.sort_values(
-        ["run_date", "_rank", "drop"], ascending=[False, True, False], na_position="last"
+def _episode_row(r: Any) -> dict[str, Any]:
+    return {
+        "since": _when(r.started_on),
+        "last_seen": _when(r.last_seen),
+        "state": r.state + (f" {_when(r.resolved_on)}" if r.state == "resolved" else ""),
+        "quarantined": bool(r.quarantined),
+        "severity_class": r.severity if r.severity in _SEVERITY_RANK else "unknown",
+        "severity": r.severity or "unrated",
+        "agent_name": r.agent_name,
+        "scenario_name": r.scenario_name,
+        "mode": r.mode or "–",
+        "suite": r.suite or "–",
+        "baseline_rate": r.baseline_rate,
+        "baseline_n": _n(r.baseline_n),
+        "current_rate": r.current_rate,
+        "current_n": _n(r.current_n),
+        "drop": f"−{r.peak_drop * 100:.1f} pts" if math.isfinite(r.peak_drop) else "–",
+        "q_value": _p_value(r.q_value),
+        "dashboard_url": _link(r.dashboard_url),
+    }
+
+
+def regressions_context(episodes: pd.DataFrame, limit: int) -> dict[str, Any]:
+    """The drops in effect (open episodes), worst first; then the episodes that ended within the period."""
+    frame = episodes.assign(
+        _rank=episodes["severity"].map(lambda s: _SEVERITY_RANK.get(s, 9)),
+        _open=episodes["state"] == "open",
+    ).sort_values(
+        ["_open", "_rank", "peak_drop", "started_on"],
+        ascending=[False, True, False, False],
+        na_position="last",
     )
-    rows = [
-        {
-            "day": _when(r.run_date),
-            "severity_class": r.severity if r.severity in _SEVERITY_RANK else "unknown",
-            "severity": r.severity or "unrated",
-            "agent_name": r.agent_name,
-            "scenario_name": r.scenario_name,
-            "baseline_rate": r.baseline_rate,
-            "baseline_n": _n(r.baseline_n),
-            "current_rate": r.current_rate,
-            "current_n": _n(r.current_n),
-            "drop": f"−{r.drop * 100:.1f} pts" if math.isfinite(r.drop) else "–",
-            "p_value": _p_value(r.p_value),
-            "detected": _when(r.detected_at),
-            "dashboard_url": r.dashboard_url
-            if str(r.dashboard_url or "").startswith(("https://", "http://"))
-            else None,
-        }
-        for r in frame.head(limit).itertuples(index=False)
-    ]
-    return {"rows": rows, "total": len(regressions)}
+    in_effect = frame[frame["_open"]]
+    ended = frame[~frame["_open"]]
+    return {
+        "rows": [_episode_row(r) for r in in_effect.head(limit).itertuples(index=False)],
+        "ended": [_episode_row(r) for r in ended.head(limit).itertuples(index=False)],
+        "total": len(in_effect),
+        "total_ended": len(ended),
+    }
 
 
 def flaky_context(flaky: pd.DataFrame, limit: int) -> dict[str, Any]:
-    scored = bool(flaky["score"].notna().any()) if len(flaky) else False
-    order = ["score", "runs"] if scored else ["last_seen", "runs", "_share"]
-    frame = flaky.assign(
-        _share=flaky["failed"] / (flaky["passed"] + flaky["failed"]).where(lambda s: s > 0),
-    ).sort_values(order, ascending=[False] * len(order), na_position="last")
+    frame = flaky.assign(_flaky=flaky["status"] == "flaky").sort_values(
+        ["_flaky", "score", "runs"], ascending=[False, False, False], na_position="last"
+    )
     rows = []
     for r in frame.head(limit).itertuples(index=False):
-        passed, failed = int(r.passed), int(r.failed)
+        passed, failed = int(r.passed), int(r.failed_evaluation)
         decided = passed + failed
         rows.append(
             {
                 "agent_name": r.agent_name,
                 "scenario_name": r.scenario_name,
-                "result_id": str(r.result_id) or "–",
+                "mode": r.mode or "–",
                 "runs": int(r.runs),
                 "passed": passed,
                 "failed": failed,
                 "pass_width": 100 * passed / decided if decided else 0,
                 "fail_width": 100 * failed / decided if decided else 0,
                 "pass_share": passed / decided if decided else math.nan,
-                "last_seen": _when(r.last_seen),
-                "score": f"{r.score:.2f}" if isinstance(r.score, float) and math.isfinite(r.score) else "–",
+                "first_seen": _when(r.first_seen),
+                "score": f"{r.score:.2f}" if math.isfinite(r.score) else "–",
                 "status": r.status or "",
+                "dashboard_url": _link(r.dashboard_url),
             }
         )
-    return {"rows": rows, "total": len(flaky), "scored": scored}
+    return {"rows": rows, "total": len(flaky)}
 
 
 def infra_context(daily: pd.DataFrame) -> dict[str, Any]:
@@ -331,6 +375,8 @@ def worst_context(daily: pd.DataFrame, min_runs: int, limit: int) -> dict[str, A
         {
             "agent_name": r.agent_name,
             "scenario_name": r.scenario_name,
+            "mode": r.mode or "–",
+            "dashboard_url": _link(r.dashboard_url),
             "evaluated": int(r.evaluated),
             "passed": int(r.passed),
             "rate": r.rate,
@@ -349,7 +395,7 @@ def worst_context(daily: pd.DataFrame, min_runs: int, limit: int) -> dict[str, A
 
 def build_report_html(
     daily: pd.DataFrame | None,
-    regressions: pd.DataFrame | None,
+    episodes: pd.DataFrame | None,
     flaky: pd.DataFrame | None,
     title: str = "Cekura voice-agent regression report",
     generated_at: datetime | None = None,
@@ -378,12 +424,13 @@ def build_report_html(
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"build_report_html: {name} must be an integer >= {low}; got {value!r}.")
     daily_n = normalize_daily(daily)
-    regressions_n = normalize_regressions(regressions)
+    episodes_n = normalize_episodes(episodes)
     flaky_n = normalize_flaky(flaky)
     when = generated_at or datetime.now(UTC)
-    summary = stats.summarize(daily_n, regressions_n)
+    summary = stats.summarize(daily_n, episodes_n)
     period = (
-        f"{_date_range(summary.start, summary.end)} · {summary.agents} agents · {summary.scenarios} scenarios"
+        f"{_date_range(summary.start, summary.end)} · {summary.agents} agent{'' if summary.agents == 1 else 's'}"
+        f" · {summary.scenarios} scenarios"
         if summary.start is not None and summary.end is not None
         else "no runs yet"
     )
@@ -400,9 +447,9 @@ def build_report_html(
             toc=SECTIONS[:1] + (WEEKLY_SECTIONS if weekly is not None else ()) + SECTIONS[1:],
             weekly=weekly_context(weekly),
             summary=summary_context(summary),
-            success=success_context(daily_n, regressions_n, window_days),
-            heatmap=heatmap_context(daily_n, regressions_n, heatmap_max_days, heatmap_max_rows),
-            regressions=regressions_context(regressions_n, table_limit),
+            success=success_context(daily_n, episodes_n, window_days),
+            heatmap=heatmap_context(daily_n, episodes_n, heatmap_max_days, heatmap_max_rows),
+            regressions=regressions_context(episodes_n, table_limit),
             flaky=flaky_context(flaky_n, table_limit),
             infra=infra_context(daily_n),
             worst=worst_context(daily_n, worst_min_runs, worst_limit),

@@ -1,35 +1,34 @@
-"""Input frames of the report: which columns are required, which are optional, and how they are coerced.
+"""Input frames of the report, with the warehouse's own column names: what is required, optional, coerced.
 
-The warehouse layer produces these frames; the report must still render when a column it can live without
-is missing (an older warehouse, a hand-made frame in a notebook), and must fail early and clearly when a
-column it cannot live without is missing. Rates are never trusted from the input: the report re-aggregates
-counts, so only counts are required.
+The frames are what `warehouse.read` returns (the table named beside each); the report uses their names
+as they are, so a column means the same in the warehouse, a notebook and the page. The report must still
+render when a column it can live without is missing (an older warehouse, a hand-made frame), and fail early
+and clearly when a column it cannot live without is missing. Rates are never trusted from the input: the
+report re-aggregates counts, so only counts are required.
 
-``daily`` (one row per run_date × agent × scenario)
+``daily`` (`cekura_success_rate_daily`: one row per run_date × agent × scenario × mode × suite)
     required: run_date (date / datetime64 / ISO string), agent_id, passed, failed_evaluation
-    optional: agent_name, scenario_id, scenario_name, runs, infra_errors, timeouts, cancelled
+    optional: agent_name, scenario_id, scenario_name, mode, suite, runs, infra_errors, timeouts, cancelled,
+              dashboard_url (the series' latest result page)
     ignored:  success_rate, wilson_low, wilson_high, rate_7d, rate_28d (recomputed from summed counts)
 
-``regressions`` (one row per detected regression)
+``episodes`` (`cekura_regression_episodes`: one row per regression episode)
     required: agent_id, scenario_id
-    optional: run_date, agent_name, scenario_name, baseline_rate, baseline_n, current_rate, current_n,
-              drop (baseline − current, 0–1; also read from ``rate_drop``, else computed), p_value,
-              severity (critical / major / minor), detected_at
+    optional: started_on, last_seen, agent_name, scenario_name, mode, suite, baseline_rate, baseline_n,
+              current_rate, current_n, peak_drop (0–1; else baseline − current), q_value, severity
+              (critical / major / minor), state (open / resolved; missing = open), resolved_on, quarantined,
+              dashboard_url
 
-``flaky`` (one row per agent × scenario × batch with mixed outcomes on repeats)
+``flaky`` (`cekura_flaky_scenarios`: one row per agent × scenario × mode × suite)
     required: agent_id, scenario_id
-    optional: agent_name, scenario_name, result_id, runs, passed, failed (also read from
-              ``failed_evaluation``), last_seen (else ``run_date``)
-
-Aliases exist because the warehouse tables name a few columns differently (``rate_drop``,
-``failed_evaluation``); the report accepts both spellings so either producer plugs in unchanged.
+    optional: agent_name, scenario_name, mode, suite, runs, passed, failed_evaluation, score, status,
+              first_seen (flaky since), dashboard_url
 
 Empty frames (even with no columns at all) and ``None`` mean "no data" and never raise.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -43,26 +42,9 @@ DAILY_COUNTS: tuple[str, ...] = (
     "timeouts",
     "cancelled",
 )
-REGRESSIONS_REQUIRED: tuple[str, ...] = ("agent_id", "scenario_id")
+EPISODES_REQUIRED: tuple[str, ...] = ("agent_id", "scenario_id")
 FLAKY_REQUIRED: tuple[str, ...] = ("agent_id", "scenario_id")
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor")
-
-
-#: report column -> other spellings accepted for it (first present wins), per input frame.
-ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
-    "regressions": {"drop": ("rate_drop",)},
-    "flaky": {"failed": ("failed_evaluation",), "last_seen": ("run_date",)},
-}
-
-
-def _aliased(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    renames = {}
-    for column, others in ALIASES.get(name, {}).items():
-        if column not in frame.columns:
-            found = next((o for o in others if o in frame.columns), None)
-            if found is not None:
-                renames[found] = column
-    return frame.rename(columns=renames) if renames else frame
 
 
 def _require(frame: pd.DataFrame, name: str, required: Sequence[str]) -> None:
@@ -140,9 +122,38 @@ def _empty(frame: pd.DataFrame | None) -> bool:
     return frame is None or len(frame) == 0
 
 
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A text column ('' where missing or NA): mode, suite, state, severity."""
+    if column not in frame.columns:
+        return pd.Series("", index=frame.index, dtype="object")
+    return frame[column].map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
+
+
+def _urls(frame: pd.DataFrame) -> pd.Series:
+    """Dashboard links: only http(s) URLs survive (anything else is not turned into a link)."""
+    return _text(frame, "dashboard_url").map(lambda u: u if u.startswith(("https://", "http://")) else None)
+
+
+def _day_column(frame: pd.DataFrame, name: str, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    return _dates(frame[column], name, column)
+
+
 def normalize_daily(frame: pd.DataFrame | None) -> pd.DataFrame:
     """Return a clean daily frame (one row per input row) with every column the report uses."""
-    cols = ["run_date", "agent_id", "agent_name", "scenario_id", "scenario_name", *DAILY_COUNTS, "evaluated"]
+    cols = [
+        "run_date",
+        "agent_id",
+        "agent_name",
+        "scenario_id",
+        "scenario_name",
+        "mode",
+        "suite",
+        *DAILY_COUNTS,
+        "evaluated",
+        "dashboard_url",
+    ]
     if _empty(frame):
         return pd.DataFrame(columns=cols)
     assert frame is not None
@@ -158,6 +169,7 @@ def normalize_daily(frame: pd.DataFrame | None) -> pd.DataFrame:
     out["agent_name"] = _names(frame, "agent_name", out["agent_id"], "agent")
     out["scenario_id"] = _ids(frame["scenario_id"]) if "scenario_id" in frame.columns else ""
     out["scenario_name"] = _names(frame, "scenario_name", out["scenario_id"], "scenario")
+    out["mode"], out["suite"] = _text(frame, "mode"), _text(frame, "suite")
     for col in DAILY_COUNTS:
         if col in frame.columns:
             out[col] = _counts(frame[col], "daily", col)
@@ -168,6 +180,7 @@ def normalize_daily(frame: pd.DataFrame | None) -> pd.DataFrame:
             axis=1
         )
     out["evaluated"] = out["passed"] + out["failed_evaluation"]
+    out["dashboard_url"] = _urls(frame)
     too_many = out["passed"] > out["runs"]
     if too_many.any():
         row = out[too_many].iloc[0]
@@ -178,88 +191,93 @@ def normalize_daily(frame: pd.DataFrame | None) -> pd.DataFrame:
     return out.reset_index(drop=True)[cols]
 
 
-def normalize_regressions(frame: pd.DataFrame | None) -> pd.DataFrame:
+EPISODE_COLUMNS = [
+    "started_on",
+    "last_seen",
+    "agent_id",
+    "agent_name",
+    "scenario_id",
+    "scenario_name",
+    "mode",
+    "suite",
+    "baseline_rate",
+    "baseline_n",
+    "current_rate",
+    "current_n",
+    "peak_drop",
+    "q_value",
+    "severity",
+    "state",
+    "resolved_on",
+    "quarantined",
+    "dashboard_url",
+]
+
+
+def normalize_episodes(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """Return clean `cekura_regression_episodes` rows; an episode without a `state` is open."""
+    if _empty(frame):
+        return pd.DataFrame(columns=EPISODE_COLUMNS)
+    assert frame is not None
+    _require(frame, "episodes", EPISODES_REQUIRED)
+    out = pd.DataFrame(index=frame.index)
+    out["started_on"] = _day_column(frame, "episodes", "started_on")
+    out["last_seen"] = _day_column(frame, "episodes", "last_seen")
+    out["resolved_on"] = _day_column(frame, "episodes", "resolved_on")
+    out["agent_id"] = _ids(frame["agent_id"])
+    out["agent_name"] = _names(frame, "agent_name", out["agent_id"], "agent")
+    out["scenario_id"] = _ids(frame["scenario_id"])
+    out["scenario_name"] = _names(frame, "scenario_name", out["scenario_id"], "scenario")
+    out["mode"], out["suite"] = _text(frame, "mode"), _text(frame, "suite")
+    out["dashboard_url"] = _urls(frame)
+    for col in ("baseline_rate", "baseline_n", "current_rate", "current_n", "q_value", "peak_drop"):
+        out[col] = _floats(frame, col)
+    out["peak_drop"] = out["peak_drop"].fillna(out["baseline_rate"] - out["current_rate"])
+    out["severity"] = _text(frame, "severity").str.strip().str.lower()
+    out["state"] = _text(frame, "state").str.strip().str.lower().replace("", "open")
+    quarantined = (
+        frame["quarantined"] if "quarantined" in frame.columns else pd.Series(False, index=frame.index)
+    )
+    out["quarantined"] = quarantined.map(lambda v: bool(v) if not pd.isna(v) else False)
+    return out.reset_index(drop=True)[EPISODE_COLUMNS]
+
+
+def normalize_flaky(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """Return clean `cekura_flaky_scenarios` rows."""
     cols = [
-        "run_date",
         "agent_id",
         "agent_name",
         "scenario_id",
         "scenario_name",
-        "baseline_rate",
-        "baseline_n",
-        "current_rate",
-        "current_n",
-        "drop",
-        "p_value",
-        "severity",
-        "detected_at",
+        "mode",
+        "suite",
+        "runs",
+        "passed",
+        "failed_evaluation",
+        "first_seen",
+        "score",
+        "status",
         "dashboard_url",
     ]
     if _empty(frame):
         return pd.DataFrame(columns=cols)
     assert frame is not None
-    frame = _aliased(frame, "regressions")
-    _require(frame, "regressions", REGRESSIONS_REQUIRED)
-    out = pd.DataFrame(index=frame.index)
-    out["run_date"] = (
-        _dates(frame["run_date"], "regressions", "run_date") if "run_date" in frame.columns else pd.NaT
-    )
-    out["agent_id"] = _ids(frame["agent_id"])
-    out["agent_name"] = _names(frame, "agent_name", out["agent_id"], "agent")
-    out["scenario_id"] = _ids(frame["scenario_id"])
-    out["scenario_name"] = _names(frame, "scenario_name", out["scenario_id"], "scenario")
-    out["dashboard_url"] = frame["dashboard_url"] if "dashboard_url" in frame.columns else None
-    for col in ("baseline_rate", "baseline_n", "current_rate", "current_n", "p_value"):
-        out[col] = _floats(frame, col)
-    out["drop"] = _floats(frame, "drop")
-    out["drop"] = out["drop"].fillna(out["baseline_rate"] - out["current_rate"])
-    severity = frame["severity"] if "severity" in frame.columns else pd.Series("", index=frame.index)
-    out["severity"] = severity.map(
-        lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
-    )
-    out["severity"] = out["severity"].str.strip().str.lower()
-    if "detected_at" in frame.columns:
-        out["detected_at"] = pd.to_datetime(frame["detected_at"], errors="coerce", utc=True)
-    else:
-        out["detected_at"] = pd.NaT
-    return out.reset_index(drop=True)[cols]
-
-
-def normalize_flaky(frame: pd.DataFrame | None) -> pd.DataFrame:
-    cols = [
-        "agent_id",
-        "agent_name",
-        "scenario_id",
-        "scenario_name",
-        "result_id",
-        "runs",
-        "passed",
-        "failed",
-        "last_seen",
-        "score",
-        "status",
-    ]
-    if _empty(frame):
-        return pd.DataFrame(columns=cols)
-    assert frame is not None
-    frame = _aliased(frame, "flaky")
     _require(frame, "flaky", FLAKY_REQUIRED)
     out = pd.DataFrame(index=frame.index)
     out["agent_id"] = _ids(frame["agent_id"])
     out["agent_name"] = _names(frame, "agent_name", out["agent_id"], "agent")
     out["scenario_id"] = _ids(frame["scenario_id"])
     out["scenario_name"] = _names(frame, "scenario_name", out["scenario_id"], "scenario")
-    out["result_id"] = _ids(frame["result_id"]) if "result_id" in frame.columns else ""
-    for col in ("passed", "failed"):
+    out["mode"], out["suite"] = _text(frame, "mode"), _text(frame, "suite")
+    for col in ("passed", "failed_evaluation"):
         out[col] = _counts(frame[col], "flaky", col) if col in frame.columns else 0
     out["runs"] = (
-        _counts(frame["runs"], "flaky", "runs") if "runs" in frame.columns else out["passed"] + out["failed"]
+        _counts(frame["runs"], "flaky", "runs")
+        if "runs" in frame.columns
+        else out["passed"] + out["failed_evaluation"]
     )
-    if "last_seen" in frame.columns:
-        out["last_seen"] = pd.to_datetime(frame["last_seen"], errors="coerce", utc=True)
-    else:
-        out["last_seen"] = pd.NaT
-    # Scored flakiness (cekura_flaky_scenarios): the flip rate over the window and its status.
-    out["score"] = _floats(frame, "score") if "score" in frame.columns else math.nan
-    out["status"] = frame["status"].astype("object") if "status" in frame.columns else ""
+    out["first_seen"] = _day_column(frame, "flaky", "first_seen")
+    out["score"] = _floats(frame, "score")
+    out["status"] = _text(frame, "status")
+    out["dashboard_url"] = _urls(frame)
     return out.reset_index(drop=True)[cols]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,8 @@ def _with_rates(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+AGENT_KEY = ["agent_id", "mode"]
+SCENARIO_KEY = ["agent_id", "scenario_id", "mode"]
 _SUMS = ["runs", "passed", "failed_evaluation", "infra_errors", "timeouts", "cancelled", "evaluated"]
 
 
@@ -71,7 +74,9 @@ class Summary:
     evaluated: int
     infra_errors: int
     timeouts: int
+    cancelled: int
     agents: int
+    modes: int
     scenarios: int
     regressions: int
     by_severity: dict[str, int]
@@ -85,12 +90,24 @@ class Summary:
         return wilson_interval(self.passed, self.evaluated)
 
     @property
-    def infra_rate(self) -> float:
-        return (self.infra_errors + self.timeouts) / self.runs if self.runs else math.nan
+    def infra_error_rate(self) -> float:
+        """infra_errors / runs."""
+        return self.infra_errors / self.runs if self.runs else math.nan
+
+    @property
+    def not_evaluated_rate(self) -> float:
+        """(infra_errors + timeouts + cancelled) / runs."""
+        return (self.infra_errors + self.timeouts + self.cancelled) / self.runs if self.runs else math.nan
 
 
-def summarize(daily: pd.DataFrame, regressions: pd.DataFrame) -> Summary:
-    severities = regressions["severity"].value_counts().to_dict() if len(regressions) else {}
+def open_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
+    """The regressions in effect: open episodes (the one meaning of "regression" in the report)."""
+    return episodes[episodes["state"] == "open"] if len(episodes) else episodes
+
+
+def summarize(daily: pd.DataFrame, episodes: pd.DataFrame) -> Summary:
+    in_effect = open_episodes(episodes)
+    severities = in_effect["severity"].value_counts().to_dict() if len(in_effect) else {}
     if len(daily) == 0:
         start = end = None
         days = 0
@@ -98,6 +115,7 @@ def summarize(daily: pd.DataFrame, regressions: pd.DataFrame) -> Summary:
         start, end = daily["run_date"].min(), daily["run_date"].max()
         days = int((end - start).days) + 1
     scenarios = daily[["agent_id", "scenario_id"]].drop_duplicates() if len(daily) else []
+    modes = int(daily["mode"].nunique()) if len(daily) else 0
     return Summary(
         start=start,
         end=end,
@@ -107,22 +125,24 @@ def summarize(daily: pd.DataFrame, regressions: pd.DataFrame) -> Summary:
         evaluated=int(daily["evaluated"].sum()),
         infra_errors=int(daily["infra_errors"].sum()),
         timeouts=int(daily["timeouts"].sum()),
+        cancelled=int(daily["cancelled"].sum()),
         agents=int(daily["agent_id"].nunique()),
+        modes=modes,
         scenarios=len(scenarios),
-        regressions=len(regressions),
+        regressions=len(in_effect),
         by_severity={str(k): int(v) for k, v in severities.items()},
     )
 
 
 def agent_daily(daily: pd.DataFrame) -> pd.DataFrame:
-    """Per agent × day: summed counts, the success rate and its Wilson band (the points of the trend chart)."""
-    cols = ["agent_id", "agent_name", "run_date", *_SUMS, "rate", "wilson_low", "wilson_high"]
+    """Per agent × mode × day: summed counts, the success rate and its Wilson band (the trend chart's points)."""
+    cols = [*AGENT_KEY, "agent_name", "run_date", *_SUMS, "rate", "wilson_low", "wilson_high"]
     if len(daily) == 0:
         return pd.DataFrame(columns=cols)
     names = _latest_names(daily, ["agent_id"], "agent_name")
-    out = _with_rates(daily.groupby(["agent_id", "run_date"], as_index=False)[_SUMS].sum())
+    out = _with_rates(daily.groupby([*AGENT_KEY, "run_date"], as_index=False)[_SUMS].sum())
     out["agent_name"] = out["agent_id"].map(names)
-    out = out.sort_values(["agent_name", "agent_id", "run_date"], key=natural_key)
+    out = out.sort_values(["agent_name", "agent_id", "mode", "run_date"], key=natural_key)
     return out.reset_index(drop=True)[cols]
 
 
@@ -133,31 +153,32 @@ def rolling_by_agent(daily: pd.DataFrame, window_days: int = 7) -> pd.DataFrame:
     (not as missing rows), so a quiet week does not stretch the window back in time.
     """
     if len(daily) == 0:
-        return pd.DataFrame(columns=["agent_id", "run_date", "passed", "evaluated", "rate_roll"])
-    sums = daily.groupby(["agent_id", "run_date"])[["passed", "evaluated"]].sum()
+        return pd.DataFrame(columns=[*AGENT_KEY, "run_date", "passed", "evaluated", "rate_roll"])
+    sums = daily.groupby([*AGENT_KEY, "run_date"])[["passed", "evaluated"]].sum()
     parts = []
-    for agent_id, part in sums.groupby(level="agent_id", sort=False):
-        part = part.droplevel("agent_id").sort_index()
+    for (agent_id, mode), part in sums.groupby(level=AGENT_KEY, sort=False):
+        part = part.droplevel(AGENT_KEY).sort_index()
         full = pd.date_range(part.index.min(), part.index.max(), freq="D")
         roll = part.reindex(full, fill_value=0).rolling(window_days, min_periods=1).sum()
         with np.errstate(divide="ignore", invalid="ignore"):
             roll["rate_roll"] = np.where(roll["evaluated"] > 0, roll["passed"] / roll["evaluated"], np.nan)
-        roll["agent_id"] = agent_id
+        roll["agent_id"], roll["mode"] = agent_id, mode
         parts.append(roll.reset_index(names="run_date"))
     return pd.concat(parts, ignore_index=True)
 
 
 def scenario_daily(daily: pd.DataFrame) -> pd.DataFrame:
-    """Per agent × scenario × day: summed counts and rate (the heat-map cells)."""
-    keys = ["agent_id", "scenario_id", "run_date"]
+    """Per agent × scenario × mode × day: summed counts and rate (the heat-map cells)."""
+    keys = [*SCENARIO_KEY, "run_date"]
     if len(daily) == 0:
         return pd.DataFrame(columns=[*keys, *_SUMS, "rate", "wilson_low", "wilson_high"])
     return _with_rates(daily.groupby(keys, as_index=False)[_SUMS].sum())
 
 
 def scenario_totals(daily: pd.DataFrame) -> pd.DataFrame:
-    """Per agent × scenario over the whole period, with names and first/last day seen."""
-    keys = ["agent_id", "scenario_id"]
+    """Per agent × scenario × mode over the whole period, with names, first/last day seen and the latest
+    dashboard link of the series (None where the warehouse has none)."""
+    keys = SCENARIO_KEY
     cols = [
         *keys,
         "agent_name",
@@ -168,6 +189,7 @@ def scenario_totals(daily: pd.DataFrame) -> pd.DataFrame:
         "wilson_high",
         "first",
         "last",
+        "dashboard_url",
     ]
     if len(daily) == 0:
         return pd.DataFrame(columns=cols)
@@ -176,10 +198,11 @@ def scenario_totals(daily: pd.DataFrame) -> pd.DataFrame:
     )
     agent_names = _latest_names(daily, ["agent_id"], "agent_name")
     scenario_names = _latest_names(daily, keys, "scenario_name")
+    links = _latest_names(daily.dropna(subset=["dashboard_url"]), keys, "dashboard_url")
     out["agent_name"] = out["agent_id"].map(agent_names)
-    out["scenario_name"] = [
-        scenario_names[(a, s)] for a, s in zip(out["agent_id"], out["scenario_id"], strict=True)
-    ]
+    triples = list(zip(out["agent_id"], out["scenario_id"], out["mode"], strict=True))
+    out["scenario_name"] = [scenario_names[k] for k in triples]
+    out["dashboard_url"] = [links.get(k) for k in triples]
     return _with_rates(out)[cols]
 
 
@@ -193,19 +216,19 @@ def worst_scenarios(daily: pd.DataFrame, min_runs: int, limit: int) -> pd.DataFr
 
 
 def infra_daily(daily: pd.DataFrame) -> pd.DataFrame:
-    """All agents × day: runs and the share lost to infra errors and timeouts (not the agent's fault)."""
+    """All agents × day: runs, `infra_error_rate` and the timeout share (not the agent's fault)."""
     if len(daily) == 0:
-        return pd.DataFrame(columns=["run_date", *_SUMS, "infra_rate", "timeout_rate"])
+        return pd.DataFrame(columns=["run_date", *_SUMS, "infra_error_rate", "timeout_rate"])
     out = daily.groupby("run_date", as_index=False)[_SUMS].sum().sort_values("run_date")
     runs = out["runs"].where(out["runs"] > 0)
-    out["infra_rate"] = (out["infra_errors"] / runs).astype("float64")
+    out["infra_error_rate"] = (out["infra_errors"] / runs).astype("float64")
     out["timeout_rate"] = (out["timeouts"] / runs).astype("float64")
     return out.reset_index(drop=True)
 
 
 def natural_key(column: pd.Series) -> pd.Series:
     """Sort key that orders "Agent 2" before "Agent 10" (names are compared case-insensitively)."""
-    if column.name not in {"agent_name", "scenario_name"}:
+    if column.name not in {"agent_name", "scenario_name", "mode"}:
         return column
     return column.map(
         lambda v: tuple(
@@ -216,5 +239,14 @@ def natural_key(column: pd.Series) -> pd.Series:
 
 def _latest_names(daily: pd.DataFrame, keys: list[str], column: str) -> dict[object, str]:
     """The most recent name for each key: agents and scenarios get renamed, ids don't."""
+    if len(daily) == 0:
+        return {}
     latest = daily.sort_values("run_date").groupby(keys)[column].last()
     return latest.to_dict()
+
+
+def percentile(values: pd.Series | np.ndarray | Sequence[float], share: float) -> float:
+    """Exact percentile by linear interpolation over every value: numpy's default, the same definition as
+    PostgreSQL's ``percentile_cont`` that fills `cekura_metric_daily` (one definition of p95 everywhere)."""
+    array = np.asarray(values, dtype="float64")
+    return float(np.percentile(array, share * 100)) if array.size else math.nan
