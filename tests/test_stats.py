@@ -122,7 +122,7 @@ def test_report_scalar_wrapper_delegates_to_the_reference() -> None:
 
 def test_sql_wilson_matches_the_reference(warehouse: WarehouseTarget) -> None:
     """The expression `trends.recompute_daily_sql` embeds, evaluated by each engine on the whole grid."""
-    from cekura_livekit.warehouse.dialects import open_warehouse
+    from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.trends import wilson_sql
 
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:

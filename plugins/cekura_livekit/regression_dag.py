@@ -21,7 +21,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, TriggerRule, task
 
 from cekura_livekit.batch.spec import MAX_FREQUENCY
-from cekura_livekit.pipelines import warehouse_conn_id, warehouse_schema
+from cekura_livekit.config import warehouse_conn_id, warehouse_schema
 from cekura_livekit.suites import Suite
 
 #: Local runs against the sandbox poll every second instead of the suite's production interval.

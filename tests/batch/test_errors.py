@@ -21,7 +21,7 @@ from cekura_livekit.hooks.errors import (
 )
 from cekura_livekit.models import MalformedPayloadError
 from cekura_livekit.triggers.runs import CekuraRunsTrigger
-from cekura_livekit.warehouse.dialects import UnsupportedDialectError
+from cekura_livekit.warehouse.engines import UnsupportedDialectError
 from tests.support.scripted_hook import ScriptedHook
 
 E = "POST /submit"

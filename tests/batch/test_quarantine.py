@@ -7,9 +7,10 @@ from typing import Any
 
 from cekura_livekit.batch.event import WaitEvent
 from cekura_livekit.batch.verdict import judge
-from cekura_livekit.pipelines import detect_and_alert, refresh_trends
 from cekura_livekit.results.frames import extract
 from cekura_livekit.suites import load_suite_file
+from cekura_livekit.tasks.alerting import detect_and_alert
+from cekura_livekit.tasks.trends import refresh_trends
 from cekura_livekit.warehouse.read import read_episodes
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.warehouse import WarehouseTarget, make_result
@@ -54,7 +55,7 @@ def test_a_quarantined_scenarios_regression_is_recorded_but_not_alerted(warehous
     summary = load_extract(warehouse.conn_id, frames, warehouse.schema)
     refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, touched=summary.run_dates)
     outcome = detect_and_alert(
-        warehouse.conn_id, warehouse.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
+        warehouse.conn_id, warehouse.schema, regression_days=refreshed["regression_days"]
     )
     episodes = read_episodes(warehouse.conn_id, schema=warehouse.schema)
     assert episodes["quarantined"].tolist() == [True]

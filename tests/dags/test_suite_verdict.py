@@ -55,10 +55,13 @@ def test_a_passing_batch_whose_load_failed_is_not_called_a_gate_failure(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture,
 ) -> None:
-    # A SQLite warehouse in a directory that does not exist: passes the pre-flight, fails at load time.
+    # A SQLite warehouse in a directory that does not exist. The pre-flight now refuses it before any paid call
+    # (test_an_unloadable_warehouse_is_refused_before_anything_is_paid); to test the load-failure wording, the
+    # warehouse breaks between the pre-flight and the load, as a disk or a network can.
     target = tmp_path / "missing-dir" / "warehouse.db"
     monkeypatch.setenv("AIRFLOW_CONN_WH_BROKEN", json.dumps({"conn_type": "sqlite", "host": str(target)}))
     monkeypatch.setenv("CEKURA_WAREHOUSE_CONN_ID", "wh_broken")
+    monkeypatch.setattr("cekura_livekit.warehouse.loadable.check_loadable", lambda *a, **k: None)
     states = _suite_run(
         tmp_path, monkeypatch, "verdict_load", "scenarios: [2001]\nmin_success_rate: 0\nfail_on: []\n"
     )
@@ -70,6 +73,24 @@ def test_a_passing_batch_whose_load_failed_is_not_called_a_gate_failure(
     assert "was NOT loaded" in out
     assert "failed its gate" not in out
     assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 1
+
+
+def test_an_unloadable_warehouse_is_refused_before_anything_is_paid(
+    cekura_sandbox: Sandbox,
+    cekura_sandbox_connections: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    target = tmp_path / "missing-dir" / "warehouse.db"
+    monkeypatch.setenv("AIRFLOW_CONN_WH_BROKEN", json.dumps({"conn_type": "sqlite", "host": str(target)}))
+    monkeypatch.setenv("CEKURA_WAREHOUSE_CONN_ID", "wh_broken")
+    states = _suite_run(
+        tmp_path, monkeypatch, "verdict_preflight", "scenarios: [2001]\nmin_success_rate: 0\nfail_on: []\n"
+    )
+    assert states["run_scenarios"] == "failed"
+    assert "wh_broken" in "".join(capfd.readouterr())
+    assert cekura_sandbox.count("POST", "run_scenarios_livekit_v2") == 0  # nothing paid
 
 
 def _suite_dag_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str) -> object:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cekura_livekit.pipelines import refresh_trends
 from cekura_livekit.results.frames import extract
+from cekura_livekit.tasks.trends import refresh_trends
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.warehouse import PG_DSN, WarehouseTarget, make_result, synthetic_runs
 

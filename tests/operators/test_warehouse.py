@@ -15,7 +15,7 @@ from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.models import ResultSummary
 from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator, coerce_result_id
 from cekura_livekit.results.fetch import MissingRunsError, fetch_result_with_runs
-from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.tables import RUN_METRICS, RUNS, SUCCESS_RATE_DAILY
 from tests.support.warehouse import WarehouseTarget
 

@@ -281,7 +281,7 @@ def _read_back_after_load(conn: dict[str, Any], conn_id: str) -> Callable[[Env],
     """Load through the connection, then read the runs back through the same connection (issue 24.5)."""
 
     def run(env: Env) -> Any:
-        from cekura_livekit.warehouse.dialects import open_warehouse
+        from cekura_livekit.warehouse.connection import open_warehouse
         from cekura_livekit.warehouse.tables import RUNS as RUNS_TABLE
 
         _load_after_batch(conn, conn_id)(env)

@@ -58,7 +58,7 @@ def _sqlite_rows(paths: Iterable[Path]) -> str:
 
 def _postgres_rows(targets: Iterable[tuple[str, str]]) -> str:
     """Every row of every table in the given (conn_id, schema) PostgreSQL warehouses, as JSON text."""
-    from cekura_livekit.warehouse.dialects import open_warehouse
+    from cekura_livekit.warehouse.connection import open_warehouse
 
     out = []
     for conn_id, schema in targets:

@@ -119,7 +119,7 @@ def _load_case(label: str, target: Any, n: int, result_id: int) -> list[Any]:
 
 
 def _count_runs(target: Any, result_id: int) -> int:
-    from cekura_livekit.warehouse.dialects import open_warehouse
+    from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.tables import RUNS
 
     with open_warehouse(target.conn_id, target.schema) as wh:

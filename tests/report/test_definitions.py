@@ -12,7 +12,7 @@ from cekura_livekit.report import stats
 from cekura_livekit.report.schema import normalize_daily
 from cekura_livekit.report.weekly import latency_daily, latency_values
 from cekura_livekit.tasks.report import read_report_inputs
-from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.read import select_daily, select_runs_summary
 from cekura_livekit.warehouse.tables import METRIC_DAILY
 from cekura_livekit.warehouse.views import view_table

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cekura_livekit.pipelines import detect_and_alert, refresh_trends, render_weekly_report
 from cekura_livekit.results.frames import extract
+from cekura_livekit.tasks.alerting import detect_and_alert
+from cekura_livekit.tasks.report import render_weekly_report
+from cekura_livekit.tasks.trends import refresh_trends
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.chromium import chromium_or_skip, run_chromium
 from tests.support.html_dom import Dom, section_html
@@ -40,9 +42,7 @@ def _load_history(target: WarehouseTarget) -> None:
         )
         touched += load_extract(target.conn_id, frames, target.schema).run_dates
     refreshed = refresh_trends(target.conn_id, target.schema, touched=touched)
-    detect_and_alert(
-        target.conn_id, target.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
-    )
+    detect_and_alert(target.conn_id, target.schema, regression_days=refreshed["regression_days"])
 
 
 def test_weekly_reports_are_dated_indexed_and_readable(warehouse: WarehouseTarget, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from cekura_livekit.warehouse.alert_memory import claim_episodes
-from cekura_livekit.warehouse.dialects import open_warehouse
+from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.tables import ALERTS
 from tests.support.warehouse import WarehouseTarget
 

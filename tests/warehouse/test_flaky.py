@@ -74,12 +74,11 @@ def test_flakiness_separates_the_designed_flaky_scenarios(warehouse: WarehouseTa
     for mode, suite, result in demo_history():
         load_extract(warehouse.conn_id, extract(result, mode=mode, suite=suite), warehouse.schema)
     # One trends pass over the whole history, as the trends DAG does after the last load.
-    from cekura_livekit.pipelines import detect_and_alert, refresh_trends
+    from cekura_livekit.tasks.alerting import detect_and_alert
+    from cekura_livekit.tasks.trends import refresh_trends
 
     refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, touched=[FIRST_DAY.isoformat()])
-    detect_and_alert(
-        warehouse.conn_id, warehouse.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
-    )
+    detect_and_alert(warehouse.conn_id, warehouse.schema, regression_days=refreshed["regression_days"])
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
         cols, rows = wh.query(f"SELECT * FROM {wh.dialect.table(FLAKY_SCENARIOS)}")
     table = pd.DataFrame(rows, columns=cols)

@@ -9,8 +9,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from cekura_livekit.pipelines import detect_and_alert, episodes_for_report, refresh_trends
+from cekura_livekit.report.schema import normalize_episodes
 from cekura_livekit.results.frames import extract, grain_mode
+from cekura_livekit.tasks.alerting import detect_and_alert
+from cekura_livekit.tasks.trends import refresh_trends
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.read import read_daily, read_episodes
@@ -83,7 +85,7 @@ def test_one_ongoing_drop_is_one_episode_with_daily_evidence(warehouse: Warehous
     )
     refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, touched=summary.run_dates)
     outcome = detect_and_alert(
-        warehouse.conn_id, warehouse.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
+        warehouse.conn_id, warehouse.schema, regression_days=refreshed["regression_days"]
     )
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
         _, evidence = wh.query(f"SELECT run_date, severity FROM {wh.dialect.table(REGRESSIONS)}")
@@ -100,11 +102,13 @@ def test_one_ongoing_drop_is_one_episode_with_daily_evidence(warehouse: Warehous
     assert outcome["open_episodes"] == 1
     [row] = read_episodes(warehouse.conn_id, schema=warehouse.schema).to_dict("records")
     assert (row["scenario_id"], row["state"]) == (1, "open")
-    shown = episodes_for_report(read_episodes(warehouse.conn_id, schema=warehouse.schema))
-    assert shown["scenario_name"].tolist() == ["scenario-1 [voice/managed · nightly]"]
+    shown = normalize_episodes(read_episodes(warehouse.conn_id, schema=warehouse.schema))
+    assert shown["scenario_name"].tolist() == ["scenario-1"]
+    assert shown["mode"].tolist() == ["voice/managed"]
+    assert shown["suite"].tolist() == ["nightly"]
     # Another detection pass over the same days: still one episode, no second alert.
     again = detect_and_alert(
-        warehouse.conn_id, warehouse.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
+        warehouse.conn_id, warehouse.schema, regression_days=refreshed["regression_days"]
     )
     assert (again["episodes"], again["new_alerts"]) == (1, 0)
 

@@ -7,7 +7,7 @@ import inspect
 from pathlib import Path
 
 import cekura_livekit
-from cekura_livekit import pipelines
+from cekura_livekit.tasks import report as report_tasks
 
 PACKAGE = Path(cekura_livekit.__file__).parent
 
@@ -60,7 +60,7 @@ def test_reads_never_reach_ddl_or_writes() -> None:
         "cekura_livekit.warehouse.trends",
     ):
         assert not _reaches(graph, "cekura_livekit.warehouse.read", writer), writer
-    source = inspect.getsource(pipelines.latest_run_date) + inspect.getsource(pipelines.render_report)
+    source = inspect.getsource(report_tasks.latest_run_date) + inspect.getsource(report_tasks.render_report)
     assert "ensure_tables" not in source
     assert "transaction" not in source
 

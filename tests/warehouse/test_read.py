@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from cekura_livekit import pipelines
 from cekura_livekit.results.frames import extract
+from cekura_livekit.tasks import report as report_tasks
 from cekura_livekit.warehouse import connection
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables
@@ -123,8 +123,8 @@ def _objects(target: WarehouseTarget, schema: str) -> list[str]:
         lambda c, s: read_flaky(c, schema=s),
         lambda c, s: read_runs_summary(c, schema=s),
         lambda c, s: read_worst_scenarios(c, schema=s),
-        lambda c, s: pipelines.latest_run_date(c, s),
-        lambda c, s: pipelines.render_report(c, s, "/nonexistent/never-written.html", today=None),
+        lambda c, s: report_tasks.latest_run_date(c, s),
+        lambda c, s: report_tasks.render_report(c, s, "/nonexistent/never-written.html", today=None),
     ],
     ids=["daily", "regressions", "flaky", "runs_summary", "worst", "latest_run_date", "render_report"],
 )
@@ -158,7 +158,7 @@ def test_a_report_reads_on_one_connection(
         return real(conn_id, schema)
 
     monkeypatch.setattr(connection, "open_warehouse", counting)
-    out = pipelines.render_report(warehouse.conn_id, warehouse.schema, str(tmp_path / "r.html"))
+    out = report_tasks.render_report(warehouse.conn_id, warehouse.schema, str(tmp_path / "r.html"))
     assert opened == [warehouse.conn_id]
     assert out["days"] == 1
     assert out["flaky"] == 0  # 3 evaluated runs: below the 20 needed to score flakiness (warehouse/flaky.py)
@@ -198,13 +198,13 @@ def test_a_read_only_role_reads_the_report_frames(
         ),
     )
     try:
-        out = pipelines.render_report("wh_reader", schema, str(tmp_path / "report.html"))
+        out = report_tasks.render_report("wh_reader", schema, str(tmp_path / "report.html"))
         assert out["days"] == 1
         assert out["flaky"] == 0  # 5 evaluated runs: too few to score flakiness
         assert (tmp_path / "report.html").stat().st_size > 1000
         assert read_daily("wh_reader", schema=schema)["runs"].tolist() == [5]
         assert read_runs_summary("wh_reader", schema=schema)["passed"].tolist() == [3]
-        assert pipelines.latest_run_date("wh_reader", schema) is not None
+        assert report_tasks.latest_run_date("wh_reader", schema) is not None
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             load_extract("wh_reader", extract(make_result(9, runs)), schema)
     finally:

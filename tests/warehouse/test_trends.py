@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from cekura_livekit.pipelines import detect_and_alert, refresh_trends, touched_days
 from cekura_livekit.results.frames import extract
+from cekura_livekit.tasks.alerting import detect_and_alert
+from cekura_livekit.tasks.trends import refresh_trends, touched_days
 from cekura_livekit.warehouse.read import read_daily, read_regressions
 from cekura_livekit.warehouse.trends import detect_regressions, recompute_daily
 from cekura_livekit.warehouse.writer import load_extract
@@ -208,7 +209,7 @@ def test_trends_step_after_a_facts_only_load_equals_a_recomputing_load(warehouse
     assert refreshed["since"] == (date.fromisoformat(summary.run_dates[0]) - timedelta(days=28)).isoformat()
     assert refreshed["regression_days"][-1] == "2024-04-20"
     outcome = detect_and_alert(
-        warehouse.conn_id, warehouse.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
+        warehouse.conn_id, warehouse.schema, regression_days=refreshed["regression_days"]
     )
     assert outcome["new_alerts"] == 1  # one episode, however many window ends show it
     via_dag = _tables(warehouse)
@@ -247,7 +248,7 @@ def test_refresh_without_touched_days_rebuilds_the_trailing_window(warehouse: Wa
 
 def test_refresh_on_an_empty_warehouse_does_nothing(warehouse: WarehouseTarget) -> None:
     assert refresh_trends(warehouse.conn_id, warehouse.schema)["daily_rows"] == 0
-    assert detect_and_alert(warehouse.conn_id, warehouse.schema, cekura_conn_id=None)["regressions"] == 0
+    assert detect_and_alert(warehouse.conn_id, warehouse.schema)["regressions"] == 0
 
 
 class _Event:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from cekura_livekit.pipelines import detect_and_alert, refresh_trends
 from cekura_livekit.results.frames import extract
+from cekura_livekit.tasks.alerting import detect_and_alert
+from cekura_livekit.tasks.trends import refresh_trends
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.read import WarehouseTableMissingError, read_daily
 from cekura_livekit.warehouse.views import view_table
@@ -37,9 +38,7 @@ def _seed(target: WarehouseTarget) -> None:
     frames = extract(make_result(1, runs), mode="managed", suite="nightly", dashboard_url=URL)
     summary = load_extract(target.conn_id, frames, target.schema)
     refreshed = refresh_trends(target.conn_id, target.schema, touched=summary.run_dates)
-    detect_and_alert(
-        target.conn_id, target.schema, cekura_conn_id=None, regression_days=refreshed["regression_days"]
-    )
+    detect_and_alert(target.conn_id, target.schema, regression_days=refreshed["regression_days"])
 
 
 def _view(target: WarehouseTarget, name: str, order: str) -> list[dict[str, Any]]:

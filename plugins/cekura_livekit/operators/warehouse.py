@@ -133,16 +133,35 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
             return self._load(context)
 
     def _load(self, context: Any) -> dict[str, Any]:
-        from cekura_livekit.batch.dashboard import dashboard_url
         from cekura_livekit.hooks.cekura import CekuraHook
-        from cekura_livekit.results.fetch import fetch_result_with_runs
-        from cekura_livekit.results.frames import extract
-        from cekura_livekit.warehouse.writer import load_extract
 
         hook = CekuraHook(cekura_conn_id=self.cekura_conn_id)
         recovered = self._recover(context, hook) if self.result_id in (None, "", "None") else None
         result_id = recovered.result_id if recovered else coerce_result_id(self.result_id)
         self._loaded_result_id = result_id
+        summary, url = self._load_one(context, hook, result_id)
+        earlier = [r for r in self._superseded(context) if r != result_id]
+        dates = set(summary["run_dates"])
+        for dead in earlier:  # paid for and replaced by a retry: their infra errors belong in the trends too
+            dates |= set(self._load_one(context, hook, dead)[0]["run_dates"])
+        refreshed, stale_dates = self._refresh_stale(hook, result_id)
+        run_dates = sorted(dates | set(stale_dates))
+        self._announce(context, result_id, run_dates)
+        out = {"result_id": result_id, **summary, "run_dates": run_dates, "refreshed_results": refreshed}
+        if earlier:
+            out["superseded_results_loaded"] = earlier
+            self.log.info("Also loaded %d earlier batch(es) of the submit task: %s", len(earlier), earlier)
+        if recovered is not None:
+            out["recovered"] = recovered.how
+        return {**out, "dashboard_url": url}
+
+    def _load_one(self, context: Any, hook: Any, result_id: int) -> tuple[dict[str, Any], str]:
+        """Fetch, extract and upsert one result with this task's context (mode, suite, quarantine, link)."""
+        from cekura_livekit.batch.dashboard import dashboard_url
+        from cekura_livekit.results.fetch import fetch_result_with_runs
+        from cekura_livekit.results.frames import extract
+        from cekura_livekit.warehouse.writer import load_extract
+
         dag_run = context.get("dag_run")
         result, runs = fetch_result_with_runs(hook, result_id)
         mode = self.mode
@@ -173,13 +192,21 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
                 f"(schema {self.schema!r}) failed: {type(exc).__name__}: {exc}. Check that the connection's "
                 "database is reachable and writable; the task retries."
             ) from exc
-        refreshed, dates = self._refresh_stale(hook, result_id)
-        run_dates = sorted(set(summary["run_dates"]) | set(dates))
-        self._announce(context, result_id, run_dates)
-        out = {"result_id": result_id, **summary, "run_dates": run_dates, "refreshed_results": refreshed}
-        if recovered is not None:
-            out["recovered"] = recovered.how
-        return {**out, "dashboard_url": url}
+        return summary, url
+
+    def _superseded(self, context: Any) -> list[int]:
+        """Earlier batches the submit task paid for and replaced (its XCom `superseded_result_ids`)."""
+        from cekura_livekit.batch.submit import SUPERSEDED_KEY
+
+        ti = context.get("ti")
+        if not self.recover_from or ti is None:
+            return []
+        try:
+            value = ti.xcom_pull(task_ids=self.recover_from, key=SUPERSEDED_KEY)
+        except Exception as exc:  # a courtesy: never the reason the main load fails
+            self.log.warning("Could not read the submit task's superseded batches: %s", exc)
+            return []
+        return [int(v) for v in value or [] if str(v).isdigit()]
 
     def _recover(self, context: Any, hook: Any) -> Any:
         """The batch the submit task paid for but never announced; skip when there is none."""
@@ -225,7 +252,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
 
         from cekura_livekit.results.fetch import fetch_result_with_runs
         from cekura_livekit.results.frames import extract
-        from cekura_livekit.warehouse.dialects import open_warehouse
+        from cekura_livekit.warehouse.connection import open_warehouse
         from cekura_livekit.warehouse.read import select_stale_results
         from cekura_livekit.warehouse.writer import load_extract
 

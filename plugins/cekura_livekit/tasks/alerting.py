@@ -33,7 +33,7 @@ def claim_new_alerts(
     to its episode's stored `dashboard_url`.
     """
     from cekura_livekit.warehouse.alert_memory import claim_episodes
-    from cekura_livekit.warehouse.dialects import open_warehouse
+    from cekura_livekit.warehouse.connection import open_warehouse
 
     with open_warehouse(warehouse_conn_id, schema) as wh:
         claimed = claim_episodes(wh, episodes)
@@ -51,21 +51,17 @@ def detect_and_alert(
     conn_id: str,
     schema: str = DEFAULT_SCHEMA,
     *,
-    cekura_conn_id: str | None = None,
     slack_webhook_conn_id: str | None = None,
     email_to: str | None = None,
     context: Any = None,
     regression_days: Iterable[date | str] | None = None,
 ) -> dict[str, Any]:
     """Detect regressions for `regression_days` (default: the latest window), alert each new episode once,
-    and return what happened.
-
-    `cekura_conn_id` is accepted and ignored (links come from the warehouse now, not from the API); it goes
-    when the callers that still pass it are updated.
+    and return what happened. Links come from the warehouse (each episode's latest stored dashboard URL),
+    never from an API call.
     """
     from cekura_livekit.alerting.notifier import CekuraRegressionNotifier
 
-    del cekura_conn_id
     found, episodes = detect_regressions_for(conn_id, schema, regression_days)
     fresh = claim_new_alerts(conn_id, [e for e in episodes if not e.get("quarantined")], schema=schema)
     message = alert_message(fresh)

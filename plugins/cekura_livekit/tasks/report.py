@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def latest_run_date(conn_id: str, schema: str = DEFAULT_SCHEMA) -> date | None:
     """The newest day in the daily table; read-only (a warehouse never loaded raises a clear error)."""
-    from cekura_livekit.warehouse.dialects import open_warehouse
+    from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.read import select_latest_day
 
     with open_warehouse(conn_id, schema) as wh:
@@ -96,7 +96,7 @@ def render_report(
     `report.destination.confine` first (the DAG does that).
     """
     from cekura_livekit.report import build_report_html, write_report
-    from cekura_livekit.warehouse.dialects import open_warehouse
+    from cekura_livekit.warehouse.connection import open_warehouse
 
     with open_warehouse(conn_id, schema) as wh:  # one connection, read-only, for every frame of the report
         frames = read_report_inputs(wh, days, today)

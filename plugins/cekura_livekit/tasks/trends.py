@@ -41,8 +41,8 @@ def refresh_trends(
 
     Returns the regression window ends that may have changed, for `detect_and_alert`.
     """
+    from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.ddl import ensure_tables
-    from cekura_livekit.warehouse.dialects import open_warehouse
     from cekura_livekit.warehouse.trends import plan_refresh, recompute_daily_in
 
     days = sorted({str(d)[:10] for d in touched or ()})
@@ -68,8 +68,8 @@ def detect_regressions_for(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Re-detect regressions for each window end in `regression_days` (default: the latest day) and rebuild
     the episodes, one transaction; returns (daily detections oldest window first, every episode)."""
+    from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.ddl import ensure_tables
-    from cekura_livekit.warehouse.dialects import open_warehouse
     from cekura_livekit.warehouse.tables import SUCCESS_RATE_DAILY
     from cekura_livekit.warehouse.trends import detect_windows_in, latest_run_date_in
 

@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from cekura_livekit.warehouse.connection import Warehouse
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.ddl import ensure_tables
-from cekura_livekit.warehouse.dialects import Dialect, Warehouse, q
+from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.tables import ALERTS
 
 
@@ -47,7 +48,7 @@ def _key(dialect: Dialect, row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def _claim(dialect: Dialect, cur: Any, row: Mapping[str, Any]) -> bool:
     """Insert the episode's alert row unless it exists; True when this call inserted it."""
-    table, p = dialect.table(ALERTS), dialect.param
+    table, p, q = dialect.table(ALERTS), dialect.param, dialect.quote
     key = _key(dialect, row)
     last_seen = dialect.db_value("date", as_date(row.get("last_seen") or row["started_on"]))
     where = " AND ".join(f"{q(c)} = {p}" for c in ALERTS.key)

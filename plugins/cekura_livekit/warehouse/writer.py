@@ -71,6 +71,9 @@ class LoadSummary:
     regression_days: list[str] = field(default_factory=list)
     regressions: int = 0
     skipped_runs: list[dict[str, str]] = field(default_factory=list)
+    #: Metrics stored as sent but not understood (unknown shape, binary without a verdict): count + examples.
+    metric_problems: int = 0
+    metric_problem_examples: list[dict[str, str]] = field(default_factory=list)
     batch_diff: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +112,11 @@ def load_extract(
         run_metrics=len(frames[2][1]),
         run_dates=touched,
         skipped_runs=[{"run_id": p.run_id, "reason": p.reason} for p in extract.problems],
+        metric_problems=extract.metric_problem_count,
+        metric_problem_examples=[
+            {"run_id": p.run_id, "metric_id": p.metric_id, "reason": p.reason}
+            for p in extract.metric_problems[:20]
+        ],
     )
     with open_warehouse(warehouse_conn_id, schema) as wh, wh.transaction() as cur:
         summary.columns_added = ensure_tables(wh.dialect, cur)
