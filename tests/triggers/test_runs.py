@@ -84,3 +84,22 @@ async def test_the_payload_is_the_typed_event_serialized(monkeypatch: pytest.Mon
     assert event.status is EventStatus.TERMINAL
     assert event.to_payload() == payload
     assert payload["failing_total"] == 1
+
+
+async def test_a_connection_the_triggerer_cannot_read_names_the_shared_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Airflow reports a connection it cannot decrypt as "isn't defined": in a trigger that is a deployment fault
+    (the task read it before deferring), so the event says which setting the components must share, and it is
+    permanent (issue 21.1: a compose stack without a shared Fernet key failed every wait this way)."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    class Undecryptable(ScriptedHook):
+        async def __aenter__(self) -> ScriptedHook:
+            raise AirflowNotFoundException("The conn_id `cekura_default` isn't defined")
+
+    events = await _events(_trigger(Undecryptable(), monkeypatch))
+    assert [e["status"] for e in events] == ["error"]
+    assert "AIRFLOW__CORE__FERNET_KEY" in events[0]["message"]
+    assert "'cekura_default'" in events[0]["message"]
+    assert events[0]["permanent"] is True

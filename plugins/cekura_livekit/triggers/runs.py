@@ -18,6 +18,23 @@ from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.hooks.errors import CekuraError
 
 
+class ConnectionUnreadableInTriggerer(ValueError):
+    """The task read the connection (it submitted or poked with it), the triggerer cannot: a deployment fault.
+
+    Airflow reports a connection it cannot decrypt as "isn't defined"; a trigger only starts after the task used
+    the connection, so here that almost always means the components do not share `AIRFLOW__CORE__FERNET_KEY`
+    (or the secrets backend / environment that defines it). Permanent: retrying the task cannot fix it.
+    """
+
+    def __init__(self, conn_id: str, cause: BaseException) -> None:
+        super().__init__(
+            f"The triggerer cannot read connection {conn_id!r} ({cause}), although the task read it before "
+            "deferring: the Airflow components do not share the connection. Give every component (scheduler, "
+            "workers, triggerer, api-server, dag-processor) the same AIRFLOW__CORE__FERNET_KEY, secrets backend "
+            "and AIRFLOW_CONN_* environment (docs/docker.md, docs/kubernetes.md)."
+        )
+
+
 class CekuraRunsTrigger(BaseTrigger):
     """Polls a Cekura result (or an explicit set of runs) until it is terminal or the deadline passes.
 
@@ -94,7 +111,11 @@ class CekuraRunsTrigger(BaseTrigger):
         try:
             async with self._hook() as hook:
                 event = await adrive(wait.run(), hook)
-        except (CekuraError, ValueError, AirflowNotFoundException) as exc:  # e.g. no connection / no key
+        except AirflowNotFoundException as exc:
+            event = error_event(
+                self.result_id, ConnectionUnreadableInTriggerer(self.cekura_conn_id, exc), None
+            )
+        except (CekuraError, ValueError) as exc:  # e.g. no key
             event = error_event(self.result_id, exc, None)
         yield TriggerEvent(event.to_payload())
 
