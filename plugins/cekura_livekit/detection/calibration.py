@@ -1,0 +1,47 @@
+"""Per-series CUSUM thresholds: a small table calibrated by simulation, interpolated.
+
+Why a table: the false-alarm rate of a Bernoulli CUSUM depends on how coarse its daily steps are (runs per day)
+and on the base rate; no closed form is accurate for p0 near 1 at 1 run a day. `bench/detection.py --calibrate`
+simulates stationary series through `drops.run_detector` (baseline estimation included) at every cell and
+finds, by bisection, the threshold that gives `TARGET_PER_100` false episodes per 100 scenario-months; its
+output is pasted below. Between cells: linear in log(runs/day) and in logit(p0); outside: the edge (a lower
+volume than 1/day makes the steps rarer, so the 1/day threshold is conservative in days).
+
+The threshold depends only on the series' own volume and base rate: adding series changes nobody's threshold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TARGET_PER_100 = 0.5  # half the budget of 1 false episode per 100 scenario-months: room for real-data quirks
+VOLUMES = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+RATES = (0.5, 0.7, 0.85, 0.95, 0.99)
+# TABLE[i][j]: threshold at VOLUMES[i] runs/day and base rate RATES[j] (bench/detection.py --calibrate).
+TABLE = (
+    (6.13, 6.13, 6.27, 5.98, 5.04),
+    (6.65, 6.45, 6.95, 6.19, 5.92),
+    (7.27, 6.83, 6.80, 6.95, 6.24),
+    (7.36, 7.09, 6.92, 6.74, 6.42),
+    (7.36, 7.27, 7.06, 6.71, 5.95),
+    (7.04, 7.06, 6.68, 6.48, 5.98),
+)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p / (1 - p))
+
+
+def threshold(volume: np.ndarray, p0: np.ndarray) -> np.ndarray:
+    """Thresholds for series with `volume` evaluated runs per active day and base rate `p0` (arrays)."""
+    v = np.log(np.clip(np.asarray(volume, dtype=float), VOLUMES[0], VOLUMES[-1]))
+    r = _logit(np.clip(np.asarray(p0, dtype=float), RATES[0], RATES[-1]))
+    vs, rs = np.log(np.asarray(VOLUMES)), _logit(np.asarray(RATES))
+    table = np.asarray(TABLE)
+    i = np.clip(np.searchsorted(vs, v, side="right") - 1, 0, len(vs) - 2)
+    j = np.clip(np.searchsorted(rs, r, side="right") - 1, 0, len(rs) - 2)
+    a = np.clip((v - vs[i]) / (vs[i + 1] - vs[i]), 0.0, 1.0)
+    b = np.clip((r - rs[j]) / (rs[j + 1] - rs[j]), 0.0, 1.0)
+    low = table[i, j] * (1 - b) + table[i, j + 1] * b
+    high = table[i + 1, j] * (1 - b) + table[i + 1, j + 1] * b
+    return np.asarray(low * (1 - a) + high * a, dtype=float)
