@@ -26,8 +26,9 @@ class MetricShiftPolicy:
     k: float = 0.5
     h: float = 8.0
     clip: float = 4.0
-    min_baseline_days: int = 14
-    min_relative_sd: float = 0.02  # floor on the baseline spread, as a share of its median (constant metrics)
+    min_baseline_days: int = 28
+    sd_inflation: float = 2.0
+    min_spread: float = 0.02  # floor on the baseline spread (log units when logs are used: 2 %)
     max_baseline_days: int = 120  # the newest stable days kept (bounded cost; still never excursion days)
 
 
@@ -53,7 +54,10 @@ class MetricEpisode:
 def _scale(values: list[float], policy: MetricShiftPolicy) -> tuple[float, float]:
     med = float(np.median(values))
     mad = 1.4826 * float(np.median(np.abs(np.asarray(values) - med)))
-    return med, max(mad, policy.min_relative_sd * abs(med), 1e-9)
+    # A spread read from few days is often too small, and an underestimate multiplies false alarms; widen it
+    # by its own sampling error (MAD: ~1.2 / sqrt(days) relative), which vanishes as the baseline grows.
+    mad *= 1 + policy.sd_inflation / np.sqrt(len(values))
+    return med, max(mad, policy.min_spread)
 
 
 def detect_metric_shifts(
@@ -66,6 +70,11 @@ def detect_metric_shifts(
     order = sorted(
         (d, float(v)) for d, v in zip(days, daily_medians, strict=True) if v is not None and np.isfinite(v)
     )
+    # Latencies are multiplicative (a slow path adds a share, not milliseconds) and right-skewed: work on logs
+    # when every value is positive, which makes the daily medians near-symmetric.
+    logs = bool(order) and all(v > 0 for _, v in order)
+    if logs:
+        order = [(d, float(np.log(v))) for d, v in order]
     baseline: list[float] = []
     pending: list[float] = []
     s = 0.0
@@ -74,7 +83,8 @@ def detect_metric_shifts(
     episode: dict | None = None
     for day, value in order:
         if episode is not None:
-            episode = _episode_day(episode, day, value, policy, episodes, baseline)
+            # The baseline stays as it was frozen: the level was shown back at it.
+            episode = _episode_day(episode, day, value, policy, episodes)
             if episode is None:
                 s, start, pending = 0.0, None, []
             continue
@@ -97,11 +107,18 @@ def detect_metric_shifts(
                        "r": 0.0, "r_start": None, "r_values": []}
             episodes.append(MetricEpisode(start, day, None, med, float(np.median(pending))))
             s, start, pending = 0.0, None, []
+    if logs:
+        episodes = [_exp(e) for e in episodes]
     return episodes
 
 
+def _exp(e: MetricEpisode) -> MetricEpisode:
+    back = None if e.episode_median is None else float(np.exp(e.episode_median))
+    return MetricEpisode(e.started_on, e.flagged_on, e.resolved_on, float(np.exp(e.baseline_median)), back)
+
+
 def _episode_day(
-    ep: dict, day: date, value: float, policy: MetricShiftPolicy, episodes: list[MetricEpisode], baseline: list[float]
+    ep: dict, day: date, value: float, policy: MetricShiftPolicy, episodes: list[MetricEpisode]
 ) -> dict | None:
     """Reverse CUSUM: back at the baseline median against the episode's level; resolves on the recovery start."""
     level = max((float(np.median(ep["values"])) - ep["med"]) / ep["sd"], 2 * policy.k)
@@ -118,9 +135,6 @@ def _episode_day(
         episodes[-1] = MetricEpisode(ep["start"], ep["flag"], None, ep["med"], float(np.median(ep["values"])))
         return ep
     episodes[-1] = MetricEpisode(ep["start"], ep["flag"], ep["r_start"], ep["med"], float(np.median(ep["values"])))
-    baseline[:] = list(ep["r_values"])[-policy.min_baseline_days :]
-    if len(baseline) < policy.min_baseline_days:
-        baseline[:0] = [ep["med"]] * (policy.min_baseline_days - len(baseline))
     return None
 
 

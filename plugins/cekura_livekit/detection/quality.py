@@ -33,8 +33,8 @@ class QualityPolicy:
     history_days: int = 28  # active days the usual cadence / volume / infra share are taken from
     min_history_days: int = 5
     overdue_factor: float = 2.0  # overdue after max(factor × usual gap, usual gap + 1) days
-    volume_share: float = 0.5  # "far fewer": below this share of the usual runs …
-    alpha: float = 1e-3  # … and this unlikely under Poisson(usual) / Binomial(runs, usual infra share)
+    volume_share: float = 0.5  # "far fewer": below this share of the usual runs and the history's fewest
+    alpha: float = 1e-3  # infra: this unlikely under Binomial(runs, usual infra share)
     infra_jump: float = 0.2  # and the infra share at least this many points above usual
 
 
@@ -100,10 +100,12 @@ def _freshness(active: list[DayCounts], as_of: date, policy: QualityPolicy) -> l
 
 
 def _volume(latest: DayCounts, history: list[DayCounts], policy: QualityPolicy) -> list[dict]:
+    # Batches are scheduled, not Poisson: "far fewer" = below `volume_share` of the usual AND below every
+    # active day of the history window.
     usual = median(d.runs for d in history)
-    p = _poisson_cdf(latest.runs, usual)
-    if latest.runs >= policy.volume_share * usual or p >= policy.alpha:
+    if latest.runs >= policy.volume_share * usual or latest.runs >= min(d.runs for d in history):
         return []
+    p = _poisson_cdf(latest.runs, usual)
     return [
         {
             "kind": "volume",
@@ -111,7 +113,10 @@ def _volume(latest: DayCounts, history: list[DayCounts], policy: QualityPolicy) 
             "observed": latest.runs,
             "expected": usual,
             "p_value": p,
-            "message": f"{latest.runs} runs on {latest.day}, usually {usual:g} (P = {p:.1e} by chance)",
+            "message": (
+                f"{latest.runs} runs on {latest.day}, usually {usual:g}, fewest in {len(history)} active days"
+                f" (P = {p:.1e} if runs were Poisson)"
+            ),
         }
     ]
 
