@@ -191,7 +191,7 @@ def _watch_day(
     alarm = ready & (over >= 0).any(axis=0)
     for i in np.flatnonzero(alarm):
         k = int(np.argmax(over[:, i]))
-        _open(st, i, t, int(st.s_start[k, i]), float(p_hat[i]), float(h[i]), episodes)
+        _open(st, int(i), t, int(st.s_start[k, i]), float(p_hat[i]), float(h[i]), episodes)
 
 
 def _open(st: _State, i: int, t: int, start: int, p0: float, h: float, episodes: list[RawEpisode]) -> None:
@@ -228,13 +228,21 @@ def _episode_day(
     st.en += np.where(calm, st.rn, 0)
     st.rx[calm] = st.rn[calm] = 0
     for i in np.flatnonzero(active & (st.r >= st.ep_h)):
-        _resolve(st, i, int(st.r_start[i]), policy, episodes)
+        _resolve(st, int(i), int(st.r_start[i]), policy, episodes)
 
 
 def _resolve(st: _State, i: int, on: int, policy: DropPolicy, episodes: list[RawEpisode]) -> None:
     e = episodes[st.ep_index[i]]
     episodes[st.ep_index[i]] = RawEpisode(
-        e.series, e.start, e.flagged, on, e.baseline_rate, e.baseline_n, int(st.ex[i]), int(st.en[i]), e.threshold
+        e.series,
+        e.start,
+        e.flagged,
+        on,
+        e.baseline_rate,
+        e.baseline_n,
+        int(st.ex[i]),
+        int(st.en[i]),
+        e.threshold,
     )
     st.in_episode[i] = False
     st.ep_index[i] = -1

@@ -16,6 +16,7 @@ from c passes in n runs, the unbiased estimator of p^k (hypergeometric); reporte
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ def runs_test(outcomes: Sequence[bool]) -> RunsTest:
     n = len(outcomes)
     n1 = sum(1 for o in outcomes if o)
     n2 = n - n1
-    runs = 1 + sum(1 for a, b in zip(outcomes, outcomes[1:], strict=False) if a != b) if n else 0
+    runs = 1 + sum(1 for a, b in itertools.pairwise(outcomes) if a != b) if n else 0
     if n1 == 0 or n2 == 0:
         return RunsTest(n, n1, runs, None, None)
     mean = 2 * n1 * n2 / n + 1
@@ -82,7 +83,9 @@ class FlakinessPolicy:
     clustered_z: float = -3.09
 
 
-def flaky_status(outcomes: Sequence[bool], previous: str | None = None, policy: FlakinessPolicy | None = None) -> dict:
+def flaky_status(
+    outcomes: Sequence[bool], previous: str | None = None, policy: FlakinessPolicy | None = None
+) -> dict:
     """One scenario's row: status (`flaky` / `clustered` / `stable` / `insufficient`), the test, pass^k.
 
     `previous`: the status the scenario had at the last scoring (hysteresis).

@@ -51,6 +51,19 @@ class MetricEpisode:
         return (self.episode_median - self.baseline_median) / abs(self.baseline_median)
 
 
+def _prepared(days: Sequence[date], values: Sequence[float | None]) -> tuple[list[tuple[date, float]], bool]:
+    """The days with a value, in day order; on logs when every value is positive.
+
+    Why logs: latencies are multiplicative (a slow path adds a share, not milliseconds) and right-skewed; the
+    logs of daily medians are near-symmetric, which the CUSUM's false-alarm rate assumes.
+    """
+    order = sorted(
+        (d, float(v)) for d, v in zip(days, values, strict=True) if v is not None and np.isfinite(v)
+    )
+    logs = bool(order) and all(v > 0 for _, v in order)
+    return ([(d, float(np.log(v))) for d, v in order] if logs else order), logs
+
+
 def _scale(values: list[float], policy: MetricShiftPolicy) -> tuple[float, float]:
     med = float(np.median(values))
     mad = 1.4826 * float(np.median(np.abs(np.asarray(values) - med)))
@@ -66,15 +79,10 @@ def detect_metric_shifts(
     """Episodes of one series × metric from its daily medians (None or NaN: no value that day)."""
     policy = policy or MetricShiftPolicy()
     if len(days) != len(daily_medians):
-        raise ValueError(f"days ({len(days)}) and daily_medians ({len(daily_medians)}) need one value per day")
-    order = sorted(
-        (d, float(v)) for d, v in zip(days, daily_medians, strict=True) if v is not None and np.isfinite(v)
-    )
-    # Latencies are multiplicative (a slow path adds a share, not milliseconds) and right-skewed: work on logs
-    # when every value is positive, which makes the daily medians near-symmetric.
-    logs = bool(order) and all(v > 0 for _, v in order)
-    if logs:
-        order = [(d, float(np.log(v))) for d, v in order]
+        raise ValueError(
+            f"days ({len(days)}) and daily_medians ({len(daily_medians)}) need one value per day"
+        )
+    order, logs = _prepared(days, daily_medians)
     baseline: list[float] = []
     pending: list[float] = []
     s = 0.0
@@ -103,8 +111,16 @@ def detect_metric_shifts(
             del baseline[: -policy.max_baseline_days]
             pending = []
         elif s >= policy.h and start is not None:
-            episode = {"start": start, "flag": day, "med": med, "sd": sd, "values": list(pending),
-                       "r": 0.0, "r_start": None, "r_values": []}
+            episode = {
+                "start": start,
+                "flag": day,
+                "med": med,
+                "sd": sd,
+                "values": list(pending),
+                "r": 0.0,
+                "r_start": None,
+                "r_values": [],
+            }
             episodes.append(MetricEpisode(start, day, None, med, float(np.median(pending))))
             s, start, pending = 0.0, None, []
     if logs:
@@ -134,7 +150,9 @@ def _episode_day(
     if ep["r"] * level < policy.h or ep["r_start"] is None:
         episodes[-1] = MetricEpisode(ep["start"], ep["flag"], None, ep["med"], float(np.median(ep["values"])))
         return ep
-    episodes[-1] = MetricEpisode(ep["start"], ep["flag"], ep["r_start"], ep["med"], float(np.median(ep["values"])))
+    episodes[-1] = MetricEpisode(
+        ep["start"], ep["flag"], ep["r_start"], ep["med"], float(np.median(ep["values"]))
+    )
     return None
 
 

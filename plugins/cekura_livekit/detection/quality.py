@@ -12,6 +12,7 @@ runs may be omitted) and the day the pass runs for (`as_of`). Output: dict rows 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,8 +53,16 @@ def _binom_sf(k: int, n: int, p: float) -> float:
         return 1.0
     p = min(max(p, 1e-9), 1 - 1e-9)
     return min(
-        sum(math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
-                     + i * math.log(p) + (n - i) * math.log(1 - p)) for i in range(k, n + 1)),
+        sum(
+            math.exp(
+                math.lgamma(n + 1)
+                - math.lgamma(i + 1)
+                - math.lgamma(n - i + 1)
+                + i * math.log(p)
+                + (n - i) * math.log(1 - p)
+            )
+            for i in range(k, n + 1)
+        ),
         1.0,
     )
 
@@ -78,7 +87,7 @@ def quality_alerts(days: Sequence[DayCounts], as_of: date, policy: QualityPolicy
 
 def _usual_gap(active: list[DayCounts], policy: QualityPolicy) -> float:
     recent = active[-(policy.history_days + 1) :]
-    return median((b.day - a.day).days for a, b in zip(recent, recent[1:], strict=False))
+    return median((b.day - a.day).days for a, b in itertools.pairwise(recent))
 
 
 def _freshness(active: list[DayCounts], as_of: date, policy: QualityPolicy) -> list[dict]:
