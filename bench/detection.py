@@ -50,7 +50,7 @@ def false_rate(h: float, volume: float, p0: float, series: int, days: int, seed:
     return per_100_months(len(run_detector(x, n, thresholds=h)), series, days)
 
 
-def calibrate_cell(volume: float, p0: float, *, series: int = 1000, days: int = 365, seed: int = 0) -> float:
+def calibrate_cell(volume: float, p0: float, *, series: int = 2000, days: int = 365, seed: int = 0) -> float:
     """Smallest threshold (to 0.05) whose false-episode rate is at most `calibration.TARGET_PER_100`."""
     lo, hi = 1.0, 16.0
     while hi - lo > 0.05:

@@ -147,3 +147,19 @@ def test_bad_input_names_the_field() -> None:
         detect_drops([D0, D0], [1, 1], [2, 2])
     with pytest.raises(ValueError, match="drops="):
         DropPolicy(drops=(1.5,))
+
+
+def test_the_evidence_states_the_effect_with_its_interval() -> None:
+    from cekura_livekit.detection.evidence import describe, drop_interval
+
+    d, low, high = drop_interval(90, 100, 5, 10) or (0, 0, 0)
+    assert d == pytest.approx(0.4)
+    assert low < 0.4 < high
+    assert 0.05 < low < 0.3  # 5 of 10 is uncertain: the interval is wide but excludes no drop
+    rates = [0.9] * 100 + [0.5] * 30
+    passed, n = exact_series(rates, 10)
+    (episode,) = detect_drops(days(130), passed, n)
+    text = describe(episode)
+    assert "95 % CI" in text
+    assert "confidence" not in text
+    assert str(episode.started_on) in text

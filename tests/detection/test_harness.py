@@ -32,7 +32,8 @@ def test_the_oracle_cusum_restarts_after_each_alarm() -> None:
     assert alarms.tolist() == [[True] * 6]  # each all-fail day alone is log(0.5/0.1)*10 ≈ 16 > 5
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_quick_harness_table() -> None:
     text = harness.run(quick=True)
     false_rows = re.findall(r"^\| (\d+) \| (.+) \|$", text.split("### Steps")[0], re.MULTILINE)

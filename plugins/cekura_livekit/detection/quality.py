@@ -20,7 +20,6 @@ from datetime import date
 from statistics import median
 
 
-
 @dataclass(frozen=True)
 class DayCounts:
     day: date
