@@ -163,3 +163,21 @@ def test_the_evidence_states_the_effect_with_its_interval() -> None:
     assert "95 % CI" in text
     assert "confidence" not in text
     assert str(episode.started_on) in text
+
+
+def test_many_series_at_once_give_what_each_gives_alone() -> None:
+    from cekura_livekit.detection.drops import detect_drops_many
+
+    rng = np.random.default_rng(8)
+    series = {}
+    for i in range(6):
+        start = 10 * i  # series start on different days
+        length = 200 - 5 * i
+        n = [int(v) for v in rng.poisson(6, length)]
+        rate = [0.9 if t < 120 else 0.6 if i % 2 else 0.9 for t in range(length)]
+        k = [int(rng.binomial(m, r)) for m, r in zip(n, rate, strict=True)]
+        series[("a", i)] = ([D0 + timedelta(days=start + t) for t in range(length)], k, n)
+    series[("empty", 0)] = ([], [], [])
+    together = detect_drops_many(series)
+    assert together == {key: detect_drops(*value) for key, value in series.items()}
+    assert sum(len(v) for v in together.values()) >= 3
