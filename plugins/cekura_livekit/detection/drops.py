@@ -19,9 +19,9 @@ depends on p0; one threshold for all would give very different false-alarm rates
 and rate, calibrated by simulation of this very function. The threshold depends on the series alone: how many
 other series the warehouse holds changes nothing.
 
-Episodes: the alarm day is ``flagged_on``; ``started_on`` is the change-point estimate (the first day of the
-alarming CUSUM's excursion, i.e. the day after its last reset: the maximum-likelihood change point for that
-drop size). While an episode is open the baseline is frozen; it resolves only when a reverse CUSUM (rate back at
+Episodes: the alarm day is ``flagged_on``; ``started_on`` is the change-point estimate: the maximum-likelihood
+start of a drop to an unknown lower rate within the CUSUMs' open excursion (`change_point`); the excursion's days
+before it join the baseline. While an episode is open the baseline is frozen; it resolves only when a reverse CUSUM (rate back at
 p0 against the rate seen since the change) crosses the same threshold, on the day that recovery began. After a
 recovery the baseline restarts from the recovered days, seeded with the old rate worth `min_baseline_runs` runs.
 
@@ -129,7 +129,7 @@ def run_detector(
     episodes: list[RawEpisode] = []
     for t in range(x_all.shape[1]):
         x, n = x_all[:, t], n_all[:, t]
-        _watch_day(st, t, x, n, drops, policy, h_of, episodes)
+        _watch_day(st, t, (x_all, n_all), drops, policy, h_of, episodes)
         _episode_day(st, t, x, n, policy, episodes)
     return episodes
 
@@ -154,14 +154,14 @@ def _baseline(st: _State, policy: DropPolicy) -> tuple[np.ndarray, np.ndarray]:
 def _watch_day(
     st: _State,
     t: int,
-    x: np.ndarray,
-    n: np.ndarray,
+    history: tuple[np.ndarray, np.ndarray],
     drops: np.ndarray,
     policy: DropPolicy,
     h_of: Thresholds,
     episodes: list[RawEpisode],
 ) -> None:
     """One day of the CUSUMs for the series not in an episode; opens episodes on alarms."""
+    x, n = history[0][:, t], history[1][:, t]
     watching = ~st.in_episode
     ready = watching & (st.bn >= policy.min_baseline_runs) & (st.bdays >= policy.min_baseline_days)
     learning = watching & ~ready
@@ -192,15 +192,47 @@ def _watch_day(
     over = st.s - h[None, :]
     alarm = ready & (over >= 0).any(axis=0)
     for i in np.flatnonzero(alarm):
-        k = int(np.argmax(over[:, i]))
-        _open(st, int(i), t, int(st.s_start[k, i]), float(p_hat[i]), float(h[i]), episodes)
+        first = int(st.s_start[:, i][st.s[:, i] > 0].min())
+        start = change_point(history[0][i, first : t + 1], history[1][i, first : t + 1], float(p0[i])) + first
+        _open(st, int(i), t, start, (history[0][i], history[1][i]), float(h[i]), episodes)
 
 
-def _open(st: _State, i: int, t: int, start: int, p0: float, h: float, episodes: list[RawEpisode]) -> None:
+def change_point(x: np.ndarray, n: np.ndarray, p0: float) -> int:
+    """Maximum-likelihood start (index into x) of a drop from p0 at an unknown lower rate, over days x/n.
+
+    Why not the alarming CUSUM's last reset: the 10-point CUSUM of a 85 % series at 5 runs a day can sit above
+    0 for weeks before a 20-point drop; its reset predates the change. The generalised likelihood ratio of
+    "rate p̂_k from day k on" (p̂_k the MLE, at most p0) is maximised over every day with runs; ties: the later.
+    """
+    xs, ns = np.cumsum(x[::-1])[::-1], np.cumsum(n[::-1])[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.clip(np.minimum(xs / np.maximum(ns, 1), p0), _EPS, 1 - _EPS)
+        glr = xs * np.log(p / p0) + (ns - xs) * np.log((1 - p) / (1 - p0))
+    glr = np.where(n > 0, glr, -np.inf)
+    best = np.flatnonzero(glr >= glr.max() - 1e-9)
+    return int(best[-1]) if best.size else 0
+
+
+def _open(
+    st: _State,
+    i: int,
+    t: int,
+    start: int,
+    history: tuple[np.ndarray, np.ndarray],
+    h: float,
+    episodes: list[RawEpisode],
+) -> None:
+    """Open an episode at the change point: the excursion's days before it were stable and join the baseline."""
+    x, n = history
     st.in_episode[i] = True
     st.ep_flag[i] = t
+    st.ex[i], st.en[i] = float(x[start : t + 1].sum()), float(n[start : t + 1].sum())
+    # The change point lies inside the pending days (every active excursion began after the last calm day).
+    st.bx[i] += st.px[i] - st.ex[i]
+    st.bn[i] += st.pn[i] - st.en[i]
+    st.bdays[i] += st.pdays[i] - np.count_nonzero(n[start : t + 1])
+    p0 = float(np.clip((st.bx[i] + 0.5) / (st.bn[i] + 1.0), _EPS, 1 - _EPS))
     st.ep_p0[i], st.ep_h[i] = p0, h
-    st.ex[i], st.en[i] = st.px[i], st.pn[i]  # the excursion's days are the post-change data so far
     st.px[i] = st.pn[i] = st.pdays[i] = 0
     st.s[:, i] = 0
     st.r[i] = st.rx[i] = st.rn[i] = 0
