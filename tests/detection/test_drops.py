@@ -181,3 +181,14 @@ def test_many_series_at_once_give_what_each_gives_alone() -> None:
     together = detect_drops_many(series)
     assert together == {key: detect_drops(*value) for key, value in series.items()}
     assert sum(len(v) for v in together.values()) >= 3
+
+
+def test_change_point_is_the_likelihood_maximum_and_skips_empty_days() -> None:
+    from cekura_livekit.detection.drops import change_point
+
+    x = np.array([9.0] * 30 + [5.0] * 10)
+    n = np.full(40, 10.0)
+    assert change_point(x, n, 0.9) == 30
+    n[30], x[30] = 0.0, 0.0  # no runs on the first bad day: the start is the first day with evidence
+    assert change_point(x, n, 0.9) == 31
+    assert change_point(np.array([9.0, 9.0]), np.array([10.0, 10.0]), 0.9) in (0, 1)  # no drop: any day
