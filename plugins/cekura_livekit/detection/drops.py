@@ -21,9 +21,10 @@ other series the warehouse holds changes nothing.
 
 Episodes: the alarm day is ``flagged_on``; ``started_on`` is the change-point estimate: the maximum-likelihood
 start of a drop to an unknown lower rate within the CUSUMs' open excursion (`change_point`); the excursion's days
-before it join the baseline. While an episode is open the baseline is frozen; it resolves only when a reverse CUSUM (rate back at
-p0 against the rate seen since the change) crosses the same threshold, on the day that recovery began. After a
-recovery the baseline restarts from the recovered days, seeded with the old rate worth `min_baseline_runs` runs.
+before it join the baseline. While an episode is open the baseline is frozen; it resolves only when a reverse
+CUSUM (rate back at p0 against the rate seen since the change) crosses the same threshold, on the day recovery
+began (the same maximum-likelihood estimate, upwards). After a recovery the baseline restarts from the recovered
+days, seeded with the old rate worth `min_baseline_runs` runs.
 
 Deterministic: the result is a function of the daily counts alone, so late data is handled by recomputing from
 the counts. Missing days and days with 0 evaluated runs add nothing to any statistic.
@@ -128,9 +129,8 @@ def run_detector(
     st = _State(x_all.shape[0], len(policy.drops))
     episodes: list[RawEpisode] = []
     for t in range(x_all.shape[1]):
-        x, n = x_all[:, t], n_all[:, t]
         _watch_day(st, t, (x_all, n_all), drops, policy, h_of, episodes)
-        _episode_day(st, t, x, n, policy, episodes)
+        _episode_day(st, t, (x_all, n_all), policy, episodes)
     return episodes
 
 
@@ -197,16 +197,18 @@ def _watch_day(
         _open(st, int(i), t, start, (history[0][i], history[1][i]), float(h[i]), episodes)
 
 
-def change_point(x: np.ndarray, n: np.ndarray, p0: float) -> int:
-    """Maximum-likelihood start (index into x) of a drop from p0 at an unknown lower rate, over days x/n.
+def change_point(x: np.ndarray, n: np.ndarray, p0: float, *, up: bool = False) -> int:
+    """Maximum-likelihood start (index into x) of a drop from p0 to an unknown lower rate (`up`: a rise to an
+    unknown higher rate: the recovery), over days x/n.
 
     Why not the alarming CUSUM's last reset: the 10-point CUSUM of a 85 % series at 5 runs a day can sit above
     0 for weeks before a 20-point drop; its reset predates the change. The generalised likelihood ratio of
-    "rate p̂_k from day k on" (p̂_k the MLE, at most p0) is maximised over every day with runs; ties: the later.
+    "rate p̂_k from day k on" (p̂_k the MLE, at most p0; at least p0 when `up`) is maximised over every day with runs; ties: the later.
     """
     xs, ns = np.cumsum(x[::-1])[::-1], np.cumsum(n[::-1])[::-1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.clip(np.minimum(xs / np.maximum(ns, 1), p0), _EPS, 1 - _EPS)
+        mle = xs / np.maximum(ns, 1)
+        p = np.clip(np.maximum(mle, p0) if up else np.minimum(mle, p0), _EPS, 1 - _EPS)
         glr = xs * np.log(p / p0) + (ns - xs) * np.log((1 - p) / (1 - p0))
     glr = np.where(n > 0, glr, -np.inf)
     best = np.flatnonzero(glr >= glr.max() - 1e-9)
@@ -241,9 +243,10 @@ def _open(
 
 
 def _episode_day(
-    st: _State, t: int, x: np.ndarray, n: np.ndarray, policy: DropPolicy, episodes: list[RawEpisode]
+    st: _State, t: int, history: tuple[np.ndarray, np.ndarray], policy: DropPolicy, episodes: list[RawEpisode]
 ) -> None:
     """One day of the reverse CUSUMs of the open episodes (not of those opened today)."""
+    x, n = history[0][:, t], history[1][:, t]
     active = st.in_episode & (st.ep_flag < t)
     if not active.any():
         return
@@ -262,10 +265,18 @@ def _episode_day(
     st.en += np.where(calm, st.rn, 0)
     st.rx[calm] = st.rn[calm] = 0
     for i in np.flatnonzero(active & (st.r >= st.ep_h)):
-        _resolve(st, int(i), int(st.r_start[i]), policy, episodes)
+        first = int(st.r_start[i])
+        xs, ns = history[0][i, first : t + 1], history[1][i, first : t + 1]
+        back = first + change_point(xs, ns, float(p_bad[i]), up=True)
+        # The excursion's days before the recovery point still belong to the drop.
+        st.ex[i] += history[0][i, first:back].sum()
+        st.en[i] += history[1][i, first:back].sum()
+        st.rx[i], st.rn[i] = history[0][i, back : t + 1].sum(), history[1][i, back : t + 1].sum()
+        _resolve(st, int(i), back, policy, episodes)
 
 
 def _resolve(st: _State, i: int, on: int, policy: DropPolicy, episodes: list[RawEpisode]) -> None:
+    """Close the episode on the recovery day; the baseline restarts from the recovered days (seeded)."""
     e = episodes[st.ep_index[i]]
     episodes[st.ep_index[i]] = RawEpisode(
         e.series,
