@@ -57,6 +57,8 @@ def test_an_episode_resolves_only_after_recovery_and_on_the_recovery_day() -> No
     (episode,) = detect_drops(days(160), passed, n)
     assert episode.started_on == D0 + timedelta(days=80)
     assert episode.resolved_on == D0 + timedelta(days=120)
+    assert episode.resolution_shown_on is not None
+    assert D0 + timedelta(days=120) < episode.resolution_shown_on <= D0 + timedelta(days=140)
     # While the drop lasts, however long, the episode stays open: the baseline does not slide onto it.
     long_drop = [0.95] * 80 + [0.6] * 200
     passed, n = exact_series(long_drop, 10)

@@ -77,6 +77,7 @@ class RawEpisode:
     post_passed: int
     post_n: int
     threshold: float
+    confirmed: int | None = None  # the day the recovery was shown (the reverse CUSUM crossed)
 
 
 Thresholds = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -251,7 +252,10 @@ def _episode_day(
     if not active.any():
         return
     p_back = np.clip(st.ep_p0 - policy.resolve_margin, 0.02, 1 - _EPS)
+    # The drop's level: an UPPER bound of the post-change rate (2 SE). A low estimate of it would make a rate
+    # still in the drop look "back" (the test's drift turns positive between the two rates) and resolve early.
     p_post = np.clip((st.ex + 0.5) / (st.en + 1.0), _EPS, None)
+    p_post = p_post + 2.0 * np.sqrt(p_post * (1 - p_post) / np.maximum(st.en, 1.0))
     p_bad = np.minimum(p_post, p_back - policy.resolve_margin)
     p_bad = np.clip(p_bad, _EPS, 1 - _EPS)
     was_zero = st.r <= 0
@@ -272,11 +276,12 @@ def _episode_day(
         st.ex[i] += history[0][i, first:back].sum()
         st.en[i] += history[1][i, first:back].sum()
         st.rx[i], st.rn[i] = history[0][i, back : t + 1].sum(), history[1][i, back : t + 1].sum()
-        _resolve(st, int(i), back, policy, episodes)
+        _resolve(st, int(i), t, back, policy, episodes)
 
 
-def _resolve(st: _State, i: int, on: int, policy: DropPolicy, episodes: list[RawEpisode]) -> None:
-    """Close the episode on the recovery day; the baseline restarts from the recovered days (seeded)."""
+def _resolve(st: _State, i: int, t: int, on: int, policy: DropPolicy, episodes: list[RawEpisode]) -> None:
+    """Close the episode on the recovery day `on` (shown on day t); the baseline restarts from the recovered
+    days, seeded with the old rate."""
     e = episodes[st.ep_index[i]]
     episodes[st.ep_index[i]] = RawEpisode(
         e.series,
@@ -288,6 +293,7 @@ def _resolve(st: _State, i: int, on: int, policy: DropPolicy, episodes: list[Raw
         int(st.ex[i]),
         int(st.en[i]),
         e.threshold,
+        t,
     )
     st.in_episode[i] = False
     st.ep_index[i] = -1
@@ -316,6 +322,9 @@ class DropEpisode:
     post_passed: int
     post_n: int
     threshold: float
+    resolution_shown_on: date | None = (
+        None  # when the recovery was established (resolved_on is when it began)
+    )
 
     @property
     def open(self) -> bool:
@@ -358,6 +367,7 @@ def _episode(e: RawEpisode, first: date) -> DropEpisode:
         post_passed=e.post_passed,
         post_n=e.post_n,
         threshold=e.threshold,
+        resolution_shown_on=None if e.confirmed is None else first + timedelta(days=e.confirmed),
     )
 
 
