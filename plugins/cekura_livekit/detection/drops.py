@@ -35,12 +35,14 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVar
 
 import numpy as np
 
 from cekura_livekit.detection.calibration import threshold as calibrated_threshold
 
 DROPS = (0.10, 0.20, 0.30)
+K = TypeVar("K", bound=Hashable)
 _EPS = 1e-3
 
 
@@ -390,9 +392,9 @@ def detect_drops(
 
 
 def detect_drops_many(
-    series: Mapping[Hashable, tuple[Sequence[date], Sequence[int], Sequence[int]]],
+    series: Mapping[K, tuple[Sequence[date], Sequence[int], Sequence[int]]],
     policy: DropPolicy | None = None,
-) -> dict[Hashable, list[DropEpisode]]:
+) -> dict[K, list[DropEpisode]]:
     """`detect_drops` for many series in one vectorised pass (what the trends pass should call).
 
     `series`: key (agent, scenario, mode, suite) -> (days, passed, evaluated). The result per key is exactly
@@ -401,7 +403,7 @@ def detect_drops_many(
     of `detect_drops` costs them per series.
     """
     keys = [k for k, (days, _, _) in series.items() if days]
-    out: dict[Hashable, list[DropEpisode]] = {k: [] for k in series}
+    out: dict[K, list[DropEpisode]] = {k: [] for k in series}
     if not keys:
         for days, passed, evaluated in series.values():
             _dense(days, passed, evaluated, date.min, 0)
