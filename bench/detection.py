@@ -428,8 +428,43 @@ def flakiness_table(sizes: Sizes, runs: int = 140, seed: int = 31) -> list[str]:
         "",
         f"Precision / recall (equal numbers of each design): new **{_ratio(tp, tp + fp)} / {_ratio(tp, tp + fn)}**, "
         f"today {_ratio(tp_old, tp_old + fp_old)} / {_ratio(tp_old, tp_old + fn_old)}.",
+        "",
+        churn_line(sizes),
     ]
     return lines
+
+
+def churn_line(sizes: Sizes, seed: int = 53) -> str:
+    """Status changes per scenario-year when rescored daily over the last 28 days (5 runs a day)."""
+    from cekura_livekit.detection.flakiness import flaky_status
+
+    def changes(out: np.ndarray, hysteresis: bool) -> tuple[float, float]:
+        new_total = old_total = 0
+        for row in out:
+            status = old = None
+            for day in range(28, 365):
+                window = row[(day - 28) * 5 : day * 5]
+                now = flaky_status(list(window), status if hysteresis else None)["status"]
+                new_total += status is not None and now != status
+                status = now
+                flips = bool((window[1:] != window[:-1]).mean() >= 0.25)
+                old_total += old is not None and flips != old
+                old = flips
+        return new_total / len(out), old_total / len(out)
+
+    rng = np.random.default_rng(seed)
+    series = max(sizes.reps // 20, 4)
+    parts = []
+    for name, p, rho in (("independent 85 %", 0.85, 0.0), ("alternating 70 % (ρ −0.3)", 0.7, -0.3)):
+        out = markov_outcomes(rng, series, 365 * 5, p, rho)
+        new_h, old = changes(out, True)
+        new_plain, _ = changes(out, False)
+        parts.append(f"{name}: {new_h:.1f} with hysteresis, {new_plain:.1f} without, today {old:.1f}")
+    return (
+        "Status changes per scenario-year, rescored daily over 28 days at 5 runs/day — "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def _ratio(a: float, b: float) -> str:
