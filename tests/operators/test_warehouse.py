@@ -186,3 +186,66 @@ def test_a_load_without_mode_learns_it_instead_of_splitting_the_trends(
 def test_an_unknown_mode_is_refused_at_construction() -> None:
     with pytest.raises(ValueError, match=r"mode='byo' is not a submission mode: use one of"):
         CekuraResultsToWarehouseOperator(task_id="load", result_id=1, warehouse_conn_id="wh", mode="byo")
+
+
+def test_batches_the_submit_task_replaced_are_loaded_too(
+    hook: CekuraHook, cekura_sandbox: Any, warehouse: WarehouseTarget
+) -> None:
+    """Issue 24.4: a retry that replaced a dead batch pushes its id (`superseded_result_ids`); every batch that was
+    paid for is stored, so its infra errors reach the trends. Before, only the pushed `result_id` was loaded."""
+    from cekura_livekit.batch.submit import SUPERSEDED_KEY
+    from tests.support.task_context import FakeTI, make_context
+
+    dead, live = _finished_result(hook, [2006], frequency=2), _finished_result(hook, [2001], frequency=2)
+
+    class SubmitXComs(FakeTI):
+        def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
+            return [dead] if (task_ids, key) == ("run_scenarios", SUPERSEDED_KEY) else None
+
+    op = CekuraResultsToWarehouseOperator(
+        task_id="load_results",
+        result_id=live,
+        warehouse_conn_id=warehouse.conn_id,
+        schema=warehouse.schema,
+        mode="managed",
+        suite="nightly",
+        recover_from="run_scenarios",
+    )
+    out = op.execute(make_context(SubmitXComs(task_id="load_results")))
+    assert out["superseded_results_loaded"] == [dead]
+    with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
+        _, rows = wh.query(
+            f"SELECT result_id, COUNT(*), MIN(suite) FROM {wh.dialect.table(RUNS)} GROUP BY result_id ORDER BY 1"
+        )
+    assert [(int(r), int(n), s) for r, n, s in rows] == sorted([(dead, 2, "nightly"), (live, 2, "nightly")])
+
+
+def test_the_load_summary_counts_metrics_it_could_not_read(
+    hook: CekuraHook, cekura_sandbox: Any, warehouse: WarehouseTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19.1: a metric of an unknown shape is stored as sent and counted in the load's summary, never
+    dropped silently."""
+    import cekura_livekit.results.fetch as fetch_module
+
+    result_id = _finished_result(hook, [2001], frequency=1)
+    real = fetch_module.fetch_result_with_runs
+
+    def with_odd_metric(h: Any, rid: int) -> Any:
+        result, runs = real(h, rid)
+        for run in runs:
+            run.setdefault("evaluation", {}).setdefault("metrics", []).append(
+                {"id": 999, "name": "mystery", "eval_type": "hologram", "verdict": "?"}
+            )
+        return result, runs
+
+    monkeypatch.setattr(fetch_module, "fetch_result_with_runs", with_odd_metric)
+    op = CekuraResultsToWarehouseOperator(
+        task_id="load_results",
+        result_id=result_id,
+        warehouse_conn_id=warehouse.conn_id,
+        schema=warehouse.schema,
+        mode="managed",
+    )
+    out = op.execute({})
+    assert out["metric_problems"] == 1
+    assert out["metric_problem_examples"][0]["metric_id"] == "999"
