@@ -157,11 +157,11 @@ def test_one_fernet_key_and_the_other_secrets_are_pre_created_secrets(base: dict
 
 
 def test_the_report_goes_to_object_storage(base: dict[str, Any]) -> None:
-    from cekura_livekit.report.output import _is_uri
+    from cekura_livekit.report.output import is_uri
 
     destination = _env(base)["CEKURA_REPORT_DESTINATION"]
     assert urlsplit(destination).scheme in OBJECT_STORES, destination
-    assert _is_uri(destination), "write_report must route it through ObjectStoragePath, not the local disk"
+    assert is_uri(destination), "write_report must route it through ObjectStoragePath, not the local disk"
 
 
 def test_logs_go_to_object_storage_with_a_defined_connection(base: dict[str, Any]) -> None:

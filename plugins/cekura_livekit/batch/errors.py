@@ -25,6 +25,24 @@ from cekura_livekit.hooks.errors import (
 from cekura_livekit.hooks.livekit import LiveKitError
 from cekura_livekit.models import MalformedPayloadError
 
+
+class ConnectionUnreadableInTriggerer(ValueError):
+    """The task read the connection (it submitted or poked with it), the triggerer cannot: a deployment fault.
+
+    Airflow reports a connection it cannot decrypt as "isn't defined"; a trigger only starts after the task used
+    the connection, so here that almost always means the components do not share `AIRFLOW__CORE__FERNET_KEY`
+    (or the secrets backend / environment that defines it). Permanent: retrying the task cannot fix it.
+    """
+
+    def __init__(self, conn_id: str, cause: BaseException) -> None:
+        super().__init__(
+            f"The triggerer cannot read connection {conn_id!r} ({cause}), although the task read it before "
+            "deferring: the Airflow components do not share the connection. Give every component (scheduler, "
+            "workers, triggerer, api-server, dag-processor) the same AIRFLOW__CORE__FERNET_KEY, secrets backend "
+            "and AIRFLOW_CONN_* environment (docs/docker.md, docs/kubernetes.md)."
+        )
+
+
 #: Shown after a permanent error's own message, so the log says why Airflow did not retry.
 NOT_RETRYING = "This is a permanent error (configuration or input): not retrying; fix it and clear the task."
 
