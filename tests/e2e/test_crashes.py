@@ -154,25 +154,46 @@ def finish(stack: AirflowStack, run_id: str, submits_before: int) -> dict[str, d
     assert state == "success", (summary, stack.tail("scheduler"))
     assert tis["run_scenarios"]["state"] == tis["load_results"]["state"] == "success", summary
     assert tis["verdict"]["state"] == "skipped", summary
-    # One submit per batch.
-    assert len(submits(stack)) == submits_before + 1
-    # Every run once in the warehouse, with the status Cekura reports.
+    # One submit per batch: a batch that died while its task was down (the agent never joined its rooms) is
+    # replaced by a fresh one, under its own name; never the same batch twice.
+    batches = batches_of(stack, run_id)
+    names = [str(b["name"]) for b in batches]
+    assert len(names) == len(set(names)), names
+    assert len(submits(stack)) - submits_before == len(batches), names
     result_id = int(stack.xcom(DAG_ID, run_id, "run_scenarios", "result_id"))
-    result = httpx.get(
-        f"{stack.sandbox_url}/test_framework/v1/results/{result_id}",
-        headers={"X-CEKURA-API-KEY": SANDBOX_API_KEY},
-        timeout=10,
-    ).json()
-    truth = {int(r["id"]): str(r["status"]) for r in runs_of(result)}
-    assert len(truth) == 4, result
-    stored = warehouse_runs(stack, result_id)
-    assert {k: v[0] for k, v in stored.items()} == truth
-    assert {v[1] for v in stored.values()} == {1}
+    assert result_id == max(int(b["id"]) for b in batches)
+    # Every run of every batch (the replaced ones were paid for too) once in the warehouse, with the status
+    # Cekura reports.
+    for batch in batches:
+        result = httpx.get(
+            f"{stack.sandbox_url}/test_framework/v1/results/{batch['id']}",
+            headers={"X-CEKURA-API-KEY": SANDBOX_API_KEY},
+            timeout=10,
+        ).json()
+        truth = {int(r["id"]): str(r["status"]) for r in runs_of(result)}
+        assert len(truth) == 4, result
+        stored = warehouse_runs(stack, int(batch["id"]))
+        assert {k: v[0] for k, v in stored.items()} == truth, batch["id"]
+        assert {v[1] for v in stored.values()} == {1}
     # No room left open in LiveKit (bring your own rooms: the task created one per run).
     rooms = stack.livekit_rooms()
     assert rooms["rooms"] == {}, rooms["rooms"]
-    assert len(rooms["deleted_rooms"]) + len(rooms["closed_rooms"]) >= 4
+    assert len(rooms["deleted_rooms"]) + len(rooms["closed_rooms"]) >= 4 * len(batches)
     return tis
+
+
+def batches_of(stack: AirflowStack, run_id: str) -> list[dict[str, Any]]:
+    """The sandbox's results whose batch name carries this DAG run (every attempt's batch)."""
+    resp = httpx.get(
+        f"{stack.sandbox_url}/test_framework/v1/results",
+        params={"search": run_id, "page_size": 100},
+        headers={"X-CEKURA-API-KEY": SANDBOX_API_KEY},
+        timeout=10,
+    )
+    resp.raise_for_status()
+    body = resp.json()
+    items = body.get("results", []) if isinstance(body, dict) else body
+    return [r for r in items if run_id in str(r.get("name") or "")]
 
 
 def warehouse_runs(stack: AirflowStack, result_id: int) -> dict[int, tuple[str, int]]:
@@ -275,10 +296,14 @@ def test_triggerer_killed_mid_wait(stack: AirflowStack) -> None:
         )
         polls = len(stack.sandbox_requests())
         wait_for("the trigger to poll", lambda: len(stack.sandbox_requests()) > polls, 30, 0.1)
+        first = _triggerer_job(stack, run_id)
         stack.crash("triggerer")
         stack.spawn("triggerer-2", [str(BIN / "airflow"), "triggerer"])
         wait_for(
-            "the second triggerer to take the wait", lambda: _trigger_runs_in(stack, "triggerer-2"), 90, 0.5
+            "the second triggerer to take the wait",
+            lambda: _triggerer_job(stack, run_id) not in (None, first),
+            90,
+            0.5,
         )
     finally:
         httpx.delete(
@@ -288,9 +313,10 @@ def test_triggerer_killed_mid_wait(stack: AirflowStack) -> None:
     assert tis["run_scenarios"]["try_number"] == 1, "the wait was resumed, not retried"
 
 
-def _trigger_runs_in(stack: AirflowStack, name: str) -> bool:
-    """The component's log says it runs a trigger of ours (the triggerer logs each trigger it starts)."""
-    return "CekuraRunsTrigger" in (stack.home / f"{name}.log").read_text(errors="replace")
+def _triggerer_job(stack: AirflowStack, run_id: str) -> int | None:
+    """The id of the triggerer job running run_scenarios' trigger (None while unassigned)."""
+    trigger = stack.task_instance(DAG_ID, run_id, "run_scenarios").get("trigger") or {}
+    return int(trigger["triggerer_id"]) if trigger.get("triggerer_id") is not None else None
 
 
 # ---- the scheduler ---------------------------------------------------------------------------------------
