@@ -7,7 +7,7 @@ AIRFLOW_VERSION := 3.3.2
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test lint format demo sandbox bench chromium clean
+.PHONY: install test lint format demo sandbox bench chromium clean compat
 
 install: $(STAMP)
 
@@ -51,5 +51,25 @@ sandbox: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The oldest supported pair (docs/compatibility.md) in its own venv, and the reduced test set on it (ci/compat.sh).
+COMPAT_VENV ?= .venv-compat
+COMPAT_AIRFLOW ?= 3.1.8
+COMPAT_PANDAS ?= 3.0.*
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+
+$(COMPAT_STAMP): pyproject.toml sandbox/pyproject.toml Makefile
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@# No -e of the provider: the job imports it from plugins/ (PYTHONPATH), so its own declared ranges are
+	@# what pip resolves here, with Airflow and pandas held at the oldest supported versions.
+	$(COMPAT_VENV)/bin/python -m pip install --quiet "apache-airflow==$(COMPAT_AIRFLOW)" "pandas==$(COMPAT_PANDAS)" \
+	  "apache-airflow-providers-common-sql>=1.20" "apache-airflow-providers-sqlite>=4" \
+	  "apache-airflow-providers-postgres>=6" "psycopg[binary]>=3.2" "httpx>=0.27,<1" "livekit-api>=1.0,<2" \
+	  "pyyaml>=6" "pytest>=8" "pytest-asyncio>=0.24" "pytest-timeout>=2.3" "hypothesis>=6.100" -e ./sandbox
+	@touch $@
+
+compat: $(COMPAT_STAMP)
+	COMPAT_VENV=$(COMPAT_VENV) bash ci/compat.sh
+
 clean:
-	rm -rf $(VENV) .airflow* .demo artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT_VENV) .airflow-compat .airflow* .demo artifacts .pytest_cache .mypy_cache .ruff_cache

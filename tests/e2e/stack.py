@@ -119,6 +119,9 @@ class AirflowStack:
         self.password = secrets.token_urlsafe(12)
         self.procs: list[Proc] = []
         self.stopped: list[str] = []
+        #: Components ended by `crash()`: dead on purpose, so `check_alive` does not report them, but their
+        #: process groups (a LocalExecutor scheduler's worker processes) are still ended by `stop()`.
+        self.crashed: list[str] = []
         self.phases = Phases(self.label)
         self._db_created = False
         self._token: str | None = None
@@ -262,7 +265,11 @@ class AirflowStack:
         return proc
 
     def check_alive(self) -> None:
-        dead = [p for p in self.procs if p.popen.poll() is not None and p.name not in self.stopped]
+        dead = [
+            p
+            for p in self.procs
+            if p.popen.poll() is not None and p.name not in self.stopped and p.name not in self.crashed
+        ]
         if dead:
             tails = "\n".join(f"--- {p.name} (exit {p.popen.returncode}):\n{self.tail(p.name)}" for p in dead)
             raise RuntimeError(f"components died:\n{tails}")
@@ -363,6 +370,46 @@ class AirflowStack:
             proc.popen.wait(5)
         self.stopped.append(name)
         print(f"[{self.label}] stopped {name} pid={proc.popen.pid}", flush=True)
+
+    # ---- crashes by real signals (tests/e2e/test_crashes.py) ---------------------------------------
+    def crash(self, name: str) -> int:
+        """SIGKILL the component's own process, as the kernel's OOM killer or a lost node would: no handler
+        runs, its children (a scheduler's LocalExecutor workers, a triggerer's trigger runner) are left as a
+        crash leaves them. Returns the PID killed."""
+        proc = next(p for p in self.procs if p.name == name)
+        os.kill(proc.popen.pid, signal.SIGKILL)
+        proc.popen.wait(10)
+        self.crashed.append(name)
+        print(f"[{self.label}] SIGKILLed {name} pid={proc.popen.pid}", flush=True)
+        return proc.popen.pid
+
+    def sandbox_requests(self) -> list[dict[str, Any]]:
+        """The sandbox's request log (both stand-ins), oldest first."""
+        resp = httpx.get(
+            f"{self.sandbox_url}/_sandbox/requests", headers={"X-CEKURA-API-KEY": SANDBOX_API_KEY}, timeout=10
+        )
+        resp.raise_for_status()
+        return list(resp.json())
+
+    def sandbox_fault(self, **fault: Any) -> None:
+        """Arm a sandbox fault (recorder.Fault fields) on the next matching request(s)."""
+        resp = httpx.post(
+            f"{self.sandbox_url}/_sandbox/faults",
+            json=fault,
+            headers={"X-CEKURA-API-KEY": SANDBOX_API_KEY},
+            timeout=10,
+        )
+        resp.raise_for_status()
+
+    def livekit_rooms(self) -> dict[str, Any]:
+        """The sandbox LiveKit's rooms (still open), dispatches and deleted/closed rooms."""
+        resp = httpx.get(
+            f"{self.sandbox_url}/_sandbox/livekit/rooms",
+            headers={"X-CEKURA-API-KEY": SANDBOX_API_KEY},
+            timeout=10,
+        )
+        resp.raise_for_status()
+        return dict(resp.json())
 
     def run_regression(self, on_deferred: Callable[[], None] | None = None) -> RegressionRun:
         """Unpause the chain, trigger the suite's DAG, and watch `run_scenarios` go through `deferred`."""
