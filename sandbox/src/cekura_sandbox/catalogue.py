@@ -38,6 +38,9 @@ class Agent:
     parallel_call_limit: int | None = None
     #: How its binary metric results are written: one of METRIC_FORMATS.
     metric_format: str = DEFAULT_METRIC_FORMAT
+    #: The agent version results and runs report (`agent_version`); a test "deploys" another one with
+    #: `Sandbox.set_agent_version`. None: the field is null, as for an agent without version history.
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def parse_catalogue(data: dict[str, Any], *, where: str = "catalogue") -> Catalo
             livekit_config=dict(lk.get("config") or {}),
             parallel_call_limit=_limit(raw, where),
             metric_format=_metric_format(raw, where),
+            version=None if raw.get("version") is None else str(raw["version"]),
         )
         agents[agent.id] = agent
     personalities = {
