@@ -53,7 +53,7 @@ def test_max_credits_refuses_an_expensive_batch_naming_the_numbers() -> None:
         check_budget(spec, estimate(spec))
     check_budget(_spec(max_credits=1000), estimate(_spec(max_credits=1000)))
     for bad in (0, -1, "lots", float("nan"), True):
-        with pytest.raises(ValueError, match="max_credits=.* must be a positive number of Cekura credits"):
+        with pytest.raises(ValueError, match=r"max_credits=.* must be a positive number of Cekura credits"):
             _spec(max_credits=bad)
 
 

@@ -139,9 +139,9 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             return self._execute(context)
 
     def _execute(self, context: Context) -> dict[str, Any]:
+        from cekura_livekit.batch.cost import ESTIMATE_KEY
         from cekura_livekit.batch.dashboard import dashboard_url
         from cekura_livekit.batch.identity import TaskIdentity
-        from cekura_livekit.batch.cost import ESTIMATE_KEY
         from cekura_livekit.batch.preflight import preflight
         from cekura_livekit.batch.rooms import check_livekit, room_session
         from cekura_livekit.batch.submit import SUPERSEDED_KEY, StateStore, Submitter
