@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cekura_livekit.batch.spec import BatchSpec
+if TYPE_CHECKING:  # the warehouse's extract imports the rates: keep the spec's validators out of it
+    from cekura_livekit.batch.spec import BatchSpec
 
 log = logging.getLogger(__name__)
 
