@@ -226,7 +226,7 @@ class RunRecord:
             },
             "test_profile_data": self.test_profile.as_record() if self.test_profile else None,
             "run_as_text": self.run_as_text,
-            "voice_recording_url": _recording_url(self) if evaluated and not self.run_as_text else "",
+            "voice_recording_url": _recording_url(self, evaluated),
             "transcript": _transcript(self) if evaluated else "",
             "transcript_object": _transcript_object(self) if evaluated else [],
             "critical_categories": [],
@@ -403,8 +403,11 @@ def _metric_value(rng: random.Random, name: str, kind: str, ok: bool, slowdown: 
     }
 
 
-def _recording_url(run: RunRecord) -> str:
-    """Where Cekura would serve the call's recording (a stable, fake address: nothing is served there)."""
+def _recording_url(run: RunRecord, evaluated: bool) -> str:
+    """Where Cekura would serve a finished voice call's recording (a stable, fake address: nothing is served
+    there); '' for chat runs and runs without a finished call."""
+    if not evaluated or run.run_as_text:
+        return ""
     return f"https://recordings.sandbox.cekura.invalid/results/{run.result_id}/runs/{run.id}.wav"
 
 
