@@ -16,7 +16,7 @@ from cekura_livekit.models import ResultSummary
 from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator, coerce_result_id
 from cekura_livekit.results.fetch import MissingRunsError, fetch_result_with_runs
 from cekura_livekit.warehouse.connection import open_warehouse
-from cekura_livekit.warehouse.tables import RUN_METRICS, RUNS, SUCCESS_RATE_DAILY
+from cekura_livekit.warehouse.tables import RESULTS, RUN_METRICS, RUNS, SUCCESS_RATE_DAILY
 from tests.support.warehouse import WarehouseTarget
 
 
@@ -249,3 +249,33 @@ def test_the_load_summary_counts_metrics_it_could_not_read(
     out = op.execute({})
     assert out["metric_problems"] == 1
     assert out["metric_problem_examples"][0]["metric_id"] == "999"
+
+
+def test_a_sandbox_load_stores_the_run_facts_and_who_started_it(
+    hook: CekuraHook, sqlite_warehouse: WarehouseTarget
+) -> None:
+    """Issue 19 item 3: agent version, recording, transcript, provider call id, trace id and credits land in
+    the warehouse from Cekura's own field names; `source` says who started the result."""
+    result_id = _finished_result(hook, [2001, 2003], frequency=2)
+    CekuraResultsToWarehouseOperator(
+        task_id="load", result_id=result_id, warehouse_conn_id=sqlite_warehouse.conn_id, source="ci"
+    ).execute(context={})
+    with open_warehouse(sqlite_warehouse.conn_id, sqlite_warehouse.schema) as wh:
+        _, rows = wh.query(
+            "SELECT outcome, agent_version, voice_recording_url, has_transcript, provider_call_id, trace_id, "
+            f"credits, source FROM {wh.dialect.table(RUNS)} WHERE result_id = {int(result_id)}"
+        )
+        _, results = wh.query(f"SELECT agent_version, source FROM {wh.dialect.table(RESULTS)}")
+    assert results == [("2026.11.1", "ci")]
+    assert len(rows) == 4
+    for outcome, version, recording, transcript, call_id, trace, credits, source in rows:
+        assert (version, source) == ("2026.11.1", "ci")
+        assert trace
+        assert len(trace) == 32
+        assert credits is not None
+        assert credits >= 0
+        if outcome in ("passed", "failed_evaluation"):
+            assert recording
+            assert recording.endswith(".wav")
+            assert bool(transcript) is True
+            assert call_id

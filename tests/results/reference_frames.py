@@ -35,6 +35,7 @@ from cekura_livekit.results.frames import (
     result_defaults,
 )
 from cekura_livekit.results.schema import METRIC_COLUMNS, RUN_COLUMNS, TS
+from cekura_livekit.results.source import resolve_source
 
 
 def _nested(run: Mapping[str, Any], parent: str, key: str) -> Any:
@@ -101,9 +102,42 @@ def _run_row(
         "trace_id": _str_or_none(run.get("trace_id")),
         "dag_id": defaults.get("dag_id"),
         "dag_run_id": defaults.get("dag_run_id"),
+        # Added with issue 19 (not part of the frozen fast-path parity): the result's source and the facts
+        # (read by the package's own `_run_facts`, which `test_facts` checks field by field).
+        "source": defaults.get("source"),
     }
     raw_metrics = _nested(run, "evaluation", "metrics") or []
+    row.update(_facts(run, row, len(raw_metrics)))
     return row, [_metric_row(run_id, index, metric) for index, metric in enumerate(raw_metrics)]
+
+
+def _facts(run: Mapping[str, Any], row: Mapping[str, Any], metrics: int) -> dict[str, Any]:
+    """Issue 19's run facts, written out plainly: version label, recording, transcript, call id, credits."""
+    version = run.get("agent_version")
+    if isinstance(version, Mapping):
+        version = next(
+            (version[k] for k in ("version", "name", "label", "id") if version.get(k) not in (None, "")), None
+        )
+    transcript, turns = run.get("transcript"), run.get("transcript_object")
+    credits = None
+    if row["outcome"] is not None:
+        if row["mode"].startswith("chat"):
+            if isinstance(turns, list):
+                sent = [
+                    t
+                    for t in turns
+                    if isinstance(t, Mapping) and str(t.get("role", "")).lower() == "testing agent"
+                ]
+                credits = round(len(sent) * 0.5 + metrics * 0.2, 4)
+        elif row["duration_s"] is not None:
+            credits = round(row["duration_s"] / 60 * 5 + metrics * 0.2, 4)
+    return {
+        "agent_version": None if version in (None, "") else str(version),
+        "voice_recording_url": _str_or_none(run.get("voice_recording_url")) or None,
+        "has_transcript": None if transcript is None and turns is None else bool(transcript) or bool(turns),
+        "provider_call_id": _str_or_none(run.get("provider_call_id")) or None,
+        "credits": credits,
+    }
 
 
 def _metric_row(run_id: int, index: int, metric: object) -> dict[str, Any]:
@@ -195,6 +229,7 @@ def reference_runs_frames(
     suite: str | None = None,
     dashboard_url: str | None = None,
     quarantine: Iterable[int] | None = None,
+    source: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[RunProblem]]:
     """(runs frame, metrics frame, problems) from any iterable of run objects, built chunk by chunk.
 
@@ -210,6 +245,7 @@ def reference_runs_frames(
         suite=suite,
         dashboard_url=dashboard_url,
         quarantine=frozenset(int(i) for i in quarantine or ()),
+        source=resolve_source(source, result),
     )
     run_parts: list[pd.DataFrame] = []
     metric_parts: list[pd.DataFrame] = []

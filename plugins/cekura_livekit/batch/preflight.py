@@ -8,10 +8,15 @@ will and checks what the load needs (`warehouse.loadable.check_loadable`), chang
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import Any
 
+from cekura_livekit.batch.cost import CostEstimate, check_balance, check_budget, estimate
 from cekura_livekit.batch.spec import BatchSpec
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA
+
+log = logging.getLogger(__name__)
 
 
 def check_warehouse_connection(conn_id: str, schema: str = DEFAULT_SCHEMA) -> None:
@@ -41,10 +46,23 @@ def check_warehouse_connection(conn_id: str, schema: str = DEFAULT_SCHEMA) -> No
     check_loadable(conn_id, schema)
 
 
-def preflight(spec: BatchSpec) -> None:
-    """Everything that can be known to fail later, checked before the first side effect."""
+def preflight(spec: BatchSpec, hook: Any | None = None) -> CostEstimate:
+    """Everything that can be known to fail later, checked before the first side effect; returns the
+    batch's estimated credits (`batch.cost`), logged, after refusing a batch over `max_credits` or, with
+    the Cekura `hook`, over the account's remaining credits."""
     if spec.warehouse_conn_id:
         check_warehouse_connection(spec.warehouse_conn_id, _schema(spec))
+    cost = estimate(spec)
+    check_budget(spec, cost)
+    remaining = check_balance(hook, cost) if hook is not None else None
+    log.info(
+        "Estimated Cekura cost of this batch: %g credits (%d runs; %s)%s.",
+        cost.estimated_credits,
+        cost.runs,
+        cost.basis,
+        f"; {remaining:g} credits remaining" if remaining is not None else "",
+    )
+    return cost
 
 
 def _schema(spec: BatchSpec) -> str:

@@ -272,6 +272,25 @@ def _token_ttl(value: object) -> timedelta:
     return timedelta(seconds=ttl)
 
 
+def _max_credits(value: object) -> float | None:
+    """A positive number of credits, or None (no budget)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _digits(value.replace(".", "", 1)):  # a rendered template or a suite key
+        value = float(value)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(
+            f"max_credits={value!r} must be a positive number of Cekura credits, e.g. max_credits=500, or None "
+            "(no budget)"
+        )
+    return float(value)
+
+
 #: One validator per operator argument; run on every argument whose value is known.
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "cekura_conn_id": lambda v: conn_id("cekura_conn_id", v, "cekura"),
@@ -303,6 +322,7 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "per_run_progress": lambda v: flag("per_run_progress", v),
     "max_runs": lambda v: whole("max_runs", v, 1, why=": the most runs (paid calls) one batch may place"),
     "warehouse_conn_id": lambda v: None if v is None else conn_id("warehouse_conn_id", v, "postgres"),
+    "max_credits": _max_credits,
 }
 #: The operator arguments rendered by Jinja (`template_fields`): the ones a suite or a form fills at run time.
 TEMPLATED_ARGUMENTS: tuple[str, ...] = (
@@ -353,6 +373,8 @@ class BatchSpec:
     per_run_progress: bool = False
     max_runs: int = DEFAULT_MAX_RUNS
     warehouse_conn_id: str | None = None
+    #: The most Cekura credits the batch may be estimated at (`batch.cost`); None: no budget.
+    max_credits: float | None = None
 
     @property
     def submission_mode(self) -> SubmissionMode:

@@ -701,6 +701,20 @@ class CekuraHook(BaseHook):
             return False, str(exc)
         return True, f"Connected to Cekura at {self.settings.base_url}; the API key was accepted."
 
+    # ------------------------------------------------------------------ billing (the cost guard, issue 19.4)
+    #: Cekura's "Get billing information" (API reference, organization): not versioned like the rest.
+    BILLING_INFO_PATH: ClassVar[str] = "/test_framework/billing/info/"
+
+    def get_billing_info(self) -> dict[str, Any]:
+        """The organisation's credits (`credits_remaining`, `credits_used`, `initial_balance`, decimal
+        strings) and plan caps (`subscription_status.pack.max_concurrent_runs_limit`). A project-scoped
+        API key gets 403 (CekuraAuthError) and an organisation without billing record 404."""
+        return dict(self._request(_Call("GET", self.BILLING_INFO_PATH)) or {})
+
+    async def aget_billing_info(self) -> dict[str, Any]:
+        """`get_billing_info` for async callers."""
+        return dict(await self._arequest(_Call("GET", self.BILLING_INFO_PATH)) or {})
+
     # ------------------------------------------------------------------ async API (triggers)
     async def aget_result(self, result_id: int) -> dict[str, Any]:
         return dict(await self._arequest(self._result_call(result_id)))

@@ -57,11 +57,15 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
     :param cancel_on_kill: end the calls when the task is killed. :param per_run_progress: poll run objects.
     :param max_runs: refuse, before any call, a batch of more runs than this (default 200).
     :param warehouse_conn_id: the results' warehouse, checked before submitting (optional).
+    :param max_credits: refuse, before any call, a batch estimated at more Cekura credits than this
+        (`batch.cost`); None: no budget. Where Cekura's billing endpoint answers, a batch estimated above the
+        account's remaining credits is refused too.
 
     Permanent errors (bad input/configuration, 4xx at submit, rejected key, a LiveKit key/secret that LiveKit
     refuses: checked before any room or submit) fail at once (`batch.errors`).
 
-    XCom: `result_id`, `run_ids`, `dashboard_url` before waiting; `superseded_result_ids` when earlier batches
+    XCom: `estimated_credits` (the batch's estimate and its basis) before submitting; `result_id`,
+    `run_ids`, `dashboard_url` before waiting; `superseded_result_ids` when earlier batches
     of this task instance died and were replaced (load them too); `failing_runs` after the verdict;
     `cekura_leftover_rooms` when a LiveKit outage kept rooms open (the next try or run deletes them).
     """
@@ -106,6 +110,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         per_run_progress: bool = False,
         max_runs: int = specs.DEFAULT_MAX_RUNS,
         warehouse_conn_id: str | None = None,
+        max_credits: float | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -134,6 +139,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             return self._execute(context)
 
     def _execute(self, context: Context) -> dict[str, Any]:
+        from cekura_livekit.batch.cost import ESTIMATE_KEY
         from cekura_livekit.batch.dashboard import dashboard_url
         from cekura_livekit.batch.identity import TaskIdentity
         from cekura_livekit.batch.preflight import preflight
@@ -143,8 +149,9 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
 
         spec = self._spec(strict=True)
         identity = TaskIdentity.from_context(context)
-        preflight(spec)
         hook = self._hook = self._cekura(spec)
+        cost = preflight(spec, hook)
+        context["ti"].xcom_push(key=ESTIMATE_KEY, value=cost.to_xcom())
         deadline = deadline_for(
             spec.timeout, self.execution_timeout, getattr(context["ti"], "start_date", None)
         )

@@ -36,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from cekura_livekit.batch.cost import TESTING_AGENT, run_credits
 from cekura_livekit.models import grain_mode, parse_count, parse_status, run_outcome, runs_of
 from cekura_livekit.results.schema import (
     DAY,
@@ -44,6 +45,7 @@ from cekura_livekit.results.schema import (
     RUN_COLUMNS,
     TS,
 )
+from cekura_livekit.results.source import resolve_source
 
 DEFAULT_CHUNK_SIZE = 10_000
 #: Metric problems named in the log of one extract (all are counted; `Extract` keeps KEPT_METRIC_PROBLEMS).
@@ -357,6 +359,11 @@ _RUN_FIELDS = (
     "mode",
     "quarantined",
     "trace_id",
+    "agent_version",
+    "voice_recording_url",
+    "has_transcript",
+    "provider_call_id",
+    "credits",
 )
 
 
@@ -388,6 +395,7 @@ class _RunContext:
                 "dashboard_url": defaults.get("dashboard_url"),
                 "dag_id": defaults.get("dag_id"),
                 "dag_run_id": defaults.get("dag_run_id"),
+                "source": defaults.get("source"),
             },
         )
 
@@ -423,7 +431,9 @@ def _run_values(
         ctx.created_at if started is None else started,
         ctx.result_id if result_id is None else result_id,
     )
-    return head + _run_tail(run, scenario_id, ctx, memo), _run_metrics(run_id, run, memo)
+    tail = _run_tail(run, scenario_id, ctx, memo)
+    metrics = _run_metrics(run_id, run, memo)
+    return head + tail + _run_facts(run, outcome, tail, len(metrics)), metrics
 
 
 def _run_tail(
@@ -451,6 +461,57 @@ def _run_tail(
         scenario_id in ctx.quarantine,
         _text(get("trace_id")),
     )
+
+
+_DURATION_AT, _MODE_AT = 3, 6  # positions of duration_s and mode in `_run_tail`'s tuple
+
+
+def _run_facts(
+    run: Mapping[str, Any], outcome: str | None, tail: tuple[Any, ...], metrics: int
+) -> tuple[Any, ...]:
+    """`agent_version` … `credits`: the facts that explain a change (Cekura's Run object field names)."""
+    get = run.get
+    transcript, turns = get("transcript"), get("transcript_object")
+    has_transcript = None
+    if transcript is not None or turns is not None:
+        has_transcript = bool(transcript) or bool(turns)
+    credits = None
+    if outcome is not None:  # a finished run: what it consumed is known
+        tester = None
+        if type(turns) is list:
+            tester = sum(
+                1 for t in turns if isinstance(t, Mapping) and str(t.get("role", "")).lower() == TESTING_AGENT
+            )
+        credits = run_credits(
+            duration_s=tail[_DURATION_AT],
+            run_as_text=tail[_MODE_AT].startswith(
+                "chat"
+            ),  # the run's grain mode: its own flag or its result's
+            tester_messages=tester,
+            metrics=metrics,
+        )
+    return (
+        version_label(get("agent_version")),
+        _text(get("voice_recording_url")) or None,
+        has_transcript,
+        _text(get("provider_call_id")) or None,
+        credits,
+    )
+
+
+def version_label(raw: object) -> str | None:
+    """An agent version as text: a label as sent, else the history record's `version`/`name`, else its id.
+
+    Cekura sends `agent_version` as a string on results and as a history record on runs (its schema for the
+    run's field is an object it does not describe), or null."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, Mapping):
+        for key in ("version", "name", "label", "id"):
+            if raw.get(key) not in (None, ""):
+                return _str_or_none(raw[key])
+        return None
+    return _str_or_none(raw)
 
 
 def _run_metrics(run_id: int, run: Mapping[str, Any], memo: _Memo) -> list[tuple[Any, ...]]:
@@ -712,6 +773,7 @@ def runs_frames(
     dashboard_url: str | None = None,
     quarantine: Iterable[int] | None = None,
     on_metric_problem: Callable[[MetricProblem], None] | None = None,
+    source: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[RunProblem]]:
     """(runs frame, metrics frame, problems) from any iterable of run objects, built chunk by chunk.
 
@@ -728,6 +790,7 @@ def runs_frames(
         suite=suite,
         dashboard_url=dashboard_url,
         quarantine=frozenset(int(i) for i in quarantine or ()),
+        source=resolve_source(source, result),
     )
     ctx, memo = _RunContext.of(defaults), _Memo(on_metric_problem)
     run_parts: list[pd.DataFrame] = []
@@ -775,8 +838,14 @@ def results_frame(
     dag_run_id: str | None = None,
     suite: str | None = None,
     dashboard_url: str | None = None,
+    source: str | None = None,
+    quarantine: Iterable[int] | None = None,
 ) -> pd.DataFrame:
-    """One row per submitted batch. Counters are parsed defensively; `success_rate` is not trusted."""
+    """One row per submitted batch. Counters are parsed defensively; `success_rate` is not trusted.
+
+    `source` and `quarantine` None mean "not given": the writer then keeps what an earlier load stored.
+    """
+    quarantine_text = None if quarantine is None else json.dumps(sorted({int(i) for i in quarantine}))
     rows = []
     for result in results:
         result_id = _int_or_none(result.get("id"), "result.id")
@@ -804,6 +873,9 @@ def results_frame(
                 "updated_at": parse_timestamp(result.get("updated_at"), "updated_at"),
                 "dag_id": dag_id,
                 "dag_run_id": dag_run_id,
+                "source": resolve_source(source, result),
+                "quarantine": quarantine_text,
+                "agent_version": version_label(result.get("agent_version")),
             }
         )
     return _typed_frame(rows, RESULT_COLUMNS).drop_duplicates("result_id", keep="last", ignore_index=True)
@@ -821,10 +893,25 @@ def extract(
     suite: str | None = None,
     dashboard_url: str | None = None,
     quarantine: Iterable[int] | None = None,
+    source: str | None = None,
 ) -> Extract:
-    """All three frames of one finished result; `runs` defaults to the runs embedded in the result."""
+    """All three frames of one finished result; `runs` defaults to the runs embedded in the result.
+
+    The load context (`suite`, `quarantine`, `dashboard_url`, `dag_id`, `dag_run_id`, `source`) left None
+    means "not given": `warehouse.writer.load_extract` then takes it from the stored result row, so a reload
+    without it (stale refresh, sync, backfill) keeps the grain. `source` is one of `results.source.SOURCES`;
+    None lets Cekura's fields tell (`is_cronjob` → cron).
+    """
+    quarantine = None if quarantine is None else [int(i) for i in quarantine]
     results_df = results_frame(
-        [result], mode=mode, dag_id=dag_id, dag_run_id=dag_run_id, suite=suite, dashboard_url=dashboard_url
+        [result],
+        mode=mode,
+        dag_id=dag_id,
+        dag_run_id=dag_run_id,
+        suite=suite,
+        dashboard_url=dashboard_url,
+        source=source,
+        quarantine=quarantine,
     )
     metric_problems: list[MetricProblem] = []
     count = 0
@@ -847,6 +934,7 @@ def extract(
         dashboard_url=dashboard_url,
         quarantine=quarantine,
         on_metric_problem=keep,
+        source=source,
     )
     return Extract(
         results=results_df,

@@ -41,6 +41,13 @@ RUN_COLUMNS: dict[str, str] = {
     "trace_id": STR,
     "dag_id": STR,
     "dag_run_id": STR,
+    "source": STR,  # who started the run's result: results.source.SOURCES (airflow, cron, ci, …, unknown)
+    # Facts that explain a change (issue 19 item 3), as Cekura's Run object names them:
+    "agent_version": STR,  # the agent version (history record) the run ran against: its label, else its id
+    "voice_recording_url": STR,  # the call's recording; None for chat runs and runs without a call
+    "has_transcript": BOOL,  # Cekura holds a transcript of the run (None when the payload does not say)
+    "provider_call_id": STR,  # the call's id at the voice provider (LiveKit room / SIP call), for support
+    "credits": FLOAT,  # credits the run consumed by Cekura's documented rates (batch.cost); None while running
 }
 
 METRIC_COLUMNS: dict[str, str] = {
@@ -79,6 +86,11 @@ RESULT_COLUMNS: dict[str, str] = {
     "updated_at": TS,
     "dag_id": STR,
     "dag_run_id": STR,
+    "source": STR,  # who started the result: results.source.SOURCES (airflow, cron, ci, …, unknown)
+    # The suite's quarantined scenario ids the load was given, JSON text ("[12, 40]"); NULL when none was
+    # given. Stored WITH the result so a later reload (stale refresh, sync, backfill) keeps the grain.
+    "quarantine": STR,
+    "agent_version": STR,  # the agent version this result ran against (Cekura's `agent_version`)
 }
 
 __all__ = ["BOOL", "DAY", "FLOAT", "INT", "METRIC_COLUMNS", "RESULT_COLUMNS", "RUN_COLUMNS", "STR", "TS"]

@@ -390,3 +390,57 @@ WHERE r.outcome IS NULL AND res.loaded_at >= {wh.dialect.date_param()} AND r.res
 GROUP BY r.result_id ORDER BY newest DESC, r.result_id DESC LIMIT {int(limit)}"""
     _, rows = _query(wh, [RUNS, RESULTS], sql, [as_date(since).isoformat(), int(exclude or 0)])
     return [(int(r[0]), r[1]) for r in rows]
+
+
+def stored_contexts(dialect: Any, cur: Any, result_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The load context already stored for `result_ids` (`results.context.RESULT_CONTEXT` by result id),
+    read on the writer's cursor inside its transaction: what a reload that does not give it keeps."""
+    from cekura_livekit.results.context import RESULT_CONTEXT
+
+    out: dict[int, dict[str, Any]] = {}
+    ids = sorted({int(i) for i in result_ids})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join([dialect.param] * len(chunk))
+        columns = ", ".join(RESULT_CONTEXT)
+        cur.execute(
+            f"SELECT result_id, {columns} FROM {dialect.table(RESULTS)} WHERE result_id IN ({marks})", chunk
+        )
+        for row in cur.fetchall():
+            out[int(row[0])] = dict(zip(RESULT_CONTEXT, row[1:], strict=True))
+    return out
+
+
+def versions_around(
+    dialect: Any,
+    cur: Any,
+    key: tuple[int, int, str, str],
+    day: date | str,
+    until: date | str | None = None,
+) -> tuple[str | None, str | None]:
+    """(version before, version after) the change point `day` of a regression key (agent, scenario, mode,
+    suite): the agent version of the key's last run before `day`, and of its last run from `day` up to
+    `until` (the episode's last flagged day; None: up to now), i.e. the version that is failing.
+
+    The rule of `v_regression_episode_versions` (whose change point is the current window's start of the
+    episode's first flagged day). None where no run of that side carries a version."""
+    agent_id, scenario_id, mode, suite = key
+    p, day_param = dialect.param, dialect.date_param()
+    common = (
+        f"SELECT agent_version FROM {dialect.table(RUNS)} WHERE agent_id = {p} AND scenario_id = {p} "
+        f"AND COALESCE(mode, '') = {p} AND COALESCE(suite, '') = {p} AND agent_version IS NOT NULL AND "
+    )
+    order = " ORDER BY run_date DESC, started_at DESC, run_id DESC LIMIT 1"
+    params = [int(agent_id), int(scenario_id), mode, suite, as_date(day).isoformat()]
+    after = f"run_date >= {day_param}"
+    if until is not None:
+        after += f" AND run_date <= {day_param}"
+    found: list[str | None] = []
+    for where, extra in (
+        (f"run_date < {day_param}", []),
+        (after, [] if until is None else [as_date(until).isoformat()]),
+    ):
+        cur.execute(common + where + order, params + extra)
+        row = cur.fetchone()
+        found.append(None if row is None else row[0])
+    return found[0], found[1]

@@ -317,6 +317,18 @@ COLUMN_COMMENTS: dict[str, str] = {
     "passed": "COUNT of passed runs (outcome 'passed') in the row's group; a boolean only in run_metrics.",
     "infra_error_rate": "infra_error / runs: the infrastructure's own failures.",
     "not_evaluated_rate": "(infra_error + timeout + cancelled) / runs: every run without a verdict.",
+    # Issue 19: who started a result, the load context kept across reloads, and the facts that explain a change.
+    "source": "Who started the result: airflow / cron / ci / dashboard / api / unknown (results.source).",
+    "quarantine": "JSON list of the suite's quarantined scenario ids given at load; NULL when none was given.",
+    "agent_version": "Cekura agent version (history record) the result / run ran against; NULL when unversioned.",
+    "voice_recording_url": "Cekura's URL of the call recording; NULL for chat runs and runs without a call.",
+    "has_transcript": "TRUE when Cekura holds a transcript of the run; NULL when the payload did not say.",
+    "provider_call_id": "The call's id at the voice provider (Cekura's provider_call_id), for support tickets.",
+    "trace_id": "OpenTelemetry trace id (32 hex) of the run, when tracing is enabled: the trace link.",
+    "ended_reason": "Why the call ended, in Cekura's vocabulary (metadata.ended_reason), as sent.",
+    "credits": "Credits the run consumed by Cekura's documented rates (5/voice min, 0.5/chat msg, 0.2/metric).",
+    "version_before": "Agent version of the key's last run before the episode started (read.versions_around).",
+    "version_after": "Agent version of the key's first run from the episode's start on (read.versions_around).",
 }
 
 #: Comments that differ by table for a column name analysts meet with two meanings (`mode`, `passed`).

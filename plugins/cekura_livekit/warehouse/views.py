@@ -12,6 +12,8 @@ averages of rates. Created (or replaced) by `ddl.ensure_tables` under the DDL lo
 | `v_flaky_scenarios` | scenarios scored flaky over the flakiness window, worst first |
 | `v_call_duration_p95` | p95 call duration per agent × mode × day (seconds, evaluated runs; linear interpolation) |
 | `v_infra_error_rate_daily` | per day × agent × mode: `infra_error_rate` and `not_evaluated_rate` |
+| `v_success_rate_by_agent_version` | per agent × agent version × mode × day: runs, passed, failed, rate, Wilson bounds |
+| `v_regression_episode_versions` | every regression episode with the agent versions before and after its start |
 
 Every rate and percentile is built by `measures` (the one SQL statement of each definition): the view's p95
 is the same linear interpolation as `cekura_metric_daily.p95`, its success rate the daily table's.
@@ -30,10 +32,12 @@ from cekura_livekit.warehouse.measures import (
     not_evaluated_rate_sql,
     ranked_percentile_sql,
     success_rate_sql,
+    wilson_sql,
 )
 from cekura_livekit.warehouse.tables import (
     ALL_TABLES,
     EPISODES,
+    REGRESSIONS,
     RUNS,
     SUCCESS_RATE_DAILY,
     Table,
@@ -98,12 +102,60 @@ FROM {d.table(SUCCESS_RATE_DAILY)}
 GROUP BY run_date, agent_id, mode"""
 
 
+def _success_rate_by_agent_version(d: Dialect) -> str:
+    """Which deploy broke it: the success rate of each agent version, per day (from the runs)."""
+    passed, n = "passed", "passed + failed_evaluation"
+    return f"""
+SELECT agent_id, agent_name, agent_version, mode, run_date, runs, passed, failed_evaluation,
+       {n} AS evaluated, {success_rate_sql(passed, f"({n})")} AS success_rate,
+       {wilson_sql("low", passed, f"({n})")} AS wilson_low, {wilson_sql("high", passed, f"({n})")} AS wilson_high
+FROM (
+    SELECT agent_id, MAX(agent_name) AS agent_name, agent_version, COALESCE(mode, '') AS mode, run_date,
+           COUNT(*) AS runs, SUM(CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END) AS passed,
+           SUM(CASE WHEN outcome = 'failed_evaluation' THEN 1 ELSE 0 END) AS failed_evaluation
+    FROM {d.table(RUNS)}
+    GROUP BY agent_id, agent_version, COALESCE(mode, ''), run_date
+) counts"""
+
+
+#: The change point of an episode: the start of the current window of its first flagged day (the drop lies
+#: after it), else the episode's start.
+_CHANGE_POINT = "COALESCE(g.current_start, e.started_on)"
+
+
+def _version_near(d: Dialect, before: bool) -> str:
+    """The agent version of the key's last run before the change point, or of its last run from the change
+    point up to the episode's last flagged day (the version that is failing). `read.versions_around`."""
+    window = (
+        f"r.run_date < {_CHANGE_POINT}"
+        if before
+        else (f"r.run_date >= {_CHANGE_POINT} AND r.run_date <= e.last_seen")
+    )
+    return f"""(SELECT r.agent_version FROM {d.table(RUNS)} r
+     WHERE r.agent_id = e.agent_id AND r.scenario_id = e.scenario_id AND COALESCE(r.mode, '') = e.mode
+       AND COALESCE(r.suite, '') = e.suite AND r.agent_version IS NOT NULL AND {window}
+     ORDER BY r.run_date DESC, r.started_at DESC, r.run_id DESC LIMIT 1)"""
+
+
+def _regression_episode_versions(d: Dialect) -> str:
+    """Every regression episode naming the agent versions before and after its change point."""
+    return f"""
+SELECT e.*, {_CHANGE_POINT} AS change_point, {_version_near(d, True)} AS version_before,
+       {_version_near(d, False)} AS version_after
+FROM {d.table(EPISODES)} e
+LEFT JOIN {d.table(REGRESSIONS)} g
+  ON g.agent_id = e.agent_id AND g.scenario_id = e.scenario_id AND g.mode = e.mode AND g.suite = e.suite
+ AND g.run_date = e.started_on"""
+
+
 VIEWS: dict[str, Callable[[Dialect], str]] = {
     "success_rate_28d": _success_rate_28d,
     "regressions_this_week": _regressions_this_week,
     "flaky_scenarios": _flaky,
     "call_duration_p95": _call_duration_p95,
     "infra_error_rate_daily": _infra_error_rate,
+    "success_rate_by_agent_version": _success_rate_by_agent_version,
+    "regression_episode_versions": _regression_episode_versions,
 }
 
 

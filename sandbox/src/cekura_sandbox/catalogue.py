@@ -38,6 +38,9 @@ class Agent:
     parallel_call_limit: int | None = None
     #: How its binary metric results are written: one of METRIC_FORMATS.
     metric_format: str = DEFAULT_METRIC_FORMAT
+    #: The agent version results and runs report (`agent_version`); a test "deploys" another one with
+    #: `Sandbox.set_agent_version`. None: the field is null, as for an agent without version history.
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def parse_catalogue(data: dict[str, Any], *, where: str = "catalogue") -> Catalo
             livekit_config=dict(lk.get("config") or {}),
             parallel_call_limit=_limit(raw, where),
             metric_format=_metric_format(raw, where),
+            version=_version(raw),
         )
         agents[agent.id] = agent
     personalities = {
@@ -215,6 +219,12 @@ def with_metric_format(catalogue: Catalogue, metric_format: str) -> Catalogue:
     _metric_format({"metric_format": metric_format, "id": "*"}, "metric_format")
     agents = {i: dataclasses.replace(a, metric_format=metric_format) for i, a in catalogue.agents.items()}
     return dataclasses.replace(catalogue, agents=agents)
+
+
+def _version(raw: dict[str, Any]) -> str | None:
+    """An agent's `version` as text (YAML may read `2.1` as a number), None when absent."""
+    value = raw.get("version")
+    return None if value is None else str(value)
 
 
 def _metric_format(raw: dict[str, Any], where: str) -> str:

@@ -56,6 +56,7 @@ class CekuraApi:
             ("GET", rf"{_V}/aiagents", self.list_agents),
             ("GET", rf"{_V}/aiagents/(?P<id>[^/]+)", self.agent_detail),
             ("GET", rf"{_V}/scenarios(?:-external)?", self.list_scenarios),
+            ("GET", r"/test_framework/billing/info", self.billing_info),
             ("GET", r"/_sandbox/requests", self.ctl_requests),
             ("DELETE", r"/_sandbox/requests", self.ctl_clear_requests),
             ("GET", r"/_sandbox/faults", self.ctl_faults),
@@ -120,6 +121,10 @@ class CekuraApi:
 
     async def submit_chat(self, request: Request, match: re.Match[str]) -> Any:
         return await self._submit(request, "chat")
+
+    # ---- billing --------------------------------------------------------------------------------
+    async def billing_info(self, request: Request, match: re.Match[str]) -> Any:
+        return self.store.billing_info()
 
     # ---- reads ----------------------------------------------------------------------------------
     async def result_detail(self, request: Request, match: re.Match[str]) -> Any:

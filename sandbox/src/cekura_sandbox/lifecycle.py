@@ -88,6 +88,10 @@ class RunRecord:
     final_error: str = ""
     final_reason: str = ""
     cached: dict[str, Any] | None = None
+    #: The agent version (history record) the run's result ran against, set at submit (a later deploy does
+    #: not change it): `{"id": <record id>, "version": <label>}` (inferred: the spec's schema for the run's
+    #: `agent_version` is an object it does not describe), or None.
+    agent_version: dict[str, Any] | None = None
 
     # ---- timing ---------------------------------------------------------------------------------
     def at(self, offset: float, shifted: bool = True) -> datetime:
@@ -199,7 +203,7 @@ class RunRecord:
             "result_name": self.result_name,
             "agent": self.agent.id,
             "agent_name": self.agent.name,
-            "agent_version": None,
+            "agent_version": self.agent_version,
             "scenario": self.scenario.id,
             "scenario_name": self.scenario.name,
             "scenario_type": "instruction",
@@ -222,7 +226,7 @@ class RunRecord:
             },
             "test_profile_data": self.test_profile.as_record() if self.test_profile else None,
             "run_as_text": self.run_as_text,
-            "voice_recording_url": "",
+            "voice_recording_url": _recording_url(self, evaluated),
             "transcript": _transcript(self) if evaluated else "",
             "transcript_object": _transcript_object(self) if evaluated else [],
             "critical_categories": [],
@@ -397,6 +401,14 @@ def _metric_value(rng: random.Random, name: str, kind: str, ok: bool, slowdown: 
         "explanation": [why],
         "extra": {},
     }
+
+
+def _recording_url(run: RunRecord, evaluated: bool) -> str:
+    """Where Cekura would serve a finished voice call's recording (a stable, fake address: nothing is served
+    there); '' for chat runs and runs without a finished call."""
+    if not evaluated or run.run_as_text:
+        return ""
+    return f"https://recordings.sandbox.cekura.invalid/results/{run.result_id}/runs/{run.id}.wav"
 
 
 def _mmss(seconds: float) -> str:

@@ -242,6 +242,20 @@ class Sandbox:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def set_agent_version(self, agent_id: int, version: str | None) -> None:
+        """Deploy another agent version: results submitted from now on report it."""
+        self.store.set_agent_version(agent_id, version)
+
+    def set_credits(self, initial_balance: float | None) -> None:
+        """The organisation's credit pack (`billing/info`); None: no billing record (404)."""
+        with self.store.lock:
+            self.store.billing.initial_balance = initial_balance
+
+    def credits_remaining(self) -> float | None:
+        """What `billing/info` reports as remaining, as a number (None without a billing record)."""
+        balance = self.store.billing.initial_balance
+        return None if balance is None else balance - self.store.credits_used()
+
     @property
     def livekit_rooms(self) -> dict[str, dict[str, Any]]:
         with self.livekit.lock:

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import jwt
 from livekit.api import TokenVerifier
 
+from cekura_sandbox.billing import Billing, run_credits
 from cekura_sandbox.catalogue import Catalogue, Personality, TestProfile
 from cekura_sandbox.clock import SimClock, iso
 from cekura_sandbox.errors import not_found
@@ -47,6 +48,7 @@ class ResultRecord:
     created_at: datetime
     run_ids: list[int] = field(default_factory=list)
     run_settings: dict[str, Any] = field(default_factory=dict)
+    agent_version: str | None = None
 
 
 class CekuraStore:
@@ -92,11 +94,16 @@ class CekuraStore:
         self._next_result = first_result_id
         self._next_run = first_run_id
         self._awaiting_connection: set[int] = set()
+        #: The organisation's credits (`billing/info`), and each agent's current version.
+        self.billing = Billing(created_at=clock.now(), max_concurrent_runs=limit)
+        self.agent_versions: dict[int, str | None] = {a.id: a.version for a in catalogue.agents.values()}
+        self._version_records: dict[tuple[int, str], int] = {}
 
     # ---- submit ---------------------------------------------------------------------------------
     def submit(self, sub: Submission) -> dict[str, Any]:
         with self.lock:
             now = self.clock.now()
+            self.billing.check_can_start(self.credits_used())
             agent = self.catalogue.agents[sub.agent_id]
             result_id = self._next_result
             self._next_result += 1
@@ -160,7 +167,37 @@ class CekuraStore:
                             self.runs[run_id] = run
                             result.run_ids.append(run_id)
             self.results[result_id] = result
+            self._stamp_version(result)
             return self._result_view(result, now, runs_as="list", full_runs=False)
+
+    # ---- agent versions and credits ----------------------------------------------------------------
+    def _stamp_version(self, result: ResultRecord) -> None:
+        """A result (a label) and its runs (the history record) report the agent version current at submit."""
+        result.agent_version = self.agent_versions.get(result.agent_id)
+        record = None
+        if result.agent_version is not None:
+            key = (result.agent_id, result.agent_version)
+            record_id = self._version_records.setdefault(key, 9001 + len(self._version_records))
+            record = {"id": record_id, "version": result.agent_version}
+        for run_id in result.run_ids:
+            self.runs[run_id].agent_version = record
+
+    def set_agent_version(self, agent_id: int, version: str | None) -> None:
+        """A deploy: results submitted from now on report `version`."""
+        with self.lock:
+            if agent_id not in self.catalogue.agents:
+                raise ValueError(f"agent {agent_id} is not in the catalogue")
+            self.agent_versions[agent_id] = version
+
+    def credits_used(self) -> float:
+        """Credits every finished run consumed, by Cekura's documented rates (`billing.run_credits`)."""
+        with self.lock:
+            now = self.clock.now()
+            return sum(run_credits(r.to_dict(now, self.catalogue)) for r in self.runs.values())
+
+    def billing_info(self) -> dict[str, Any]:
+        with self.lock:
+            return self.billing.view(self.credits_used(), self.clock.now())
 
     # ---- the organisation's parallel-call limit --------------------------------------------------
     def _line_key(self, agent_id: int) -> str:
@@ -480,7 +517,7 @@ class CekuraStore:
             "name": result.name,
             "agent": agent.id,
             "agent_name": agent.name,
-            "agent_version": None,
+            "agent_version": result.agent_version,
             "status": _result_status(statuses),
             "success_rate": round(100.0 * success / terminal, 2) if terminal else 0.0,
             "run_as_text": result.run_as_text,
