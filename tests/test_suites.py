@@ -206,3 +206,12 @@ def test_a_copied_file_does_not_take_the_original_suite(tmp_path: Path) -> None:
         "a_copy_of_voice.yaml: key 'suite': 'qa_support_voice' is already used by qa_support_voice.yaml"
         in (broken[tmp_path / "a_copy_of_voice.yaml"])
     )
+
+
+def test_max_credits_is_a_suite_key_the_operator_receives(tmp_path: Path) -> None:
+    """Issue 19.4: the cost guard's budget is set per suite, checked when the file loads, and passed on."""
+    suite = load_suite_file(write(tmp_path, "suite: x\nagent: 1\nscenarios: [1]\nmax_credits: 250\n", "x.yaml"))
+    assert suite.max_credits == 250.0
+    assert suite.run_arguments()["max_credits"] == 250.0
+    with pytest.raises(SuiteConfigError, match="key 'max_credits': -1 must be a number"):
+        load_suite_file(write(tmp_path, "suite: x\nagent: 1\nscenarios: [1]\nmax_credits: -1\n"))

@@ -65,6 +65,8 @@ class Suite:
     retries: int = 2
     #: The most runs (paid calls) one batch of this suite may place, manual runs included.
     max_runs: int = DEFAULT_MAX_RUNS
+    #: Refuse a batch estimated above this many Cekura credits (None: no budget; batch/cost.py).
+    max_credits: float | None = None
     livekit_agent_name: str | None = None
     personality_ids: tuple[int, ...] = ()
     test_profile_ids: tuple[int, ...] = ()
@@ -102,6 +104,7 @@ class Suite:
             "fail_on": list(self.fail_on),
             "quarantine": list(self.quarantine) or None,
             "max_runs": self.max_runs,
+            "max_credits": self.max_credits,
         }
 
 
@@ -250,6 +253,7 @@ _FIELDS: dict[str, Any] = {
     "timeout_minutes": lambda v: _number("timeout_minutes", v, 1, 24 * 60, integer=True),
     "retries": lambda v: _number("retries", v, 0, 10, integer=True),
     "max_runs": lambda v: _number("max_runs", v, 1, 10_000, integer=True),
+    "max_credits": lambda v: None if v is None else float(_number("max_credits", v, 0.01, 10_000_000)),
     "livekit_agent_name": lambda v: None if v is None else _str_list("livekit_agent_name", v)[0],
     "personality_ids": lambda v: _int_list("personality_ids", v),
     "test_profile_ids": lambda v: _int_list("test_profile_ids", v),

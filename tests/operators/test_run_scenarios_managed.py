@@ -249,4 +249,5 @@ def test_request_budget_of_a_100_run_batch(cekura_sandbox: Sandbox, cekura_sandb
     print(f"\n100-run batch: {len(cekura)} Cekura requests ({polls} polls, {bulk} bulk) ")
     assert cekura_sandbox.count("POST", SUBMIT_V2) == 1
     assert bulk <= 1  # at most 100 failing runs → one chunk
-    assert len(cekura) == 1 + 1 + 1 + polls + bulk  # name search, submit, agent lookup, polls, details
+    # billing/info (cost guard), name search, submit, agent lookup, polls, details
+    assert len(cekura) == 1 + 1 + 1 + 1 + polls + bulk
