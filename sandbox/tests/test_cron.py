@@ -38,7 +38,8 @@ def test_a_cron_result_says_is_cronjob_and_others_do_not() -> None:
             for r in c.get("/test_framework/v2/results/", params={"agent_id": 101}).json()["results"]
         }
         assert listed[cron["id"]]["is_cronjob"] is True
-        assert listed[ci["id"]]["is_cronjob"] is False and listed[ci["id"]]["name"].startswith("ci: ")
+        assert listed[ci["id"]]["is_cronjob"] is False
+        assert listed[ci["id"]]["name"].startswith("ci: ")
         assert listed[api["id"]]["is_cronjob"] is False
         assert _finish(c, cron["id"])["is_cronjob"] is True
 
