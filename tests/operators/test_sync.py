@@ -62,7 +62,8 @@ def test_source_rules() -> None:
 
 
 class _Event:
-    extra: dict[str, Any] = {}
+    def __init__(self) -> None:
+        self.extra: dict[str, Any] = {}
 
 
 def test_the_sync_announces_the_run_dates_it_touched(
