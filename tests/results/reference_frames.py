@@ -34,6 +34,7 @@ from cekura_livekit.results.frames import (
     parse_timestamp,
     result_defaults,
 )
+from cekura_livekit.results.source import resolve_source
 from cekura_livekit.results.schema import METRIC_COLUMNS, RUN_COLUMNS, TS
 
 
@@ -101,6 +102,8 @@ def _run_row(
         "trace_id": _str_or_none(run.get("trace_id")),
         "dag_id": defaults.get("dag_id"),
         "dag_run_id": defaults.get("dag_run_id"),
+        # Added with issue 19 (not part of the frozen fast-path parity): the result's source, per run.
+        "source": defaults.get("source"),
     }
     raw_metrics = _nested(run, "evaluation", "metrics") or []
     return row, [_metric_row(run_id, index, metric) for index, metric in enumerate(raw_metrics)]
@@ -195,6 +198,7 @@ def reference_runs_frames(
     suite: str | None = None,
     dashboard_url: str | None = None,
     quarantine: Iterable[int] | None = None,
+    source: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[RunProblem]]:
     """(runs frame, metrics frame, problems) from any iterable of run objects, built chunk by chunk.
 
@@ -210,6 +214,7 @@ def reference_runs_frames(
         suite=suite,
         dashboard_url=dashboard_url,
         quarantine=frozenset(int(i) for i in quarantine or ()),
+        source=resolve_source(source, result),
     )
     run_parts: list[pd.DataFrame] = []
     metric_parts: list[pd.DataFrame] = []

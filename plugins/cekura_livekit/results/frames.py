@@ -37,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from cekura_livekit.models import grain_mode, parse_count, parse_status, run_outcome, runs_of
+from cekura_livekit.results.source import resolve_source
 from cekura_livekit.results.schema import (
     DAY,
     METRIC_COLUMNS,
@@ -388,6 +389,7 @@ class _RunContext:
                 "dashboard_url": defaults.get("dashboard_url"),
                 "dag_id": defaults.get("dag_id"),
                 "dag_run_id": defaults.get("dag_run_id"),
+                "source": defaults.get("source"),
             },
         )
 
@@ -712,6 +714,7 @@ def runs_frames(
     dashboard_url: str | None = None,
     quarantine: Iterable[int] | None = None,
     on_metric_problem: Callable[[MetricProblem], None] | None = None,
+    source: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[RunProblem]]:
     """(runs frame, metrics frame, problems) from any iterable of run objects, built chunk by chunk.
 
@@ -728,6 +731,7 @@ def runs_frames(
         suite=suite,
         dashboard_url=dashboard_url,
         quarantine=frozenset(int(i) for i in quarantine or ()),
+        source=resolve_source(source, result),
     )
     ctx, memo = _RunContext.of(defaults), _Memo(on_metric_problem)
     run_parts: list[pd.DataFrame] = []
@@ -775,8 +779,14 @@ def results_frame(
     dag_run_id: str | None = None,
     suite: str | None = None,
     dashboard_url: str | None = None,
+    source: str | None = None,
+    quarantine: Iterable[int] | None = None,
 ) -> pd.DataFrame:
-    """One row per submitted batch. Counters are parsed defensively; `success_rate` is not trusted."""
+    """One row per submitted batch. Counters are parsed defensively; `success_rate` is not trusted.
+
+    `source` and `quarantine` None mean "not given": the writer then keeps what an earlier load stored.
+    """
+    quarantine_text = None if quarantine is None else json.dumps(sorted({int(i) for i in quarantine}))
     rows = []
     for result in results:
         result_id = _int_or_none(result.get("id"), "result.id")
@@ -804,6 +814,8 @@ def results_frame(
                 "updated_at": parse_timestamp(result.get("updated_at"), "updated_at"),
                 "dag_id": dag_id,
                 "dag_run_id": dag_run_id,
+                "source": resolve_source(source, result),
+                "quarantine": quarantine_text,
             }
         )
     return _typed_frame(rows, RESULT_COLUMNS).drop_duplicates("result_id", keep="last", ignore_index=True)
@@ -821,10 +833,25 @@ def extract(
     suite: str | None = None,
     dashboard_url: str | None = None,
     quarantine: Iterable[int] | None = None,
+    source: str | None = None,
 ) -> Extract:
-    """All three frames of one finished result; `runs` defaults to the runs embedded in the result."""
+    """All three frames of one finished result; `runs` defaults to the runs embedded in the result.
+
+    The load context (`suite`, `quarantine`, `dashboard_url`, `dag_id`, `dag_run_id`, `source`) left None
+    means "not given": `warehouse.writer.load_extract` then takes it from the stored result row, so a reload
+    without it (stale refresh, sync, backfill) keeps the grain. `source` is one of `results.source.SOURCES`;
+    None lets Cekura's fields tell (`is_cronjob` → cron).
+    """
+    quarantine = None if quarantine is None else [int(i) for i in quarantine]
     results_df = results_frame(
-        [result], mode=mode, dag_id=dag_id, dag_run_id=dag_run_id, suite=suite, dashboard_url=dashboard_url
+        [result],
+        mode=mode,
+        dag_id=dag_id,
+        dag_run_id=dag_run_id,
+        suite=suite,
+        dashboard_url=dashboard_url,
+        source=source,
+        quarantine=quarantine,
     )
     metric_problems: list[MetricProblem] = []
     count = 0
@@ -847,6 +874,7 @@ def extract(
         dashboard_url=dashboard_url,
         quarantine=quarantine,
         on_metric_problem=keep,
+        source=source,
     )
     return Extract(
         results=results_df,

@@ -41,6 +41,7 @@ RUN_COLUMNS: dict[str, str] = {
     "trace_id": STR,
     "dag_id": STR,
     "dag_run_id": STR,
+    "source": STR,  # who started the run's result: results.source.SOURCES (airflow, cron, ci, …, unknown)
 }
 
 METRIC_COLUMNS: dict[str, str] = {
@@ -79,6 +80,10 @@ RESULT_COLUMNS: dict[str, str] = {
     "updated_at": TS,
     "dag_id": STR,
     "dag_run_id": STR,
+    "source": STR,  # who started the result: results.source.SOURCES (airflow, cron, ci, …, unknown)
+    # The suite's quarantined scenario ids the load was given, JSON text ("[12, 40]"); NULL when none was
+    # given. Stored WITH the result so a later reload (stale refresh, sync, backfill) keeps the grain.
+    "quarantine": STR,
 }
 
 __all__ = ["BOOL", "DAY", "FLOAT", "INT", "METRIC_COLUMNS", "RESULT_COLUMNS", "RUN_COLUMNS", "STR", "TS"]

@@ -1,0 +1,48 @@
+"""Who started a Cekura result: the `source` column of `cekura_results` and `cekura_runs`.
+
+Why a column: the warehouse holds every result of the team, not only Airflow's (issue 19), and an analyst
+asking "all results of agent X, whoever started them" must be able to tell them apart. Cekura says little:
+a result carries `is_cronjob` (its scheduled cron jobs); everything else is known only to the caller that
+loads it (this provider's load operator knows it submitted the batch; a sync only knows what Cekura says).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+AIRFLOW: Final = "airflow"
+CRON: Final = "cron"
+CI: Final = "ci"
+DASHBOARD: Final = "dashboard"
+API: Final = "api"
+UNKNOWN: Final = "unknown"
+#: Every value `source` takes; `unknown` when neither the caller nor Cekura's fields tell.
+SOURCES: Final = (AIRFLOW, CRON, CI, DASHBOARD, API, UNKNOWN)
+
+
+def check_source(value: object, what: str = "source") -> str | None:
+    """`value` if it is one of SOURCES (None passes: "not given"); a ValueError naming the fix otherwise."""
+    if value is None or value in SOURCES:
+        return value  # type: ignore[return-value]
+    raise ValueError(f"{what}={value!r} is not a result source: use one of {list(SOURCES)}, or None")
+
+
+def source_from_payload(result: Mapping[str, Any] | None) -> str | None:
+    """What Cekura's own fields say about who started `result`: `cron` for its cron jobs, else None.
+
+    `is_cronjob` is typed as a string in Cekura's spec and sent as a boolean: both spellings are read.
+    """
+    flag = (result or {}).get("is_cronjob")
+    if flag is True or (isinstance(flag, str) and flag.strip().lower() in {"true", "1", "yes"}):
+        return CRON
+    return None
+
+
+def resolve_source(given: str | None, result: Mapping[str, Any] | None) -> str | None:
+    """The caller's source when it gives a known one, else what the payload says, else None (the writer
+    then keeps the source a previous load stored, and stores `unknown` only when there is none)."""
+    check_source(given)
+    if given is not None and given != UNKNOWN:
+        return given
+    return source_from_payload(result) or given
