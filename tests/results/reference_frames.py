@@ -34,8 +34,8 @@ from cekura_livekit.results.frames import (
     parse_timestamp,
     result_defaults,
 )
-from cekura_livekit.results.source import resolve_source
 from cekura_livekit.results.schema import METRIC_COLUMNS, RUN_COLUMNS, TS
+from cekura_livekit.results.source import resolve_source
 
 
 def _nested(run: Mapping[str, Any], parent: str, key: str) -> Any:

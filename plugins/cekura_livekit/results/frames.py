@@ -37,7 +37,6 @@ from typing import Any
 import pandas as pd
 
 from cekura_livekit.models import grain_mode, parse_count, parse_status, run_outcome, runs_of
-from cekura_livekit.results.source import resolve_source
 from cekura_livekit.results.schema import (
     DAY,
     METRIC_COLUMNS,
@@ -45,6 +44,7 @@ from cekura_livekit.results.schema import (
     RUN_COLUMNS,
     TS,
 )
+from cekura_livekit.results.source import resolve_source
 
 DEFAULT_CHUNK_SIZE = 10_000
 #: Metric problems named in the log of one extract (all are counted; `Extract` keeps KEPT_METRIC_PROBLEMS).
