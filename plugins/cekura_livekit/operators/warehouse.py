@@ -74,6 +74,12 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         task died after submitting, before pushing the id): the batch is found by its deterministic name
         (`batch.recovery`), loaded, and the summary says so. None: an empty id skips the load.
     :param recover_batch_name: the `name` argument that submit task used (part of its batch names).
+    :param source: who started the result (`results.source.SOURCES`), stored on the result and its runs.
+        None: ``airflow`` when `recover_from` names the submit task, else what the result says (Cekura's
+        cron flag, this provider's batch names), else what an earlier load stored, else ``unknown``.
+
+    The load context (suite, quarantine, dashboard link, DAG ids, source) is stored with the result: a later
+    reload that does not give it (the stale refresh below, a sync, a backfill) keeps the stored one.
     """
 
     template_fields: Sequence[str] = ("result_id",)
@@ -94,11 +100,14 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         refresh_stale_days: int = 7,
         recover_from: str | None = None,
         recover_batch_name: str | None = None,
+        source: str | None = None,
         **kwargs: Any,
     ) -> None:
         from cekura_livekit.models import MODES
+        from cekura_livekit.results.source import AIRFLOW, check_source
 
         check_identifier(schema)
+        check_source(source)
         if mode is not None and mode not in MODES:
             raise ValueError(f"mode={mode!r} is not a submission mode: use one of {list(MODES)}, or None.")
         if (
@@ -123,6 +132,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         self.refresh_stale_days = refresh_stale_days
         self.recover_from = recover_from
         self.recover_batch_name = recover_batch_name
+        self.source = source if source is not None or not recover_from else AIRFLOW
         self._loaded_result_id: int | None = None  # for lineage, once execute() knows the rendered id
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -179,6 +189,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
             skip_unparseable=self.skip_unparseable,
             dag_id=getattr(dag_run, "dag_id", None) or getattr(self, "dag_id", None),
             dag_run_id=getattr(dag_run, "run_id", None),
+            source=self.source,
         )
         for problem in frames.problems:
             self.log.warning("Skipped unparseable run %s: %s", problem.run_id, problem.reason)
@@ -264,6 +275,7 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
                 stale = select_stale_results(wh, since, exclude=loaded)
             for result_id, mode in stale:
                 result, runs = fetch_result_with_runs(hook, result_id)
+                # No context given: the writer keeps the suite, quarantine, link and DAG ids stored with it.
                 frames = extract(result, runs, mode=mode, skip_unparseable=True)
                 dates |= set(load_extract(self.warehouse_conn_id, frames, self.schema).to_dict()["run_dates"])
                 refreshed.append(result_id)

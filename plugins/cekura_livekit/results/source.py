@@ -8,6 +8,7 @@ loads it (this provider's load operator knows it submitted the batch; a sync onl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -24,18 +25,29 @@ SOURCES: Final = (AIRFLOW, CRON, CI, DASHBOARD, API, UNKNOWN)
 def check_source(value: object, what: str = "source") -> str | None:
     """`value` if it is one of SOURCES (None passes: "not given"); a ValueError naming the fix otherwise."""
     if value is None or value in SOURCES:
-        return value  # type: ignore[return-value]
+        return value
     raise ValueError(f"{what}={value!r} is not a result source: use one of {list(SOURCES)}, or None")
 
 
+#: The name this provider gives every batch it submits (`batch.submit.batch_name`):
+#: "[<spec name> · ]airflow <dag>.<task>[<map index>] @ <run id>[ (attempt n)]".
+_AIRFLOW_NAME = re.compile(r"(?:^|· )airflow \S+ @ \S")
+
+
 def source_from_payload(result: Mapping[str, Any] | None) -> str | None:
-    """What Cekura's own fields say about who started `result`: `cron` for its cron jobs, else None.
+    """What a result's own fields say about who started it: `cron` for Cekura's cron jobs, `airflow` for a
+    batch named by this provider, else None (Cekura records nothing else: CI, dashboard and API runs look
+    alike, and a v1 submit may drop the name).
 
     `is_cronjob` is typed as a string in Cekura's spec and sent as a boolean: both spellings are read.
     """
-    flag = (result or {}).get("is_cronjob")
+    result = result or {}
+    flag = result.get("is_cronjob")
     if flag is True or (isinstance(flag, str) and flag.strip().lower() in {"true", "1", "yes"}):
         return CRON
+    name = result.get("name")
+    if isinstance(name, str) and _AIRFLOW_NAME.search(name):
+        return AIRFLOW
     return None
 
 

@@ -390,3 +390,22 @@ WHERE r.outcome IS NULL AND res.loaded_at >= {wh.dialect.date_param()} AND r.res
 GROUP BY r.result_id ORDER BY newest DESC, r.result_id DESC LIMIT {int(limit)}"""
     _, rows = _query(wh, [RUNS, RESULTS], sql, [as_date(since).isoformat(), int(exclude or 0)])
     return [(int(r[0]), r[1]) for r in rows]
+
+
+def stored_contexts(dialect: Any, cur: Any, result_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The load context already stored for `result_ids` (`results.context.RESULT_CONTEXT` by result id),
+    read on the writer's cursor inside its transaction: what a reload that does not give it keeps."""
+    from cekura_livekit.results.context import RESULT_CONTEXT
+
+    out: dict[int, dict[str, Any]] = {}
+    ids = sorted({int(i) for i in result_ids})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join([dialect.param] * len(chunk))
+        columns = ", ".join(RESULT_CONTEXT)
+        cur.execute(
+            f"SELECT result_id, {columns} FROM {dialect.table(RESULTS)} WHERE result_id IN ({marks})", chunk
+        )
+        for row in cur.fetchall():
+            out[int(row[0])] = dict(zip(RESULT_CONTEXT, row[1:], strict=True))
+    return out

@@ -21,11 +21,13 @@ from typing import Any
 
 import pandas as pd
 
+from cekura_livekit.results.context import inherit_context
 from cekura_livekit.results.frames import Extract
 from cekura_livekit.stats import RegressionPolicy
 from cekura_livekit.warehouse.batch_diff import CHANGES, describe, diff_batch_in
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables
+from cekura_livekit.warehouse.read import stored_contexts
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, RESULTS, RUN_METRICS, RUNS, Table
 from cekura_livekit.warehouse.trends import (
     DEFAULT_TRAILING_DAYS,
@@ -51,6 +53,18 @@ def _prepared(frame: pd.DataFrame, table: Table, loaded_at: datetime) -> pd.Data
         )
     out = frame[expected].drop_duplicates(list(table.key), keep="last")
     return out.assign(loaded_at=pd.Timestamp(loaded_at))
+
+
+def _with_stored_context(
+    dialect: Any, cur: Any, frames: list[tuple[Table, pd.DataFrame]]
+) -> list[tuple[Table, pd.DataFrame]]:
+    """The frames with the load context their caller left blank taken from the stored result rows
+    (`results.context`): a stale refresh, a sync or a backfill keeps the suite, quarantine and links."""
+    (results_table, results), (runs_table, runs), *rest = frames
+    ids = results["result_id"].dropna().astype(int).tolist()
+    stored = stored_contexts(dialect, cur, ids) if ids else {}
+    results, runs = inherit_context(results, runs, stored)
+    return [(results_table, results), (runs_table, runs), *rest]
 
 
 @dataclass
@@ -120,6 +134,7 @@ def load_extract(
     )
     with open_warehouse(warehouse_conn_id, schema) as wh, wh.transaction() as cur:
         summary.columns_added = ensure_tables(wh.dialect, cur)
+        frames = _with_stored_context(wh.dialect, cur, frames)
         for table, frame in frames:
             summary.changed[table.name] = wh.dialect.upsert(cur, table, frame)
             wh.dialect.refresh_statistics(cur, table, summary.changed[table.name])
