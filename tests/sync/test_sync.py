@@ -14,7 +14,7 @@ import pytest
 
 from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.models import ResultSummary
-from cekura_livekit.sync.run import Scope, ScopeSync, SyncSettings, _accepts_source
+from cekura_livekit.sync.run import Scope, ScopeSync, SyncSettings
 from cekura_livekit.sync.state import read_state
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.tables import RESULTS, RUNS
@@ -65,9 +65,8 @@ def test_a_cron_result_reaches_the_warehouse_with_source_cron(
     assert summary.sources == {"cron": 1, "ci": 1}
     assert _rows(warehouse, f"SELECT COUNT(*) FROM {{runs}} WHERE result_id = {cron}") == [(2,)]
     assert _rows(warehouse, f"SELECT COUNT(*) FROM {{results}} WHERE result_id = {other_agent}") == [(0,)]
-    if "source" in RESULTS.column_names:  # the warehouse helper's column (issue 19 item 2)
-        got = dict(_rows(warehouse, "SELECT result_id, source FROM {results}"))
-        assert got == {cron: "cron", ci: "ci"}
+    assert dict(_rows(warehouse, "SELECT result_id, source FROM {results}")) == {cron: "cron", ci: "ci"}
+    assert set(_rows(warehouse, "SELECT DISTINCT source FROM {runs}")) == {("cron",), ("ci",)}
 
 
 def test_the_watermark_survives_and_the_next_sync_reads_only_new_results(
@@ -179,9 +178,6 @@ def test_the_sync_and_the_per_batch_load_store_one_row(
     assert _rows(warehouse, f"SELECT COUNT(*) FROM {{runs}} WHERE result_id = {rid}") == [(1,)]
 
 
-@pytest.mark.skipif(
-    not _accepts_source(), reason="needs the warehouse helper's stored load context (w2-data)"
-)
 def test_the_sync_keeps_the_per_batch_loads_suite(sandbox_now: Sandbox, warehouse: WarehouseTarget) -> None:
     from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator
 
@@ -196,7 +192,14 @@ def test_the_sync_keeps_the_per_batch_loads_suite(sandbox_now: Sandbox, warehous
         warehouse_conn_id=warehouse.conn_id,
         schema=warehouse.schema,
         suite="nightly",
-        mode="managed",
+        mode="bring_your_own_rooms",  # what a learned mode would get wrong: only the stored row knows it
     ).execute({})
+    before = _rows(
+        warehouse, f"SELECT suite, mode, source, dashboard_url FROM {{runs}} WHERE result_id = {rid}"
+    )
+    assert before[0][0] == "nightly"
     _sync(warehouse)
-    assert _rows(warehouse, f"SELECT DISTINCT suite FROM {{runs}} WHERE result_id = {rid}") == [("nightly",)]
+    after = _rows(
+        warehouse, f"SELECT suite, mode, source, dashboard_url FROM {{runs}} WHERE result_id = {rid}"
+    )
+    assert after == before  # suite, mode grain, source and link as the per-batch load stored them

@@ -18,7 +18,6 @@ leaves the old state: the next pass repeats the window, and the upserts change n
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,13 +96,6 @@ def finished(result: Mapping[str, Any], runs: Iterable[Mapping[str, Any]]) -> bo
     return all(parse_status(r.get("status")).is_terminal for r in runs)
 
 
-def _accepts_source() -> bool:
-    """Whether `results.frames.extract` takes `source` (the warehouse helper adds it with the column)."""
-    from cekura_livekit.results.frames import extract
-
-    return "source" in inspect.signature(extract).parameters
-
-
 class ScopeSync:
     """One pass over one scope; `hook` is a CekuraHook (the loads use the warehouse of `settings`)."""
 
@@ -128,25 +120,43 @@ class ScopeSync:
         project = self._projects.get(agent_id) if agent_id is not None else None
         return self.hook.dashboard_url(result_id, project)
 
-    def _extract(self, result: Mapping[str, Any], runs: list[dict[str, Any]], source: str) -> Extract:
+    def _mode(self, result: Mapping[str, Any], source: str) -> str:
+        """The submission mode to load `result` with. Not part of the stored context (`results.context`), so
+        an Airflow batch's mode is read back from its row (the per-batch load stored the true one, e.g.
+        bring_your_own_rooms); any other result was started in Cekura, which created its rooms."""
         from cekura_livekit.operators.warehouse import learned_mode
+        from cekura_livekit.warehouse.connection import open_warehouse
+        from cekura_livekit.warehouse.tables import RESULTS
+
+        if source == "airflow":
+            with open_warehouse(self.settings.warehouse_conn_id, self.settings.schema) as wh:
+                cur = wh.conn.cursor()
+                try:
+                    exists = wh.dialect.table_exists(cur, RESULTS)
+                finally:
+                    cur.close()
+                    wh.dialect.end_read(wh.conn)
+                if exists:
+                    _, rows = wh.query(
+                        f"SELECT mode FROM {wh.dialect.table(RESULTS)} WHERE result_id = {wh.dialect.param}",
+                        [int(result["id"])],
+                    )
+                    if rows and rows[0][0]:
+                        return str(rows[0][0])
+        return learned_mode(result)[0]
+
+    def _extract(self, result: Mapping[str, Any], runs: list[dict[str, Any]], source: str) -> Extract:
         from cekura_livekit.results.frames import extract
 
-        # An Airflow batch keeps the mode its per-batch load stored (None = keep); any other result was started
-        # in Cekura, which created its rooms: its mode is learned from the result.
-        mode = None if source == "airflow" else learned_mode(result)[0]
-        kwargs: dict[str, Any] = {
-            "mode": mode,
-            "dashboard_url": self._dashboard_url(result, int(result["id"])),
-            "skip_unparseable": self.settings.skip_unparseable,
-        }
-        if _accepts_source():
-            kwargs["source"] = source
-        frames = extract(result, runs, **kwargs)
-        if "source" not in kwargs:  # before the warehouse has the column: carried, dropped by the writer
-            frames.results["source"] = source
-            frames.runs["source"] = source
-        return frames
+        # No suite, quarantine or DAG ids: the warehouse keeps what the per-batch load stored with the result.
+        return extract(
+            result,
+            runs,
+            mode=self._mode(result, source),
+            source=source,
+            dashboard_url=self._dashboard_url(result, int(result["id"])),
+            skip_unparseable=self.settings.skip_unparseable,
+        )
 
     def load(self, result_id: int) -> tuple[bool, str, dict[str, Any]]:
         """Fetch, extract and upsert one result: (finished, source, load summary)."""

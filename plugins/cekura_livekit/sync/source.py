@@ -1,6 +1,7 @@
 """Who started a Cekura result: `airflow`, `cron`, `ci`, `dashboard`, `api` or `unknown`, as far as Cekura tells.
 
-Cekura's Result has exactly two fields that say anything about its origin (spec: Result, ResultDetailV2):
+The vocabulary and steps 1–2 are `results.source` (shared with the per-batch load); this module adds the
+name conventions of steps 3–5, which only a sync needs. Cekura's Result has exactly two fields that say anything about its origin (spec: Result, ResultDetailV2):
 `is_cronjob` (typed as a string in the spec, a boolean in examples) and the free-text `name`. Nothing marks
 a dashboard click or an API script. So the rule, first match wins:
 
@@ -23,18 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SOURCES = ("airflow", "cron", "ci", "dashboard", "api", "unknown")
+from cekura_livekit.results.source import API, CI, DASHBOARD, UNKNOWN, source_from_payload
 
-#: `batch.submit.batch_name`: the task identity label after "airflow ", optionally after the user's name.
-AIRFLOW_NAME = re.compile(r"(?:^|· )airflow [^\s@]+\.[^\s@]+(?:\[\d+\])? @ \S+")
+#: Cekura's GitHub Action sends no marker: a name starting "ci:"/"ci-"/"ci " or naming GitHub Actions.
 DEFAULT_CI_PATTERN = r"(?i)^(?:ci[:\- ]|.*\bgithub[ -]?actions?\b)"
-
-
-def _truthy(value: object) -> bool:
-    """`is_cronjob` as Cekura sends it: a boolean, or (per the spec's type) the string "true"/"True"."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"true", "1", "yes"}
 
 
 def _compiled(pattern: str | None, what: str) -> re.Pattern[str] | None:
@@ -61,18 +54,17 @@ class SourceRules:
             _compiled(getattr(self, what), what)
 
     def classify(self, result: Mapping[str, Any]) -> str:
-        """The result's source by the rule of this module's docstring."""
-        if _truthy(result.get("is_cronjob")):
-            return "cron"
+        """The result's source by the rule of this module's docstring (steps 1–2: `results.source`)."""
+        told = source_from_payload(result)
+        if told is not None:
+            return told
         name = str(result.get("name") or "")
-        if AIRFLOW_NAME.search(name):
-            return "airflow"
         for source, pattern in (
-            ("ci", self.ci_pattern),
-            ("api", self.api_pattern),
-            ("dashboard", self.dashboard_pattern),
+            (CI, self.ci_pattern),
+            (API, self.api_pattern),
+            (DASHBOARD, self.dashboard_pattern),
         ):
             compiled = _compiled(pattern, f"{source}_pattern")
             if compiled is not None and name and compiled.search(name):
                 return source
-        return "unknown"
+        return UNKNOWN
