@@ -1,9 +1,9 @@
 """Who started a Cekura result: `airflow`, `cron`, `ci`, `dashboard`, `api` or `unknown`, as far as Cekura tells.
 
 The vocabulary and steps 1–2 are `results.source` (shared with the per-batch load); this module adds the
-name conventions of steps 3–5, which only a sync needs. Cekura's Result has exactly two fields that say anything about its origin (spec: Result, ResultDetailV2):
-`is_cronjob` (typed as a string in the spec, a boolean in examples) and the free-text `name`. Nothing marks
-a dashboard click or an API script. So the rule, first match wins:
+name conventions of steps 3–5, which only a sync needs. Cekura's Result has exactly two fields that say
+anything about its origin (spec: Result, ResultDetailV2): `is_cronjob` (typed as a string in the spec, a
+boolean in examples) and the free-text `name`. Nothing marks a dashboard click or an API script. So the rule, first match wins:
 
 1. `is_cronjob` is true → `cron` (Cekura's scheduler started it; the only origin Cekura records itself).
 2. the name is one of this provider's deterministic batch names (`batch.submit.batch_name`:
