@@ -57,19 +57,25 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
     :param cancel_on_kill: end the calls when the task is killed. :param per_run_progress: poll run objects.
     :param max_runs: refuse, before any call, a batch of more runs than this (default 200).
     :param warehouse_conn_id: the results' warehouse, checked before submitting (optional).
+    :param rerun_failed: 0 (default): never re-run. N: when 1..N runs failed, re-run them once in Cekura before
+        the verdict (managed mode only; `batch.rerun`). The gate still judges the original runs; the message
+        and the `rerun` XCom say how many failures were confirmed and how many did not reproduce (flaky).
+        The rerun's runs are new runs of the same result: the load stores both outcomes.
 
     Permanent errors (bad input/configuration, 4xx at submit, rejected key, a LiveKit key/secret that LiveKit
     refuses: checked before any room or submit) fail at once (`batch.errors`).
 
     XCom: `result_id`, `run_ids`, `dashboard_url` before waiting; `superseded_result_ids` when earlier batches
     of this task instance died and were replaced (load them too); `failing_runs` after the verdict;
-    `cekura_leftover_rooms` when a LiveKit outage kept rooms open (the next try or run deletes them).
+    `cekura_leftover_rooms` when a LiveKit outage kept rooms open (the next try or run deletes them);
+    `rerun` (confirmed / not reproduced, the rerun's run ids) when failed runs were re-run.
     """
 
     template_fields: Sequence[str] = TEMPLATED_ARGUMENTS
     template_fields_renderers: ClassVar = dict.fromkeys(("scenarios", "livekit_data", "room_config"), "json")
     deferrable: bool
     cancel_on_kill: bool
+    rerun_failed: int
     operator_extra_links = (CekuraResultLink(),)
     ui_color = "#e8e1fb"
 
@@ -106,6 +112,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         per_run_progress: bool = False,
         max_runs: int = specs.DEFAULT_MAX_RUNS,
         warehouse_conn_id: str | None = None,
+        rerun_failed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -120,6 +127,17 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         self._ledger: LeftoverLedger | None = None
         self._superseded: list[int] = []
         self._spec(strict=False)  # everything knowable now is checked now; the rest after rendering
+        self._check_rerun(mode)
+
+    def _check_rerun(self, mode: str) -> None:
+        from cekura_livekit.batch.rerun import validate_rerun_failed
+
+        validate_rerun_failed(self.rerun_failed)
+        if self.rerun_failed and mode != MANAGED:
+            raise ValueError(
+                f"rerun_failed={self.rerun_failed} needs mode='managed': Cekura re-runs a run in the room it "
+                f"had, and a {mode!r} batch's rooms and join tokens are gone by then. Use rerun_failed=0."
+            )
 
     def _spec(self, *, strict: bool) -> BatchSpec:
         return build_spec({name: getattr(self, name) for name in SPEC_ARGUMENTS}, strict=strict)
@@ -274,13 +292,34 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
                 dashboard_url=url,
                 quarantined=spec.quarantine,
             )
-            message = decision.message + superseded_note(self._superseded)
+            message = decision.message + self._rerun(context, event, spec) + superseded_note(self._superseded)
             if decision.passed:
                 self.log.info("%s", message)
                 return {**event.summary_dict(), DASHBOARD_URL_KEY: url}
             raise (AirflowException if decision.retryable else AirflowFailException)(message)
         finally:
             self._delete_rooms()
+
+    def _rerun(self, context: Context, event: WaitEvent, spec: BatchSpec) -> str:
+        """Re-run the failed runs once (`rerun_failed`) and say what it showed; the gate is unchanged."""
+        from cekura_livekit.batch.rerun import RERUN_KEY, rerun_failed_runs
+        from cekura_livekit.batch.wait import deadline_for
+
+        if not self.rerun_failed or not event.terminal or self._hook is None:
+            return ""
+        deadline = deadline_for(
+            spec.timeout, self.execution_timeout, getattr(context["ti"], "start_date", None)
+        )
+        self._stage = "wait"
+        outcome = rerun_failed_runs(
+            self._hook, event, limit=self.rerun_failed, deadline=deadline, poll_interval=spec.poll_interval
+        )
+        self._stage = "gate"
+        if outcome is None:
+            return ""
+        context["ti"].xcom_push(key=RERUN_KEY, value=outcome.to_xcom())
+        self.log.info("%s", outcome.describe())
+        return "\n" + outcome.describe()
 
     def on_kill(self) -> None:
         """The task is being killed: end the batch's calls (when `cancel_on_kill`) and delete own rooms."""
