@@ -720,8 +720,9 @@ class CekuraHook(BaseHook):
         project, or every result the key can see.
 
         The results list has no time filter (spec: agent_id, project_id, search, scenarios) but is ordered
-        newest first, so paging stops after the first page whose results are all older than `since`: a
-        sync of the last hour reads one page, not the whole history. A result without a readable
+        newest first, so paging stops after the first page that reaches a result older than `since` (that
+        page is read whole, in case of ties or small disorder): a sync of the last hour reads one page, not
+        the whole history. A result without a readable
         `created_at` is yielded (a load that cannot be placed in time is better than one silently lost).
         """
         params: dict[str, Any] = {"page_size": page_size}
@@ -742,7 +743,7 @@ class CekuraHook(BaseHook):
                 if created is not None and until is not None and created >= until:
                     continue
                 yield result
-            if isinstance(data, list) or not data.get("next") or (items and older == len(items)):
+            if isinstance(data, list) or not data.get("next") or older:
                 return
             page += 1
 
