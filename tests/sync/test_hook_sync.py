@@ -20,7 +20,9 @@ def test_a_window_reads_only_the_pages_it_needs(
 ) -> None:
     now = datetime.now(UTC)
     cekura_sandbox.set_time(now - timedelta(hours=1))
-    old = [cekura_sandbox.create_result("api", 101, [2001], at=now - timedelta(days=d)) for d in range(30, 5, -1)]
+    old = [
+        cekura_sandbox.create_result("api", 101, [2001], at=now - timedelta(days=d)) for d in range(30, 5, -1)
+    ]
     new = [cekura_sandbox.create_result("cron", 101, [2001], at=now - timedelta(hours=h)) for h in (3, 2)]
     hook = CekuraHook()
     cekura_sandbox.clear_requests()
