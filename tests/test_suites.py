@@ -210,7 +210,9 @@ def test_a_copied_file_does_not_take_the_original_suite(tmp_path: Path) -> None:
 
 def test_max_credits_is_a_suite_key_the_operator_receives(tmp_path: Path) -> None:
     """Issue 19.4: the cost guard's budget is set per suite, checked when the file loads, and passed on."""
-    suite = load_suite_file(write(tmp_path, "suite: x\nagent: 1\nscenarios: [1]\nmax_credits: 250\n", "x.yaml"))
+    suite = load_suite_file(
+        write(tmp_path, "suite: x\nagent: 1\nscenarios: [1]\nmax_credits: 250\n", "x.yaml")
+    )
     assert suite.max_credits == 250.0
     assert suite.run_arguments()["max_credits"] == 250.0
     with pytest.raises(SuiteConfigError, match="key 'max_credits': -1 must be a number"):

@@ -18,6 +18,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
@@ -66,6 +67,8 @@ API_PATHS: dict[str, str] = {
     "end_call": "/test_framework/v1/runs/{run_id}/end_call/",
     "agent": "/test_framework/v2/aiagents/{agent_id}/",
     "shareable_link": "/test_framework/v1/results/{result_id}/create_shareable_link_token/",
+    # v1 only in the spec ("Rerun Results"): no body; answers the Result object.
+    "rerun": "/test_framework/v1/results/{result_id}/rerun/",
 }
 
 
@@ -197,6 +200,16 @@ class _Call:
     @property
     def endpoint(self) -> str:
         return f"{self.method} {self.path}"
+
+
+def created_at_of(result: Mapping[str, Any]) -> datetime | None:
+    """A result's `created_at` as an aware datetime (Cekura writes ISO 8601 with `Z`); None if unreadable."""
+    raw = result.get("created_at")
+    try:
+        value = datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def _int_id(value: object, field: str) -> int:
@@ -692,6 +705,61 @@ class CekuraHook(BaseHook):
         """The result's page in the Cekura dashboard (project-scoped when the project is known)."""
         base = self._settings.dashboard_url if self._settings else DEFAULT_DASHBOARD_URL
         return f"{base}/{project_id}/results/{result_id}" if project_id else f"{base}/results/{result_id}"
+
+    # ------------------------------------------------------------------ sync and re-run (issue 19 items 2, 6)
+    def iter_results_created(
+        self,
+        since: datetime | None,
+        until: datetime | None = None,
+        *,
+        agent_id: int | None = None,
+        project_id: int | None = None,
+        page_size: int = 100,
+    ) -> Iterator[dict[str, Any]]:
+        """Results created in [since, until) (either end open when None), newest first, of one agent, one
+        project, or every result the key can see.
+
+        The results list has no time filter (spec: agent_id, project_id, search, scenarios) but is ordered
+        newest first, so paging stops after the first page that reaches a result older than `since` (that
+        page is read whole, in case of ties or small disorder): a sync of the last hour reads one page, not
+        the whole history. A result without a readable
+        `created_at` is yielded (a load that cannot be placed in time is better than one silently lost).
+        """
+        params: dict[str, Any] = {"page_size": page_size}
+        if agent_id is not None:
+            params["agent_id"] = _int_id(agent_id, "agent_id")
+        if project_id is not None:
+            params["project_id"] = _int_id(project_id, "project_id")
+        page = 1
+        while True:
+            data = self._request(_Call("GET", self.paths["results"], params={**params, "page": page}))
+            items = data if isinstance(data, list) else (data or {}).get("results") or []
+            older = 0
+            for result in items:
+                created = created_at_of(result)
+                if created is not None and since is not None and created < since:
+                    older += 1
+                    continue
+                if created is not None and until is not None and created >= until:
+                    continue
+                yield result
+            if isinstance(data, list) or not data.get("next") or older:
+                return
+            page += 1
+
+    def _rerun_call(self, result_id: object) -> _Call:
+        # Not idempotent: a lost answer may already have started the calls (and cost credits).
+        path = self.paths["rerun"].format(result_id=_int_id(result_id, "result_id"))
+        return _Call("POST", path, idempotent=False)
+
+    def rerun_failed(self, result_id: int) -> dict[str, Any]:
+        """Re-run the failed runs of a finished result (new run ids; the failed originals are kept). The
+        answer is the Result; never retried (see `batch.rerun` for how a lost answer is resolved)."""
+        return dict(self._request(self._rerun_call(result_id)) or {})
+
+    async def arerun_failed(self, result_id: int) -> dict[str, Any]:
+        """Async twin of `rerun_failed`."""
+        return dict(await self._arequest(self._rerun_call(result_id)) or {})
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authenticated call: list one result."""

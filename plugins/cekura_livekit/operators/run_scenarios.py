@@ -21,7 +21,7 @@ from cekura_livekit.batch import spec as specs
 from cekura_livekit.batch.errors import reported
 from cekura_livekit.batch.spec import SPEC_ARGUMENTS, TEMPLATED_ARGUMENTS, BatchSpec, build_spec
 from cekura_livekit.links import DASHBOARD_URL_KEY, CekuraResultLink, pushed_dashboard_url
-from cekura_livekit.models import DEFAULT_FAIL_ON, MANAGED
+from cekura_livekit.models import DEFAULT_FAIL_ON, MANAGED, submission_mode
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -60,6 +60,10 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
     :param max_credits: refuse, before any call, a batch estimated at more Cekura credits than this
         (`batch.cost`); None: no budget. Where Cekura's billing endpoint answers, a batch estimated above the
         account's remaining credits is refused too.
+    :param rerun_failed: 0 (default): never re-run. N: when 1..N runs failed, re-run them once in Cekura before
+        the verdict (managed mode only; `batch.rerun`). The gate still judges the original runs; the message
+        and the `rerun` XCom say how many failures were confirmed and how many did not reproduce (flaky).
+        The rerun's runs are new runs of the same result: the load stores both outcomes.
 
     Permanent errors (bad input/configuration, 4xx at submit, rejected key, a LiveKit key/secret that LiveKit
     refuses: checked before any room or submit) fail at once (`batch.errors`).
@@ -67,13 +71,15 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
     XCom: `estimated_credits` (the batch's estimate and its basis) before submitting; `result_id`,
     `run_ids`, `dashboard_url` before waiting; `superseded_result_ids` when earlier batches
     of this task instance died and were replaced (load them too); `failing_runs` after the verdict;
-    `cekura_leftover_rooms` when a LiveKit outage kept rooms open (the next try or run deletes them).
+    `cekura_leftover_rooms` when a LiveKit outage kept rooms open (the next try or run deletes them);
+    `rerun` (confirmed / not reproduced, the rerun's run ids) when failed runs were re-run.
     """
 
     template_fields: Sequence[str] = TEMPLATED_ARGUMENTS
     template_fields_renderers: ClassVar = dict.fromkeys(("scenarios", "livekit_data", "room_config"), "json")
     deferrable: bool
     cancel_on_kill: bool
+    rerun_failed: int
     operator_extra_links = (CekuraResultLink(),)
     ui_color = "#e8e1fb"
 
@@ -111,6 +117,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         max_runs: int = specs.DEFAULT_MAX_RUNS,
         warehouse_conn_id: str | None = None,
         max_credits: float | str | None = None,
+        rerun_failed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -125,6 +132,18 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         self._ledger: LeftoverLedger | None = None
         self._superseded: list[int] = []
         self._spec(strict=False)  # everything knowable now is checked now; the rest after rendering
+        self._check_rerun(mode)
+
+    def _check_rerun(self, mode: str) -> None:
+        from cekura_livekit.batch.rerun import validate_rerun_failed
+
+        validate_rerun_failed(self.rerun_failed)
+        if self.rerun_failed and submission_mode(mode).owns_rooms:
+            raise ValueError(
+                f"rerun_failed={self.rerun_failed} needs Cekura-managed rooms (mode='managed'): Cekura re-runs a run "
+                "in the room it "
+                f"had, and a {mode!r} batch's rooms and join tokens are gone by then. Use rerun_failed=0."
+            )
 
     def _spec(self, *, strict: bool) -> BatchSpec:
         return build_spec({name: getattr(self, name) for name in SPEC_ARGUMENTS}, strict=strict)
@@ -281,13 +300,34 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
                 dashboard_url=url,
                 quarantined=spec.quarantine,
             )
-            message = decision.message + superseded_note(self._superseded)
+            message = decision.message + self._rerun(context, event, spec) + superseded_note(self._superseded)
             if decision.passed:
                 self.log.info("%s", message)
                 return {**event.summary_dict(), DASHBOARD_URL_KEY: url}
             raise (AirflowException if decision.retryable else AirflowFailException)(message)
         finally:
             self._delete_rooms()
+
+    def _rerun(self, context: Context, event: WaitEvent, spec: BatchSpec) -> str:
+        """Re-run the failed runs once (`rerun_failed`) and say what it showed; the gate is unchanged."""
+        from cekura_livekit.batch.rerun import RERUN_KEY, rerun_failed_runs
+        from cekura_livekit.batch.wait import deadline_for
+
+        if not self.rerun_failed or not event.terminal or self._hook is None:
+            return ""
+        deadline = deadline_for(
+            spec.timeout, self.execution_timeout, getattr(context["ti"], "start_date", None)
+        )
+        self._stage = "wait"
+        outcome = rerun_failed_runs(
+            self._hook, event, limit=self.rerun_failed, deadline=deadline, poll_interval=spec.poll_interval
+        )
+        self._stage = "gate"
+        if outcome is None:
+            return ""
+        context["ti"].xcom_push(key=RERUN_KEY, value=outcome.to_xcom())
+        self.log.info("%s", outcome.describe())
+        return "\n" + outcome.describe()
 
     def on_kill(self) -> None:
         """The task is being killed: end the batch's calls (when `cancel_on_kill`) and delete own rooms."""

@@ -49,6 +49,7 @@ class CekuraApi:
             ("GET", rf"{_V}/results(?:-external)?/(?P<id>[^/]+)", self.result_detail),
             ("POST", rf"{_V}/results(?:-external)?/(?P<id>[^/]+)/end_calls", self.end_calls),
             ("POST", rf"{_V}/results(?:-external)?/(?P<id>[^/]+)/create_shareable_link_token", self.share),
+            ("POST", rf"{_V}/results(?:-external)?/(?P<id>[^/]+)/rerun", self.rerun),
             ("GET", rf"{_V}/runs(?:-external)?", self.list_runs),
             ("GET", rf"{_V}/runs(?:-external)?/bulk", self.runs_bulk),
             ("GET", rf"{_V}/runs(?:-external)?/(?P<id>[^/]+)", self.run_detail),
@@ -65,6 +66,8 @@ class CekuraApi:
             ("GET", r"/_sandbox/clock", self.ctl_clock),
             ("POST", r"/_sandbox/clock", self.ctl_set_clock),
             ("GET", r"/_sandbox/livekit/rooms", self.ctl_rooms),
+            ("POST", r"/_sandbox/results", self.ctl_create_result),
+            ("POST", r"/_sandbox/cron", self.ctl_add_cron_job),
         ]
         self._compiled = [(m, re.compile(pattern + r"/?$"), h) for m, pattern, h in self.routes]
 
@@ -191,7 +194,42 @@ class CekuraApi:
     async def share(self, request: Request, match: re.Match[str]) -> Any:
         return self.store.shareable_link(_path_id(match), str(request.base_url).rstrip("/"))
 
+    async def rerun(self, request: Request, match: re.Match[str]) -> Any:
+        from cekura_sandbox.rerun import rerun_failed
+
+        return rerun_failed(self.store, _path_id(match))
+
     # ---- sandbox controls -----------------------------------------------------------------------
+    async def ctl_create_result(self, request: Request, match: re.Match[str]) -> Any:
+        """A result no Airflow task submitted: {origin: cron|ci|dashboard|api, agent, scenarios, name?, at?}."""
+        from cekura_sandbox.origins import create_result
+
+        body = await _json_object(request)
+        return create_result(
+            self.store,
+            origin=str(body.get("origin", "api")),
+            agent_id=_body_int(body, "agent"),
+            scenario_ids=[int(s) for s in body.get("scenarios") or []],
+            name=body.get("name"),
+            at=_body_time(body.get("at")),
+            frequency=int(body.get("frequency") or 1),
+        )
+
+    async def ctl_add_cron_job(self, request: Request, match: re.Match[str]) -> Any:
+        """A Cekura cron job: {agent, scenarios, every_minutes, start?}; its results appear as time passes."""
+        from cekura_sandbox.origins import CronJob
+
+        body = await _json_object(request)
+        job = CronJob(
+            agent_id=_body_int(body, "agent"),
+            scenario_ids=[int(s) for s in body.get("scenarios") or []],
+            every_minutes=float(body.get("every_minutes") or 60),
+            start=_body_time(body.get("start")) or self.store.clock.now(),
+        )
+        with self.store.lock:
+            self.store.cron_jobs.append(job)
+        return {"cron_jobs": len(self.store.cron_jobs)}
+
     async def ctl_requests(self, request: Request, match: re.Match[str]) -> Any:
         return [r.__dict__ for r in self.recorder.snapshot()]
 
@@ -234,6 +272,29 @@ class CekuraApi:
                 "deleted_rooms": list(self.livekit.deleted_rooms),
                 "closed_rooms": [{"room": n, "reason": r} for n, r in self.livekit.closed_rooms],
             }
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, {"detail": "JSON parse error"}) from None
+    if not isinstance(body, dict):
+        raise ApiError(400, {"detail": "expected a JSON object"})
+    return body
+
+
+def _body_int(body: dict[str, Any], name: str) -> int:
+    raw = body.get(name)
+    if isinstance(raw, bool) or not str(raw).isdigit():
+        raise ApiError(400, {name: ["A valid integer is required."]})
+    return int(str(raw))
+
+
+def _body_time(raw: Any) -> datetime | None:
+    if raw in (None, ""):
+        return None
+    return _query_time(str(raw), "at")
 
 
 def _path_id(match: re.Match[str]) -> int:

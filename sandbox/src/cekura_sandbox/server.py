@@ -236,6 +236,39 @@ class Sandbox:
     def clear_faults(self) -> None:
         self.recorder.clear_faults()
 
+    def create_result(
+        self,
+        origin: str,
+        agent: int,
+        scenarios: list[int],
+        *,
+        name: str | None = None,
+        at: datetime | None = None,
+        frequency: int = 1,
+    ) -> dict[str, Any]:
+        """A result no Airflow task submitted (`origins.create_result`): cron, ci, dashboard or api."""
+        from cekura_sandbox.origins import create_result
+
+        return create_result(
+            self.store,
+            origin=origin,
+            agent_id=agent,
+            scenario_ids=list(scenarios),
+            name=name,
+            at=at,
+            frequency=frequency,
+        )
+
+    def add_cron_job(
+        self, agent: int, scenarios: list[int], every_minutes: float = 60.0, start: datetime | None = None
+    ) -> None:
+        """A Cekura cron job: from `start` (default now) on, one result every `every_minutes` simulated."""
+        from cekura_sandbox.origins import CronJob
+
+        job = CronJob(agent, list(scenarios), every_minutes, start or self.clock.now())
+        with self.store.lock:
+            self.store.cron_jobs.append(job)
+
     def set_time(self, now: datetime) -> None:
         self.clock.set(now)
 

@@ -49,6 +49,10 @@ class ResultRecord:
     run_ids: list[int] = field(default_factory=list)
     run_settings: dict[str, Any] = field(default_factory=dict)
     agent_version: str | None = None
+    #: Started by a Cekura cron job (`origins.CronJob`), not by a submit.
+    is_cronjob: bool = False
+    #: Runs added by `rerun/`: new run id → the failed run it re-ran (`rerun.rerun_failed`).
+    rerun_of: dict[int, int] = field(default_factory=dict)
 
 
 class CekuraStore:
@@ -98,6 +102,8 @@ class CekuraStore:
         self.billing = Billing(created_at=clock.now(), max_concurrent_runs=limit)
         self.agent_versions: dict[int, str | None] = {a.id: a.version for a in catalogue.agents.values()}
         self._version_records: dict[tuple[int, str], int] = {}
+        #: Cekura cron jobs of the organisation (`origins.CronJob`), fired on every read.
+        self.cron_jobs: list[Any] = []
 
     # ---- submit ---------------------------------------------------------------------------------
     def submit(self, sub: Submission) -> dict[str, Any]:
@@ -246,7 +252,11 @@ class CekuraStore:
 
     # ---- the moment a bring-your-own call starts ------------------------------------------------
     def tick(self) -> None:
-        """Resolve bring-your-own runs whose call should start now: join the room, wait for the agent."""
+        """Resolve bring-your-own runs whose call should start now: join the room, wait for the agent.
+        Cron jobs that fell due since the last read create their results first."""
+        from cekura_sandbox.origins import fire_cron_jobs
+
+        fire_cron_jobs(self)
         with self.lock:
             if not self._awaiting_connection:
                 return
@@ -372,7 +382,8 @@ class CekuraStore:
         with self.lock:
             now = self.clock.now()
             out = []
-            for result in sorted(self.results.values(), key=lambda r: r.id, reverse=True):
+            # Newest first by creation time (a cron job's result is dated at its tick: `origins.CronJob`).
+            for result in sorted(self.results.values(), key=lambda r: (r.created_at, r.id), reverse=True):
                 agent = self.catalogue.agents[result.agent_id]
                 if agent_id is not None and result.agent_id != agent_id:
                     continue
@@ -521,7 +532,7 @@ class CekuraStore:
             "status": _result_status(statuses),
             "success_rate": round(100.0 * success / terminal, 2) if terminal else 0.0,
             "run_as_text": result.run_as_text,
-            "is_cronjob": False,
+            "is_cronjob": result.is_cronjob,
             "run_type": "livekit_text" if result.run_as_text else "livekit",
             "total_runs_count": len(runs),
             "completed_runs_count": completed,

@@ -1,0 +1,1 @@
+"""Load every Cekura result incrementally (watermark, revisits, sources): see `sync.run`."""
