@@ -109,6 +109,19 @@ def grain_mode(submission_mode_name: str | None, run_as_text: bool | None) -> st
     return f"{'chat' if run_as_text else 'voice'}/{UNKNOWN_ROOMS}"
 
 
+def learned_mode(result: Mapping[str, Any]) -> tuple[str, str]:
+    """The submission mode of a result loaded without `mode`, and why: (mode, reason).
+
+    Text runs come only from chat mode. A voice result is a managed one (Cekura created the rooms): that is
+    every result Cekura's dashboard, cron jobs or CI start; only this provider's bring-your-own-rooms task
+    creates its own rooms, and the regression DAG passes its mode. Never "unknown": an unknown grain is a
+    series of its own in every trend and report.
+    """
+    if result.get("run_as_text") is True:
+        return CHAT, "the result says run_as_text"
+    return MANAGED, "a voice result whose rooms Cekura created (pass mode='bring_your_own_rooms' if not)"
+
+
 #: Non-evaluation outcomes a gate may fail on (failed evaluations are governed by min_success_rate).
 FAIL_ON_CHOICES: tuple[str, ...] = ("infra_error", "timeout", "cancelled")
 DEFAULT_FAIL_ON: tuple[str, ...] = FAIL_ON_CHOICES

@@ -65,7 +65,9 @@ def test_each_asset_has_one_kind_of_producer(dagbag: Any) -> None:
     producers = _producers(dagbag)
     suites = {d for d in dagbag.dags if d.startswith("cekura_regression_")}
     for asset in fact_assets(WH, SCHEMA):
-        assert producers[asset.name] == {f"{d}.load_results" for d in suites}, asset.name
+        assert producers[asset.name] == {f"{d}.load_results" for d in suites} | {
+            "cekura_sync.sync_results"
+        }, asset.name
     assert producers[daily_asset(WH, SCHEMA).name] == {"cekura_trends.refresh_trends"}
     assert producers[regressions_asset(WH, SCHEMA).name] == {"cekura_trends.detect_and_alert"}
 

@@ -16,6 +16,7 @@ EXPECTED = {
     "cekura_regression_acme_support_nightly",
     "cekura_regression_acme_bookings_byo",
     "cekura_trends",
+    "cekura_sync",
     "cekura_report",
     "cekura_report_weekly",
     "example_cekura_operator_sensor",

@@ -170,7 +170,7 @@ def test_a_load_without_mode_learns_it_instead_of_splitting_the_trends(
     hook: CekuraHook, sqlite_warehouse: WarehouseTarget
 ) -> None:
     """Issue 20.6: used as the README showed (no `mode`), the rows were `voice/unknown`: a fourth series."""
-    from cekura_livekit.operators.warehouse import learned_mode
+    from cekura_livekit.models import learned_mode
 
     result_id = _finished_result(hook, [2001], frequency=2)
     CekuraResultsToWarehouseOperator(

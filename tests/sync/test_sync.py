@@ -15,8 +15,8 @@ import pytest
 from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.models import ResultSummary
 from cekura_livekit.sync.run import Scope, ScopeSync, SyncSettings
-from cekura_livekit.sync.state import read_state
 from cekura_livekit.warehouse.connection import open_warehouse
+from cekura_livekit.warehouse.sync_state import read_state
 from cekura_livekit.warehouse.tables import RESULTS, RUNS
 from cekura_sandbox import Sandbox
 from tests.support.warehouse import WarehouseTarget

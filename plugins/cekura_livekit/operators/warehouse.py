@@ -21,21 +21,6 @@ class WarehouseLoadError(RuntimeError):
     """The warehouse refused or could not be reached during a load; transient (Airflow retries)."""
 
 
-def learned_mode(result: Mapping[str, Any]) -> tuple[str, str]:
-    """The submission mode of a result loaded without `mode`, and why: (mode, reason).
-
-    Text runs come only from chat mode. A voice result is a managed one (Cekura created the rooms): that is
-    every result Cekura's dashboard, cron jobs or CI start; only this provider's bring-your-own-rooms task
-    creates its own rooms, and the regression DAG passes its mode. Never "unknown": an unknown grain is a
-    series of its own in every trend and report.
-    """
-    from cekura_livekit.models import CHAT, MANAGED
-
-    if result.get("run_as_text") is True:
-        return CHAT, "the result says run_as_text"
-    return MANAGED, "a voice result whose rooms Cekura created (pass mode='bring_your_own_rooms' if not)"
-
-
 def coerce_result_id(value: object) -> int:
     """Accept an int, a numeric string, or the run operator's XCom dict ({"result_id": …} or {"id": …})."""
     raw = value
@@ -176,6 +161,8 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         result, runs = fetch_result_with_runs(hook, result_id)
         mode = self.mode
         if mode is None:
+            from cekura_livekit.models import learned_mode
+
             mode, why = learned_mode(result)
             self.log.info("No mode given: loading Cekura result %s as %r (%s).", result_id, mode, why)
         url = dashboard_url(hook, result_id, payload=result)

@@ -2,7 +2,7 @@
 
 One pass over one scope (`agent:<id>`, `project:<id>` or `all`):
 
-1. read the scope's state (`sync.state`): watermark and the results still in progress at the last pass;
+1. read the scope's state (`warehouse.sync_state`): watermark and the results still in progress at the last pass;
 2. revisit those pending results (re-fetch, reload) and keep the ones still not finished;
 3. list the results created in the window — [watermark − overlap, now), or a backfill's [since, until) —
    newest first, stopping at the first page older than the window (`CekuraHook.iter_results_created`);
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from cekura_livekit.hooks.cekura import created_at_of
 from cekura_livekit.models import parse_status, runs_of
 from cekura_livekit.sync.source import SourceRules
-from cekura_livekit.sync.state import SyncState, read_state, save_state
+from cekura_livekit.warehouse.sync_state import SyncState, read_state, save_state
 
 if TYPE_CHECKING:
     from cekura_livekit.hooks.cekura import CekuraHook
@@ -124,7 +124,7 @@ class ScopeSync:
         """The submission mode to load `result` with. Not part of the stored context (`results.context`), so
         an Airflow batch's mode is read back from its row (the per-batch load stored the true one, e.g.
         bring_your_own_rooms); any other result was started in Cekura, which created its rooms."""
-        from cekura_livekit.operators.warehouse import learned_mode
+        from cekura_livekit.models import learned_mode
         from cekura_livekit.warehouse.connection import open_warehouse
         from cekura_livekit.warehouse.tables import RESULTS
 

@@ -365,6 +365,21 @@ TREND_TABLES: tuple[Table, ...] = (
     FLAKY_SCENARIOS,
 )
 #: Every table `ddl.ensure_tables` creates.
-ALL_TABLES: tuple[Table, ...] = (*FACT_TABLES, *TREND_TABLES, ALERTS, BATCH_DIFFS)
+#: The sync of all results (`cekura_livekit.sync`): one row per scope.
+SYNC_STATE = Table(
+    "sync_state",
+    (
+        ("sync_id", "text"),
+        ("watermark", "timestamp"),
+        ("pending_result_ids", "text"),
+        ("synced_at", "timestamp"),
+        ("last_summary", "text"),
+    ),
+    ("sync_id",),
+    "How far the sync of all Cekura results got, per scope (agent:<id>, project:<id> or all): results "
+    "created before `watermark` are loaded; `pending_result_ids` (JSON) are revisited until terminal.",
+)
+
+ALL_TABLES: tuple[Table, ...] = (*FACT_TABLES, *TREND_TABLES, ALERTS, BATCH_DIFFS, SYNC_STATE)
 #: Trend tables use -1 for a run without an agent or a scenario: key columns cannot be NULL.
 UNKNOWN_ID = -1

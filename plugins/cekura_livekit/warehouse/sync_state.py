@@ -24,22 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cekura_livekit.warehouse.connection import Warehouse
-from cekura_livekit.warehouse.tables import Table
-
-#: Declared here until it moves to `warehouse/tables.py` (owned by the warehouse helper): one row per scope.
-SYNC_STATE = Table(
-    "sync_state",
-    (
-        ("sync_id", "text"),
-        ("watermark", "timestamp"),
-        ("pending_result_ids", "text"),
-        ("synced_at", "timestamp"),
-        ("last_summary", "text"),
-    ),
-    ("sync_id",),
-    "How far the sync of all Cekura results got, per scope (agent:<id>, project:<id> or all): results "
-    "created before `watermark` are loaded; `pending_result_ids` (JSON) are revisited until terminal.",
-)
+from cekura_livekit.warehouse.ddl import ensure_tables
+from cekura_livekit.warehouse.tables import SYNC_STATE
 
 
 @dataclass
@@ -101,9 +87,7 @@ def save_state(wh: Warehouse, state: SyncState, summary: dict[str, Any]) -> None
         "last_summary": json.dumps(summary, default=str, sort_keys=True),
     }
     with wh.transaction() as cur:
-        wh.dialect.ensure_schema(cur)
-        for statement in wh.dialect.create_statements(SYNC_STATE):
-            cur.execute(statement)
+        ensure_tables(wh.dialect, cur)
         cur.execute(
             f"DELETE FROM {wh.dialect.table(SYNC_STATE)} WHERE sync_id = {wh.dialect.param}", (state.sync_id,)
         )
