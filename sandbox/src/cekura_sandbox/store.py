@@ -92,6 +92,12 @@ class CekuraStore:
         self._next_result = first_result_id
         self._next_run = first_run_id
         self._awaiting_connection: set[int] = set()
+        if livekit.workers is None:
+            # The catalogue's agents have workers (unlimited slots); any other name gets no job, as on a
+            # real server where no worker registered it. Tests scale or stop them via `livekit`.
+            for agent in catalogue.agents.values():
+                if agent.livekit_agent_name:
+                    livekit.register_worker(agent.livekit_agent_name)
 
     # ---- submit ---------------------------------------------------------------------------------
     def submit(self, sub: Submission) -> dict[str, Any]:
@@ -245,7 +251,7 @@ class CekuraStore:
             first_check = True
         else:
             first_check = False
-        if self.livekit.has_dispatch(run.room_name, run.call_start() if first_check else now):
+        if self.livekit.has_agent(run.room_name, run.call_start() if first_check else now):
             if not first_check:
                 # The agent arrived late: the call starts now, the rest of the plan moves with it.
                 run.shift = max((now - run.call_start()).total_seconds(), 0.0)
