@@ -26,6 +26,7 @@ from cekura_sandbox.lifecycle import (
     RunRecord,
     plan_run,
 )
+from cekura_sandbox.limits import Limits
 from cekura_sandbox.livekit_state import LiveKitState
 from cekura_sandbox.validation import Submission
 
@@ -92,6 +93,8 @@ class CekuraStore:
         self._next_result = first_result_id
         self._next_run = first_run_id
         self._awaiting_connection: set[int] = set()
+        #: The plan's rate limit, key scopes, billing guards (all off until set): see `limits.py`.
+        self.limits = Limits()
         if livekit.workers is None:
             # The catalogue's agents have workers (unlimited slots); any other name gets no job, as on a
             # real server where no worker registered it. Tests scale or stop them via `livekit`.
@@ -362,6 +365,12 @@ class CekuraStore:
                 if _matches(run, data, filters):
                     out.append(_run_list_item(data, run))
             return out
+
+    def project_of_result(self, result_id: int) -> int | None:
+        """The project a result belongs to (None: no such result), for project-scoped keys."""
+        with self.lock:
+            result = self.results.get(result_id)
+            return None if result is None else self.catalogue.agents[result.agent_id].project
 
     def agent(self, agent_id: int) -> dict[str, Any]:
         agent = self.catalogue.agents.get(agent_id)
