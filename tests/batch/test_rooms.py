@@ -46,6 +46,8 @@ def test_a_reattach_dispatches_only_into_rooms_whose_run_still_waits() -> None:
     from cekura_livekit.batch.rooms import RoomSession, plan_slots
 
     class Rooms:
+        agent_slots = None  # no capacity cap: the uncapped re-attach path
+
         def __init__(self) -> None:
             self.skipped: set[str] = set()
             self.created = 0
