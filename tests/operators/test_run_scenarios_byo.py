@@ -209,3 +209,34 @@ def test_wrong_livekit_secret_fails_for_good_before_any_room_or_submit(
     assert cekura_sandbox.count("POST", "CreateRoom", server="livekit") == 0
     assert cekura_sandbox.count("POST", "scenarios-external") == 0  # nothing paid for
     assert ctx["ti"].xcoms["failure_reason"]["kind"] == "permanent"
+
+
+def test_agent_name_no_worker_serves_fails_for_good_before_anything_is_paid(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21.5: livekit-server accepts a dispatch for any agent name and starts no job when no worker
+    registered it (pkg/agent/client.go `LaunchJob`); a typo used to pass the submit and fail every run
+    `Main agent-did-not-answer`. The probe finds it first: permanent, naming the name and the fix."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    monkeypatch.setattr("cekura_livekit.hooks.livekit.PROBE_WAIT_SECONDS", 1.0)
+    with pytest.raises(AirflowFailException) as failed:
+        _op(livekit_agent_name="acme-suport").execute(make_context(store=MemoryStateStore()))
+    message = str(failed.value)
+    assert "'acme-suport'" in message
+    assert "WorkerOptions(agent_name=...)" in message
+    assert "Nothing was submitted to Cekura" in message
+    assert cekura_sandbox.count("POST", "scenarios-external") == 0  # nothing paid for
+    assert cekura_sandbox.livekit_rooms == {}  # the probe room is gone, no batch room was created
+
+
+def test_a_stopped_worker_is_found_by_the_probe_too(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    monkeypatch.setattr("cekura_livekit.hooks.livekit.PROBE_WAIT_SECONDS", 1.0)
+    cekura_sandbox.livekit.stop_worker("acme-support")
+    with pytest.raises(AirflowFailException, match="'acme-support'"):
+        _op().execute(make_context(store=MemoryStateStore()))
+    assert cekura_sandbox.count("POST", "scenarios-external") == 0

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from cekura_livekit.batch.identity import TaskIdentity, deployment_id
 from cekura_livekit.hooks.livekit import LiveKitHook, RoomSpec
-from cekura_livekit.models import parse_status, runs_of, submission_mode
+from cekura_livekit.models import RunStatus, parse_status, runs_of, submission_mode
 
 if TYPE_CHECKING:
     from cekura_livekit.batch.spec import BatchSpec
@@ -248,6 +248,13 @@ def _is_over(run: Mapping[str, Any]) -> bool:
     return parse_status(run.get("status")).is_terminal
 
 
+def _call_over(run: Mapping[str, Any]) -> bool:
+    """The run's call has ended (terminal, or `evaluating`: Cekura scores the transcript without the agent).
+    Cekura starts the next queued call as soon as a call ends, so the agent slot must free then too, not
+    after the evaluation."""
+    return _is_over(run) or parse_status(run.get("status")) is RunStatus.EVALUATING
+
+
 @dataclass
 class RoomSession:
     """The rooms of one attempt of one BYO batch: what the operator creates, fills, dispatches and deletes."""
@@ -328,12 +335,12 @@ class RoomSession:
             self.dispatched = await hook.alist_dispatched_rooms(
                 [s.room for s in self.slots], concurrency=concurrency
             )
-        over = [s.room for s, r in pairs if _is_over(r) and s.room not in self.freed]
+        over = [s.room for s, r in pairs if _call_over(r) and s.room not in self.freed]
         if over:
             await hook.adelete_rooms(over, concurrency=concurrency)
             self.freed.update(over)
         out = len(self.dispatched - self.freed)
-        waiting = [(s, r) for s, r in pairs if not _is_over(r) and s.room not in self.dispatched]
+        waiting = [(s, r) for s, r in pairs if not _call_over(r) and s.room not in self.dispatched]
         todo = waiting[: max(cap - out, 0)]
         if todo:
             await hook.adispatch_agents(

@@ -541,7 +541,7 @@ class LiveKitHook(BaseHook):
         agent_name: str,
         room: str,
         *,
-        wait: float = PROBE_WAIT_SECONDS,
+        wait: float | None = None,
         poll: float = PROBE_POLL_SECONDS,
     ) -> None:
         """Prove a worker serves `agent_name` before anything is paid: dispatch it into a throw-away room, wait
@@ -552,6 +552,7 @@ class LiveKitHook(BaseHook):
         metadata is `PROBE_METADATA`. Raises `LiveKitAgentUnavailableError` when no job appears in `wait`."""
         from livekit.api import CreateAgentDispatchRequest, CreateRoomRequest, DeleteRoomRequest
 
+        wait = PROBE_WAIT_SECONDS if wait is None else wait
         creds = await self.acredentials()
         memo = (creds.url, creds.api_key, agent_name)
         if _served_until.get(memo, 0.0) > time.monotonic():
@@ -593,7 +594,9 @@ class LiveKitHook(BaseHook):
             served = await self._guarded("CreateAgentDispatch", probe)
         except LiveKitError:
             raise
-        except Exception as exc:  # the probe's own calls failed: say so (transient unless the key was refused)
+        except (
+            Exception
+        ) as exc:  # the probe's own calls failed: say so (transient unless the key was refused)
             raise LiveKitError(
                 f"LiveKit agent probe for {agent_name!r} (CreateRoom/CreateAgentDispatch/ListDispatch in room "
                 f"{room!r}) failed: {exc}",
@@ -653,7 +656,7 @@ class LiveKitHook(BaseHook):
     def list_rooms(self, names: Sequence[str] | None = None) -> list[str]:
         return self._run("ListRooms", lambda: self.alist_rooms(names))
 
-    def probe_agent(self, agent_name: str, room: str, *, wait: float = PROBE_WAIT_SECONDS) -> None:
+    def probe_agent(self, agent_name: str, room: str, *, wait: float | None = None) -> None:
         """See `aprobe_agent`."""
         self._run("CreateAgentDispatch", lambda: self.aprobe_agent(agent_name, room, wait=wait))
 

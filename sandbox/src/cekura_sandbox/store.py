@@ -248,7 +248,9 @@ class CekuraStore:
                 return True
             # The tester joins when the run leaves the queue. A room that closed meanwhile (empty_timeout:
             # the agent alone does not keep it open) is auto-created afresh: no metadata, no agent.
-            self.livekit.join(run.room_name, run.tester_identity, joined_at, run.at(run.t_end))
+            # It stays while it waits for the agent (no planned leave yet): a late agent must find it there,
+            # not a room closed by a departure timeout counted from a call that never happened.
+            self.livekit.join(run.room_name, run.tester_identity, joined_at)
             run.joined_room = True
             run.agent_wait_started_real = time.monotonic()
             first_check = True
@@ -258,7 +260,7 @@ class CekuraStore:
             if not first_check:
                 # The agent arrived late: the call starts now, the rest of the plan moves with it.
                 run.shift = max((now - run.call_start()).total_seconds(), 0.0)
-                self.livekit.leave(run.room_name, run.tester_identity, run.at(run.t_end), later=True)
+            self.livekit.leave(run.room_name, run.tester_identity, run.at(run.t_end), later=True)
             run.connection_resolved = True
             return True
         if time.monotonic() - run.agent_wait_started_real >= self.agent_join_timeout:
