@@ -110,7 +110,9 @@ def test_two_deployments_never_share_a_room_and_names_stay_within_livekits_limit
 
 
 # ---- issue 21.6: agents in flight capped by the workers' job slots ----------------------------------------
-def _capped_batch(sb: Any, monkeypatch: Any, *, agent_slots: int | None, runs: int = 50) -> dict[str, Any]:
+def _capped_batch(
+    sb: Any, monkeypatch: Any, *, agent_slots: int | None, runs: int = 50, parallel: int = 5
+) -> dict[str, Any]:
     """Submit a `runs`-run own-room batch against a worker with 5 job slots and Cekura running 5 at a time,
     poll like the wait loop does (`refill` each poll) and report what happened."""
     import json
@@ -132,7 +134,7 @@ def _capped_batch(sb: Any, monkeypatch: Any, *, agent_slots: int | None, runs: i
     }
     monkeypatch.setenv("AIRFLOW_CONN_LIVEKIT_CAPPED", json.dumps(conn))
     sb.livekit.register_worker("acme-support", slots=5)
-    sb.store.parallel_calls = 5
+    sb.store.parallel_calls = parallel
     # Cekura's tester waits for the agent; on 2 shared cores a poll can stall for seconds, so give it 10 real
     # seconds (the claim here is capacity, not latency: a run that starts waits at most one poll).
     sb.store.agent_join_timeout = 10.0 if agent_slots is not None else 3.0
