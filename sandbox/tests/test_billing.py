@@ -60,7 +60,7 @@ def test_a_submit_without_credits_is_refused_before_anything_is_created(cekura_s
             json={"agent": 101, "scenarios": [{"scenario": 2001}]},
         )
         assert answer.status_code == 402
-        assert "Insufficient credits" in answer.json()["detail"]
+        assert answer.json()["detail"] == "Insufficient balance for this operation"
         assert client.get("/test_framework/v1/results/").json()["count"] == before
         cekura_sandbox.set_credits(None)
         assert client.get("/test_framework/billing/info/").status_code == 404

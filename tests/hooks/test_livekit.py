@@ -171,3 +171,70 @@ async def test_async_calls_also_raise_the_permanent_error(
     with pytest.raises(LiveKitAuthError):
         await hook.alist_dispatched_rooms(["a"])
     assert cekura_sandbox.livekit_rooms == {}
+
+
+# ---- issue 21.5/6/8 ----------------------------------------------------------------------------------------
+def test_probe_finds_a_served_agent_and_remembers_it(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    hook = LiveKitHook("livekit_default")
+    hook.probe_agent("acme-support", "probe-a")
+    hook.probe_agent("acme-support", "probe-b")  # remembered: no second throw-away room
+    assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 1
+    assert cekura_sandbox.livekit_rooms == {}  # the probe room (and its job) is deleted at once
+    assert cekura_sandbox.livekit_deleted_rooms == ["probe-a"]
+
+
+def test_probe_of_an_unserved_name_is_permanent_and_names_the_fix(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    from cekura_livekit.batch.errors import is_permanent
+    from cekura_livekit.hooks.livekit import LiveKitAgentUnavailableError
+
+    with pytest.raises(LiveKitAgentUnavailableError) as missing:
+        LiveKitHook("livekit_default").probe_agent("acme-suport", "probe-typo", wait=0.5)
+    assert is_permanent(missing.value)
+    assert "'acme-suport'" in str(missing.value)
+    assert cekura_sandbox.livekit_rooms == {}
+
+
+def test_probe_failures_name_the_probe_and_stay_transient(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    from cekura_livekit.batch.errors import is_permanent
+
+    cekura_sandbox.inject_fault("CreateDispatch", kind="500", times=10, server="livekit")
+    with pytest.raises(LiveKitError, match="agent probe for 'acme-support'") as failed:
+        LiveKitHook("livekit_default").probe_agent("acme-support", "probe-500")
+    assert not is_permanent(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [({}, None), ({"agent_slots": 5}, 5), ({"agent_slots": "7"}, 7)],
+)
+def test_agent_slots_from_the_connection_extra(
+    monkeypatch: pytest.MonkeyPatch, extra: dict, expected: object
+) -> None:
+    conn = {"conn_type": "livekit", "host": "http://lk", "login": "k", "password": "s" * 32, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_LK_SLOTS", json.dumps(conn))
+    assert LiveKitHook("lk_slots").credentials.agent_slots == expected
+
+
+@pytest.mark.parametrize("bad", [0, -1, "five", 2.5, True])
+def test_bad_agent_slots_name_the_field_and_the_value(monkeypatch: pytest.MonkeyPatch, bad: object) -> None:
+    conn = {"conn_type": "livekit", "host": "http://lk", "login": "k", "password": "s" * 32}
+    monkeypatch.setenv("AIRFLOW_CONN_LK_SLOTS", json.dumps({**conn, "extra": {"agent_slots": bad}}))
+    with pytest.raises(ValueError, match=r"'lk_slots' extra agent_slots=") as err:
+        _ = LiveKitHook("lk_slots").credentials
+    assert repr(bad) in str(err.value)
+
+
+def test_room_metadata_up_to_livekits_512_kib(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
+) -> None:
+    """pkg/config/config.go `max_metadata_size: 512 KiB` (the old 64 KiB cap refused valid configs)."""
+    hook = LiveKitHook("livekit_default")
+    hook.create_rooms([RoomSpec("big-config", metadata="m" * (200 * 1024))])
+    with pytest.raises(ValueError, match="at most 524288"):
+        hook.create_rooms([RoomSpec("too-big", metadata="m" * (512 * 1024 + 1))])

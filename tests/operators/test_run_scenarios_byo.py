@@ -14,6 +14,16 @@ from cekura_sandbox import Sandbox
 from tests.support.task_context import FakeTI, MemoryStateStore, make_context
 
 SUBMIT_V1 = "scenarios-external/run_scenarios_livekit/"
+#: The agent probe before each first submit (issue 21.5): one throw-away room and one dispatch into it.
+PROBE = 1
+
+
+def _served(agent: str = "acme-support") -> None:
+    """Probe the agent now, so the operator's own probe is remembered and skipped: a fault armed afterwards
+    hits the batch's calls, not the probe's."""
+    from cekura_livekit.hooks.livekit import LiveKitHook
+
+    LiveKitHook("livekit_default").probe_agent(agent, "cekura-probe-warm")
 
 
 def _op(**kwargs: Any) -> CekuraRunLiveKitScenariosOperator:
@@ -83,22 +93,24 @@ def test_byo_wait_passes_and_deletes_every_room(
     summary = _op().execute(make_context(store=MemoryStateStore()))
     assert summary["status"] == "completed"
     assert summary["total"] == 4
-    assert cekura_sandbox.count("POST", "AgentDispatchService/CreateDispatch") == 4
+    assert cekura_sandbox.count("POST", "AgentDispatchService/CreateDispatch") == 4 + PROBE
     assert cekura_sandbox.livekit_rooms == {}
     # Deleted by the task, or closed by LiveKit `departure_timeout` after the tester left (at the
     # sandbox's speed that can come first).
     gone = set(cekura_sandbox.livekit_deleted_rooms) | {n for n, _ in cekura_sandbox.livekit_closed_rooms}
-    assert len(gone) == 4
+    assert len({n for n in gone if not n.startswith("cekura-probe-")}) == 4
 
 
 def test_one_transient_dispatch_error_does_not_end_the_batch(
     cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
     """issue 11 item 6: CreateAgentDispatch is retried like the other idempotent LiveKit calls."""
+    _served()
     cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="503", times=1, server="livekit")
     summary = _op().execute(make_context(store=MemoryStateStore()))
     assert summary["status"] == "completed"
-    assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 5  # 4 + the one retried
+    # 4 + the one retried, after the warm-up probe's
+    assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 5 + PROBE
     assert cekura_sandbox.count("POST", "end_calls") == 0
 
 
@@ -106,6 +118,7 @@ def test_byo_task_failure_still_deletes_rooms(
     cekura_sandbox: Sandbox, cekura_sandbox_connections: dict
 ) -> None:
     """The agent dispatch fails (LiveKit 500s): the calls are ended, the rooms deleted, the task fails."""
+    _served()
     cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="500", times=100, server="livekit")
     with pytest.raises(Exception, match="CreateAgentDispatch"):
         _op().execute(make_context(store=MemoryStateStore()))
@@ -120,7 +133,8 @@ def test_byo_retry_reattaches_and_dispatches_only_missing_rooms(
     _op(wait_for_completion=False).execute(make_context(FakeTI(), store))
     summary = _op().execute(make_context(FakeTI(try_number=2), store))
     assert cekura_sandbox.count("POST", SUBMIT_V1) == 1
-    assert cekura_sandbox.count("POST", "CreateDispatch") == 4  # the retry found every room already served
+    # the retry found every room already served (and remembered that the agent is served: no second probe)
+    assert cekura_sandbox.count("POST", "CreateDispatch") == 4 + PROBE
     assert summary["status"] == "completed"
     assert cekura_sandbox.livekit_rooms == {}
 
@@ -165,11 +179,13 @@ def test_partial_room_creation_leaves_no_room_and_submits_nothing(
 ) -> None:
     """Issue 11 item 6: some of 6 rooms fail to create (an unreadable answer: not retried, and the room
     may exist anyway) — the created ones used to stay behind."""
+    _served()
     cekura_sandbox.inject_fault("CreateRoom", kind="malformed", times=2, server="livekit")
     with pytest.raises(Exception, match="CreateRoom"):
         _op(frequency=3, wait_for_completion=False).execute(make_context(store=MemoryStateStore()))
-    assert cekura_sandbox.count("POST", "RoomService/CreateRoom", server="livekit") == 6
-    assert len(set(cekura_sandbox.livekit_deleted_rooms)) == 6  # the 4 answered and the 2 unreadable ones
+    assert cekura_sandbox.count("POST", "RoomService/CreateRoom", server="livekit") == 6 + PROBE
+    # the 4 answered and the 2 unreadable ones (besides the warm-up probe's room)
+    assert len(set(cekura_sandbox.livekit_deleted_rooms) - {"cekura-probe-warm"}) == 6
     assert cekura_sandbox.livekit_rooms == {}
     assert cekura_sandbox.count("POST", SUBMIT_V1) == 0  # nothing paid for
 
@@ -193,3 +209,34 @@ def test_wrong_livekit_secret_fails_for_good_before_any_room_or_submit(
     assert cekura_sandbox.count("POST", "CreateRoom", server="livekit") == 0
     assert cekura_sandbox.count("POST", "scenarios-external") == 0  # nothing paid for
     assert ctx["ti"].xcoms["failure_reason"]["kind"] == "permanent"
+
+
+def test_agent_name_no_worker_serves_fails_for_good_before_anything_is_paid(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21.5: livekit-server accepts a dispatch for any agent name and starts no job when no worker
+    registered it (pkg/agent/client.go `LaunchJob`); a typo used to pass the submit and fail every run
+    `Main agent-did-not-answer`. The probe finds it first: permanent, naming the name and the fix."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    monkeypatch.setattr("cekura_livekit.hooks.livekit.PROBE_WAIT_SECONDS", 1.0)
+    with pytest.raises(AirflowFailException) as failed:
+        _op(livekit_agent_name="acme-suport").execute(make_context(store=MemoryStateStore()))
+    message = str(failed.value)
+    assert "'acme-suport'" in message
+    assert "WorkerOptions(agent_name=...)" in message
+    assert "Nothing was submitted to Cekura" in message
+    assert cekura_sandbox.count("POST", "scenarios-external") == 0  # nothing paid for
+    assert cekura_sandbox.livekit_rooms == {}  # the probe room is gone, no batch room was created
+
+
+def test_a_stopped_worker_is_found_by_the_probe_too(
+    cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    monkeypatch.setattr("cekura_livekit.hooks.livekit.PROBE_WAIT_SECONDS", 1.0)
+    cekura_sandbox.livekit.stop_worker("acme-support")
+    with pytest.raises(AirflowFailException, match="'acme-support'"):
+        _op().execute(make_context(store=MemoryStateStore()))
+    assert cekura_sandbox.count("POST", "scenarios-external") == 0

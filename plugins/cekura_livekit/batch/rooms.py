@@ -10,26 +10,38 @@ parallel-call limit, and LiveKit does not count the dispatched agent as a partic
 the agent closes `empty_timeout` after creation, and a tester joining later lands in a fresh, empty room.
 So both lifetimes are derived from how long this task will wait (`room_lifetime`): until the wait's
 deadline plus a margin, or, without a deadline, an estimate of the queue. The configured
-`room_empty_timeout` / `token_ttl` are floors. Dispatch stays immediate: timing it to each run leaving the
-queue would need a poll at the exact moment (30 s apart by default, and a deferred task polls from the
-triggerer, which cannot reach LiveKit with our hook), and a late agent is a failed run.
+`room_empty_timeout` / `token_ttl` are floors.
+
+Agent capacity. Every agent job holds a worker slot for as long as its room lives, and LiveKit starts no job
+for a dispatch that finds every worker full (pkg/service/agentservice.go `JobRequest` → ResourceExhausted,
+only logged): that run ends `Main agent-did-not-answer`. Without a known capacity every room gets its agent
+at submit (a 50-run batch holds 50 jobs while Cekura runs 10). With the LiveKit connection's `agent_slots`
+set, at most that many agents are out at once: the first runs in Cekura's queue order get theirs at submit,
+and `RoomSession.refill`, called by the wait loop on every poll, deletes the rooms of finished runs (their
+jobs end, the slots free at once instead of a departure timeout later) and dispatches into the next waiting
+runs' rooms, earliest first. A run that starts before its agent is dispatched waits at most one poll for it,
+so the poll interval must stay below the time Cekura's tester waits for the agent; and Cekura's own parallel
+call limit (Settings → Organisation → General) must not exceed `agent_slots`, or runs start that no slot can
+serve. Also before paying: `check_livekit` probes that a worker serves the agent name at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import re
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from cekura_livekit.batch.identity import TaskIdentity
+from cekura_livekit.batch.identity import TaskIdentity, deployment_id
 from cekura_livekit.hooks.livekit import LiveKitHook, RoomSpec
-from cekura_livekit.models import parse_status, runs_of, submission_mode
+from cekura_livekit.models import RunStatus, parse_status, runs_of, submission_mode
 
 if TYPE_CHECKING:
     from cekura_livekit.batch.spec import BatchSpec
@@ -62,12 +74,20 @@ def _slug(text: str, limit: int) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "x"
 
 
-def room_name(identity: TaskIdentity, attempt: int, index: int) -> str:
-    """`cekura-<dag>-<task>-<digest>-r<index>`: readable, unique per task instance/attempt/run, ≤ 64 chars."""
-    return (
-        f"cekura-{_slug(identity.dag_id, 16)}-{_slug(identity.task_id, 16)}-"
+#: livekit-server's default `limit.max_room_name_length` (pkg/config/config.go); CreateRoom refuses longer.
+MAX_ROOM_NAME_LENGTH = 256
+
+
+def room_name(identity: TaskIdentity, attempt: int, index: int, deployment: str | None = None) -> str:
+    """`cekura-<deployment>-<dag>-<task>-<digest>-r<index>`: readable, unique per deployment (two Airflows
+    sharing a LiveKit project never meet in a room), task instance, attempt and run; under 90 characters."""
+    dep = deployment if deployment is not None else deployment_id()
+    name = (
+        f"cekura-{dep}-{_slug(identity.dag_id, 16)}-{_slug(identity.task_id, 16)}-"
         f"{identity.digest(attempt)}-r{index:03d}"
     )
+    assert len(name) <= MAX_ROOM_NAME_LENGTH, name
+    return name
 
 
 @dataclass(frozen=True)
@@ -81,15 +101,21 @@ class RunSlot:
 
 
 def plan_slots(
-    identity: TaskIdentity, attempt: int, scenarios: Sequence[Mapping[str, Any]], frequency: int
+    identity: TaskIdentity,
+    attempt: int,
+    scenarios: Sequence[Mapping[str, Any]],
+    frequency: int,
+    deployment: str | None = None,
 ) -> list[RunSlot]:
     """One slot per run: every scenario `frequency` times, in submission order."""
+    deployment = deployment if deployment is not None else deployment_id()
     slots: list[RunSlot] = []
     for _ in range(frequency):
         for item in scenarios:
             extras = {k: v for k, v in item.items() if k != "scenario"}
             index = len(slots)
-            slots.append(RunSlot(index, int(item["scenario"]), room_name(identity, attempt, index), extras))
+            room = room_name(identity, attempt, index, deployment)
+            slots.append(RunSlot(index, int(item["scenario"]), room, extras))
     return slots
 
 
@@ -185,9 +211,13 @@ class ByoRooms:
         *,
         text_mode: bool,
         skip_rooms: set[str] | None = None,
+        limit: int | None = None,
     ) -> int:
-        """Dispatch the agent into every room (except `skip_rooms`); returns how many dispatches were made."""
+        """Dispatch the agent into every room (except `skip_rooms`), or into the first `limit` of them in run
+        order (Cekura's queue order); returns how many dispatches were made."""
         pairs = [(s, r) for s, r in match_runs_to_slots(slots, runs) if s.room not in (skip_rooms or set())]
+        if limit is not None:
+            pairs = pairs[: max(limit, 0)]
         if not pairs:
             return 0
         self.hook.dispatch_agents(
@@ -197,6 +227,11 @@ class ByoRooms:
         )
         log.info("Dispatched agent %r into %d rooms.", agent_name, len(pairs))
         return len(pairs)
+
+    @property
+    def agent_slots(self) -> int | None:
+        """Agents this batch may have out at once (the LiveKit connection's `agent_slots`); None: no cap."""
+        return self.hook.credentials.agent_slots
 
     def already_dispatched(self, slots: Sequence[RunSlot]) -> set[str]:
         return self.hook.list_dispatched_rooms([s.room for s in slots], concurrency=self.concurrency)
@@ -213,6 +248,13 @@ def _is_over(run: Mapping[str, Any]) -> bool:
     return parse_status(run.get("status")).is_terminal
 
 
+def _call_over(run: Mapping[str, Any]) -> bool:
+    """The run's call has ended (terminal, or `evaluating`: Cekura scores the transcript without the agent).
+    Cekura starts the next queued call as soon as a call ends, so the agent slot must free then too, not
+    after the evaluation."""
+    return _is_over(run) or parse_status(run.get("status")) is RunStatus.EVALUATING
+
+
 @dataclass
 class RoomSession:
     """The rooms of one attempt of one BYO batch: what the operator creates, fills, dispatches and deletes."""
@@ -221,6 +263,10 @@ class RoomSession:
     slots: list[RunSlot]
     agent_name: str
     text_mode: bool
+    #: Rooms this session knows have the agent (None: not known yet; `ListDispatch` tells) …
+    dispatched: set[str] | None = None
+    #: … and rooms it already deleted because their run was over (their slots are free).
+    freed: set[str] = field(default_factory=set)
 
     def create(self) -> None:
         self.rooms.create(self.slots)
@@ -233,10 +279,23 @@ class RoomSession:
         """Dispatch the agent into each room of a fresh batch; after a re-attach to a running one, recreate
         missing rooms (idempotent) and dispatch only where no agent is yet."""
         runs = sorted(runs_of(payload), key=lambda r: int(r["id"]))
+        cap = self.rooms.agent_slots
         if fresh:
-            self.rooms.dispatch(self.agent_name, self.slots, runs, text_mode=self.text_mode)
+            made = self.rooms.dispatch(self.agent_name, self.slots, runs, text_mode=self.text_mode, limit=cap)
+            if cap is not None:
+                self.dispatched = {s.room for s in self.slots[:made]}
+                log.info(
+                    "agent_slots=%d: dispatched the agent for the first %d of %d runs; the wait dispatches the "
+                    "rest as earlier runs finish.",
+                    cap,
+                    made,
+                    len(self.slots),
+                )
             return
         if terminal:
+            return
+        if cap is not None:
+            self.refill(payload)  # the capped path knows how to resume: free finished, fill up to the cap
             return
         # A re-attach (e.g. the worker died between the submit and the dispatch): the runs still waiting
         # get their agent now, before anyone decides the batch is dead; runs already over need none.
@@ -252,6 +311,68 @@ class RoomSession:
             len(over - done),
             made,
         )
+
+    def refill(self, payload: Mapping[str, Any]) -> int:
+        """See `arefill`: for a wait loop that runs in a worker (sync)."""
+        _ = self.rooms.hook.credentials  # resolve the connection outside the event loop
+        return asyncio.run(self.arefill(payload))
+
+    async def arefill(self, payload: Mapping[str, Any]) -> int:
+        """One step of the capped dispatch, for the wait loop to await on every poll with the batch's latest
+        result payload (detail or submit form). Deletes the rooms of runs that are over (their agent jobs end,
+        freeing slots), then dispatches the agent into the rooms of the earliest waiting runs while fewer than
+        `agent_slots` agents are out. Returns how many dispatches it made; 0 and no LiveKit call when the
+        connection sets no `agent_slots` (every room got its agent at submit). Idempotent: after a restart,
+        `ListDispatch` tells which rooms already have their agent."""
+        hook = self.rooms.hook
+        cap = (await hook.acredentials()).agent_slots
+        if cap is None:
+            return 0
+        concurrency = self.rooms.concurrency
+        runs = sorted(runs_of(payload), key=lambda r: int(r["id"]))
+        pairs = match_runs_to_slots(self.slots, runs)
+        if self.dispatched is None:
+            self.dispatched = await hook.alist_dispatched_rooms(
+                [s.room for s in self.slots], concurrency=concurrency
+            )
+        over = [s.room for s, r in pairs if _call_over(r) and s.room not in self.freed]
+        if over:
+            await hook.adelete_rooms(over, concurrency=concurrency)
+            self.freed.update(over)
+        out = len(self.dispatched - self.freed)
+        waiting = [(s, r) for s, r in pairs if not _call_over(r) and s.room not in self.dispatched]
+        todo = waiting[: max(cap - out, 0)]
+        if todo:
+            await hook.adispatch_agents(
+                self.agent_name,
+                [(s.room, job_metadata(r, s, text_mode=self.text_mode)) for s, r in todo],
+                concurrency=concurrency,
+            )
+            self.dispatched.update(s.room for s, _ in todo)
+            log.info(
+                "Dispatched the agent for %d more runs (%d agents out of agent_slots=%d; %d runs still wait).",
+                len(todo),
+                out + len(todo),
+                cap,
+                len(waiting) - len(todo),
+            )
+        return len(todo)
+
+    def to_payload(self) -> dict[str, Any]:
+        """What a trigger needs to `refill` in the triggerer: names and settings only, never a credential."""
+        return {
+            "livekit_conn_id": self.livekit_conn_id,
+            "agent_name": self.agent_name,
+            "text_mode": self.text_mode,
+            "concurrency": self.rooms.concurrency,
+            "slots": [[s.index, s.scenario_id, s.room, dict(s.extras)] for s in self.slots],
+        }
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any]) -> RoomSession:
+        rooms = ByoRooms(hook=LiveKitHook(str(data["livekit_conn_id"])), concurrency=int(data["concurrency"]))
+        slots = [RunSlot(int(i), int(sc), str(room), dict(extras)) for i, sc, room, extras in data["slots"]]
+        return cls(rooms, slots, str(data["agent_name"]), bool(data["text_mode"]))
 
     @property
     def livekit_conn_id(self) -> str:
@@ -277,11 +398,20 @@ class RoomSession:
         return []
 
 
+def probe_room_name(deployment: str | None = None) -> str:
+    """A throw-away room per probe: concurrent batches probing the same agent never share (and delete) one."""
+    return f"cekura-probe-{deployment if deployment is not None else deployment_id()}-{secrets.token_hex(4)}"
+
+
 def check_livekit(spec: BatchSpec) -> None:
-    """Prove the LiveKit connection works (URL answers, key pair accepted) with one cheap call, before any
-    room is created or any batch submitted: a swapped key/secret must not cost rooms or a paid batch."""
+    """Before any room is created or any batch submitted: prove the LiveKit connection works (URL answers,
+    key pair accepted) with one cheap call, then that a worker takes jobs for the agent name (`probe_agent`).
+    A swapped key/secret or a typo in `livekit_agent_name` must not cost rooms or a paid batch."""
     assert spec.livekit_conn_id  # build_spec guarantees it in own-room modes
-    LiveKitHook(spec.livekit_conn_id).check_credentials()
+    assert spec.livekit_agent_name
+    hook = LiveKitHook(spec.livekit_conn_id)
+    hook.check_credentials()
+    hook.probe_agent(spec.livekit_agent_name, probe_room_name())
 
 
 def room_session(

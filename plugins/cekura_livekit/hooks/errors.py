@@ -126,3 +126,54 @@ class Redactor:
             if form in text:
                 text = text.replace(form, "***")
         return text
+
+
+class CekuraBillingError(CekuraError):
+    """402: the organisation's balance cannot pay for the submit; nothing was created. Permanent for this
+    task: someone must add credits (a retry minutes later would be refused the same way)."""
+
+
+#: DRF's PermissionDenied detail: a project-scoped key used on another project's agent or result.
+_PERMISSION_DENIED = "You do not have permission to perform this action."
+
+
+def refusal_for(
+    status: int, payload: object, *, endpoint: str, conn_id: str, prefix: str
+) -> CekuraError | None:
+    """The typed error, with its fix, for the account refusals Cekura documents; None for any other answer
+    (the caller's generic mapping applies). `prefix` names the endpoint and the status.
+
+    Why here: the status alone misleads. A 403 from a project-scoped key is not a wrong password; a 402 is
+    not an input error; a 400 on `agent` for missing LiveKit credentials needs a change in Cekura, not in the
+    DAG. Sources: cekura-ai/docs enterprise-setup.mdx (project keys), integrations/agora.mdx (balance and
+    missing-credentials bodies), run-evaluator-livekit-v2.mdx (managed runs need LiveKit credentials).
+    """
+    detail = payload.get("detail") if isinstance(payload, dict) else None
+    if status == 402 or (isinstance(detail, str) and "insufficient balance" in detail.lower()):
+        return CekuraBillingError(
+            f"{prefix}: {detail or 'insufficient balance'}. Nothing was created. Fix: add credits to the "
+            "Cekura organisation (Settings → Billing → Add Credits, or enable auto-refill), then clear the task.",
+            endpoint=endpoint,
+            status_code=status,
+        )
+    if status == 403 and detail == _PERMISSION_DENIED:
+        return CekuraAuthError(
+            f"{prefix}: {detail} The API key of connection {conn_id!r} was accepted but may not use this "
+            "agent or result: project-scoped keys cannot access other projects. Fix: put a key of the agent's "
+            f"project (or an organisation key) in connection {conn_id!r}, or use an agent of the key's project.",
+            endpoint=endpoint,
+            status_code=status,
+        )
+    agent_errors = payload.get("agent") if isinstance(payload, dict) else None
+    messages = agent_errors if isinstance(agent_errors, list) else [agent_errors]
+    if status == 400 and any(isinstance(m, str) and "livekit credentials" in m.lower() for m in messages):
+        text = " ".join(str(m) for m in messages)
+        return CekuraValidationError(
+            f"{prefix}: agent: {text} Fix: add the LiveKit URL, API key and secret to the agent (or its "
+            "project) in the Cekura dashboard, or run with mode='bring_your_own_rooms' and a livekit_conn_id so "
+            "the rooms come from your own LiveKit connection.",
+            endpoint=endpoint,
+            status_code=status,
+            field_errors={"agent": [str(m) for m in messages]},
+        )
+    return None

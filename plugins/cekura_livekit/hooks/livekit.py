@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,8 +25,9 @@ from airflow.sdk import BaseHook
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: Room metadata is visible to every participant and capped by LiveKit.
-MAX_ROOM_METADATA_BYTES = 64 * 1024
+#: Room metadata is visible to every participant and capped by livekit-server's `limit.max_metadata_size`
+#: (512 KiB by default, pkg/config/config.go); CreateRoom refuses more with `invalid_argument`.
+MAX_ROOM_METADATA_BYTES = 512 * 1024
 DEFAULT_REQUEST_TIMEOUT = 10.0
 #: HTTP statuses of a LiveKit call worth another try (rate limit, server trouble); 401/404/… are final.
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -66,6 +68,16 @@ class LiveKitError(Exception):
         return False
 
 
+class LiveKitAgentUnavailableError(LiveKitError):
+    """No worker took the agent's job: the name is served by no registered worker (a typo, a stopped or
+    undeployed worker) or every worker of it is at capacity. livekit-server accepts such a dispatch and starts
+    nothing, so every run would end `Main agent-did-not-answer`: fail before paying, never retried."""
+
+    @property
+    def permanent(self) -> bool:
+        return True
+
+
 class LiveKitAuthError(LiveKitError):
     """LiveKit refused the connection's API key/secret (401/403): a configuration error, never retried."""
 
@@ -86,13 +98,30 @@ def auth_error(conn_id: str, url: str, status: int | None, call: str) -> LiveKit
     )
 
 
+#: How long a probe waits for a worker to take its job: livekit-server launches jobs asynchronously
+#: (pkg/rtc/room.go `launchRoomAgents` in a goroutine), so a served name shows its job after a moment.
+PROBE_WAIT_SECONDS = 10.0
+PROBE_POLL_SECONDS = 0.25
+#: Job metadata of the probe: the agent's entrypoint sees it (it may return at once on this key).
+PROBE_METADATA = {"cekura_probe": True}
+#: A served agent name is not probed again by this process for this long (dag.test() and a retry in the same
+#: process run several own-room tasks back to back; a real outage in between still fails the runs visibly).
+PROBE_MEMORY_SECONDS = 120.0
+_served_until: dict[tuple[str, str, str], float] = {}
+
+
 @dataclass(frozen=True)
 class LiveKitCredentials:
-    """Server URL and API key pair of a `livekit` connection. The secret never appears in repr."""
+    """Server URL and API key pair of a `livekit` connection. The secret never appears in repr.
+
+    `agent_slots`: how many agent jobs the agent's workers run at once (connection extra `agent_slots`;
+    LiveKit Cloud's entry tier: 5 concurrent sessions). None: not limited, every room gets its agent at submit.
+    """
 
     url: str
     api_key: str
     api_secret: str = field(repr=False)
+    agent_slots: int | None = None
 
     @property
     def participant_url(self) -> str:
@@ -234,8 +263,13 @@ class LiveKitHook(BaseHook):
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Relabel the generic form so the three fields that matter explain themselves."""
         return {
-            "hidden_fields": ["schema", "port", "extra"],
-            "relabeling": {"host": "LiveKit server URL", "login": "API key", "password": "API secret"},
+            "hidden_fields": ["schema", "port"],
+            "relabeling": {
+                "host": "LiveKit server URL",
+                "login": "API key",
+                "password": "API secret",
+                "extra": "Extra (JSON; agent_slots: concurrent jobs the agent's workers take)",
+            },
             "placeholders": {
                 "host": "wss://my-project.livekit.cloud",
                 "login": "APIxxxxxxxxxxxx (Settings → Keys in LiveKit Cloud)",
@@ -260,7 +294,27 @@ class LiveKitHook(BaseHook):
                 "API secret in its password field."
             )
         _mask(conn.password)
-        return LiveKitCredentials(url=host, api_key=conn.login, api_secret=conn.password)
+        return LiveKitCredentials(
+            url=host, api_key=conn.login, api_secret=conn.password, agent_slots=self._agent_slots(conn)
+        )
+
+    def _agent_slots(self, conn: Any) -> int | None:
+        """The connection extra's `agent_slots` (a positive integer), None when absent."""
+        raw = getattr(conn, "extra_dejson", None) or {}
+        value = raw.get("agent_slots") if isinstance(raw, Mapping) else None
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+            raise ValueError(
+                f"Connection {self.livekit_conn_id!r} extra agent_slots={value!r} is not a whole number: set it "
+                "to how many agent jobs your workers run at once (e.g. 5 on LiveKit Cloud's entry tier), or "
+                "remove it."
+            )
+        if int(value) < 1:
+            raise ValueError(
+                f"Connection {self.livekit_conn_id!r} extra agent_slots={value!r} must be at least 1 (or absent)."
+            )
+        return int(value)
 
     @property
     def credentials(self) -> LiveKitCredentials:
@@ -482,6 +536,85 @@ class LiveKitHook(BaseHook):
         self._raise_if_refused(outcomes, "ListDispatch")
         return {r for r, o in zip(rooms, outcomes, strict=True) if o is True}
 
+    async def aprobe_agent(
+        self,
+        agent_name: str,
+        room: str,
+        *,
+        wait: float | None = None,
+        poll: float = PROBE_POLL_SECONDS,
+    ) -> None:
+        """Prove a worker serves `agent_name` before anything is paid: dispatch it into a throw-away room, wait
+        until the dispatch shows a job (`ListDispatch` → `state.jobs`), delete the room either way.
+
+        Why a probe: livekit-server accepts a dispatch for any name and starts no job when no worker registered
+        it (pkg/agent/client.go `LaunchJob`), and its API lists no workers. Costs one short agent job, whose
+        metadata is `PROBE_METADATA`. Raises `LiveKitAgentUnavailableError` when no job appears in `wait`."""
+        from livekit.api import CreateAgentDispatchRequest, CreateRoomRequest, DeleteRoomRequest
+
+        wait = PROBE_WAIT_SECONDS if wait is None else wait
+        creds = await self.acredentials()
+        memo = (creds.url, creds.api_key, agent_name)
+        if _served_until.get(memo, 0.0) > time.monotonic():
+            return
+
+        async def probe() -> bool:
+            async with self._client() as lk:
+                await with_retries(
+                    lambda: lk.room.create_room(
+                        CreateRoomRequest(name=room, empty_timeout=60, max_participants=1)
+                    ),
+                    f"CreateRoom {room!r} (agent probe)",
+                )
+                try:
+                    request = CreateAgentDispatchRequest(
+                        agent_name=agent_name, room=room, metadata=json.dumps(PROBE_METADATA)
+                    )
+                    await with_retries(
+                        lambda: lk.agent_dispatch.create_dispatch(request), f"CreateAgentDispatch {room!r}"
+                    )
+                    loop = asyncio.get_running_loop()
+                    until = loop.time() + wait
+                    while True:
+                        found = await with_retries(
+                            lambda: lk.agent_dispatch.list_dispatch(room_name=room), f"ListDispatch {room!r}"
+                        )
+                        if any(len(d.state.jobs) for d in found):
+                            return True
+                        if loop.time() >= until:
+                            return False
+                        await asyncio.sleep(poll)
+                finally:
+                    try:
+                        await lk.room.delete_room(DeleteRoomRequest(room=room))
+                    except Exception as exc:  # it closes by itself after its empty_timeout
+                        log.warning("Could not delete the agent probe room %r (%s).", room, exc)
+
+        try:
+            served = await self._guarded("CreateAgentDispatch", probe)
+        except LiveKitError:
+            raise
+        except (
+            Exception
+        ) as exc:  # the probe's own calls failed: say so (transient unless the key was refused)
+            raise LiveKitError(
+                f"LiveKit agent probe for {agent_name!r} (CreateRoom/CreateAgentDispatch/ListDispatch in room "
+                f"{room!r}) failed: {exc}",
+                status=_status_of(exc),
+            ) from exc
+        if served:
+            _served_until[memo] = time.monotonic() + PROBE_MEMORY_SECONDS
+        else:
+            raise LiveKitAgentUnavailableError(
+                f"No LiveKit agent worker took a job for agent name {agent_name!r} within {wait:g} s (LiveKit "
+                f"at {self._credentials.url if self._credentials else '?'}, connection "
+                f"{self.livekit_conn_id!r}): LiveKit accepts the dispatch but starts nothing, so every run would "
+                "end 'Main agent-did-not-answer'. Fix: check livekit_agent_name against the agent_name your "
+                "worker registers (WorkerOptions(agent_name=...)), and that a worker for it is running and "
+                "connected to this LiveKit project with free capacity. Nothing was submitted to Cekura.",
+                code="agent_unavailable",
+            )
+
     async def alist_rooms(self, names: Sequence[str] | None = None) -> list[str]:
         """Names of the server's active rooms (optionally only among `names`)."""
         from livekit.api import ListRoomsRequest
@@ -522,6 +655,10 @@ class LiveKitHook(BaseHook):
 
     def list_rooms(self, names: Sequence[str] | None = None) -> list[str]:
         return self._run("ListRooms", lambda: self.alist_rooms(names))
+
+    def probe_agent(self, agent_name: str, room: str, *, wait: float | None = None) -> None:
+        """See `aprobe_agent`."""
+        self._run("CreateAgentDispatch", lambda: self.aprobe_agent(agent_name, room, wait=wait))
 
     def test_connection(self) -> tuple[bool, str]:
         """List rooms: proves the URL answers and the key/secret pair is accepted."""

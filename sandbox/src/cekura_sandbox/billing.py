@@ -6,8 +6,8 @@ minute of a voice run, 0.5 per message the testing agent sends in a chat run, 0.
 The billing record follows the `BillingInfo` schema of Cekura's API reference (organization, credits as
 decimal strings, balance_expiry, subscription_status with the pack's caps).
 
-Cekura does not document how a submit is refused when the balance is spent: the sandbox answers 402 with
-a DRF `detail` (inferred), before creating anything.
+A submit the balance cannot start is refused with the documented body (`limits.insufficient_balance`; the 402
+status is inferred), before anything is created.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from cekura_sandbox.clock import iso
 from cekura_sandbox.errors import ApiError
+from cekura_sandbox.limits import insufficient_balance
 
 VOICE_CREDITS_PER_MINUTE = 5.0
 CHAT_CREDITS_PER_MESSAGE = 0.5
@@ -85,10 +86,4 @@ class Billing:
             return
         remaining = self.initial_balance - used
         if remaining <= 0:
-            raise ApiError(
-                402,
-                {
-                    "detail": f"Insufficient credits: {remaining:.2f} credits remaining. Add credits to "
-                    "your organization to run tests."
-                },
-            )
+            raise insufficient_balance()  # the one documented refusal body (limits.py)

@@ -22,7 +22,7 @@ from cekura_sandbox.errors import ApiError, not_found
 from cekura_sandbox.livekit_state import LiveKitState
 from cekura_sandbox.recorder import Fault, Recorder
 from cekura_sandbox.store import CekuraStore
-from cekura_sandbox.validation import parse_run_ids, parse_submission
+from cekura_sandbox.validation import Submission, parse_run_ids, parse_submission
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
@@ -68,6 +68,8 @@ class CekuraApi:
             ("GET", r"/_sandbox/livekit/rooms", self.ctl_rooms),
             ("POST", r"/_sandbox/results", self.ctl_create_result),
             ("POST", r"/_sandbox/cron", self.ctl_add_cron_job),
+            ("GET", r"/_sandbox/limits", self.ctl_limits),
+            ("POST", r"/_sandbox/limits", self.ctl_set_limits),
         ]
         self._compiled = [(m, re.compile(pattern + r"/?$"), h) for m, pattern, h in self.routes]
 
@@ -88,7 +90,9 @@ class CekuraApi:
                 allowed.append(method)
                 continue
             try:
-                self._authenticate(request)
+                key = self._authenticate(request)
+                if not path.startswith("/_sandbox/"):
+                    self.store.limits.admit(key)
                 body = await handler(request, match)
             except ApiError as exc:
                 return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
@@ -99,12 +103,19 @@ class CekuraApi:
             return JSONResponse({"detail": f'Method "{request.method}" not allowed.'}, status_code=405)
         return JSONResponse({"detail": "Not found."}, status_code=404)
 
-    def _authenticate(self, request: Request) -> None:
+    def _authenticate(self, request: Request) -> str:
         key = request.headers.get("x-cekura-api-key")
         if not key:
             raise ApiError(401, {"detail": "Authentication credentials were not provided."})
         if key not in self.api_keys:
             raise ApiError(401, {"detail": "Invalid API key."})
+        return key
+
+    def _scoped(self, request: Request, project: int | None) -> None:
+        """A project-scoped key sees nothing of another project: DRF's filtered queryset answers 404."""
+        key = request.headers.get("x-cekura-api-key", "")
+        if project is not None and not self.store.limits.may_use(key, project):
+            raise not_found()
 
     # ---- submit ---------------------------------------------------------------------------------
     async def _submit(self, request: Request, mode: str) -> Any:
@@ -114,7 +125,16 @@ class CekuraApi:
             raise ApiError(
                 400, {"detail": "JSON parse error - Expecting value: line 1 column 1 (char 0)"}
             ) from None
-        return self.store.submit(parse_submission(body, mode, self.store.catalogue))
+        submission = parse_submission(body, mode, self.store.catalogue)
+        agent = self.store.catalogue.agents[submission.agent_id]
+        self.store.limits.check_submit(
+            request.headers.get("x-cekura-api-key", ""),
+            agent_id=agent.id,
+            project=agent.project,
+            mode=mode,
+            runs=_run_count(submission),
+        )
+        return self.store.submit(submission)
 
     async def submit_v1(self, request: Request, match: re.Match[str]) -> Any:
         return await self._submit(request, "v1")
@@ -131,6 +151,7 @@ class CekuraApi:
 
     # ---- reads ----------------------------------------------------------------------------------
     async def result_detail(self, request: Request, match: re.Match[str]) -> Any:
+        self._scoped(request, self.store.project_of_result(_path_id(match)))
         return self.store.result(_path_id(match))
 
     async def list_results(self, request: Request, match: re.Match[str]) -> Any:
@@ -169,6 +190,8 @@ class CekuraApi:
         return self.store.run(_path_id(match))
 
     async def agent_detail(self, request: Request, match: re.Match[str]) -> Any:
+        agent = self.store.catalogue.agents.get(_path_id(match))
+        self._scoped(request, agent.project if agent is not None else None)
         return self.store.agent(_path_id(match))
 
     async def list_agents(self, request: Request, match: re.Match[str]) -> Any:
@@ -264,6 +287,16 @@ class CekuraApi:
             raise ApiError(400, {"now": [f"expected an ISO 8601 datetime with timezone ({exc})"]}) from None
         return await self.ctl_clock(request, match)
 
+    async def ctl_limits(self, request: Request, match: re.Match[str]) -> Any:
+        return self.store.limits.as_dict()
+
+    async def ctl_set_limits(self, request: Request, match: re.Match[str]) -> Any:
+        try:
+            self.store.limits.configure(await request.json())
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ApiError(400, {"detail": f"bad limits: {exc}"}) from None
+        return self.store.limits.as_dict()
+
     async def ctl_rooms(self, request: Request, match: re.Match[str]) -> Any:
         with self.livekit.lock:
             return {
@@ -271,6 +304,10 @@ class CekuraApi:
                 "dispatches": [d.as_dict() for d in self.livekit.dispatches],
                 "deleted_rooms": list(self.livekit.deleted_rooms),
                 "closed_rooms": [{"room": n, "reason": r} for n, r in self.livekit.closed_rooms],
+                "workers": self.livekit.workers,
+                "unserved_dispatches": [
+                    {"agent_name": a, "room": room, "why": why} for a, room, why in self.livekit.unserved
+                ],
             }
 
 
@@ -295,6 +332,12 @@ def _body_time(raw: Any) -> datetime | None:
     if raw in (None, ""):
         return None
     return _query_time(str(raw), "at")
+
+
+def _run_count(sub: Submission) -> int:
+    return (
+        len(sub.items) * sub.frequency * max(len(sub.personality_ids), 1) * max(len(sub.test_profile_ids), 1)
+    )
 
 
 def _path_id(match: re.Match[str]) -> int:

@@ -20,7 +20,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from cekura_sandbox.livekit_state import DispatchInfo, LiveKitState, Participant, RoomInfo
+from cekura_sandbox.livekit_state import (
+    MAX_METADATA_SIZE,
+    MAX_ROOM_NAME_LENGTH,
+    DispatchInfo,
+    LiveKitState,
+    Participant,
+    RoomInfo,
+)
 
 _STATUS = {
     "invalid_argument": 400,
@@ -78,13 +85,33 @@ def _participant_pb(p: Participant) -> api.ParticipantInfo:
 
 
 def _dispatch_pb(d: DispatchInfo) -> api.AgentDispatch:
+    """`state.jobs` holds the job a worker took; a dispatch no worker served has none (pkg/rtc/room.go
+    `handleNewJobs` only records jobs that `LaunchJob` returned)."""
+    jobs = []
+    if d.job_id:
+        jobs.append(
+            api.Job(
+                id=d.job_id,
+                dispatch_id=d.id,
+                type=api.JobType.JT_ROOM,
+                agent_name=d.agent_name,
+                metadata=d.metadata,
+                state=api.JobState(status=api.JobStatus.JS_RUNNING, started_at=d.created_at),
+            )
+        )
     return api.AgentDispatch(
         id=d.id,
         agent_name=d.agent_name,
         room=d.room,
         metadata=d.metadata,
-        state=api.AgentDispatchState(created_at=d.created_at),
+        state=api.AgentDispatchState(jobs=jobs, created_at=d.created_at),
     )
+
+
+def _check_metadata(metadata: str) -> None:
+    """pkg/service/roomservice.go / agent_dispatch_service.go: metadata over `limit.max_metadata_size`."""
+    if len(metadata.encode()) > MAX_METADATA_SIZE:
+        raise TwirpFailure("invalid_argument", f"metadata size exceeds limits {MAX_METADATA_SIZE}")
 
 
 Handler = Callable[[Message, Claims], Message]
@@ -141,10 +168,17 @@ class LiveKitTwirp:
         return Response(reply.SerializeToString(), media_type="application/protobuf")
 
     def _authenticate(self, request: Request) -> Claims:
-        """Like livekit-server's middleware: no token → no grants (the method then denies permission);
-        a token that does not verify → a plain-text 401 before any Twirp handling."""
+        """Like livekit-server's middleware (pkg/service/auth.go `APIKeyAuthMiddleware.ServeHTTP`): no header
+        → no grants (the method then denies permission); a header not starting with the case-sensitive
+        `Bearer ` → a plain-text 401; a token that does not verify → a plain-text 401, before any Twirp
+        handling. Verification allows the server's clock-skew leeway on `nbf`/`exp` (go-jose's one minute,
+        as `TokenVerifier`'s 60 s)."""
         header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer ") or not header[7:].strip():
+        if not header:
+            return Claims()
+        if not header.startswith("Bearer "):
+            raise BadToken("invalid authorization header. Must start with Bearer ")
+        if not header[7:].strip():
             return Claims()
         try:
             return self.verifier.verify(header[7:].strip())
@@ -177,10 +211,16 @@ class LiveKitTwirp:
         self._need(claims, "room_create")
         if not req.name:
             raise TwirpFailure("invalid_argument", "room name is required")
+        if len(req.name.encode()) > MAX_ROOM_NAME_LENGTH:  # roomservice.go CheckRoomNameLength
+            raise TwirpFailure(
+                "invalid_argument", f"room name length exceeds limits: max length {MAX_ROOM_NAME_LENGTH}"
+            )
+        _check_metadata(req.metadata)
         room = self.state.create_room(
             req.name,
             metadata=req.metadata,
             empty_timeout=req.empty_timeout,
+            departure_timeout=req.departure_timeout,
             max_participants=req.max_participants,
         )
         return _room_pb(room, self.state.now())
@@ -199,6 +239,7 @@ class LiveKitTwirp:
 
     def update_metadata(self, req: Any, claims: Claims) -> Message:
         self._need(claims, "room_admin", req.room)
+        _check_metadata(req.metadata)
         room = self.state.update_metadata(req.room, req.metadata)
         if room is None:
             raise TwirpFailure("not_found", "requested room does not exist")
@@ -216,6 +257,7 @@ class LiveKitTwirp:
         self._need(claims, "room_admin", req.room)
         if not req.room:
             raise TwirpFailure("invalid_argument", "room is required")
+        _check_metadata(req.metadata)
         return _dispatch_pb(self.state.create_dispatch(req.agent_name, req.room, req.metadata))
 
     def list_dispatch(self, req: Any, claims: Claims) -> Message:

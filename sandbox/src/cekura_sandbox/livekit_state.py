@@ -9,6 +9,12 @@ fresh, auto-created room: no metadata, no agent.
 Expiry costs what expires, not what is open: each room sits in a heap under the next moment its state can
 change (it closes, a participant leaves or arrives), and an access looks only at the rooms whose moment has
 come. Checking every open room on every access made a 500-batch submit quadratic (97% of its time).
+
+Agent workers follow livekit-server too (pkg/agent/client.go `LaunchJob`, pkg/service/agentservice.go
+`JobRequest`): a dispatch is accepted for any agent name, but a job starts only when a registered worker
+serves that name and has a free job slot. Otherwise the dispatch simply stays without a job (the server
+logs "no worker available" / answers ResourceExhausted internally and never retries), no agent joins, and the
+caller only learns it from `ListDispatch` (`state.jobs` empty) or from a tester nobody answers.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from typing import Any
 #: livekit-server's defaults (config.go) for rooms created with 0 timeouts or auto-created by a join.
 DEFAULT_EMPTY_TIMEOUT = 300
 DEFAULT_DEPARTURE_TIMEOUT = 20
+#: livekit-server's `limit` defaults (pkg/config/config.go): room names up to 256 bytes, metadata (room,
+#: participant, dispatch) up to 512 KiB; CreateRoom/CreateDispatch answer `invalid_argument` beyond them.
+MAX_ROOM_NAME_LENGTH = 256
+MAX_METADATA_SIZE = 512 * 1024
 
 
 @dataclass
@@ -61,8 +71,10 @@ class RoomInfo:
         humans = [p for p in self.participants if not p.agent and p.joined_at <= now]
         if any(p.present(now) for p in humans):
             return None
-        left = [p.leaves_at for p in humans if p.leaves_at is not None]
-        if left:
+        # pkg/rtc/room.go `CloseIfEmpty`: once a non-agent has joined, the departure timeout counts from the
+        # last participant *of any kind* that left (`RemoveParticipant` stamps leftAt for agents too).
+        left = [p.leaves_at for p in self.participants if p.leaves_at is not None and p.leaves_at <= now]
+        if humans and left:
             return max(left) + timedelta(seconds=self.departure_timeout)
         return self.created_at + timedelta(seconds=self.empty_timeout)
 
@@ -77,6 +89,7 @@ class RoomInfo:
             return closes if closes > now else None
         moments = [p.leaves_at for p in self.participants if not p.agent and p.present(now) and p.leaves_at]
         moments += [p.joined_at for p in self.participants if not p.agent and p.joined_at > now]
+        moments += [p.leaves_at for p in self.participants if p.agent and p.leaves_at and p.leaves_at > now]
         return min(moments, default=None)
 
     def as_dict(self) -> dict[str, Any]:
@@ -100,13 +113,21 @@ class DispatchInfo:
     room: str
     metadata: str = ""
     created_at: int = 0
+    #: The job a worker took for this dispatch ("" = none: no worker serves the name, or none had a slot).
+    job_id: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         try:
             meta: Any = json.loads(self.metadata) if self.metadata else {}
         except ValueError:
             meta = self.metadata
-        return {"id": self.id, "agent_name": self.agent_name, "room": self.room, "metadata": meta}
+        return {
+            "id": self.id,
+            "agent_name": self.agent_name,
+            "room": self.room,
+            "metadata": meta,
+            "job_id": self.job_id,
+        }
 
 
 def _sid(prefix: str) -> str:
@@ -128,6 +149,46 @@ class LiveKitState:
         #: (moment, sequence, room name): when to look at a room again (stale entries are harmless).
         self._due: list[tuple[datetime, int, str]] = []
         self._sequence = 0
+        #: Agent names some worker serves → its job slots (None: unlimited). `None` for the whole map: every
+        #: name is served without limit (a bare state; the Cekura stand-in registers its catalogue's agents).
+        self.workers: dict[str, int | None] | None = None
+        #: Dispatches that got no job, in order: (agent name, room, why).
+        self.unserved: list[tuple[str, str, str]] = []
+
+    # ---- agent workers ---------------------------------------------------------------------------
+    def register_worker(self, agent_name: str, slots: int | None = None) -> None:
+        """A worker registers `agent_name` with `slots` concurrent jobs (None: unlimited). Registering a
+        name again replaces its slots (a worker scaled up or down)."""
+        if slots is not None and slots < 0:
+            raise ValueError(f"slots={slots!r} must be >= 0 (or None for unlimited)")
+        with self.lock:
+            if self.workers is None:
+                self.workers = {}
+            self.workers[agent_name] = slots
+
+    def stop_worker(self, agent_name: str) -> None:
+        """The worker serving `agent_name` stops: later dispatches of that name get no job."""
+        with self.lock:
+            if self.workers is None:
+                self.workers = {}
+            self.workers.pop(agent_name, None)
+
+    def running_jobs(self, agent_name: str) -> int:
+        with self.lock:
+            self.expire()
+            return sum(1 for d in self.dispatches if d.job_id and d.agent_name == agent_name)
+
+    def _why_no_job(self, agent_name: str) -> str:
+        """'' when a worker takes a job for `agent_name` now, else why none does (livekit-server's log line)."""
+        if self.workers is None:
+            return ""
+        if agent_name not in self.workers:
+            return "not dispatching agent job since no worker is available"
+        slots = self.workers[agent_name]
+        busy = sum(1 for d in self.dispatches if d.job_id and d.agent_name == agent_name)
+        if slots is not None and busy >= slots:
+            return "no workers with sufficient capacity"
+        return ""
 
     def now(self) -> datetime:
         return self._now()
@@ -259,12 +320,18 @@ class LiveKitState:
 
     def create_dispatch(self, agent_name: str, room: str, metadata: str = "") -> DispatchInfo:
         """Dispatch an agent; like LiveKit, a dispatch to a room that does not exist yet creates the room.
-        The agent joins at once, as a dependent participant that never keeps the room open."""
+        When a worker serves the name and has a free slot, the agent joins at once, as a dependent
+        participant that never keeps the room open; otherwise the dispatch stays without a job, for good."""
         with self.lock:
             now = self.now()
             target = self.create_room(room, at=now)
             dispatch = DispatchInfo(_sid("AD_"), agent_name, room, metadata, int(now.timestamp() * 1e9))
+            why = self._why_no_job(agent_name)
             self.dispatches.append(dispatch)
+            if why:
+                self.unserved.append((agent_name, room, why))
+                return dispatch
+            dispatch.job_id = _sid("AJ_")
             target.participants.append(Participant(f"agent-{dispatch.id}", _sid("PA_"), now, agent=True))
             return dispatch
 
@@ -280,10 +347,12 @@ class LiveKitState:
                 if d.room == room and d.id == dispatch_id:
                     self.dispatches.remove(d)
                     target = self.rooms.get(room)
+                    now = self.now()
+                    for p in target.participants if target is not None else []:
+                        if p.identity == f"agent-{d.id}" and p.leaves_at is None:
+                            p.leaves_at = now  # the job ends; its leave restarts the departure timer
                     if target is not None:
-                        target.participants = [
-                            p for p in target.participants if p.identity != f"agent-{d.id}"
-                        ]
+                        self._changed(target, now)
                     return d
             return None
 
@@ -291,3 +360,9 @@ class LiveKitState:
         with self.lock:
             self.expire(at)
             return any(d.room == room for d in self.dispatches)
+
+    def has_agent(self, room: str, at: datetime | None = None) -> bool:
+        """An agent job runs in `room`: a dispatch that a worker took (a jobless dispatch answers nobody)."""
+        with self.lock:
+            self.expire(at)
+            return any(d.room == room and d.job_id for d in self.dispatches)

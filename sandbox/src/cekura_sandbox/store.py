@@ -27,6 +27,7 @@ from cekura_sandbox.lifecycle import (
     RunRecord,
     plan_run,
 )
+from cekura_sandbox.limits import Limits
 from cekura_sandbox.livekit_state import LiveKitState
 from cekura_sandbox.validation import Submission
 
@@ -104,6 +105,14 @@ class CekuraStore:
         self._version_records: dict[tuple[int, str], int] = {}
         #: Cekura cron jobs of the organisation (`origins.CronJob`), fired on every read.
         self.cron_jobs: list[Any] = []
+        #: The plan's rate limit, key scopes, billing guards (all off until set): see `limits.py`.
+        self.limits = Limits()
+        if livekit.workers is None:
+            # The catalogue's agents have workers (unlimited slots); any other name gets no job, as on a
+            # real server where no worker registered it. Tests scale or stop them via `livekit`.
+            for agent in catalogue.agents.values():
+                if agent.livekit_agent_name:
+                    livekit.register_worker(agent.livekit_agent_name)
 
     # ---- submit ---------------------------------------------------------------------------------
     def submit(self, sub: Submission) -> dict[str, Any]:
@@ -286,17 +295,19 @@ class CekuraStore:
                 return True
             # The tester joins when the run leaves the queue. A room that closed meanwhile (empty_timeout:
             # the agent alone does not keep it open) is auto-created afresh: no metadata, no agent.
-            self.livekit.join(run.room_name, run.tester_identity, joined_at, run.at(run.t_end))
+            # It stays while it waits for the agent (no planned leave yet): a late agent must find it there,
+            # not a room closed by a departure timeout counted from a call that never happened.
+            self.livekit.join(run.room_name, run.tester_identity, joined_at)
             run.joined_room = True
             run.agent_wait_started_real = time.monotonic()
             first_check = True
         else:
             first_check = False
-        if self.livekit.has_dispatch(run.room_name, run.call_start() if first_check else now):
+        if self.livekit.has_agent(run.room_name, run.call_start() if first_check else now):
             if not first_check:
                 # The agent arrived late: the call starts now, the rest of the plan moves with it.
                 run.shift = max((now - run.call_start()).total_seconds(), 0.0)
-                self.livekit.leave(run.room_name, run.tester_identity, run.at(run.t_end), later=True)
+            self.livekit.leave(run.room_name, run.tester_identity, run.at(run.t_end), later=True)
             run.connection_resolved = True
             return True
         if time.monotonic() - run.agent_wait_started_real >= self.agent_join_timeout:
@@ -404,6 +415,12 @@ class CekuraStore:
                 if _matches(run, data, filters):
                     out.append(_run_list_item(data, run))
             return out
+
+    def project_of_result(self, result_id: int) -> int | None:
+        """The project a result belongs to (None: no such result), for project-scoped keys."""
+        with self.lock:
+            result = self.results.get(result_id)
+            return None if result is None else self.catalogue.agents[result.agent_id].project
 
     def agent(self, agent_id: int) -> dict[str, Any]:
         agent = self.catalogue.agents.get(agent_id)
