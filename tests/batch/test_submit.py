@@ -49,10 +49,11 @@ def test_request_body_per_mode() -> None:
 
 def test_batch_name_is_deterministic_per_attempt() -> None:
     spec = _spec(name="nightly")
-    assert batch_name(spec, IDENTITY, 1) == "nightly · airflow dag.task @ run"
+    assert batch_name(spec, IDENTITY, 1, "prod") == "nightly · airflow dag.task @ run · prod"
+    assert batch_name(spec, IDENTITY, 1, "staging") != batch_name(spec, IDENTITY, 1, "prod")
     assert batch_name(spec, IDENTITY, 1) == batch_name(_spec(name="nightly"), IDENTITY, 1)
     assert batch_name(spec, IDENTITY, 2).endswith("(attempt 2)")
-    assert batch_name(_spec(), IDENTITY, 1) == "airflow dag.task @ run"
+    assert batch_name(_spec(), IDENTITY, 1, "prod") == "airflow dag.task @ run · prod"
 
 
 def test_batch_record_carries_the_superseded_batches() -> None:

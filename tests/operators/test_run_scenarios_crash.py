@@ -15,6 +15,7 @@ import pytest
 from cekura_livekit.batch.rooms import RoomSession
 from cekura_livekit.batch.submit import STATE_KEY, SUPERSEDED_KEY
 from cekura_livekit.hooks.cekura import CekuraHook
+from cekura_livekit.hooks.livekit import LiveKitHook
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
 from cekura_sandbox import Sandbox
 from tests.support.task_context import FakeTI, MemoryStateStore, make_context
@@ -65,7 +66,8 @@ def test_retry_dispatches_the_agents_the_rooms_still_wait_for(
     assert summary["result_id"] == first
     assert summary["status"] == "completed"
     assert summary["infra_error"] == 0  # every run got its agent
-    assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 4
+    # 4 runs + the agent probe's one dispatch (a served name is not probed again by this process)
+    assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 4 + 1
     assert SUPERSEDED_KEY not in ctx["ti"].xcoms
 
 
@@ -87,7 +89,8 @@ def test_a_batch_that_died_meanwhile_is_kept_for_loading(
     assert ctx["ti"].xcoms[SUPERSEDED_KEY] == [first]
     assert store.data[STATE_KEY]["superseded"] == [first]
     # Only the fresh batch's rooms got the agent: the dead batch's runs were over.
-    assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 4
+    # 4 runs + the agent probe's one dispatch (a served name is not probed again by this process)
+    assert cekura_sandbox.count("POST", "CreateDispatch", server="livekit") == 4 + 1
 
 
 def test_batches_lost_to_a_dispatch_outage_are_all_kept_for_loading(
@@ -95,6 +98,9 @@ def test_batches_lost_to_a_dispatch_outage_are_all_kept_for_loading(
 ) -> None:
     """LiveKit dispatch stays down for two tries: two paid batches end; the third try's XCom names both."""
     store = MemoryStateStore()
+    # The agent probe (one dispatch into a throw-away room) runs before any submit: let it pass once, so the
+    # outage hits the batches' own dispatches, as when LiveKit fails between the probe and the batch.
+    LiveKitHook("livekit_default").probe_agent("acme-support", "cekura-probe-warm")
     cekura_sandbox.inject_fault(path_contains="CreateDispatch", kind="500", times=10_000, server="livekit")
     dead = []
     for try_number in (1, 2):

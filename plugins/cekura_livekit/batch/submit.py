@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cekura_livekit.batch import TaskLog
+from cekura_livekit.batch.identity import deployment_id
 from cekura_livekit.batch.spec import V2_ONLY, BatchSpec
 from cekura_livekit.hooks.errors import (
     CekuraNotFoundError,
@@ -175,9 +176,14 @@ class StateStore:
             )
 
 
-def batch_name(spec: BatchSpec, identity: TaskIdentity, attempt: int) -> str:
-    """Deterministic: the same task instance and attempt always give the same name."""
-    base = f"airflow {identity.label()}"
+def batch_name(spec: BatchSpec, identity: TaskIdentity, attempt: int, deployment: str | None = None) -> str:
+    """Deterministic: the same task instance and attempt of the same deployment always give the same name.
+
+    The deployment (`identity.deployment_id`) is part of it: staging and production sharing one Cekura
+    project run the same DAG ids and run ids, and must never re-attach to (or recover) each other's batches.
+    """
+    where = deployment if deployment is not None else deployment_id()
+    base = f"airflow {identity.label()} · {where}"
     name = f"{spec.name} · {base}" if spec.name else base
     return name if attempt <= 1 else f"{name} (attempt {attempt})"
 

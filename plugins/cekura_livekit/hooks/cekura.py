@@ -37,6 +37,7 @@ from cekura_livekit.hooks.errors import (
     CekuraTransportError,
     CekuraValidationError,
     Redactor,
+    refusal_for,
 )
 from cekura_livekit.hooks.livekit import redact_tokens
 from cekura_livekit.hooks.retry import RetryPolicy, parse_retry_after
@@ -458,6 +459,11 @@ class CekuraHook(BaseHook):
         except ValueError:
             payload = None
         prefix = f"Cekura {call.endpoint} returned {status} {response.reason_phrase}"
+        refusal = refusal_for(
+            status, payload, endpoint=call.endpoint, conn_id=self.cekura_conn_id, prefix=self._redact(prefix)
+        )
+        if refusal is not None:  # documented account refusals (balance, project scope, agent setup)
+            return refusal
         if status in (401, 403):
             return CekuraAuthError(
                 f"{prefix}: the API key of connection {self.cekura_conn_id!r} was rejected; "

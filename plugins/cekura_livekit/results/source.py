@@ -30,7 +30,7 @@ def check_source(value: object, what: str = "source") -> str | None:
 
 
 #: The name this provider gives every batch it submits (`batch.submit.batch_name`):
-#: "[<spec name> · ]airflow <dag>.<task>[<map index>] @ <run id>[ (attempt n)]".
+#: "[<spec name> · ]airflow <dag>.<task>[<map index>] @ <run id> · <deployment>[ (attempt n)]".
 _AIRFLOW_NAME = re.compile(r"(?:^|· )airflow \S+ @ \S")
 
 

@@ -7,7 +7,7 @@ boolean in examples) and the free-text `name`. Nothing marks a dashboard click o
 
 1. `is_cronjob` is true → `cron` (Cekura's scheduler started it; the only origin Cekura records itself).
 2. the name is one of this provider's deterministic batch names (`batch.submit.batch_name`:
-   ``[<name> · ]airflow <dag>.<task>[<map>] @ <run_id>[ (attempt N)]``) → `airflow`.
+   ``[<name> · ]airflow <dag>.<task>[<map>] @ <run_id> · <deployment>[ (attempt N)]``) → `airflow`.
 3. the name matches `ci_pattern` → `ci`. Cekura's GitHub Action sends no marker of its own; its batch action
    takes a `name` per group, so the convention is a name starting with ``ci:`` / ``ci-`` / ``ci `` or naming
    GitHub Actions (configurable).
