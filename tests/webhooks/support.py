@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import psycopg
+
 from cekura_livekit.webhooks.config import ChannelConfig
 from tests.support.scripted_hook import ScriptedHook
 from tests.support.warehouse import PG_DSN, require_postgres

@@ -144,9 +144,9 @@ class Sleep:
 
 
 class Wakeup(Protocol):
-    """A webhook subscription for one result: `wait` returns True when woken, False after `timeout` s."""
+    """A webhook subscription for one result: `wait` returns True when woken, False after `seconds`."""
 
-    async def wait(self, timeout: float) -> bool: ...
+    async def wait(self, seconds: float) -> bool: ...
 
 
 #: A piece of the wait: yields steps, receives each Fetch's answer, returns its value.

@@ -13,6 +13,7 @@ Overrides (all optional): `CEKURA_WEBHOOK_DSN` (a libpq DSN or URL, e.g. for the
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ class ChannelConfig:
             return None
         dsn = os.environ.get("CEKURA_WEBHOOK_DSN") or _metadata_url()
         libpq = postgres_dsn(dsn) if dsn else None
-        if libpq is None:
+        if libpq is None or importlib.util.find_spec("psycopg") is None:  # the `postgres` extra brings it
             return None
         schema = os.environ.get("CEKURA_WEBHOOK_SCHEMA") or _metadata_schema() or "public"
         channel = os.environ.get("CEKURA_WEBHOOK_CHANNEL") or DEFAULT_CHANNEL

@@ -43,11 +43,11 @@ class Subscription:
             self.notes.append(note)
         self._event.set()
 
-    async def wait(self, timeout: float) -> bool:
-        """True when woken (the result's webhook arrived, or the listener reconnected), False after timeout."""
-        if timeout > 0:
+    async def wait(self, seconds: float) -> bool:
+        """True when woken (the result's webhook arrived, or the listener reconnected), False after `seconds`."""
+        if seconds > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout)
+                await asyncio.wait_for(self._event.wait(), seconds)
         woken = self._event.is_set()
         self._event.clear()
         return woken

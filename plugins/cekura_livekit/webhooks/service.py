@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     from cekura_livekit.webhooks.app import create_app
 
     parser = argparse.ArgumentParser(prog="cekura-webhooks", description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("CEKURA_WEBHOOKS_HOST", "0.0.0.0"))  # noqa: S104
+    parser.add_argument("--host", default=os.environ.get("CEKURA_WEBHOOKS_HOST", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("CEKURA_WEBHOOKS_PORT", "8790")))
     args = parser.parse_args(argv)
     uvicorn.run(create_app(), host=args.host, port=args.port, access_log=False, log_level="info")
