@@ -13,7 +13,12 @@ from tests.webhooks.support import body
 
 def test_result_completed_names_its_result() -> None:
     d = parse_delivery(body(512))
-    assert (d.event_type, d.result_id, d.key, d.wakes_a_wait) == ("result.completed", 512, "result.completed:512", True)
+    assert (d.event_type, d.result_id, d.key, d.wakes_a_wait) == (
+        "result.completed",
+        512,
+        "result.completed:512",
+        True,
+    )
     assert d.airflow_submitted is False
 
 

@@ -43,7 +43,10 @@ async def test_a_delivery_is_recorded_once_and_a_replay_is_a_duplicate(
     ]
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-CEKURA-SECRET": ""}, {"X-CEKURA-SECRET": SECRET + "x"}, {"X-CEKURA-SECRET": SECRET[:-1]}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-CEKURA-SECRET": ""}, {"X-CEKURA-SECRET": SECRET + "x"}, {"X-CEKURA-SECRET": SECRET[:-1]}],
+)
 async def test_wrong_or_missing_secret_is_401_and_records_nothing(
     client: httpx.AsyncClient, channel: ChannelConfig, headers: dict[str, str]
 ) -> None:
@@ -60,7 +63,9 @@ async def test_an_unknown_webhook_connection_looks_like_a_wrong_secret(
     assert rows(channel) == []
 
 
-async def test_oversized_body_is_413_and_records_nothing(client: httpx.AsyncClient, channel: ChannelConfig) -> None:
+async def test_oversized_body_is_413_and_records_nothing(
+    client: httpx.AsyncClient, channel: ChannelConfig
+) -> None:
     big = body(512, padding="x" * 70_000)
     assert (await client.post("/", content=big, headers=OK)).status_code == 413
 

@@ -2,8 +2,9 @@
 by every wait and feed trigger in the process, fanned out in memory.
 
 A wait subscribes *before* its first poll, so a `result.completed` that arrives after that poll wakes it;
-one that arrived before is seen by the poll itself. When the connection drops every subscriber is woken
-(each then reads the API once — nothing can be missed in the gap) and the listener reconnects with backoff.
+one that arrived before is seen by the poll itself. When the connection drops the listener reconnects
+with backoff and, once it LISTENs again, wakes every subscriber (each reads the API once, so a webhook
+that arrived while it was deaf costs nothing); during the outage the safety poll keeps running.
 When the database cannot be reached at all, `subscribe` yields None for a while and the wait polls as if
 webhooks were off: webhooks only ever shorten a wait, never lengthen or break it.
 """
@@ -125,8 +126,7 @@ class Listener:
                     self.dispatch(note.payload)
                     backoff = 1.0
             except (psycopg.OperationalError, psycopg.InterfaceError, OSError, AssertionError) as exc:
-                log.warning("The webhook listener lost its connection (%s); waits poll once now.", exc)
-            self._wake_all()  # whatever arrived while we were deaf is read from the API by each wait
+                log.warning("The webhook listener lost its connection (%s); reconnecting.", exc)
             while True:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
@@ -135,6 +135,8 @@ class Listener:
                     break
                 except (psycopg.OperationalError, OSError) as exc:
                     log.warning("The webhook listener could not reconnect (%s).", exc)
+            # Listening again: whatever completed while we were deaf is read from the API by each wait now.
+            self._wake_all()
 
     async def aclose(self) -> None:
         if self._task is not None:
