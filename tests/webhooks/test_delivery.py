@@ -34,7 +34,9 @@ def test_batches_airflow_submitted_are_recognised_by_the_name_submit_gives_them(
 
 def test_call_log_completed_is_kept_but_wakes_nothing() -> None:
     d = parse_delivery(body(9, event="call_log.completed"))
-    assert d.result_id is None and not d.wakes_a_wait and d.key == "call_log.completed:9"
+    assert d.result_id is None
+    assert not d.wakes_a_wait
+    assert d.key == "call_log.completed:9"
 
 
 @pytest.mark.parametrize(

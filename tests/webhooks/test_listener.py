@@ -21,7 +21,8 @@ async def test_a_delivery_wakes_its_result_within_two_seconds_and_no_other(chann
     recorder = PgRecorder(channel)
     try:
         async with subscribe(channel, 512) as mine, subscribe(channel, 513) as other:
-            assert mine is not None and other is not None
+            assert mine is not None
+            assert other is not None
             assert active_listeners() == 1  # two waits, one LISTEN connection
             start = time.monotonic()
             await recorder.record(parse_delivery(body(512)), "cekura_default")
@@ -69,7 +70,8 @@ async def test_after_a_lost_connection_every_wait_is_woken_once_it_listens_again
             await recorder.record(parse_delivery(body(7)), "cekura_default")
             # ... but once it listens again every wait is woken and reads the API
             assert await wait.wait(10.0)
-            assert listener._conn is not None and listener._conn.info.backend_pid not in (0, pid)
+            assert listener._conn is not None
+            assert listener._conn.info.backend_pid not in (0, pid)
             await recorder.record(parse_delivery(body(8, event="result.completed")), "cekura_default")
             assert not await wait.wait(0.3)  # another result's webhook
             await recorder.record(parse_delivery(body(7, event="call_log.completed")), "cekura_default")
@@ -103,7 +105,8 @@ def test_resolve_falls_back_to_polling_without_postgres(monkeypatch) -> None:  #
     assert ChannelConfig.resolve() is None  # the test suite's metadata database is SQLite
     monkeypatch.setenv("CEKURA_WEBHOOK_DSN", "postgresql+psycopg2://u:p@db:5432/airflow")
     config = ChannelConfig.resolve()
-    assert config is not None and config.dsn == "postgresql://u:p@db:5432/airflow"
+    assert config is not None
+    assert config.dsn == "postgresql://u:p@db:5432/airflow"
     assert "p@db" not in repr(config)
     monkeypatch.setenv("CEKURA_WEBHOOKS", "off")
     assert ChannelConfig.resolve() is None

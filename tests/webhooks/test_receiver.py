@@ -145,8 +145,11 @@ def test_the_secret_comes_from_an_airflow_connection(monkeypatch: pytest.MonkeyP
         json.dumps({"conn_type": "cekura_webhook", "password": SECRET, "extra": {"cekura_conn_id": "acme"}}),
     )
     endpoint = endpoint_from_connection("cekura_webhook_acme")
-    assert endpoint is not None and endpoint.accepts(SECRET) and endpoint.cekura_conn_id == "acme"
-    assert not endpoint.accepts(None) and not endpoint.accepts("")
+    assert endpoint is not None
+    assert endpoint.accepts(SECRET)
+    assert endpoint.cekura_conn_id == "acme"
+    assert not endpoint.accepts(None)
+    assert not endpoint.accepts("")
     assert endpoint_from_connection("cekura_webhook_missing") is None
     assert not WebhookEndpoint("").accepts("")  # an empty configured secret accepts nothing
 

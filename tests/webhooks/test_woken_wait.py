@@ -63,7 +63,8 @@ async def test_the_webhook_wakes_the_wait_within_two_seconds_with_no_polls_betwe
     sandbox.webhooks.configure(receiver.url, SECRET)
     result_id = _submit([2001, 2002, 2005])
     event, done_at = await asyncio.wait_for(_wait(result_id), 60)
-    assert event["status"] == "terminal" and event["summary"]["pending"] == 0
+    assert event["status"] == "terminal"
+    assert event["summary"]["pending"] == 0
     (delivery,) = sandbox.webhooks.sent(result_id)
     assert delivery.status_code == 200
     assert done_at - delivery.sent_at < 2.0
@@ -99,7 +100,8 @@ async def test_the_receiver_down_costs_at_most_one_safety_interval(
     event, done_at = await asyncio.wait_for(_wait(result_id, safety=3.0), 60)
     assert event["status"] == "terminal"
     (delivery,) = sandbox.webhooks.sent(result_id)
-    assert delivery.status_code is None and delivery.error
+    assert delivery.status_code is None
+    assert delivery.error
     assert done_at - delivery.sent_at <= 3.0 + 1.5
 
 
