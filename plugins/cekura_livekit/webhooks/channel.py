@@ -107,6 +107,8 @@ class PgRecorder:
         conn = await psycopg.AsyncConnection.connect(
             self.config.dsn, autocommit=True, connect_timeout=max(1, int(self._timeout))
         )
+        # A delivery lost to a database crash costs one safety poll at most: no fsync wait per webhook.
+        await conn.execute("SET synchronous_commit = off")
         if not self._table_ready:
             await ensure_table(conn, self.config)
             self._table_ready = True
