@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from cekura_plugin import WEBHOOK_URL_PREFIX
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from cekura_plugin import WEBHOOK_URL_PREFIX
 from tests.webhooks.support import SECRET, body
 
 
