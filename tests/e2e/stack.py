@@ -108,6 +108,9 @@ class AirflowStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     workers: list[str] = field(default_factory=list)  # Celery worker hostnames (CeleryExecutor only)
     label: str = "e2e"
+    #: Simulated seconds per real second. Slow enough that a batch outlasts the trigger's start, so its wait
+    #: is woken by the sandbox's webhook through the api-server's receiver rather than seen finished at once.
+    sandbox_speed: float = 600.0
 
     def __post_init__(self) -> None:
         token = secrets.token_hex(4)
@@ -123,6 +126,7 @@ class AirflowStack:
         self._db_created = False
         self._token: str | None = None
         self._jwt = secrets.token_hex(16)
+        self.webhook_secret = secrets.token_urlsafe(16)
 
     # ---- configuration ------------------------------------------------------------------------------
     @property
@@ -180,6 +184,13 @@ class AirflowStack:
             "CEKURA_SUITES_DIR": str(suites),
             "CEKURA_REPORT_DESTINATION": str(self.home / "reports" / "cekura_report.html"),
             "CEKURA_POLL_INTERVAL_SECONDS": "1",
+            # Cekura's webhooks, as a team sets them up (docs/webhooks.md): the secret in a connection, the
+            # URL of the api-server's receiver registered in Cekura (here: the sandbox's sender).
+            "AIRFLOW_CONN_CEKURA_WEBHOOK_DEFAULT": json.dumps(
+                {"conn_type": "cekura_webhook", "password": self.webhook_secret}
+            ),
+            "SANDBOX_WEBHOOK_URL": f"{self.api_url}/cekura-webhooks/",
+            "SANDBOX_WEBHOOK_SECRET": self.webhook_secret,
             **self.extra_env,
         }
 
@@ -213,7 +224,7 @@ class AirflowStack:
                     "--livekit-port",
                     str(self.livekit_port),
                     "--speed",
-                    "600",
+                    str(self.sandbox_speed),
                     "--api-key",
                     SANDBOX_API_KEY,
                     "--livekit-api-key",
@@ -391,6 +402,18 @@ class AirflowStack:
                 raise TimeoutError(f"run {run_id} did not finish; run_scenarios states seen: {seen}")
         print(f"[{self.label}] run_scenarios states: {seen}", flush=True)
         return RegressionRun(REGRESSION_DAG, run_id, str(state), seen)
+
+    def webhook_deliveries(self) -> list[tuple[str, int | None]]:
+        """(delivery key, result id) of every webhook the receiver recorded in the metadata database."""
+        with psycopg.connect(self.pg_conn_uri, autocommit=True) as conn:
+            try:
+                cur = conn.execute("SELECT delivery_key, result_id FROM cekura_webhook_delivery ORDER BY id")
+            except psycopg.errors.UndefinedTable:
+                return []
+            return [(str(k), r) for k, r in cur.fetchall()]
+
+    def sandbox_requests(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.sandbox_url}/_sandbox/requests", timeout=10).json())
 
     def warehouse_runs(self) -> list[tuple[str, int]]:
         """(run_id, copies) for every run in the warehouse's runs table."""
