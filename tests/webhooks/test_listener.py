@@ -110,3 +110,19 @@ def test_resolve_falls_back_to_polling_without_postgres(monkeypatch) -> None:  #
     assert "p@db" not in repr(config)
     monkeypatch.setenv("CEKURA_WEBHOOKS", "off")
     assert ChannelConfig.resolve() is None
+
+
+def test_triggers_find_the_channel_although_airflow_blanks_their_database_setting(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """In the triggerer's runner Airflow sets `[database] sql_alchemy_conn` to `airflow-db-not-allowed:///`
+    (no ORM from trigger code); the deployment's own setting is still in the environment (the e2e test
+    failed on exactly this before)."""
+    from cekura_livekit.webhooks import config as config_module
+
+    monkeypatch.delenv("CEKURA_WEBHOOK_DSN", raising=False)
+    monkeypatch.setattr(config_module, "_metadata_url", lambda: "airflow-db-not-allowed:///")
+    monkeypatch.setenv(
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql+psycopg2://postgres@127.0.0.1:5432/meta"
+    )
+    config = ChannelConfig.resolve()
+    assert config is not None
+    assert config.dsn == "postgresql://postgres@127.0.0.1:5432/meta"

@@ -145,6 +145,8 @@ class CekuraRunsTrigger(BaseTrigger):
                         self.result_id,
                         wait.safety_interval,
                     )
+                else:
+                    self.log.info("No webhook channel: polling every %.0f s.", self.poll_interval)
                 async with self._hook() as hook:
                     event = await adrive(wait.run(), hook, wake)
         except AirflowNotFoundException as exc:

@@ -46,8 +46,8 @@ class ChannelConfig:
         """The channel of this deployment, or None (then waits poll, the receiver answers 503)."""
         if os.environ.get("CEKURA_WEBHOOKS", "").strip().lower() in {"off", "false", "0", "no"}:
             return None
-        dsn = os.environ.get("CEKURA_WEBHOOK_DSN") or _metadata_url()
-        libpq = postgres_dsn(dsn) if dsn else None
+        candidates = [os.environ.get("CEKURA_WEBHOOK_DSN"), _metadata_url(), _metadata_url_from_env()]
+        libpq = next((d for c in candidates if c and (d := postgres_dsn(c))), None)
         if libpq is None or importlib.util.find_spec("psycopg") is None:  # the `postgres` extra brings it
             return None
         schema = os.environ.get("CEKURA_WEBHOOK_SCHEMA") or _metadata_schema() or "public"
@@ -73,6 +73,14 @@ def _metadata_url() -> str | None:
         return conf.get("database", "sql_alchemy_conn", fallback=None)
     except Exception:  # no Airflow configuration in this process
         return None
+
+
+def _metadata_url_from_env() -> str | None:
+    """Triggers run where Airflow blanks `[database] sql_alchemy_conn` to keep DAG and trigger code off its
+    ORM (`block_orm_access`); the channel is not the ORM — one LISTEN connection of its own — so it reads
+    the deployment's setting from the environment. Teams that want triggers off the metadata database
+    entirely set `CEKURA_WEBHOOK_DSN` to another database or a role that can only LISTEN (docs/webhooks.md)."""
+    return os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
 
 
 def _metadata_schema() -> str | None:
