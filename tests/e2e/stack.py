@@ -189,6 +189,17 @@ class AirflowStack:
             "AIRFLOW_CONN_CEKURA_WEBHOOK_DEFAULT": json.dumps(
                 {"conn_type": "cekura_webhook", "password": self.webhook_secret}
             ),
+            # Where the channel is, for the triggerer (Airflow keeps trigger code off [database]): here
+            # the metadata database itself.
+            "AIRFLOW_CONN_CEKURA_WEBHOOK_CHANNEL": json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": "127.0.0.1",
+                    "port": 5432,
+                    "login": "postgres",
+                    "schema": self.db_name,
+                }
+            ),
             "SANDBOX_WEBHOOK_URL": f"{self.api_url}/cekura-webhooks/",
             "SANDBOX_WEBHOOK_SECRET": self.webhook_secret,
             **self.extra_env,

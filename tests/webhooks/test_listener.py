@@ -112,17 +112,39 @@ def test_resolve_falls_back_to_polling_without_postgres(monkeypatch) -> None:  #
     assert ChannelConfig.resolve() is None
 
 
-def test_triggers_find_the_channel_although_airflow_blanks_their_database_setting(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """In the triggerer's runner Airflow sets `[database] sql_alchemy_conn` to `airflow-db-not-allowed:///`
-    (no ORM from trigger code); the deployment's own setting is still in the environment (the e2e test
-    failed on exactly this before)."""
+async def test_triggers_find_the_channel_through_its_connection_since_airflow_blanks_their_database(
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """In the trigger runner Airflow sets `[database] sql_alchemy_conn` (and its variable) to
+    `airflow-db-not-allowed:///`: the e2e run showed waits polling for that reason. Triggers find the
+    channel through the `cekura_webhook_channel` connection, read the triggerer's async way."""
+    import json
+
     from cekura_livekit.webhooks import config as config_module
 
     monkeypatch.delenv("CEKURA_WEBHOOK_DSN", raising=False)
     monkeypatch.setattr(config_module, "_metadata_url", lambda: "airflow-db-not-allowed:///")
+    assert await ChannelConfig.aresolve() is None  # nothing configured: poll
     monkeypatch.setenv(
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql+psycopg2://postgres@127.0.0.1:5432/meta"
+        "AIRFLOW_CONN_CEKURA_WEBHOOK_CHANNEL",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": "127.0.0.1",
+                "port": 5432,
+                "login": "postgres",
+                "password": "pw",
+                "schema": "meta",
+                "extra": {"channel_schema": "cekura_webhooks"},
+            }
+        ),
     )
-    config = ChannelConfig.resolve()
+    config = await ChannelConfig.aresolve()
     assert config is not None
-    assert config.dsn == "postgresql://postgres@127.0.0.1:5432/meta"
+    assert "dbname=meta" in config.dsn
+    assert "host=127.0.0.1" in config.dsn
+    assert config.schema == "cekura_webhooks"
+    assert "pw" not in repr(config)
+    sync = ChannelConfig.resolve()
+    assert sync is not None
+    assert sync.dsn == config.dsn

@@ -116,11 +116,11 @@ class CekuraRunsTrigger(BaseTrigger):
     def _hook(self) -> CekuraHook:
         return CekuraHook(cekura_conn_id=self.cekura_conn_id, **self.hook_params)
 
-    def _channel(self) -> ChannelConfig | None:
+    async def _channel(self) -> ChannelConfig | None:
         if not self.webhooks or self.result_id is None:
             return None
         try:
-            return ChannelConfig.resolve()
+            return await ChannelConfig.aresolve()
         except ValueError as exc:  # a mistyped CEKURA_WEBHOOK_* override: poll, and say why
             self.log.warning("Webhooks off for this wait: %s", exc)
             return None
@@ -128,7 +128,7 @@ class CekuraRunsTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """The shared wait loop (`batch.wait.Wait`) on the async hook: one pool, one event, then return."""
         try:
-            async with subscribe(self._channel(), self.result_id) as wake:
+            async with subscribe(await self._channel(), self.result_id) as wake:
                 wait = Wait(
                     self.target,
                     self.poll_interval,

@@ -73,13 +73,13 @@ def create_app(
     state: dict[str, Recorder | None] = {"recorder": recorder}
     resolved = {"done": recorder is not None}
 
-    def current_recorder() -> Recorder | None:
+    async def current_recorder() -> Recorder | None:
         if not resolved["done"]:
-            cfg = config or ChannelConfig.resolve()
+            cfg = config or await anyio.to_thread.run_sync(ChannelConfig.resolve)
             state["recorder"] = PgRecorder(cfg) if cfg is not None else None
             resolved["done"] = True
             if cfg is None:
-                log.warning("No webhook channel (the metadata database is not PostgreSQL): answering 503.")
+                log.warning("No webhook channel (docs/webhooks.md): answering 503.")
         return state["recorder"]
 
     @asynccontextmanager
@@ -118,9 +118,9 @@ def create_app(
             return _answer(400, "rejected", str(exc))
         if delivery.event_type not in RECORDED_EVENTS:
             return _answer(200, "ignored")
-        rec = current_recorder()
+        rec = await current_recorder()
         if rec is None:
-            return _answer(503, "unavailable", "no webhook channel: the metadata database is not PostgreSQL")
+            return _answer(503, "unavailable", "no webhook channel is configured (docs/webhooks.md)")
         try:
             new = await rec.record(delivery, endpoint.cekura_conn_id)
         except ChannelUnavailable as exc:

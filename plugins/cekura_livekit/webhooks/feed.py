@@ -86,7 +86,7 @@ class CekuraResultsFeedTrigger(BaseEventTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        config = ChannelConfig.resolve()
+        config = await ChannelConfig.aresolve()
         if config is None:
             log.warning(
                 "No webhook channel: the Cekura results feed stays idle (the sync DAG's schedule runs)."
