@@ -424,7 +424,8 @@ class AirflowStack:
             return [(str(k), r) for k, r in cur.fetchall()]
 
     def sandbox_requests(self) -> list[dict[str, Any]]:
-        return list(httpx.get(f"{self.sandbox_url}/_sandbox/requests", timeout=10).json())
+        headers = {"X-CEKURA-API-KEY": SANDBOX_API_KEY}
+        return list(httpx.get(f"{self.sandbox_url}/_sandbox/requests", headers=headers, timeout=10).json())
 
     def warehouse_runs(self) -> list[tuple[str, int]]:
         """(run_id, copies) for every run in the warehouse's runs table."""
