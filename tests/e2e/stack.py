@@ -423,6 +423,28 @@ class AirflowStack:
                 return []
             return [(str(k), r) for k, r in cur.fetchall()]
 
+    def assert_woken_by_webhook(self, run_id: str) -> None:
+        """The run's wait was woken by the sandbox's webhook through the api-server's receiver: the delivery
+        is recorded, the trigger listened, no light poll ran in between, the secret reached no log."""
+        result_id = self.xcom(REGRESSION_DAG, run_id, "run_scenarios", "result_id")
+        assert (f"result.completed:{result_id}", result_id) in self.webhook_deliveries()
+        task_logs = self.home / "logs" / f"dag_id={REGRESSION_DAG}" / f"run_id={run_id}"
+        text = "\n".join(
+            p.read_text(errors="replace") for p in task_logs.rglob("task_id=run_scenarios/*trigger*")
+        )
+        assert f"Waiting for Cekura result {result_id}'s webhook" in text, text[-3000:]
+        reads = [
+            r
+            for r in self.sandbox_requests()
+            if r["method"] == "GET"
+            and (f"results/{result_id}" in r["path"] or f"result_id={result_id}" in r["query"])
+        ]
+        assert [r for r in reads if r["path"].rstrip("/").endswith("/runs")] == [], reads  # woken, not polled
+        leaked = [
+            p.name for p in self.home.rglob("*.log") if self.webhook_secret in p.read_text(errors="replace")
+        ]
+        assert leaked == [], f"the webhook secret reached {leaked}"
+
     def sandbox_requests(self) -> list[dict[str, Any]]:
         headers = {"X-CEKURA-API-KEY": SANDBOX_API_KEY}
         return list(httpx.get(f"{self.sandbox_url}/_sandbox/requests", headers=headers, timeout=10).json())

@@ -34,26 +34,7 @@ def test_the_wait_was_woken_by_the_sandbox_webhook_through_the_api_server(
     """Issue 22: the sandbox posts `result.completed` to the receiver the real api-server serves; it is
     recorded in the metadata database and NOTIFYs the triggerer, whose wait then reads the result once —
     no poll between its first read and the last (its safety poll is 10 minutes away)."""
-    result_id = local_stack.xcom(REGRESSION_DAG, local_run.run_id, "run_scenarios", "result_id")
-    assert (f"result.completed:{result_id}", result_id) in local_stack.webhook_deliveries()
-    task_logs = local_stack.home / "logs" / f"dag_id={REGRESSION_DAG}" / f"run_id={local_run.run_id}"
-    text = "\n".join(
-        p.read_text(errors="replace") for p in task_logs.rglob("task_id=run_scenarios/*trigger*")
-    )
-    assert f"Waiting for Cekura result {result_id}'s webhook" in text, text[-3000:]
-    reads = [
-        r
-        for r in local_stack.sandbox_requests()
-        if r["method"] == "GET"
-        and (f"results/{result_id}" in r["path"] or f"result_id={result_id}" in r["query"])
-    ]
-    counts = [r for r in reads if r["path"].rstrip("/").endswith("/runs")]
-    assert counts == [], reads  # woken by the webhook, not found by polling
-    assert secrets_absent(local_stack), "the webhook secret reached a log"
-
-
-def secrets_absent(stack: AirflowStack) -> bool:
-    return all(stack.webhook_secret not in p.read_text(errors="replace") for p in stack.home.rglob("*.log"))
+    local_stack.assert_woken_by_webhook(local_run.run_id)
 
 
 def test_warehouse_holds_every_run_exactly_once(local_stack: AirflowStack, local_run: RegressionRun) -> None:
