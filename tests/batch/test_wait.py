@@ -9,6 +9,9 @@ import pytest
 
 from cekura_livekit.batch.event import EventStatus
 from cekura_livekit.batch.wait import (
+    CountUnfinished,
+    GetResult,
+    Sleep,
     Wait,
     WaitTarget,
     adrive,
@@ -21,6 +24,7 @@ from cekura_livekit.hooks.errors import (
     CekuraServerError,
 )
 from tests.support.scripted_hook import ScriptedHook, result
+from tests.webhooks.support import CountingHook
 
 RUNNING = result("running", [("running", None), ("completed", True)])
 DONE = result("completed", [("completed", False), ("completed", True)])
@@ -190,3 +194,99 @@ def test_deadline_is_the_earlier_of_timeout_and_execution_timeout() -> None:
     # Execution timeout of 1 h from the start, minus the 30 s we keep to end the calls ourselves.
     assert deadline_for(None, timedelta(hours=1), start, now=now) == start.timestamp() + 3600 - 30
     assert deadline_for(10_000, timedelta(hours=1), start, now=now) == start.timestamp() + 3570
+
+
+# ---------------------------------------------------------------------------------------------- light polls
+# and webhook wake-ups (issues 26.4 and 22)
+
+
+def test_light_polls_count_unfinished_runs_and_read_the_detail_once_at_the_end() -> None:
+    outcomes = run_both(
+        lambda: CountingHook(
+            get_result=[RUNNING, DONE], count_unfinished_runs=[2, 1, 0], get_runs_bulk=[[FAILING_RUN]]
+        ),
+        lambda clock: Wait(WaitTarget(7), poll_interval=5, clock=clock, light_polls=True),
+    )
+    event, hook, clock = outcomes[0]
+    assert event.status is EventStatus.TERMINAL
+    assert hook.names() == ["get_result"] + ["count_unfinished_runs"] * 3 + ["get_result", "get_runs_bulk"]
+    assert clock.slept == [5, 5, 5]
+    assert event.summary["success_rate"] == 0.5
+
+
+def test_a_zero_count_the_detail_contradicts_keeps_waiting() -> None:
+    """The count is only a hint (a status this version does not know is not counted): the detail decides."""
+    outcomes = run_both(
+        lambda: CountingHook(
+            get_result=[RUNNING, RUNNING, DONE], count_unfinished_runs=[0, 0], get_runs_bulk=[[FAILING_RUN]]
+        ),
+        lambda clock: Wait(WaitTarget(7), poll_interval=5, clock=clock, light_polls=True),
+    )
+    event, hook, _ = outcomes[0]
+    assert event.status is EventStatus.TERMINAL
+    assert hook.names()[:5] == [
+        "get_result",
+        "count_unfinished_runs",
+        "get_result",
+        "count_unfinished_runs",
+        "get_result",
+    ]
+
+
+def test_per_run_progress_always_reads_the_detail() -> None:
+    steps = WaitTarget(7, (100, 101), per_run_progress=True).poll(light=True)
+    assert next(steps) == GetResult(7)
+    assert next(WaitTarget(7).poll(light=True)) == CountUnfinished(7)
+
+
+class FakeWake:
+    """A webhook subscription that fires on the given sleeps (0-based) and records what it was asked."""
+
+    def __init__(self, fire_on: set[int]) -> None:
+        self.fire_on = fire_on
+        self.asked: list[float] = []
+
+    async def wait(self, seconds: float) -> bool:
+        self.asked.append(seconds)
+        return len(self.asked) - 1 in self.fire_on
+
+
+def test_a_webhook_ends_the_safety_sleep_and_the_detail_is_read_at_once() -> None:
+    hook = CountingHook(get_result=[RUNNING, DONE], get_runs_bulk=[[FAILING_RUN]])
+    wake = FakeWake(fire_on={0})
+    wait = Wait(WaitTarget(7), poll_interval=5, safety_interval=600, light_polls=True)
+    event = asyncio.run(adrive(wait.run(), hook, wake))
+    assert event.status is EventStatus.TERMINAL
+    assert wake.asked == [600]  # slept at the safety interval, woken by the webhook
+    assert hook.names() == ["get_result", "get_result", "get_runs_bulk"]  # no count between
+
+
+def test_without_a_webhook_the_safety_poll_still_finishes_the_wait() -> None:
+    hook = CountingHook(
+        get_result=[RUNNING, DONE], count_unfinished_runs=[1, 0], get_runs_bulk=[[FAILING_RUN]]
+    )
+    wake = FakeWake(fire_on=set())
+    wait = Wait(WaitTarget(7), poll_interval=5, safety_interval=600, light_polls=True)
+    event = asyncio.run(adrive(wait.run(), hook, wake))
+    assert event.status is EventStatus.TERMINAL
+    assert wake.asked == [600, 600]
+    assert hook.names() == [
+        "get_result",
+        "count_unfinished_runs",
+        "count_unfinished_runs",
+        "get_result",
+        "get_runs_bulk",
+    ]
+
+
+def test_the_deadline_caps_the_safety_sleep_and_backoffs_are_not_wakeable() -> None:
+    clock = Clock()
+    wait = Wait(WaitTarget(7), poll_interval=5, deadline=clock.now + 50, clock=clock, safety_interval=600)
+    steps = wait.run()
+    assert next(steps) is not None  # the first detail
+    nap = steps.send(RUNNING)
+    assert nap == Sleep(50, wakeable=True)
+    boom = CekuraServerError("503", endpoint="GET /r", status_code=503)
+    steps = Wait(WaitTarget(7), poll_interval=5, clock=clock).run()
+    next(steps)
+    assert steps.throw(boom) == Sleep(5, wakeable=False)

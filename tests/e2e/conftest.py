@@ -15,7 +15,8 @@ from tests.support.warehouse import require_postgres
 @pytest.fixture(scope="package")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
     require_postgres()
-    stack = AirflowStack(home=Path(tmp_path_factory.mktemp("e2e-local")), label="local")
+    # 15x: the smoke batch takes a few real seconds, so the triggerer is waiting when its webhook comes.
+    stack = AirflowStack(home=Path(tmp_path_factory.mktemp("e2e-local")), label="local", sandbox_speed=15.0)
     try:
         stack.start()
         yield stack

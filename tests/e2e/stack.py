@@ -108,6 +108,9 @@ class AirflowStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     workers: list[str] = field(default_factory=list)  # Celery worker hostnames (CeleryExecutor only)
     label: str = "e2e"
+    #: Simulated seconds per real second. Slow enough that a batch outlasts the trigger's start, so its wait
+    #: is woken by the sandbox's webhook through the api-server's receiver rather than seen finished at once.
+    sandbox_speed: float = 600.0
 
     def __post_init__(self) -> None:
         token = secrets.token_hex(4)
@@ -126,6 +129,7 @@ class AirflowStack:
         self._db_created = False
         self._token: str | None = None
         self._jwt = secrets.token_hex(16)
+        self.webhook_secret = secrets.token_urlsafe(16)
 
     # ---- configuration ------------------------------------------------------------------------------
     @property
@@ -183,6 +187,24 @@ class AirflowStack:
             "CEKURA_SUITES_DIR": str(suites),
             "CEKURA_REPORT_DESTINATION": str(self.home / "reports" / "cekura_report.html"),
             "CEKURA_POLL_INTERVAL_SECONDS": "1",
+            # Cekura's webhooks, as a team sets them up (docs/webhooks.md): the secret in a connection, the
+            # URL of the api-server's receiver registered in Cekura (here: the sandbox's sender).
+            "AIRFLOW_CONN_CEKURA_WEBHOOK_DEFAULT": json.dumps(
+                {"conn_type": "cekura_webhook", "password": self.webhook_secret}
+            ),
+            # Where the channel is, for the triggerer (Airflow keeps trigger code off [database]): here
+            # the metadata database itself.
+            "AIRFLOW_CONN_CEKURA_WEBHOOK_CHANNEL": json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": "127.0.0.1",
+                    "port": 5432,
+                    "login": "postgres",
+                    "schema": self.db_name,
+                }
+            ),
+            "SANDBOX_WEBHOOK_URL": f"{self.api_url}/cekura-webhooks/",
+            "SANDBOX_WEBHOOK_SECRET": self.webhook_secret,
             **self.extra_env,
         }
 
@@ -216,7 +238,7 @@ class AirflowStack:
                     "--livekit-port",
                     str(self.livekit_port),
                     "--speed",
-                    "600",
+                    str(self.sandbox_speed),
                     "--api-key",
                     SANDBOX_API_KEY,
                     "--livekit-api-key",
@@ -438,6 +460,37 @@ class AirflowStack:
                 raise TimeoutError(f"run {run_id} did not finish; run_scenarios states seen: {seen}")
         print(f"[{self.label}] run_scenarios states: {seen}", flush=True)
         return RegressionRun(REGRESSION_DAG, run_id, str(state), seen)
+
+    def webhook_deliveries(self) -> list[tuple[str, int | None]]:
+        """(delivery key, result id) of every webhook the receiver recorded in the metadata database."""
+        with psycopg.connect(self.pg_conn_uri, autocommit=True) as conn:
+            try:
+                cur = conn.execute("SELECT delivery_key, result_id FROM cekura_webhook_delivery ORDER BY id")
+            except psycopg.errors.UndefinedTable:
+                return []
+            return [(str(k), r) for k, r in cur.fetchall()]
+
+    def assert_woken_by_webhook(self, run_id: str) -> None:
+        """The run's wait was woken by the sandbox's webhook through the api-server's receiver: the delivery
+        is recorded, the trigger listened, no light poll ran in between, the secret reached no log."""
+        result_id = self.xcom(REGRESSION_DAG, run_id, "run_scenarios", "result_id")
+        assert (f"result.completed:{result_id}", result_id) in self.webhook_deliveries()
+        task_logs = self.home / "logs" / f"dag_id={REGRESSION_DAG}" / f"run_id={run_id}"
+        text = "\n".join(
+            p.read_text(errors="replace") for p in task_logs.rglob("task_id=run_scenarios/*trigger*")
+        )
+        assert f"Waiting for Cekura result {result_id}'s webhook" in text, text[-3000:]
+        reads = [
+            r
+            for r in self.sandbox_requests()
+            if r["method"] == "GET"
+            and (f"results/{result_id}" in r["path"] or f"result_id={result_id}" in r["query"])
+        ]
+        assert [r for r in reads if r["path"].rstrip("/").endswith("/runs")] == [], reads  # woken, not polled
+        leaked = [
+            p.name for p in self.home.rglob("*.log") if self.webhook_secret in p.read_text(errors="replace")
+        ]
+        assert leaked == [], f"the webhook secret reached {leaked}"
 
     def warehouse_runs(self) -> list[tuple[str, int]]:
         """(run_id, copies) for every run in the warehouse's runs table."""

@@ -37,7 +37,10 @@ def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowSt
     # A private queue name and Redis db keep parallel runs of this test from taking each other's tasks.
     queue = f"cekura_e2e_{secrets.token_hex(3)}"
     stack = AirflowStack(
-        home=Path(tmp_path_factory.mktemp("e2e-celery")), label="celery", workers=WORKERS[:1]
+        home=Path(tmp_path_factory.mktemp("e2e-celery")),
+        label="celery",
+        workers=WORKERS[:1],
+        sandbox_speed=15.0,  # the batch outlasts the trigger's start: its webhook wakes the wait
     )
     stack.extra_env = {
         "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS[0]}:{REDIS[1]}/7",
@@ -83,6 +86,12 @@ def test_wait_went_to_the_triggerer(celery_stack: AirflowStack, celery_run: Regr
     logs = celery_stack.home / "logs" / f"dag_id={REGRESSION_DAG}" / f"run_id={celery_run.run_id}"
     text = "\n".join(p.read_text(errors="replace") for p in logs.rglob("task_id=run_scenarios/*trigger*"))
     assert "trigger completed" in text, text[-3000:]
+
+
+def test_the_wait_was_woken_by_the_sandbox_webhook(
+    celery_stack: AirflowStack, celery_run: RegressionRun
+) -> None:
+    celery_stack.assert_woken_by_webhook(celery_run.run_id)
 
 
 def test_sandbox_saw_exactly_one_submit(celery_stack: AirflowStack, celery_run: RegressionRun) -> None:

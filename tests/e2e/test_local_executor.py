@@ -28,6 +28,15 @@ def test_run_defers_and_the_triggerer_completes_the_wait(
     assert "trigger completed" in text, text[-3000:]
 
 
+def test_the_wait_was_woken_by_the_sandbox_webhook_through_the_api_server(
+    local_stack: AirflowStack, local_run: RegressionRun
+) -> None:
+    """Issue 22: the sandbox posts `result.completed` to the receiver the real api-server serves; it is
+    recorded in the metadata database and NOTIFYs the triggerer, whose wait then reads the result once —
+    no poll between its first read and the last (its safety poll is 10 minutes away)."""
+    local_stack.assert_woken_by_webhook(local_run.run_id)
+
+
 def test_warehouse_holds_every_run_exactly_once(local_stack: AirflowStack, local_run: RegressionRun) -> None:
     run_ids = local_stack.xcom(REGRESSION_DAG, local_run.run_id, "run_scenarios", "run_ids")
     assert len(run_ids) == 4  # 2 scenarios x frequency 2

@@ -10,6 +10,13 @@ import pytest
 from cekura_livekit.hooks.errors import CekuraAuthError
 from cekura_livekit.triggers.runs import CekuraRunsTrigger
 from tests.support.scripted_hook import ScriptedHook, result
+from tests.webhooks.support import CountingHook
+
+
+@pytest.fixture(autouse=True)
+def _no_webhook_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests script every request: no channel, whatever the metadata database is."""
+    monkeypatch.setenv("CEKURA_WEBHOOKS", "off")
 
 
 def _trigger(hook: ScriptedHook, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> CekuraRunsTrigger:
@@ -24,11 +31,15 @@ async def _events(trigger: CekuraRunsTrigger) -> list[dict[str, Any]]:
 
 async def test_terminal_batch_yields_one_terminal_event(monkeypatch: pytest.MonkeyPatch) -> None:
     done = result("completed", [("completed", True), ("completed", True)])
-    hook = ScriptedHook(get_result=[result("running", [("running", None)] * 2), done])
+    hook = CountingHook(
+        get_result=[result("running", [("running", None)] * 2), done], count_unfinished_runs=[1, 0]
+    )
     events = await _events(_trigger(hook, monkeypatch))
     assert [e["status"] for e in events] == ["terminal"]
     assert events[0]["summary"]["passed"] == 2
-    assert hook.names() == ["get_result", "get_result"]  # all passed: no detail fetch
+    # the detail once to start, then only the light count until it reaches 0, then the detail once more;
+    # all passed: no run-detail fetch
+    assert hook.names() == ["get_result", "count_unfinished_runs", "count_unfinished_runs", "get_result"]
 
 
 async def test_rejected_key_yields_one_error_event(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -154,3 +154,31 @@ async def test_trigger_never_blocks_the_event_loop(
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert ticks
     assert max(gaps) < 0.5
+
+
+async def test_the_light_poll_counts_unfinished_runs_in_one_small_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 26.4: "is it finished?" answered by a runs-list count (result_id, non-terminal status__in,
+    page_size=1): the same answer as the detail's counts, in a page of one run."""
+    with Sandbox(seed=7, speed=60.0) as sandbox:
+        for name, value in sandbox.connection_env().items():
+            monkeypatch.setenv(name, value)
+        result = _submit([2001, 2002], frequency=5)
+        async with CekuraHook(**FAST_HOOK) as hook:
+            unfinished = await hook.acount_unfinished_runs(result["id"])
+            detail = await hook.aget_result(result["id"])
+            pending = sum(
+                1
+                for r in detail["runs"].values()
+                if r["status"] not in {"completed", "failed", "timeout", "cancelled"}
+            )
+            assert unfinished >= pending > 0  # runs only finish between the two reads
+            (request,) = [r for r in sandbox.requests if r.path.rstrip("/").endswith("/runs")]
+            assert "page_size=1" in request.query
+            assert f"result_id={result['id']}" in request.query
+            deadline = time.monotonic() + 60
+            while await hook.acount_unfinished_runs(result["id"]) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert await hook.acount_unfinished_runs(result["id"]) == 0
+            assert CekuraHook(**FAST_HOOK).count_unfinished_runs(result["id"]) == 0  # the sync twin

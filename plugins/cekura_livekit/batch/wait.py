@@ -7,8 +7,18 @@ answers. `drive` runs it with the sync hook and `time.sleep`, `adrive` with the 
 the hook's `_Call`/`_settle` share one retry policy between its sync and async paths. The loop ends with
 one `batch.event.WaitEvent`.
 
-A poll costs one request per batch (the result detail view); run details are fetched in chunks of ≤ 100
-only when the batch is terminal (to name the failing scenarios) or when per-run progress was asked for.
+A wait's first poll reads the result detail (name, totals, progress); later polls ask only "is it
+finished?" — a runs-list count of the result's unfinished runs, one item a page (~0.8 KB against ~24 KB
+for a 20-run batch) — and the detail is fetched once more when that count reaches 0 (issue 26.4). Run
+details are fetched in chunks of ≤ 100 only when the batch is terminal (to name the failing scenarios) or
+when per-run progress was asked for (then every poll reads the detail, as before).
+
+Event-driven completion (issue 22): a `Sleep` between polls may be *wakeable*; `adrive` given a `Wakeup`
+(the webhook channel's subscription for this result) ends such a sleep early when Cekura's
+`result.completed` for the result arrives, and the loop then reads the detail at once. With a channel the
+regular sleep is the slow `safety_interval` (webhooks can be lost and are never replayed); without one
+(SQLite metadata, standalone dev, the sync drive) nothing changes. The webhook body is never trusted: the
+verdict always comes from the API.
 Status meaning comes from `cekura_livekit.models`; this module only decides *what to fetch* and *when*.
 """
 
@@ -86,6 +96,19 @@ class GetRunsBulk:
 
 
 @dataclass(frozen=True)
+class CountUnfinished:
+    """How many runs of the result are not terminal: the lightest "is it finished?" (a runs-list count)."""
+
+    result_id: int
+
+    def call(self, hook: CekuraHook) -> int:
+        return hook.count_unfinished_runs(self.result_id)
+
+    async def acall(self, hook: CekuraHook) -> int:
+        return await hook.acount_unfinished_runs(self.result_id)
+
+
+@dataclass(frozen=True)
 class EndCalls:
     """End every call of a result."""
 
@@ -113,7 +136,17 @@ class EndCall:
 
 @dataclass(frozen=True)
 class Sleep:
+    """Pause between polls; a `wakeable` pause may end early when the result's webhook arrives. The
+    drivers answer it with whether it was woken (True) or ran its full length (False)."""
+
     seconds: float
+    wakeable: bool = False
+
+
+class Wakeup(Protocol):
+    """A webhook subscription for one result: `wait` returns True when woken, False after `seconds`."""
+
+    async def wait(self, seconds: float) -> bool: ...
 
 
 #: A piece of the wait: yields steps, receives each Fetch's answer, returns its value.
@@ -153,6 +186,7 @@ def drive(steps: Steps[T], hook: CekuraHook, sleep: Callable[[float], None] = ti
     while (step := stepper.next()) is not None:
         if isinstance(step, Sleep):
             sleep(step.seconds)
+            stepper.answered(False)
             continue
         try:
             stepper.answered(step.call(hook))
@@ -161,12 +195,17 @@ def drive(steps: Steps[T], hook: CekuraHook, sleep: Callable[[float], None] = ti
     return stepper.result
 
 
-async def adrive(steps: Steps[T], hook: CekuraHook) -> T:
-    """Run steps with the async hook (triggerer): the same decisions, non-blocking I/O."""
+async def adrive(steps: Steps[T], hook: CekuraHook, wake: Wakeup | None = None) -> T:
+    """Run steps with the async hook (triggerer): the same decisions, non-blocking I/O; a wakeable sleep
+    ends early when `wake` (the result's webhook subscription) fires."""
     stepper = _Stepper(steps)
     while (step := stepper.next()) is not None:
         if isinstance(step, Sleep):
-            await asyncio.sleep(step.seconds)
+            if wake is not None and step.wakeable:
+                stepper.answered(await wake.wait(step.seconds))
+            else:
+                await asyncio.sleep(step.seconds)
+                stepper.answered(False)
             continue
         try:
             stepper.answered(await step.acall(hook))
@@ -319,11 +358,20 @@ class WaitTarget:
     def describe(self) -> str:
         return f"result {self.result_id}" if self.result_id is not None else f"{len(self.run_ids)} runs"
 
-    def poll(self) -> Steps[Snapshot]:
-        """One poll: the result detail (plus run objects when per-run progress is on), or the runs."""
+    def poll(self, light: bool = False) -> Steps[Snapshot | None]:
+        """One poll: the result detail (plus run objects when per-run progress is on), or the runs.
+
+        `light`: first ask how many runs are unfinished and return None (still running) while any are;
+        the detail is read only when the count reaches 0. Per-run progress always reads the detail.
+        """
         if self.result_id is None:
             runs = yield GetRunsBulk(self.run_ids)
             return snapshot_of_runs(runs, self.run_ids)
+        if light and not self.per_run_progress:
+            unfinished = yield CountUnfinished(self.result_id)
+            if unfinished > 0:
+                log.debug("Cekura result %s: %d runs unfinished.", self.result_id, unfinished)
+                return None
         snap = snapshot_of_result((yield GetResult(self.result_id)))
         if self.per_run_progress and not snap.terminal:
             ids = [rid for r in snap.runs if (rid := _run_id(r)) is not None] or list(self.run_ids)
@@ -423,7 +471,8 @@ class Wait:
     """Poll a target until it is terminal, the error budget is spent, or the deadline passes.
 
     Exactly one event comes back: terminal (with the completion details), timeout (calls ended when
-    `end_calls_on_deadline`) or error.
+    `end_calls_on_deadline`) or error. `safety_interval` (set by the trigger when a webhook channel
+    wakes it) replaces `poll_interval` between polls: the slow net under lost webhooks.
     """
 
     target: WaitTarget
@@ -433,13 +482,16 @@ class Wait:
     max_consecutive_errors: int = 10
     clock: Callable[[], float] = time.time
     logger: TaskLog = field(default=log, repr=False)
+    safety_interval: float | None = None
+    #: After the first detail, ask only "how many runs are unfinished?" (the trigger turns it on).
+    light_polls: bool = False
 
     def _remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - self.clock()
 
-    def _nap(self, seconds: float) -> Sleep:
+    def _nap(self, seconds: float, wakeable: bool = False) -> Sleep:
         remaining = self._remaining()
-        return Sleep(seconds if remaining is None else min(seconds, max(remaining, 0.0)))
+        return Sleep(seconds if remaining is None else min(seconds, max(remaining, 0.0)), wakeable)
 
     def run(self) -> Steps[WaitEvent]:
         budget = ErrorBudget(
@@ -448,12 +500,14 @@ class Wait:
             max_delay=max(300.0, self.poll_interval),
         )
         last: Snapshot | None = None
+        woken = False
+        interval = self.poll_interval if self.safety_interval is None else self.safety_interval
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 return (yield from self._deadline_event(last))
-            try:
-                snap = yield from self.target.poll()
+            try:  # light after the first detail, unless a webhook said it finished: then the detail at once
+                snap = yield from self.target.poll(light=self.light_polls and last is not None and not woken)
             except CekuraError as exc:
                 delay = budget.next_delay(exc)
                 if delay is None:
@@ -468,11 +522,14 @@ class Wait:
                 yield self._nap(delay)
                 continue
             budget.reset()
+            if snap is None:  # the count says runs are still unfinished; `last` keeps the detail's counts
+                woken = bool((yield self._nap(interval, wakeable=True)))
+                continue
             last = snap
             self.logger.info("%s", snap.describe())
             if snap.terminal:
                 return (yield from self.target.complete(snap))
-            yield self._nap(self.poll_interval)
+            woken = bool((yield self._nap(interval, wakeable=True)))
 
     def _deadline_event(self, last: Snapshot | None) -> Steps[WaitEvent]:
         ended = False

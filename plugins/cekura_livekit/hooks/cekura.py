@@ -41,7 +41,7 @@ from cekura_livekit.hooks.errors import (
 )
 from cekura_livekit.hooks.livekit import redact_tokens
 from cekura_livekit.hooks.retry import RetryPolicy, parse_retry_after
-from cekura_livekit.models import SubmissionMode
+from cekura_livekit.models import NON_TERMINAL_STATUSES, RunStatus, SubmissionMode
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ API_PATHS: dict[str, str] = {
     "shareable_link": "/test_framework/v1/results/{result_id}/create_shareable_link_token/",
     # v1 only in the spec ("Rerun Results"): no body; answers the Result object.
     "rerun": "/test_framework/v1/results/{result_id}/rerun/",
+    # Cekura's "Get billing information" (organization): not versioned like the rest.
+    "billing_info": "/test_framework/billing/info/",
 }
 
 
@@ -776,18 +778,41 @@ class CekuraHook(BaseHook):
         return True, f"Connected to Cekura at {self.settings.base_url}; the API key was accepted."
 
     # ------------------------------------------------------------------ billing (the cost guard, issue 19.4)
-    #: Cekura's "Get billing information" (API reference, organization): not versioned like the rest.
-    BILLING_INFO_PATH: ClassVar[str] = "/test_framework/billing/info/"
-
     def get_billing_info(self) -> dict[str, Any]:
         """The organisation's credits (`credits_remaining`, `credits_used`, `initial_balance`, decimal
         strings) and plan caps (`subscription_status.pack.max_concurrent_runs_limit`). A project-scoped
         API key gets 403 (CekuraAuthError) and an organisation without billing record 404."""
-        return dict(self._request(_Call("GET", self.BILLING_INFO_PATH)) or {})
+        return dict(self._request(_Call("GET", self.paths["billing_info"])) or {})
 
     async def aget_billing_info(self) -> dict[str, Any]:
         """`get_billing_info` for async callers."""
-        return dict(await self._arequest(_Call("GET", self.BILLING_INFO_PATH)) or {})
+        return dict(await self._arequest(_Call("GET", self.paths["billing_info"])) or {})
+
+    # ------------------------------------------------------------------ "is it finished?" (issue 26.4)
+    def _unfinished_count_call(self, result_id: object) -> _Call:
+        """The lightest answer to "is the batch finished?": a runs-list count of the result's runs that are
+        not terminal, one item a page (~0.8 KB against ~24 KB for the detail view of a 20-run batch)."""
+        statuses = ",".join(sorted(s.value for s in NON_TERMINAL_STATUSES if s is not RunStatus.UNKNOWN))
+        params = {"result_id": _int_id(result_id, "result_id"), "status__in": statuses, "page_size": 1}
+        return _Call("GET", self.paths["runs"], params=params)
+
+    def count_unfinished_runs(self, result_id: int) -> int:
+        """How many runs of the result are not terminal yet (0: fetch the detail once, it is finished)."""
+        call = self._unfinished_count_call(result_id)
+        return self._count_of(self._request(call), call.endpoint)
+
+    async def acount_unfinished_runs(self, result_id: int) -> int:
+        call = self._unfinished_count_call(result_id)
+        return self._count_of(await self._arequest(call), call.endpoint)
+
+    @staticmethod
+    def _count_of(page: Any, endpoint: str) -> int:
+        """`count` of a DRF page (a bare list counts its items); anything else is a contract change."""
+        if isinstance(page, list):
+            return len(page)
+        if isinstance(page, Mapping) and isinstance(page.get("count"), int):
+            return int(page["count"])
+        raise CekuraError(f"The runs list answered without a count: {page!r:.200}", endpoint=endpoint)
 
     # ------------------------------------------------------------------ async API (triggers)
     async def aget_result(self, result_id: int) -> dict[str, Any]:

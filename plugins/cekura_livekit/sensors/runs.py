@@ -145,7 +145,9 @@ class CekuraRunsSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         target = self._target()
         hook = self._hook()
-        snap = drive(target.poll(), hook)
+        snap = drive(target.poll(), hook)  # the full detail: a poke logs the batch's progress
+        if snap is None:  # only a light poll answers "still running" without a snapshot
+            return False
         self.log.info("%s", snap.describe())
         if not snap.terminal:
             return False

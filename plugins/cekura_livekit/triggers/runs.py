@@ -1,7 +1,11 @@
 """CekuraRunsTrigger: waits for a Cekura batch in the triggerer, without holding a worker slot.
 
-One `async with CekuraHook(...)` (one HTTP pool) for the trigger's whole life; one request per poll;
-exactly one event, then return. A wall-clock `execution_deadline` makes the task's timeout hold in
+One `async with CekuraHook(...)` (one HTTP pool) for the trigger's whole life; one request per poll
+(after the first detail, the light "how many runs are unfinished?" count); exactly one event, then return.
+With a webhook channel (`cekura_livekit.webhooks`: the metadata database is PostgreSQL) the trigger
+subscribes to its result's `result.completed` before the first poll and sleeps `safety_interval` between
+polls instead of `poll_interval`; the webhook ends the sleep and the detail is read at once. Without one
+it polls every `poll_interval` exactly as before. A wall-clock `execution_deadline` makes the task's timeout hold in
 deferrable mode too: at the deadline the calls are ended (optional) and a timeout event is sent.
 """
 
@@ -17,6 +21,11 @@ from cekura_livekit.batch.errors import ConnectionUnreadableInTriggerer
 from cekura_livekit.batch.wait import Wait, WaitTarget, adrive, error_event
 from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.hooks.errors import CekuraError
+from cekura_livekit.webhooks.config import ChannelConfig
+from cekura_livekit.webhooks.listener import subscribe
+
+#: Between polls while a webhook can wake the wait: a lost webhook costs at most this long.
+DEFAULT_SAFETY_INTERVAL = 600.0
 
 
 class CekuraRunsTrigger(BaseTrigger):
@@ -31,6 +40,9 @@ class CekuraRunsTrigger(BaseTrigger):
     :param per_run_progress: also fetch run objects on every poll (costs one request per 100 runs).
     :param max_consecutive_errors: polls in a row that may fail with a transient error (after the
         hook's own retries) before the trigger gives up with an error event.
+    :param webhooks: be woken by Cekura's `result.completed` when a webhook channel exists.
+    :param safety_interval: seconds between polls while webhooks can wake the wait (a lost webhook costs
+        at most this long); never shorter than `poll_interval`.
     """
 
     def __init__(
@@ -46,6 +58,8 @@ class CekuraRunsTrigger(BaseTrigger):
         per_run_progress: bool = False,
         hook_params: dict[str, Any] | None = None,
         max_consecutive_errors: int = 10,
+        webhooks: bool = True,
+        safety_interval: float = DEFAULT_SAFETY_INTERVAL,
     ) -> None:
         super().__init__()
         self.cekura_conn_id = cekura_conn_id
@@ -58,6 +72,8 @@ class CekuraRunsTrigger(BaseTrigger):
         self.per_run_progress = bool(per_run_progress)
         self.hook_params = dict(hook_params or {})
         self.max_consecutive_errors = int(max_consecutive_errors)
+        self.webhooks = bool(webhooks)
+        self.safety_interval = float(safety_interval)
         self.target = WaitTarget(
             result_id=self.result_id, run_ids=tuple(self.run_ids), per_run_progress=self.per_run_progress
         )
@@ -76,25 +92,47 @@ class CekuraRunsTrigger(BaseTrigger):
                 "per_run_progress": self.per_run_progress,
                 "hook_params": dict(self.hook_params),
                 "max_consecutive_errors": self.max_consecutive_errors,
+                "webhooks": self.webhooks,
+                "safety_interval": self.safety_interval,
             },
         )
 
     def _hook(self) -> CekuraHook:
         return CekuraHook(cekura_conn_id=self.cekura_conn_id, **self.hook_params)
 
+    async def _channel(self) -> ChannelConfig | None:
+        if not self.webhooks or self.result_id is None:
+            return None
+        try:
+            return await ChannelConfig.aresolve()
+        except ValueError as exc:  # a mistyped CEKURA_WEBHOOK_* override: poll, and say why
+            self.log.warning("Webhooks off for this wait: %s", exc)
+            return None
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """The shared wait loop (`batch.wait.Wait`) on the async hook: one pool, one event, then return."""
-        wait = Wait(
-            self.target,
-            self.poll_interval,
-            self.execution_deadline,
-            end_calls_on_deadline=self.end_calls_on_deadline,
-            max_consecutive_errors=self.max_consecutive_errors,
-            logger=self.log,
-        )
         try:
-            async with self._hook() as hook:
-                event = await adrive(wait.run(), hook)
+            async with subscribe(await self._channel(), self.result_id) as wake:
+                wait = Wait(
+                    self.target,
+                    self.poll_interval,
+                    self.execution_deadline,
+                    end_calls_on_deadline=self.end_calls_on_deadline,
+                    max_consecutive_errors=self.max_consecutive_errors,
+                    logger=self.log,
+                    safety_interval=max(self.safety_interval, self.poll_interval) if wake else None,
+                    light_polls=True,
+                )
+                if wake is not None:
+                    self.log.info(
+                        "Waiting for Cekura result %s's webhook; safety poll every %.0f s.",
+                        self.result_id,
+                        wait.safety_interval,
+                    )
+                else:
+                    self.log.info("No webhook channel: polling every %.0f s.", self.poll_interval)
+                async with self._hook() as hook:
+                    event = await adrive(wait.run(), hook, wake)
         except AirflowNotFoundException as exc:
             event = error_event(
                 self.result_id, ConnectionUnreadableInTriggerer(self.cekura_conn_id, exc), None

@@ -22,6 +22,7 @@ from cekura_sandbox.livekit_app import LiveKitTwirp
 from cekura_sandbox.livekit_state import LiveKitState
 from cekura_sandbox.recorder import Fault, RecordedRequest, Recorder, RecordingMiddleware
 from cekura_sandbox.store import CekuraStore
+from cekura_sandbox.webhooks import WebhookSender
 
 DEFAULT_API_KEY = "sandbox-cekura-key"
 DEFAULT_LIVEKIT_KEY = "sandbox-livekit-key"
@@ -84,6 +85,8 @@ class Sandbox:
             first_result_id=first_result_id,
             first_run_id=first_run_id,
         )
+        #: Outbound `result.completed` webhooks (off until configured; see `cekura_sandbox.webhooks`).
+        self.webhooks = WebhookSender(self.store)
         self._cekura = CekuraApi(self.store, self.recorder, self.livekit, {api_key})
         self._twirp = LiveKitTwirp(self.livekit, livekit_api_key, livekit_api_secret)
         self._thread: threading.Thread | None = None
@@ -156,6 +159,7 @@ class Sandbox:
         """Resolve bring-your-own calls close to their simulated start, even when nobody polls."""
         while True:
             self.store.tick()
+            self.webhooks.scan()
             await asyncio.sleep(TICK_SECONDS)
 
     def stop(self) -> None:
