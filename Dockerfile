@@ -32,4 +32,6 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
         -r /opt/airflow/requirements.txt /opt/airflow/provider-src \
     && mkdir -p /opt/airflow/reports
 COPY --chown=airflow:root dags /opt/airflow/dags
+# The plugin serves the webhook receiver in the api-server (docs/webhooks.md) and registers the extra link.
+COPY --chown=airflow:root plugins/cekura_plugin.py /opt/airflow/plugins/cekura_plugin.py
 COPY --chown=airflow:root include /opt/airflow/include

@@ -8,7 +8,7 @@ after it. A result Airflow also loads per batch is the same row (upserts by id),
 Backfill: trigger with params `since` / `until` (ISO dates) to load a date range; the watermark is untouched.
 
 Configuration (environment): CEKURA_SYNC_SCHEDULE (default @hourly; `none` = manual only),
-CEKURA_SYNC_AGENT_IDS, CEKURA_SYNC_PROJECT_ID, CEKURA_WAREHOUSE_CONN_ID, CEKURA_WAREHOUSE_SCHEMA. See docs/sync.md.
+CEKURA_SYNC_AGENT_IDS, CEKURA_SYNC_PROJECT_ID, CEKURA_SYNC_ON_WEBHOOKS (also run on Cekura's webhooks), CEKURA_WAREHOUSE_CONN_ID, CEKURA_WAREHOUSE_SCHEMA. See docs/sync.md.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from airflow.sdk import Param, dag
 
 from cekura_livekit.config import warehouse_conn_id, warehouse_schema
 from cekura_livekit.operators.sync import CekuraSyncResultsOperator
-from cekura_livekit.sync.settings import sync_agent_ids, sync_project_id, sync_schedule
+from cekura_livekit.sync.settings import sync_agent_ids, sync_dag_schedule, sync_project_id
 
 
 @dag(
     dag_id="cekura_sync",
-    schedule=sync_schedule(),
+    schedule=sync_dag_schedule(),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,  # two passes of one scope would race on its watermark row

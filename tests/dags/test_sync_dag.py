@@ -91,3 +91,15 @@ def test_dag_test_syncs_a_cron_result_then_backfills_a_range(
     )
     assert str(run.state) == "success"
     assert _loaded(sqlite_warehouse) == {cron, old}
+
+
+def test_webhooks_can_also_start_the_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22.3: with CEKURA_SYNC_ON_WEBHOOKS, a result completed outside Airflow (the webhooks feed asset)
+    runs the sync as well as its hourly schedule; without it the DAG stays purely time-scheduled."""
+    from cekura_livekit.webhooks.feed import results_asset
+
+    monkeypatch.setenv("CEKURA_SYNC_ON_WEBHOOKS", "true")
+    timetable = _bag().dags["cekura_sync"].timetable
+    assert type(timetable).__name__ == "AssetOrTimeSchedule"
+    assert results_asset().uri in repr(timetable.asset_condition)
+    assert timetable.timetable.expression == "0 * * * *"  # still hourly as well

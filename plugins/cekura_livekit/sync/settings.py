@@ -4,6 +4,8 @@
   (manual and backfill runs only).
 - `CEKURA_SYNC_AGENT_IDS`: comma-separated Cekura agent ids, each with its own watermark.
 - `CEKURA_SYNC_PROJECT_ID`: a Cekura project, when no agent ids are set. Neither: every result the key sees.
+- `CEKURA_SYNC_ON_WEBHOOKS`: `true` to also run the sync when Cekura's `result.completed` webhook reports a
+  result no Airflow task submitted (the webhooks feed asset, docs/webhooks.md); needs the webhook channel.
 """
 
 from __future__ import annotations
@@ -16,6 +18,29 @@ DEFAULT_SCHEDULE = "@hourly"
 def sync_schedule() -> str | None:
     raw = os.environ.get("CEKURA_SYNC_SCHEDULE", DEFAULT_SCHEDULE).strip()
     return None if raw.lower() in ("", "none", "null") else raw
+
+
+def sync_on_webhooks() -> bool:
+    raw = os.environ.get("CEKURA_SYNC_ON_WEBHOOKS", "").strip().lower()
+    if raw not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise ValueError(f"CEKURA_SYNC_ON_WEBHOOKS={raw!r} must be true or false")
+    return raw in ("1", "true", "yes")
+
+
+def sync_dag_schedule() -> object:
+    """The sync DAG's schedule: the time schedule, or-ed with the webhooks feed asset when asked for, so a cron
+    or CI result lands within a minute instead of at the next hour."""
+    schedule = sync_schedule()
+    if not sync_on_webhooks():
+        return schedule
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+
+    from cekura_livekit.webhooks.feed import watched_results_asset
+
+    feed = watched_results_asset()
+    if schedule is None:
+        return [feed]
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(schedule, timezone="UTC"), assets=[feed])
 
 
 def sync_agent_ids() -> list[int]:
