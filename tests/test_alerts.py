@@ -244,7 +244,6 @@ def test_the_alert_step_links_the_stored_url_and_calls_no_api(
     outcome = detect_and_alert(
         warehouse.conn_id,
         warehouse.schema,
-        cekura_conn_id="cekura_default",
         regression_days=refreshed["regression_days"],
     )
     assert outcome["new_alerts"] == 1

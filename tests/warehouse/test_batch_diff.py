@@ -53,7 +53,15 @@ def test_batch_diff_against_the_previous_batch_of_the_same_suite(
         200,
     )
     assert _load(warehouse, first, "nightly").batch_diff == {
-        "1": {"newly_failing": 0, "fixed": 0, "still_failing": 0, "still_passing": 0, "new": 4, "not_run": 0}
+        "1": {
+            "newly_failing": 0,
+            "fixed": 0,
+            "still_failing": 0,
+            "still_passing": 0,
+            "new": 4,
+            "not_run": 0,
+            "failing_as_usual": 0,
+        }
     }
     _load(warehouse, other_suite, "smoke")
     # A handler of our own: Airflow's logging setup may replace pytest's capture handlers mid-session.
