@@ -25,9 +25,7 @@ def outcomes(day: int, per_day: int, pass_rate: float) -> list[str]:
     return out
 
 
-def designed_days(
-    first_day: date, rates: list[float], per_day: int = 6
-) -> Iterator[tuple[date, list[str]]]:
+def designed_days(first_day: date, rates: list[float], per_day: int = 6) -> Iterator[tuple[date, list[str]]]:
     """(day, outcomes) of consecutive days from `first_day`, one pass rate per day."""
     for i, rate in enumerate(rates):
         yield first_day + timedelta(days=i), outcomes(i, per_day, rate)
