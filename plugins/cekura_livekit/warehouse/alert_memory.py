@@ -65,7 +65,9 @@ def _claim(dialect: Dialect, cur: Any, row: Mapping[str, Any], kind: str) -> boo
         by_id = f"{q('kind')} = {p} AND {q('episode_id')} = {p}"
         cur.execute(f"SELECT 1 FROM {table} WHERE {by_id}", (kind, episode_id))
         if cur.fetchone() is not None:
-            cur.execute(f"UPDATE {table} SET {q('last_seen')} = {p} WHERE {by_id}", (last_seen, kind, episode_id))
+            cur.execute(
+                f"UPDATE {table} SET {q('last_seen')} = {p} WHERE {by_id}", (last_seen, kind, episode_id)
+            )
             return False
     by_key = " AND ".join(f"{q(c)} = {p}" for c in ALERTS.key)
     cur.execute(f"SELECT 1 FROM {table} WHERE {by_key}", key)

@@ -34,11 +34,13 @@ from cekura_livekit.detection.identity import StoredEpisode, carry_ids
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
-from cekura_livekit.warehouse.tables import EPISODES, REGRESSIONS, RUNS, SUCCESS_RATE_DAILY
+from cekura_livekit.warehouse.tables import ALERTS, EPISODES, REGRESSIONS, RUNS, SUCCESS_RATE_DAILY
 
 Key = tuple[int, int, str, str]
 #: Severity by the size of the drop (points of success rate), the thresholds `stats.RegressionPolicy` used.
 MAJOR_DROP, CRITICAL_DROP = 0.20, 0.30
+#: An alerted drop that vanished (late data) is the same drop if it comes back within this many days.
+REMEMBER_DAYS = 28
 
 
 def series_key(key: Key) -> str:
@@ -91,7 +93,12 @@ def daily_counts_in(dialect: Dialect, cur: Any) -> SeriesCounts:
 
 
 def stored_episodes_in(dialect: Dialect, cur: Any) -> dict[Key, list[StoredEpisode]]:
-    """The episodes of the previous pass, per series (rows without an id, from an older version, are skipped)."""
+    """The episodes of the previous pass per series, plus alerted drops that have since vanished.
+
+    Why the alerted ones: late data can make an alerted drop disappear for a few passes (its alarm moved
+    later) and come back; recognised as the same drop when it overlaps the alerted span extended by
+    `REMEMBER_DAYS`, it keeps its id and is not alerted twice. Rows without an id (older versions) are skipped.
+    """
     q = dialect.quote
     cur.execute(
         f"SELECT agent_id, scenario_id, {q('mode')}, suite, episode_id, started_on, resolved_on "
@@ -103,6 +110,17 @@ def stored_episodes_in(dialect: Dialect, cur: Any) -> dict[Key, list[StoredEpiso
         stored.setdefault(key, []).append(
             StoredEpisode(str(episode_id), as_date(started), None if resolved is None else as_date(resolved))
         )
+    known = {e.episode_id for episodes in stored.values() for e in episodes}
+    cur.execute(
+        f"SELECT agent_id, scenario_id, {q('mode')}, suite, episode_id, first_detected, last_seen "
+        f"FROM {dialect.table(ALERTS)} WHERE {q('kind')} = '' AND episode_id IS NOT NULL"
+    )
+    for agent, scenario, mode, suite, episode_id, started, last_seen in cur.fetchall():
+        if str(episode_id) in known:
+            continue
+        key = (int(agent), int(scenario), mode or "", suite or "")
+        until = as_date(last_seen or started) + timedelta(days=REMEMBER_DAYS)
+        stored.setdefault(key, []).append(StoredEpisode(str(episode_id), as_date(started), until))
     return stored
 
 
