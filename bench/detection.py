@@ -686,3 +686,43 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------------------------- the real pass
+
+
+def time_trends_pass(runs: int, *, agents: int, scenarios: int = 50, days: int = 365) -> dict[str, float]:
+    """Seconds of the `cekura_trends` task bodies (refresh + detect + alerts) after a facts-only load of `runs`
+    synthetic runs (`bench.data`'s generator) into a throw-away PostgreSQL schema: a full rebuild of the
+    daily tables, the detection pass over the whole history, then one more pass after a one-day load."""
+    import uuid
+
+    from bench.common import airflow_env, drop_schema
+    from bench.data import extract_runs
+    from cekura_livekit.tasks.alerting import detect_and_alert
+    from cekura_livekit.tasks.trends import refresh_trends
+    from cekura_livekit.warehouse.writer import load_extract
+
+    airflow_env()
+    schema = f"bench_detect_{uuid.uuid4().hex[:8]}"
+    conn = "bench_pg"
+    out: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        frames = extract_runs(runs, days=days, agents=agents, scenarios=scenarios)
+        summary = load_extract(conn, frames, schema)
+        out["load (facts only)"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        refreshed = refresh_trends(conn, schema, touched=summary.run_dates)
+        out["refresh (every day)"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = detect_and_alert(conn, schema, regression_days=refreshed["regression_days"][-1:])
+        out["detect + alerts"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        refreshed = refresh_trends(conn, schema)
+        result = detect_and_alert(conn, schema, regression_days=refreshed["regression_days"])
+        out["nightly pass (refresh 28 days + detect + alerts)"] = time.perf_counter() - t0
+        out["episodes"] = float(result["episodes"])
+    finally:
+        drop_schema(schema)
+    return out

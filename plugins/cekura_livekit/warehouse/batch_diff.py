@@ -177,39 +177,52 @@ def next_batch(dialect: Dialect, cur: Any, result_id: int) -> int | None:
     return int(found[0]) if found else None
 
 
+_NONE = (0, 0, None, None)
+
+
+def _cell(
+    scenario_id: int,
+    mine: tuple[int, int, Any, Any] | None,
+    theirs: tuple[int, int, Any, Any] | None,
+    base: tuple[int, int] | None,
+) -> dict[str, Any]:
+    """One scenario's diff columns (without the batch's own columns)."""
+    change = _change(mine[:2] if mine else None, theirs[:2] if theirs else None)
+    chance = _chance(change, mine[:2] if mine else None, base)
+    if change == "newly_failing" and chance is not None and chance >= UNLIKELY:
+        change = "failing_as_usual"
+    either = mine or theirs or _NONE
+    return {
+        "scenario_id": scenario_id,
+        "mode": either[3] or "",
+        "scenario_name": either[2],
+        "change": change,
+        "passed": mine[0] if mine else None,
+        "failed_evaluation": mine[1] if mine else None,
+        "previous_passed": theirs[0] if theirs else None,
+        "previous_failed_evaluation": theirs[1] if theirs else None,
+        "usual_pass_rate": None if base is None or base[1] == 0 else base[0] / base[1],
+        "chance": chance,
+    }
+
+
 def _diff_one(dialect: Dialect, cur: Any, result_id: int, now: datetime | None) -> list[dict[str, Any]]:
     previous_id, context = previous_batch(dialect, cur, result_id)
     current = _scenarios(dialect, cur, result_id)
     before = _scenarios(dialect, cur, previous_id) if previous_id is not None else {}
     usual = _usual_rates(dialect, cur, result_id, context) if current else {}
     stamp = now or datetime.now(UTC)
-    rows = []
-    for scenario_id in sorted(set(current) | set(before)):
-        mine, theirs = current.get(scenario_id), before.get(scenario_id)
-        change = _change(mine[:2] if mine else None, theirs[:2] if theirs else None)
-        base = usual.get(scenario_id)
-        chance = _chance(change, mine[:2] if mine else None, base)
-        if change == "newly_failing" and chance is not None and chance >= UNLIKELY:
-            change = "failing_as_usual"
-        rows.append(
-            {
-                "result_id": result_id,
-                "scenario_id": scenario_id,
-                "previous_result_id": previous_id,
-                "agent_id": context.get("agent_id"),
-                "mode": (mine or theirs or (0, 0, None, None))[3] or "",
-                "suite": context.get("suite", ""),
-                "scenario_name": (mine or theirs or (0, 0, None, None))[2],
-                "change": change,
-                "passed": mine[0] if mine else None,
-                "failed_evaluation": mine[1] if mine else None,
-                "previous_passed": theirs[0] if theirs else None,
-                "previous_failed_evaluation": theirs[1] if theirs else None,
-                "diffed_at": stamp,
-                "usual_pass_rate": None if base is None or base[1] == 0 else base[0] / base[1],
-                "chance": chance,
-            }
-        )
+    batch = {
+        "result_id": result_id,
+        "previous_result_id": previous_id,
+        "agent_id": context.get("agent_id"),
+        "suite": context.get("suite", ""),
+        "diffed_at": stamp,
+    }
+    rows = [
+        {**batch, **_cell(s, current.get(s), before.get(s), usual.get(s))}
+        for s in sorted(set(current) | set(before))
+    ]
     table = dialect.table(BATCH_DIFFS)
     cur.execute(f"DELETE FROM {table} WHERE result_id = {dialect.param}", (result_id,))
     dialect.insert_rows(cur, BATCH_DIFFS, rows)
