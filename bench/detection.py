@@ -636,9 +636,10 @@ def run(quick: bool = False) -> str:
     text = [
         "## Detection (issue 25)" + (" — QUICK SIZES" if quick else ""),
         "",
-        "Designed truths through `cekura_livekit.detection` (`bench/detection.py`, seeded). 'today' is the rule the "
-        "warehouse runs now (3-day vs 14-day z-test, BH across a family of "
-        f"{FAMILY} series, two consecutive flags), re-implemented on arrays in the harness.",
+        "Designed truths through `cekura_livekit.detection` (`bench/detection.py`, seeded): what the warehouse "
+        "runs since issue 25 ('new'). 'today' is the rule it ran before (3-day vs 14-day z-test, BH across a "
+        f"family of {FAMILY} series, two consecutive flags; flip-rate flakiness), re-implemented on arrays in the "
+        "harness for comparison.",
     ]
     for title, make in sections:
         t0 = time.perf_counter()

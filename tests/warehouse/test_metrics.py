@@ -126,15 +126,17 @@ def test_metric_daily_matches_hand_computed_percentiles_and_wilson(warehouse: Wa
 
 
 def _latency_history(drift: bool, seed: int, first_id: int, scenario: int) -> list[dict[str, Any]]:
-    """45 days × 10 calls of skewed (log-normal) latency; with `drift`, the last 10 days run 40 % slower."""
+    """80 days × 10 calls of skewed (log-normal) latency; with `drift`, the last 20 days run 40 % slower (long
+    enough for a series that runs every other day: the weekly report's test alternates chat and voice)."""
     rng = random.Random(seed)
     end = date(2024, 6, 17)
     runs = []
-    for back in range(44, -1, -1):
+    for back in range(79, -1, -1):
         day = (end - timedelta(days=back)).isoformat()
         for _ in range(10):
-            value = rng.lognormvariate(6.6, 0.45) * (1.4 if drift and back < 10 else 1.0)
-            runs.append(_run(first_id + len(runs), day, [_latency(round(value))], scenario=scenario))
+            value = rng.lognormvariate(6.6, 0.45) * (1.4 if drift and back < 20 else 1.0)
+            # Run ids from first_id × 1000 on: callers spaced their first ids for shorter histories.
+            runs.append(_run(first_id * 1000 + len(runs), day, [_latency(round(value))], scenario=scenario))
     return runs
 
 
