@@ -1,5 +1,5 @@
 """Typed metric values, the daily metric table against hand-computed percentiles, and numeric-metric
-regressions (Mann–Whitney U) found on seeded latency drift and not on noise, on SQLite and PostgreSQL."""
+metric shifts (per metric, `detection.metric_shift`) found as episodes on seeded latency drift and not on noise, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from cekura_livekit.detection.metric_shift import detect_metric_shifts
 from cekura_livekit.results.frames import extract
 from cekura_livekit.stats import shift_test
 from cekura_livekit.warehouse.connection import open_warehouse
-from cekura_livekit.detection.metric_shift import detect_metric_shifts
 from cekura_livekit.warehouse.tables import (
     CALL_DURATION_METRIC_ID,
     METRIC_DAILY,
