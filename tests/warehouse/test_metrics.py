@@ -1,5 +1,5 @@
-"""Typed metric values, the daily metric table against hand-computed percentiles, and numeric-metric
-metric shifts (per metric, `detection.metric_shift`) found as episodes on seeded latency drift and not on noise, on SQLite and PostgreSQL."""
+"""Typed metric values, the daily metric table against hand-computed percentiles, and metric shifts (per metric,
+`detection.metric_shift`) found as episodes on seeded latency drift and not on noise, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
