@@ -13,8 +13,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import extracting, loading, parsing, reporting, submitting, trends, waiting
+from bench import detection, extracting, loading, parsing, reporting, submitting, trends, waiting
 from bench.common import ROOT, Section, airflow_env, fmt, load_average, machine
+
+
+def detection_section(smoke: bool) -> Section:
+    """The detection harness table (issue 25); a full run also publishes it into docs/analytics.md."""
+    table = detection.run(quick=smoke)
+    if not smoke:
+        detection.publish(table)
+    return Section("8. Detection harness", table)
+
 
 BENCHMARKS: dict[int, Callable[[bool], Section]] = {
     1: waiting.run,
@@ -24,6 +33,7 @@ BENCHMARKS: dict[int, Callable[[bool], Section]] = {
     5: extracting.run,
     6: parsing.run,
     7: reporting.run,
+    8: detection_section,
 }
 
 

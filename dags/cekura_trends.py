@@ -1,9 +1,12 @@
-"""Trend analytics: whenever runs land in the warehouse, refresh the daily rates, detect regressions and
-alert each new one once (task log always; Slack / email when configured).
+"""Trend analytics: whenever runs land in the warehouse, refresh the daily rates, run the detectors over the
+whole daily history (success-rate drop episodes, metric shifts, flakiness, data-quality monitors:
+`cekura_livekit.detection`) and alert each new episode or monitor alert once (task log always; Slack / email
+when configured).
 
 The one owner of derived tables: loads write facts only and announce the run dates they touched in the runs
 asset's event; this DAG recomputes from the earliest of them (minus the trailing window), produces
-`success_rate_daily`, then `regressions`, on which the report DAG is scheduled: one load, one report.
+`success_rate_daily`, then the episodes and `regressions` (the drops in effect per day), on which the report
+DAG is scheduled: one load, one report.
 
 Configuration (environment): CEKURA_WAREHOUSE_CONN_ID (default cekura_warehouse), CEKURA_WAREHOUSE_SCHEMA,
 CEKURA_SLACK_WEBHOOK_CONN_ID, CEKURA_ALERT_EMAIL.

@@ -13,8 +13,8 @@ from cekura_livekit.tasks.alerting import detect_and_alert
 from cekura_livekit.tasks.trends import refresh_trends
 from cekura_livekit.warehouse.read import read_episodes
 from cekura_livekit.warehouse.writer import load_extract
+from tests.support.detection import Runs, step_rates
 from tests.support.warehouse import WarehouseTarget, make_result
-from tests.warehouse.test_grain import _drop_history
 
 
 def _event() -> WaitEvent:
@@ -46,7 +46,7 @@ def test_suite_quarantine_is_parsed(tmp_path: Any) -> None:
 
 def test_a_quarantined_scenarios_regression_is_recorded_but_not_alerted(warehouse: WarehouseTarget) -> None:
     frames = extract(
-        make_result(1, _drop_history(1, date(2024, 6, 30), "managed")),
+        make_result(1, Runs().series(date(2024, 5, 11), step_rates(0.9, 0.2))),
         mode="managed",
         suite="nightly",
         quarantine=[1],

@@ -194,3 +194,19 @@ def test_change_point_is_the_likelihood_maximum_and_skips_empty_days() -> None:
     n[30], x[30] = 0.0, 0.0  # no runs on the first bad day: the start is the first day with evidence
     assert change_point(x, n, 0.9) == 31
     assert change_point(np.array([9.0, 9.0]), np.array([10.0, 10.0]), 0.9) in (0, 1)  # no drop: any day
+
+
+def test_an_open_episode_counts_every_run_since_the_change() -> None:
+    """The evidence of an open episode covers every day since the change, not only the days up to the alarm
+    (it stopped at the alarm day: an alert on day 50 quoted the runs of days 40-41)."""
+    from datetime import date, timedelta
+
+    from cekura_livekit.detection.drops import detect_drops
+
+    days = [date(2024, 3, 1) + timedelta(days=i) for i in range(50)]
+    passed = [6 if i % 4 else 5 for i in range(40)] + [2] * 10
+    [episode] = detect_drops(days, passed, [6] * 50)
+    assert episode.open
+    since = (episode.started_on - days[0]).days
+    assert episode.post_n == 6 * (50 - since)
+    assert episode.post_passed == sum(passed[since:])

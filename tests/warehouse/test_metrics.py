@@ -1,5 +1,5 @@
-"""Typed metric values, the daily metric table against hand-computed percentiles, and numeric-metric
-regressions (Mann–Whitney U) found on seeded latency drift and not on noise, on SQLite and PostgreSQL."""
+"""Typed metric values, the daily metric table against hand-computed percentiles, and metric shifts (per metric,
+`detection.metric_shift`) found as episodes on seeded latency drift and not on noise, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ from typing import Any
 
 import pytest
 
+from cekura_livekit.detection.metric_shift import detect_metric_shifts
 from cekura_livekit.results.frames import extract
 from cekura_livekit.stats import shift_test
 from cekura_livekit.warehouse.connection import open_warehouse
-from cekura_livekit.warehouse.tables import CALL_DURATION_METRIC_ID, METRIC_DAILY, METRIC_REGRESSIONS
+from cekura_livekit.warehouse.tables import (
+    CALL_DURATION_METRIC_ID,
+    METRIC_DAILY,
+    METRIC_EPISODES,
+    METRIC_REGRESSIONS,
+)
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.warehouse import WarehouseTarget, make_result, make_run
 
@@ -72,7 +78,7 @@ def test_metric_values_are_typed_by_cekuras_output_types() -> None:
 def _rows(target: WarehouseTarget, table: Any) -> list[dict[str, Any]]:
     with open_warehouse(target.conn_id, target.schema) as wh:
         cols, rows = wh.query(
-            f"SELECT * FROM {wh.dialect.table(table)} ORDER BY run_date, scenario_id, metric_id"
+            f"SELECT * FROM {wh.dialect.table(table)} ORDER BY {table.key[0]}, scenario_id, metric_id"
         )
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
@@ -120,19 +126,25 @@ def test_metric_daily_matches_hand_computed_percentiles_and_wilson(warehouse: Wa
 
 
 def _latency_history(drift: bool, seed: int, first_id: int, scenario: int) -> list[dict[str, Any]]:
-    """17 days × 10 calls of skewed (log-normal) latency; with `drift`, the last 3 days run 40 % slower."""
+    """80 days × 10 calls of skewed (log-normal) latency; with `drift`, the last 20 days run 40 % slower (long
+    enough for a series that runs every other day: the weekly report's test alternates chat and voice)."""
     rng = random.Random(seed)
     end = date(2024, 6, 17)
     runs = []
-    for back in range(16, -1, -1):
+    for back in range(79, -1, -1):
         day = (end - timedelta(days=back)).isoformat()
         for _ in range(10):
-            value = rng.lognormvariate(6.6, 0.45) * (1.4 if drift and back < 3 else 1.0)
-            runs.append(_run(first_id + len(runs), day, [_latency(round(value))], scenario=scenario))
+            value = rng.lognormvariate(6.6, 0.45) * (1.4 if drift and back < 20 else 1.0)
+            # Run ids from first_id × 1000 on: callers spaced their first ids for shorter histories.
+            runs.append(_run(first_id * 1000 + len(runs), day, [_latency(round(value))], scenario=scenario))
     return runs
 
 
-def test_latency_drift_is_detected_and_noise_is_not(warehouse: WarehouseTarget) -> None:
+def test_latency_shift_is_an_episode_alerted_once_and_noise_is_not(warehouse: WarehouseTarget) -> None:
+    """Issue 25.4: a +40 % latency shift is one episode (per metric, from the daily p50), equal to what
+    `detect_metric_shifts` gives on the stored medians; the flat series give none; it is alerted once."""
+    from cekura_livekit.tasks.alerting import detect_and_alert
+
     runs = [
         *_latency_history(False, seed=1, first_id=1, scenario=1),
         *_latency_history(False, seed=2, first_id=1000, scenario=2),
@@ -144,14 +156,29 @@ def test_latency_drift_is_detected_and_noise_is_not(warehouse: WarehouseTarget) 
         warehouse.schema,
         recompute_trends=True,
     )
+    episodes = _rows(warehouse, METRIC_EPISODES)
+    assert [(r["scenario_id"], r["metric_id"], r["state"]) for r in episodes] == [(3, 7, "open")]
+    daily = sorted(
+        (r for r in _rows(warehouse, METRIC_DAILY) if r["scenario_id"] == 3 and r["metric_id"] == 7),
+        key=lambda r: str(r["run_date"]),
+    )
+    [want] = detect_metric_shifts(
+        [date.fromisoformat(str(r["run_date"])[:10]) for r in daily], [r["p50"] for r in daily]
+    )
+    [got] = episodes
+    assert str(got["started_on"])[:10] == want.started_on.isoformat()
+    assert str(got["flagged_on"])[:10] == want.flagged_on.isoformat()
+    assert got["relative_shift"] == pytest.approx(want.relative_shift)
+    assert got["relative_shift"] > 0.2
     found = _rows(warehouse, METRIC_REGRESSIONS)
-    assert [(r["scenario_id"], r["metric_id"]) for r in found if str(r["run_date"])[:10] == "2024-06-17"] == [
-        (3, 7)
-    ]
+    assert {
+        (r["scenario_id"], r["episode_id"]) for r in found if str(r["run_date"])[:10] == "2024-06-17"
+    } == {(3, got["episode_id"])}
     assert {r["scenario_id"] for r in found} == {3}
-    hit = next(r for r in found if str(r["run_date"])[:10] == "2024-06-17")
-    assert hit["relative_shift"] > 0.2
-    assert hit["q_value"] < 0.05
+    first = detect_and_alert(warehouse.conn_id, warehouse.schema)
+    assert first["alerted_monitors"] == ["metric:3"]
+    assert "Latency: daily median" in first["message"]
+    assert detect_and_alert(warehouse.conn_id, warehouse.schema)["new_monitor_alerts"] == 0
 
 
 def test_shift_test_hand_computed() -> None:

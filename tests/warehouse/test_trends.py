@@ -9,18 +9,20 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from cekura_livekit.detection.drops import detect_drops
 from cekura_livekit.results.frames import extract
 from cekura_livekit.tasks.alerting import detect_and_alert
 from cekura_livekit.tasks.trends import refresh_trends, touched_days
-from cekura_livekit.warehouse.read import read_daily, read_regressions
+from cekura_livekit.warehouse.read import read_daily, read_episodes, read_regressions
 from cekura_livekit.warehouse.trends import detect_regressions, recompute_daily
 from cekura_livekit.warehouse.writer import load_extract
+from tests.support.detection import Runs, daily_counts, step_rates
 from tests.support.warehouse import WarehouseTarget, make_result, make_run
 
 
 class RunMaker:
-    def __init__(self) -> None:
-        self.next_id = 1
+    def __init__(self, first_id: int = 1) -> None:
+        self.next_id = first_id
 
     def many(self, day: str, outcome: str, count: int, **kw: Any) -> list[dict[str, Any]]:
         runs = []
@@ -132,55 +134,63 @@ def test_recompute_is_idempotent(warehouse: WarehouseTarget) -> None:
     assert len(second) == 2
 
 
-def _window_runs(
-    m: RunMaker, end: date, scenario: int, base: tuple[int, int], cur: tuple[int, int]
-) -> list[dict]:
-    """Spread baseline passes/fails over the 14 days before the 3-day current window ending on `end`."""
-    runs: list[dict[str, Any]] = []
-    b_pass, b_n = base
-    for i in range(b_n):
-        day = (end - timedelta(days=3 + i % 14)).isoformat()
-        runs += m.many(day, "passed" if i < b_pass else "failed_evaluation", 1, scenario=scenario)
-    c_pass, c_n = cur
-    for i in range(c_n):
-        day = (end - timedelta(days=i % 3)).isoformat()
-        runs += m.many(day, "passed" if i < c_pass else "failed_evaluation", 1, scenario=scenario)
-    return runs
-
-
-def test_regression_detected_against_hand_computed_cases(warehouse: WarehouseTarget) -> None:
-    m = RunMaker()
-    end = date(2024, 4, 20)
-    runs = [
-        *_window_runs(m, end, 1, (90, 100), (14, 20)),  # significant drop
-        *_window_runs(m, end, 2, (90, 100), (8, 10)),  # not significant
-        *_window_runs(m, end, 3, (90, 100), (18, 20)),  # no drop
-    ]
-    summary = _load(warehouse, runs)
+def test_drop_episode_matches_the_detector_on_the_same_counts(warehouse: WarehouseTarget) -> None:
+    """A designed step (95 % → 35 % on 2024-04-10), a flat series and a small wobble, loaded and recomputed:
+    one episode, exactly what `detect_drops` gives on the same counts, in both tables that say "regression"."""
+    runs = Runs()
+    first = date(2024, 3, 1)
+    drop = runs.series(first, step_rates(0.95, 0.35), scenario=1)
+    flat = runs.series(first, step_rates(0.95, 0.95), scenario=2)
+    wobble = runs.series(first, step_rates(0.95, 0.9), scenario=3)
+    summary = _load(warehouse, [*drop, *flat, *wobble])
     assert summary.regressions >= 1
-    regs = read_regressions(warehouse.conn_id, since="2024-04-20", schema=warehouse.schema)
-    assert regs["scenario_id"].tolist() == [1]
-    reg = regs.iloc[0]
-    assert reg["run_date"] == pd.Timestamp("2024-04-20")
-    assert (reg["baseline_passed"], reg["baseline_n"], reg["current_passed"], reg["current_n"]) == (
-        90,
-        100,
-        14,
-        20,
+    [want] = detect_drops(*daily_counts(drop))
+    episodes = read_episodes(warehouse.conn_id, schema=warehouse.schema)
+    assert episodes["scenario_id"].tolist() == [1]
+    ep = episodes.iloc[0]
+    assert (ep["started_on"], ep["flagged_on"]) == (
+        pd.Timestamp(want.started_on),
+        pd.Timestamp(want.flagged_on),
     )
-    assert reg["p_value"] < 0.05
-    assert reg["p_value"] == pytest.approx(0.00815, abs=1e-4)
-    assert reg["rate_drop"] == pytest.approx(0.2)
-    assert reg["severity"] == "major"
-    assert reg["agent_name"] == "agent-1"
-    assert reg["scenario_name"] == "scenario-1"
-    assert reg["current_start"] == pd.Timestamp("2024-04-18")
-    assert reg["baseline_start"] == pd.Timestamp("2024-04-04")
+    assert (ep["baseline_n"], ep["post_passed"], ep["post_n"]) == (
+        want.baseline_n,
+        want.post_passed,
+        want.post_n,
+    )
+    assert ep["state"] == "open"
+    assert pd.isna(ep["resolved_on"])
+    assert ep["episode_id"].startswith("1/1/")
+    assert ep["episode_id"].endswith(f"@{want.flagged_on}")
+    assert ep["severity"] == "critical"  # a 60-point drop
+    assert "95 % CI" in ep["evidence"]
+    assert f"over {want.post_n} runs" in ep["evidence"]
+    assert ep["q_value"] is None or pd.isna(ep["q_value"])
+    # The regressions table is the episodes' daily state: the newest day shows exactly the open episode.
+    regs = read_regressions(warehouse.conn_id, since="2024-04-19", schema=warehouse.schema)
+    assert regs["scenario_id"].tolist() == [1]
+    assert regs.iloc[0]["episode_id"] == ep["episode_id"]
+    assert regs.iloc[0]["current_start"] == pd.Timestamp(want.started_on)
 
-    # Late data that lifts the current window makes the regression disappear on re-detection.
-    _load(warehouse, m.many("2024-04-20", "passed", 40, scenario=1), result_id=2)
-    assert detect_regressions(warehouse.conn_id, "2024-04-20", warehouse.schema) == []
-    assert read_regressions(warehouse.conn_id, since="2024-04-20", schema=warehouse.schema).empty
+    # Late data that lifts the days after the change makes the episode disappear on re-detection.
+    lift = [
+        run
+        for day in range(10)
+        for run in RunMaker(10_000 + 100 * day).many(
+            (date(2024, 4, 10) + timedelta(days=day)).isoformat(), "passed", 60, scenario=1
+        )
+    ]
+    _load(warehouse, lift, result_id=2)
+    assert detect_regressions(warehouse.conn_id, "2024-04-19", warehouse.schema) == []
+    assert read_regressions(warehouse.conn_id, since="2024-04-19", schema=warehouse.schema).empty
+    assert read_episodes(warehouse.conn_id, schema=warehouse.schema).empty
+
+
+def test_a_short_history_is_not_watched(warehouse: WarehouseTarget) -> None:
+    """A brand-new series is not watched until its baseline holds 100 runs over 28 days: a bad first
+    fortnight is no drop (there is nothing to drop from)."""
+    runs = Runs().series(date(2024, 3, 1), step_rates(0.95, 0.2, days_before=14, days_after=10))
+    _load(warehouse, runs)
+    assert read_episodes(warehouse.conn_id, schema=warehouse.schema).empty
 
 
 def _tables(target: WarehouseTarget) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -190,10 +200,12 @@ def _tables(target: WarehouseTarget) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _history(m: RunMaker, end: date) -> list[dict[str, Any]]:
-    """A drop strong enough to be flagged on two consecutive window ends (an episode needs both)."""
+    """A clear drop of scenario 1 ending on `end`, and a flat scenario 3 (deterministic designed series)."""
+    first = end - timedelta(days=49)
+    runs = Runs(m.next_id)
     return [
-        *_window_runs(m, end, 1, (90, 100), (4, 20)),
-        *_window_runs(m, end, 3, (90, 100), (18, 20)),
+        *runs.series(first, step_rates(0.9, 0.2), scenario=1),
+        *runs.series(first, step_rates(0.9, 0.9), scenario=3),
     ]
 
 

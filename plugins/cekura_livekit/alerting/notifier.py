@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from cekura_livekit.alerting.message import Alert, email_html, slack_escape, slack_message
+from cekura_livekit.alerting.message import AnyAlert, email_html, slack_escape, slack_message
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class CekuraRegressionNotifier(BaseNotifier):
         self,
         message: str,
         *,
-        alerts: Sequence[Alert] | None = None,
+        alerts: Sequence[AnyAlert] | None = None,
         slack_webhook_conn_id: str | None = None,
         email_to: str | list[str] | None = None,
         smtp_conn_id: str = "smtp_default",

@@ -134,7 +134,19 @@ def run_detector(
     for t in range(x_all.shape[1]):
         _watch_day(st, t, (x_all, n_all), drops, policy, h_of, episodes)
         _episode_day(st, t, (x_all, n_all), policy, episodes)
+    _close_open_counts(st, episodes)
     return episodes
+
+
+def _close_open_counts(st: _State, episodes: list[RawEpisode]) -> None:
+    """An open episode's post-change counts run to the last day (what its evidence states), not to the day
+    it was flagged: every day since the change belongs to the drop until a recovery is shown."""
+    for i in np.flatnonzero(st.in_episode):
+        e = episodes[st.ep_index[i]]
+        post_x, post_n = int(st.ex[i] + st.rx[i]), int(st.en[i] + st.rn[i])
+        episodes[st.ep_index[i]] = RawEpisode(
+            e.series, e.start, e.flagged, None, e.baseline_rate, e.baseline_n, post_x, post_n, e.threshold
+        )
 
 
 def _threshold_function(thresholds: Thresholds | float | None) -> Thresholds:

@@ -1,4 +1,5 @@
-"""The alert step: detect regressions, claim the episodes never alerted, and tell people once per episode.
+"""The alert step: detect regressions, claim the episodes never alerted, and tell people once per episode
+(drop episodes by `episode_id`; metric episodes and data-quality alerts through their own memory).
 
 No API call and no SQL here: the link of each alert is the `dashboard_url` the episode row already carries
 (the latest result of its series, stored at load time by `batch/dashboard.py`), and the alert-once memory is
@@ -13,7 +14,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from cekura_livekit.alerting.message import Alert, alert_from_episode, alert_message
+from cekura_livekit.alerting.message import (
+    Alert,
+    AnyAlert,
+    MonitorAlert,
+    alert_from_episode,
+    alert_message,
+    metric_alert,
+    quality_alert,
+)
 from cekura_livekit.tasks.trends import detect_regressions_for
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA
 
@@ -43,6 +52,16 @@ def claim_new_alerts(
     return alerts
 
 
+def claim_monitor_alerts(warehouse_conn_id: str, *, schema: str = DEFAULT_SCHEMA) -> list[MonitorAlert]:
+    """An alert for each open metric episode and each current data-quality alert never alerted before."""
+    from cekura_livekit.warehouse.alert_memory import claim_monitor_rows
+    from cekura_livekit.warehouse.connection import open_warehouse
+
+    with open_warehouse(warehouse_conn_id, schema) as wh:
+        claimed = claim_monitor_rows(wh)
+    return [metric_alert(row) if kind == "metric" else quality_alert(row) for kind, row in claimed]
+
+
 def _with_link(alert: Alert, url: str) -> Alert:
     return dataclasses.replace(alert, dashboard_url=url)
 
@@ -63,7 +82,9 @@ def detect_and_alert(
     from cekura_livekit.alerting.notifier import CekuraRegressionNotifier
 
     found, episodes = detect_regressions_for(conn_id, schema, regression_days)
-    fresh = claim_new_alerts(conn_id, [e for e in episodes if not e.get("quarantined")], schema=schema)
+    drops = claim_new_alerts(conn_id, [e for e in episodes if not e.get("quarantined")], schema=schema)
+    monitors = claim_monitor_alerts(conn_id, schema=schema)
+    fresh: list[AnyAlert] = [*drops, *monitors]
     message = alert_message(fresh)
     if fresh:
         CekuraRegressionNotifier(
@@ -75,7 +96,9 @@ def detect_and_alert(
         "regressions": len(found),
         "episodes": len(episodes),
         "open_episodes": sum(1 for e in episodes if e["state"] == "open"),
-        "new_alerts": len(fresh),
-        "alerted": [f"{a.agent_id}/{a.scenario_id}" for a in fresh],
+        "new_alerts": len(drops),
+        "new_monitor_alerts": len(monitors),
+        "alerted": [f"{a.agent_id}/{a.scenario_id}" for a in drops],
+        "alerted_monitors": [f"{a.kind}:{a.scenario_id}" for a in monitors],
         "message": message,
     }

@@ -53,7 +53,8 @@ def refresh_trends(
             log.info("The warehouse holds no runs yet: nothing to recompute.")
             return {"latest_run_date": None, "daily_rows": 0, "touched": days, "regression_days": []}
         rows = recompute_daily_in(wh.dialect, cur, plan.since, now)
-    log.info("Recomputed %d daily rows from %s to %s (touched: %s).", rows, plan.since, plan.latest, days)
+    span = f"{len(days)} day(s), {days[0]} .. {days[-1]}" if days else "none"
+    log.info("Recomputed %d daily rows from %s to %s (touched: %s).", rows, plan.since, plan.latest, span)
     return {
         "latest_run_date": plan.latest.isoformat(),
         "since": plan.since.isoformat(),

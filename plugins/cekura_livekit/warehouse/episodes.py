@@ -1,89 +1,232 @@
-"""Regression episodes: the unit people see, derived from the daily detections that stay as evidence.
+"""Success-rate drop episodes: the unit people see and alerts are keyed on, from the detection package.
 
-A drop that lasts shows in `cekura_regressions` once per window end (often as critical, major, minor on
-consecutive days while the windows slide past it). `cekura_regression_episodes` groups those rows per
-agent × scenario × mode × suite with `stats.episodes_from_flags`: one ongoing drop = one row with its start,
-peak drop, worst rate, latest evidence, state (open / resolved) and resolution day.
+Every trends pass reads `cekura_success_rate_daily` as daily counts per agent × scenario × mode × suite and
+calls `detection.drops.detect_drops_many` ONCE for every series (a vectorised anchored CUSUM; never a loop of
+per-series detections, never one family whose size moves every series' error rate). The result is a function
+of the counts alone, so late or duplicated loads are handled by recomputing; `detection.identity.carry_ids`
+gives a recomputed episode the id of the stored episode it overlaps, so one drop keeps one `episode_id` (and
+one alert) when late data moves its start or its flag day.
 
-Rebuilt from the evidence on every detection pass (the regressions table holds only flagged rows, so this is
-small), which makes it idempotent and lets late data that disproves a detection remove its episode too.
-Runs under the trends lock of the caller's transaction.
+`cekura_regression_episodes`: one row per episode (started_on = the estimated change point, flagged_on = the
+alarm day, resolved_on = the day recovery began, resolution_shown_on = the day it was established), with the
+baseline and post-change counts and `evidence` (`detection.evidence.describe`). The older column names the
+report reads stay filled with their meaning: current_rate / current_n = the post-change rate and runs,
+peak_drop = rate_drop, last_seen = the last day in effect, q_value = NULL (a CUSUM has no per-day q-value).
+
+`cekura_regressions` (one meaning of "regression"): one row per day × series on which an episode of this table
+was in effect (started, not yet recovered) and already flagged: the detector's daily state for analysts, so a
+row for the newest day exists exactly when the series has an open episode.
+
+Quarantined keys (their latest batch marked the scenario quarantined) keep their episodes, flagged
+`quarantined`; the alert step never alerts them. Runs under the trends lock of the caller's transaction.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cekura_livekit.stats import Episode, RegressionPolicy, episodes_from_flags
+from cekura_livekit.detection.drops import DropEpisode, DropPolicy, detect_drops_many
+from cekura_livekit.detection.evidence import describe
+from cekura_livekit.detection.identity import StoredEpisode, carry_ids
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
-from cekura_livekit.warehouse.tables import EPISODES, REGRESSIONS, RUNS
+from cekura_livekit.warehouse.tables import ALERTS, EPISODES, REGRESSIONS, RUNS, SUCCESS_RATE_DAILY
 
-_SEVERITY_RANK = {"minor": 1, "major": 2, "critical": 3}
-_EVIDENCE = (
-    "run_date",
-    "agent_id",
-    "scenario_id",
-    "mode",
-    "suite",
-    "agent_name",
-    "scenario_name",
-    "baseline_rate",
-    "baseline_n",
-    "current_rate",
-    "current_n",
-    "rate_drop",
-    "q_value",
-    "p_value",
-    "severity",
-)
+Key = tuple[int, int, str, str]
+#: Severity by the size of the drop (points of success rate), the thresholds `stats.RegressionPolicy` used.
+MAJOR_DROP, CRITICAL_DROP = 0.20, 0.30
+#: An alerted drop that vanished (late data) is the same drop if it comes back within this many days.
+REMEMBER_DAYS = 28
 
 
-def _evidence(dialect: Dialect, cur: Any) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+def series_key(key: Key) -> str:
+    """The text form of a series key inside episode ids: ``agent/scenario/mode/suite``."""
+    return "/".join(str(part) for part in key)
+
+
+def severity(drop: float | None) -> str:
+    """critical (>= 30 points), major (>= 20), else minor: a label for people, not a test."""
+    if drop is not None and drop >= CRITICAL_DROP - 1e-12:
+        return "critical"
+    if drop is not None and drop >= MAJOR_DROP - 1e-12:
+        return "major"
+    return "minor"
+
+
+@dataclass
+class SeriesCounts:
+    """Daily counts of every series, as `detect_drops_many` takes them, and each series' latest names."""
+
+    series: dict[Key, tuple[list[date], list[int], list[int]]]
+    names: dict[Key, tuple[Any, Any]]
+    latest: date | None
+
+
+def daily_counts_in(dialect: Dialect, cur: Any) -> SeriesCounts:
+    """One ordered scan of `cekura_success_rate_daily` (one row per day × series: counts already summed)."""
+    q = dialect.quote
     cur.execute(
-        f"SELECT {', '.join(dialect.quote(c) for c in _EVIDENCE)} FROM {dialect.table(REGRESSIONS)} ORDER BY run_date"
+        f"SELECT agent_id, scenario_id, {q('mode')}, suite, run_date, passed, evaluated, agent_name, "
+        f"scenario_name FROM {dialect.table(SUCCESS_RATE_DAILY)} "
+        f"ORDER BY agent_id, scenario_id, {q('mode')}, suite, run_date"
     )
-    by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
-    for values in cur.fetchall():
-        row = dict(zip(_EVIDENCE, values, strict=True))
-        row["run_date"] = as_date(row["run_date"])
-        by_key[(int(row["agent_id"]), int(row["scenario_id"]), row["mode"], row["suite"])].append(row)
-    return by_key
+    series: dict[Key, tuple[list[date], list[int], list[int]]] = {}
+    names: dict[Key, tuple[Any, Any]] = {}
+    latest: date | None = None
+    for agent, scenario, mode, suite, day, passed, evaluated, agent_name, scenario_name in cur.fetchall():
+        key = (int(agent), int(scenario), mode or "", suite or "")
+        days, xs, ns = series.setdefault(key, ([], [], []))
+        d = as_date(day)
+        days.append(d)
+        xs.append(int(passed or 0))
+        ns.append(int(evaluated or 0))
+        names[key] = (
+            agent_name or names.get(key, (None, None))[0],
+            scenario_name or names.get(key, (None, None))[1],
+        )
+        latest = d if latest is None or d > latest else latest
+    return SeriesCounts(series, names, latest)
 
 
-def episode_row(key: tuple[Any, ...], episode: Episode, rows: list[dict[str, Any]], stamp: datetime) -> dict:
-    """One episode row from its evidence (the daily rows between its start and its last flag)."""
-    inside = [r for r in rows if episode.started_on <= r["run_date"] <= episode.last_seen]
-    first, last = inside[0], inside[-1]
-    worst = max(inside, key=lambda r: _SEVERITY_RANK.get(str(r["severity"]), 0))
-    q_last = last["q_value"] if last["q_value"] is not None else last["p_value"]
+def stored_episodes_in(dialect: Dialect, cur: Any) -> dict[Key, list[StoredEpisode]]:
+    """The episodes of the previous pass per series, plus alerted drops that have since vanished.
+
+    Why the alerted ones: late data can make an alerted drop disappear for a few passes (its alarm moved
+    later) and come back; recognised as the same drop when it overlaps the alerted span extended by
+    `REMEMBER_DAYS`, it keeps its id and is not alerted twice. Rows without an id (older versions) are skipped.
+    """
+    q = dialect.quote
+    cur.execute(
+        f"SELECT agent_id, scenario_id, {q('mode')}, suite, episode_id, started_on, resolved_on "
+        f"FROM {dialect.table(EPISODES)} WHERE episode_id IS NOT NULL"
+    )
+    stored: dict[Key, list[StoredEpisode]] = {}
+    for agent, scenario, mode, suite, episode_id, started, resolved in cur.fetchall():
+        key = (int(agent), int(scenario), mode or "", suite or "")
+        stored.setdefault(key, []).append(
+            StoredEpisode(str(episode_id), as_date(started), None if resolved is None else as_date(resolved))
+        )
+    known = {e.episode_id for episodes in stored.values() for e in episodes}
+    cur.execute(
+        f"SELECT agent_id, scenario_id, {q('mode')}, suite, episode_id, first_detected, last_seen "
+        f"FROM {dialect.table(ALERTS)} WHERE {q('kind')} = '' AND episode_id IS NOT NULL"
+    )
+    for agent, scenario, mode, suite, episode_id, started, last_seen in cur.fetchall():
+        if str(episode_id) in known:
+            continue
+        key = (int(agent), int(scenario), mode or "", suite or "")
+        until = as_date(last_seen or started) + timedelta(days=REMEMBER_DAYS)
+        stored.setdefault(key, []).append(StoredEpisode(str(episode_id), as_date(started), until))
+    return stored
+
+
+def episode_row(
+    key: Key, episode_id: str, e: DropEpisode, names: tuple[Any, Any], as_of: date, stamp: datetime
+) -> dict[str, Any]:
+    """One `cekura_regression_episodes` row (without quarantine and link, which `refresh_episodes_in` adds)."""
+    last_seen = as_of if e.resolved_on is None else e.resolved_on - timedelta(days=1)
+    drop = e.drop
     return {
         "agent_id": key[0],
         "scenario_id": key[1],
         "mode": key[2],
         "suite": key[3],
-        "started_on": episode.started_on,
-        "agent_name": last["agent_name"],
-        "scenario_name": last["scenario_name"],
-        "last_seen": episode.last_seen,
-        "flagged_days": episode.flagged_days,
-        "baseline_rate": first["baseline_rate"],
-        "baseline_n": first["baseline_n"],
-        "current_rate": last["current_rate"],
-        "current_n": last["current_n"],
-        "q_value": q_last,
-        "worst_rate": min(float(r["current_rate"]) for r in inside),
-        "peak_drop": max(float(r["rate_drop"]) for r in inside),
-        "severity": worst["severity"],
-        "state": "open" if episode.open else "resolved",
-        "resolved_on": episode.resolved_on,
+        "started_on": e.started_on,
+        "agent_name": names[0],
+        "scenario_name": names[1],
+        "last_seen": last_seen,
+        "flagged_days": max((last_seen - e.flagged_on).days + 1, 0),
+        "baseline_rate": e.baseline_rate,
+        "baseline_n": e.baseline_n,
+        "current_rate": e.post_rate,
+        "current_n": e.post_n,
+        "q_value": None,
+        "worst_rate": e.post_rate,
+        "peak_drop": drop,
+        "severity": severity(drop),
+        "state": "open" if e.open else "resolved",
+        "resolved_on": e.resolved_on,
         "quarantined": False,
         "dashboard_url": None,
         "updated_at": stamp,
+        "episode_id": episode_id,
+        "flagged_on": e.flagged_on,
+        "resolution_shown_on": e.resolution_shown_on,
+        "post_passed": e.post_passed,
+        "post_n": e.post_n,
+        "post_rate": e.post_rate,
+        "rate_drop": drop,
+        "threshold": e.threshold,
+        "evidence": describe(e),
     }
+
+
+def episodes_from_counts(
+    counts: SeriesCounts,
+    stored: dict[Key, list[StoredEpisode]],
+    as_of: date,
+    stamp: datetime,
+    policy: DropPolicy | None = None,
+) -> list[dict[str, Any]]:
+    """Every series' episodes from its counts, one vectorised detection, ids carried from `stored`."""
+    found = detect_drops_many(counts.series, policy)
+    rows: list[dict[str, Any]] = []
+    for key in sorted(found):
+        episodes = found[key]
+        if not episodes:
+            continue
+        spans = [(e.started_on, e.flagged_on, e.resolved_on) for e in episodes]
+        ids = carry_ids(series_key(key), spans, stored.get(key, []))
+        names = counts.names.get(key, (None, None))
+        rows.extend(episode_row(key, i, e, names, as_of, stamp) for i, e in zip(ids, episodes, strict=True))
+    return rows
+
+
+def in_effect(row: dict[str, Any], day: date) -> bool:
+    """Was the episode in effect on `day`, and already flagged by then (a row of `cekura_regressions`)?"""
+    resolved = row["resolved_on"]
+    return row["flagged_on"] <= day and row["started_on"] <= day and (resolved is None or day < resolved)
+
+
+def regression_rows(episodes: list[dict[str, Any]], day: date, stamp: datetime) -> list[dict[str, Any]]:
+    """`cekura_regressions` rows of `day`: the episodes in effect and flagged on that day."""
+    rows = []
+    for e in episodes:
+        if not in_effect(e, day):
+            continue
+        rows.append(
+            {
+                "run_date": day,
+                "agent_id": e["agent_id"],
+                "scenario_id": e["scenario_id"],
+                "mode": e["mode"],
+                "suite": e["suite"],
+                "agent_name": e["agent_name"],
+                "scenario_name": e["scenario_name"],
+                "current_start": e["started_on"],
+                "baseline_start": None,
+                "baseline_end": e["started_on"] - timedelta(days=1),
+                "baseline_passed": round(e["baseline_rate"] * e["baseline_n"]),
+                "baseline_n": e["baseline_n"],
+                "baseline_rate": e["baseline_rate"],
+                "current_passed": e["post_passed"],
+                "current_n": e["post_n"],
+                "current_rate": e["post_rate"],
+                "rate_drop": e["rate_drop"],
+                "z": None,
+                "p_value": None,
+                "q_value": None,
+                "severity": e["severity"],
+                "detected_at": stamp,
+                "episode_id": e["episode_id"],
+                "started_on": e["started_on"],
+            }
+        )
+    return rows
 
 
 def quarantined_keys_in(dialect: Dialect, cur: Any) -> set[tuple[Any, ...]]:
@@ -125,26 +268,29 @@ def latest_links_in(dialect: Dialect, cur: Any) -> dict[tuple[Any, ...], str]:
 def refresh_episodes_in(
     dialect: Dialect,
     cur: Any,
-    as_of: date | str,
-    policy: RegressionPolicy | None = None,
+    days: Iterable[date | str] = (),
+    policy: DropPolicy | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Rebuild `cekura_regression_episodes` from the detections as of `as_of` (the newest window end)."""
+    """Recompute every drop episode from the daily counts, replace `cekura_regression_episodes`, and replace
+    the `cekura_regressions` rows of each of `days` (the window ends a load may have changed); returns the
+    episodes (open and resolved)."""
     serialise(dialect, cur, TRENDS)
-    policy = policy or RegressionPolicy()
     stamp = now or datetime.now(UTC)
-    day = as_date(as_of)
-    built: list[dict[str, Any]] = []
-    for key, rows in _evidence(dialect, cur).items():
-        flagged = [r["run_date"] for r in rows if r["run_date"] <= day]
-        for episode in episodes_from_flags(
-            flagged, day, persistence=policy.persistence_days, gap_days=policy.gap_days
-        ):
-            built.append(episode_row(key, episode, rows, stamp))
-    quarantined, links = quarantined_keys_in(dialect, cur), latest_links_in(dialect, cur)
-    for row in built:
-        key = (row["agent_id"], row["scenario_id"], row["mode"], row["suite"])
-        row["quarantined"], row["dashboard_url"] = key in quarantined, links.get(key)
+    counts = daily_counts_in(dialect, cur)
+    if counts.latest is None:
+        built: list[dict[str, Any]] = []
+    else:
+        built = episodes_from_counts(counts, stored_episodes_in(dialect, cur), counts.latest, stamp, policy)
+    if built:
+        quarantined, links = quarantined_keys_in(dialect, cur), latest_links_in(dialect, cur)
+        for row in built:
+            key = (row["agent_id"], row["scenario_id"], row["mode"], row["suite"])
+            row["quarantined"], row["dashboard_url"] = key in quarantined, links.get(key)
     cur.execute(f"DELETE FROM {dialect.table(EPISODES)}")
     dialect.insert_rows(cur, EPISODES, built)
+    target = dialect.table(REGRESSIONS)
+    for day in sorted({as_date(d) for d in days}):
+        cur.execute(f"DELETE FROM {target} WHERE run_date = {dialect.date_param()}", (day.isoformat(),))
+        dialect.insert_rows(cur, REGRESSIONS, regression_rows(built, day, stamp))
     return built

@@ -1,31 +1,33 @@
 """Flakiness per scenario over a window, the way test-analytics tools define it.
 
-Why not "passed and failed within one batch": at five calls a run, any scenario below ~95 % shows mixed
-batches now and then, and a regression shows them too. Here a scenario is scored over a trailing window
-(default 28 days) by its **flip rate**: the share of consecutive evaluated outcomes (ordered by start time)
-that differ. A stable scenario rarely flips; a scenario that regressed flips around the change and then stays
-failed; a flaky one keeps flipping (a coin at rate p flips 2p(1-p) of the time: 0.42 at 70 %).
+Why not the flip rate: a scenario passing independently at rate p flips 2p(1-p) of the time, so a flip-rate
+threshold restates the pass rate (48 of 60 scenarios "flaky" in issue 25). Here a scenario is scored over a
+trailing window (default 28 days) by `detection.flakiness.flaky_status`: its evaluated outcomes in start
+order against independence at its OWN rate (Wald–Wolfowitz runs test: `runs_z` > 0 = more alternation than
+chance, `runs_p` its one-sided p, `expected_flips` what chance predicts), at a fixed per-scenario level with
+hysteresis against the stored status (so it does not churn); pass^k (`pass_hat_1/3/5`: the unbiased chance
+that k repeated runs all pass) beside it. Statuses: `flaky`, `clustered` (failures in streaks: an outage or
+a drop, for the drop and infra monitors), `stable`, `insufficient` (too few runs), and `regressed` (would be
+flaky, but an open drop episode explains it). `score` keeps the flip rate for people; it decides nothing.
 
 Rules: only evaluated runs (passed / failed_evaluation) count; batches lost to infrastructure (half or more of
-the batch's runs were infra errors, timeouts or cancellations) are left out entirely; a scenario needs
-`min_runs` evaluated runs to be scored (else status `insufficient`); `flaky` when score >= `threshold`, else
-`stable`; a scenario with an open regression episode that would score flaky is `regressed` instead (its
-flips come from the drop, not from noise).
+the batch's runs were infra errors, timeouts or cancellations) are left out entirely.
 
 One definition: "flaky" means a row of `cekura_flaky_scenarios` with status `flaky` (`FLAKY`), and every
 reader — the `v_flaky_scenarios` view, `read.select_flaky`, the report — asks `flaky_scenarios_sql`. A new
-flakiness statistic replaces `score_scenarios` (and its columns); the readers do not change. `first_seen` / `last_seen`: the first and latest window end at which it was scored flaky (kept
-across rebuilds). `mixed_batches` (batches with both outcomes) is kept next to it for people.
+flakiness statistic replaces `score_scenarios` (and its columns); the readers do not change. `first_seen` / `last_seen`: the first window end of the CURRENT flaky streak (NULL when not
+flaky) and the latest window end scored flaky (kept across rebuilds). `mixed_batches` (batches with both outcomes) is kept next to it for people.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
+from cekura_livekit.detection.flakiness import FlakinessPolicy, flaky_status
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
@@ -37,12 +39,14 @@ FLAKY = "flaky"
 _RUN_COLS = [*_KEY, "agent_name", "scenario_name", "result_id", "outcome", "started_at", "run_id"]
 
 
+_DETECTOR_COLUMNS = ("expected_flips", "runs_z", "runs_p", "pass_hat_1", "pass_hat_3", "pass_hat_5")
+
+
 @dataclass(frozen=True)
 class FlakyPolicy:
     window_days: int = 28
-    min_runs: int = 20
-    threshold: float = 0.25
     lost_batch_share: float = 0.5
+    detector: FlakinessPolicy = field(default_factory=FlakinessPolicy)
 
 
 def _runs(dialect: Dialect, cur: Any, start: date, end: date) -> pd.DataFrame:
@@ -68,36 +72,38 @@ def evaluated_runs(runs: pd.DataFrame, policy: FlakyPolicy) -> pd.DataFrame:
     return kept.sort_values(["started_at", "run_id"], kind="stable")
 
 
-def score_scenarios(runs: pd.DataFrame, policy: FlakyPolicy) -> list[dict[str, Any]]:
+def _name(group: pd.DataFrame, column: str) -> Any:
+    values = group[column].dropna()
+    return values.iloc[-1] if len(values) else None
+
+
+def score_scenarios(
+    runs: pd.DataFrame, policy: FlakyPolicy, previous: dict[tuple[Any, ...], str] | None = None
+) -> list[dict[str, Any]]:
+    """One row per key: `detection.flakiness.flaky_status` over its evaluated outcomes in start order, with
+    hysteresis against `previous` (key -> the stored status), and the flip rate kept as `score` for people."""
+    previous = previous or {}
     rows = []
     for key, group in evaluated_runs(runs, policy).groupby(_KEY, sort=True):
-        passed = group["outcome"].eq("passed")
-        flips = int((passed.to_numpy()[1:] != passed.to_numpy()[:-1]).sum())
-        n = len(group)
+        passed = group["outcome"].eq("passed").to_numpy()
+        n = len(passed)
         per_batch = group.groupby("result_id")["outcome"].nunique()
-        score = flips / (n - 1) if n > 1 else None
-        status = (
-            "insufficient"
-            if n < policy.min_runs or score is None
-            else (FLAKY if score >= policy.threshold else "stable")
-        )
+        status = flaky_status(passed.tolist(), previous.get(tuple(key)), policy.detector)
+        flips = int(status["flips"])
         rows.append(
             {
                 **dict(zip(_KEY, key, strict=True)),
-                "agent_name": group["agent_name"].dropna().iloc[-1]
-                if group["agent_name"].notna().any()
-                else None,
-                "scenario_name": group["scenario_name"].dropna().iloc[-1]
-                if group["scenario_name"].notna().any()
-                else None,
+                "agent_name": _name(group, "agent_name"),
+                "scenario_name": _name(group, "scenario_name"),
                 "runs": n,
                 "passed": int(passed.sum()),
-                "failed_evaluation": int((~passed).sum()),
+                "failed_evaluation": int(n - passed.sum()),
                 "batches": int(per_batch.size),
                 "mixed_batches": int((per_batch > 1).sum()),
                 "flips": flips,
-                "score": score,
-                "status": status,
+                "score": flips / (n - 1) if n > 1 else None,
+                "status": status["status"],
+                **{c: status[c] for c in _DETECTOR_COLUMNS},
             }
         )
     return rows
@@ -109,12 +115,13 @@ def flaky_scenarios_sql(dialect: Dialect, where: str = "1 = 1") -> str:
     return f"SELECT * FROM {dialect.table(FLAKY_SCENARIOS)} WHERE status = '{FLAKY}' AND ({where})"
 
 
-def _previous(dialect: Dialect, cur: Any) -> dict[tuple[Any, ...], tuple[Any, Any]]:
+def _previous(dialect: Dialect, cur: Any) -> dict[tuple[Any, ...], tuple[Any, Any, Any]]:
+    """key -> (first_seen, last_seen, status) of the previous scoring."""
     cur.execute(
-        f"SELECT {', '.join(dialect.quote(c) for c in _KEY)}, first_seen, last_seen "
+        f"SELECT {', '.join(dialect.quote(c) for c in _KEY)}, first_seen, last_seen, status "
         f"FROM {dialect.table(FLAKY_SCENARIOS)}"
     )
-    return {tuple(r[:4]): (r[4], r[5]) for r in cur.fetchall()}
+    return {tuple(r[:4]): (r[4], r[5], r[6]) for r in cur.fetchall()}
 
 
 def _open_episodes(dialect: Dialect, cur: Any) -> set[tuple[Any, ...]]:
@@ -139,15 +146,21 @@ def refresh_flaky_in(
     start = end - timedelta(days=policy.window_days - 1)
     previous = _previous(dialect, cur)
     regressed = _open_episodes(dialect, cur)
-    rows = score_scenarios(_runs(dialect, cur, start, end), policy)
+    # Hysteresis: a scenario shown as `regressed` was flaky by the statistic, so it stays on the flaky side.
+    was = {k: (FLAKY if v[2] == "regressed" else v[2]) for k, v in previous.items()}
+    rows = score_scenarios(_runs(dialect, cur, start, end), policy, was)
     stamp = now or datetime.now(UTC)
     for row in rows:
         key = tuple(row[k] for k in _KEY)
-        first, last = previous.get(key, (None, None))
+        first, last, _ = previous.get(key, (None, None, None))
         if row["status"] == FLAKY and key in regressed:
             row["status"] = "regressed"
         if row["status"] == FLAKY:
+            # "Flaky since" is the start of the current flaky streak: reset whenever the status left flaky.
+            first = first if was.get(key) == FLAKY else None
             first, last = first or end, end
+        else:
+            first = None
         first, last = (None if d is None else _date(d) for d in (first, last))
         row.update(window_start=start, window_end=end, first_seen=first, last_seen=last, updated_at=stamp)
     cur.execute(f"DELETE FROM {dialect.table(FLAKY_SCENARIOS)}")

@@ -145,13 +145,16 @@ REGRESSIONS = Table(
         ("q_value", "float"),
         ("severity", "text"),
         ("detected_at", "timestamp"),
+        ("episode_id", "text"),
+        ("started_on", "date"),
     ),
     ("run_date", "agent_id", "scenario_id", *_GRAIN_KEY),
-    "Evidence: one row per window end on which a success-rate drop was flagged (BH q-value).",
+    "Drops in effect per day: one row per day x series on which a detected drop episode "
+    "(cekura_regression_episodes, by episode_id) was in effect and already flagged.",
 )
 
-#: One row per regression episode (`stats.episodes_from_flags` over the daily rows of `regressions`, which
-#: stay as the evidence): what people see, one row per ongoing drop instead of one per day.
+#: One row per success-rate drop episode (`detection.drops.detect_drops_many` over the daily counts): what
+#: people see and what alerts are keyed on (`episode_id`, stable across late data: `detection.identity`).
 EPISODES = Table(
     "regression_episodes",
     (
@@ -176,9 +179,19 @@ EPISODES = Table(
         ("quarantined", "bool"),
         ("dashboard_url", "text"),
         ("updated_at", "timestamp"),
+        ("episode_id", "text"),
+        ("flagged_on", "date"),
+        ("resolution_shown_on", "date"),
+        ("post_passed", "int"),
+        ("post_n", "int"),
+        ("post_rate", "float"),
+        ("rate_drop", "float"),
+        ("threshold", "float"),
+        ("evidence", "text"),
     ),
     ("agent_id", "scenario_id", *_GRAIN_KEY, "started_on"),
-    "Regression episodes: one row per ongoing drop (start, peak drop, state, resolved_on).",
+    "Success-rate drop episodes (anchored CUSUM): start at the change point, flagged_on, resolved_on.",
+    indexes=(("episode_id",),),
 )
 
 #: Call duration enters the metric tables as a metric of its own (from `cekura_runs.duration_s`).
@@ -229,9 +242,12 @@ METRIC_REGRESSIONS = Table(
         ("p_value", "float"),
         ("q_value", "float"),
         ("detected_at", "timestamp"),
+        ("episode_id", "text"),
+        ("started_on", "date"),
     ),
     _METRIC_KEY,
-    "Numeric metrics whose current window shifted up (Mann-Whitney U, BH across the day).",
+    "Metric shifts in effect per day: one row per day x series x metric on which a metric episode "
+    "(cekura_metric_episodes) was in effect and already flagged.",
 )
 
 #: Flakiness per agent × scenario × mode × suite over a trailing window (`flaky.py`): the flip rate between
@@ -257,9 +273,15 @@ FLAKY_SCENARIOS = Table(
         ("first_seen", "date"),
         ("last_seen", "date"),
         ("updated_at", "timestamp"),
+        ("expected_flips", "float"),
+        ("runs_z", "float"),
+        ("runs_p", "float"),
+        ("pass_hat_1", "float"),
+        ("pass_hat_3", "float"),
+        ("pass_hat_5", "float"),
     ),
     ("agent_id", "scenario_id", *_GRAIN_KEY),
-    "Flakiness per scenario over a trailing window: flip rate of consecutive evaluated outcomes.",
+    "Flakiness per scenario over a trailing window: runs test of consecutive evaluated outcomes (runs_z), pass^k.",
 )
 
 #: Per batch × scenario, the change against the previous batch of the same suite (`batch_diff.py`).
@@ -278,12 +300,16 @@ BATCH_DIFFS = Table(
         ("previous_passed", "int"),
         ("previous_failed_evaluation", "int"),
         ("diffed_at", "timestamp"),
+        ("usual_pass_rate", "float"),
+        ("chance", "float"),
     ),
     ("result_id", "scenario_id"),
     "Per batch x scenario: change against the previous batch of the same suite.",
 )
 
-#: One row per regression episode already alerted (see `alerts.py`): the memory that alerts only once.
+#: One row per episode or monitor alert already alerted (`alert_memory.py`): the memory that alerts only once.
+#: `kind`: '' for a success-rate drop episode (rows from before the column existed are drops), else `metric:<id>`,
+#: `freshness`, `volume` or `infra`; `episode_id`: the episode's (or quality alert's) stable id.
 ALERTS = Table(
     "regression_alerts",
     (
@@ -294,9 +320,12 @@ ALERTS = Table(
         ("last_seen", "date"),
         ("severity", "text"),
         ("alerted_at", "timestamp"),
+        ("kind", "text"),
+        ("episode_id", "text"),
     ),
-    ("agent_id", "scenario_id", *_GRAIN_KEY, "first_detected"),
-    "Regression episodes already alerted (alert once memory).",
+    ("agent_id", "scenario_id", *_GRAIN_KEY, "first_detected", "kind"),
+    "Episodes and monitor alerts already alerted (alert once memory, matched on kind and episode_id).",
+    indexes=(("episode_id",),),
 )
 
 #: Column comments (PostgreSQL) for the columns analysts meet in several tables.
@@ -353,6 +382,51 @@ def column_comments(table: Table) -> dict[str, str]:
     return out
 
 
+#: One row per metric shift episode per series x metric (`detection.metric_shift`, on the daily p50).
+METRIC_EPISODES = Table(
+    "metric_episodes",
+    (
+        ("agent_id", "int"),
+        ("scenario_id", "int"),
+        *GRAIN,
+        ("metric_id", "int"),
+        ("started_on", "date"),
+        ("episode_id", "text"),
+        ("metric_name", "text"),
+        ("unit", "text"),
+        ("agent_name", "text"),
+        ("scenario_name", "text"),
+        ("flagged_on", "date"),
+        ("resolved_on", "date"),
+        ("baseline_median", "float"),
+        ("episode_median", "float"),
+        ("relative_shift", "float"),
+        ("state", "text"),
+        ("updated_at", "timestamp"),
+    ),
+    ("agent_id", "scenario_id", *_GRAIN_KEY, "metric_id", "started_on"),
+    "Numeric-metric shift episodes (CUSUM on the daily median, per metric, never pooled).",
+)
+#: Data-quality monitors as of the newest day (`detection.quality`): freshness, volume, infra share.
+QUALITY_ALERTS = Table(
+    "quality_alerts",
+    (
+        ("agent_id", "int"),
+        ("scenario_id", "int"),
+        *GRAIN,
+        ("kind", "text"),
+        ("day", "date"),
+        ("agent_name", "text"),
+        ("scenario_name", "text"),
+        ("observed", "float"),
+        ("expected", "float"),
+        ("p_value", "float"),
+        ("message", "text"),
+        ("updated_at", "timestamp"),
+    ),
+    ("agent_id", "scenario_id", *_GRAIN_KEY, "kind", "day"),
+    "Data-quality alerts per series: freshness (overdue), volume (far fewer runs), infra share jump.",
+)
 #: Facts a load writes (and the load task's Asset outlets).
 FACT_TABLES: tuple[Table, ...] = (RESULTS, RUNS, RUN_METRICS)
 #: Derived from the facts by the trends step (and the trends DAG's Asset outlets).
@@ -363,6 +437,8 @@ TREND_TABLES: tuple[Table, ...] = (
     METRIC_DAILY,
     METRIC_REGRESSIONS,
     FLAKY_SCENARIOS,
+    METRIC_EPISODES,
+    QUALITY_ALERTS,
 )
 #: Every table `ddl.ensure_tables` creates.
 #: The sync of all results (`cekura_livekit.sync`): one row per scope.

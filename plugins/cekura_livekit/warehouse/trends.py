@@ -14,10 +14,10 @@ Rules (documented once, used everywhere):
   views and the reads).
 - rate_7d / rate_28d: sum(passed) / sum(evaluated) over the 7 / 28 calendar days ending on run_date.
 - Runs without an agent or scenario are grouped under id -1 (key columns cannot be NULL).
-- Regressions: per agent × scenario, the current window (`current_days` ending on the window end) against
-  the baseline window (`baseline_days` before it). Window counts are summed in SQL; the z-test runs in Python
-  over those few aggregated rows (SQL has no normal CDF in either engine). Rows for a window end are
-  replaced on every detection, so a regression that late data disproves disappears.
+- Regressions: success-rate drop episodes from the daily counts (`episodes.py`, `detection.drops`: an anchored
+  CUSUM per series, thresholds per series), recomputed from the whole daily history on every pass, so a
+  drop that late data disproves disappears; `cekura_regressions` holds, per window end a load may have
+  changed, the series with an episode in effect (one meaning of "regression": an episode).
 
 Both steps hold the schema's trends lock (`locks.py`) for the rest of their transaction: concurrent
 recomputes run one after the other, each seeing the runs the previous ones committed.
@@ -32,18 +32,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cekura_livekit.stats import RegressionPolicy, bh_adjust, drop_test
+from cekura_livekit.detection.drops import DropPolicy
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.ddl import ensure_tables
 from cekura_livekit.warehouse.engines.base import Dialect
-from cekura_livekit.warehouse.episodes import refresh_episodes_in
+from cekura_livekit.warehouse.episodes import refresh_episodes_in, regression_rows
 from cekura_livekit.warehouse.locks import TRENDS, serialise
 from cekura_livekit.warehouse.measures import evaluated_sql, success_rate_sql, wilson_sql
 from cekura_livekit.warehouse.scan import runs_since, tune_for_aggregation
 from cekura_livekit.warehouse.tables import (
     DEFAULT_SCHEMA,
-    REGRESSIONS,
     RUNS,
     SUCCESS_RATE_DAILY,
     UNKNOWN_ID,
@@ -155,102 +154,37 @@ def recompute_success_daily_in(
     return max(int(cur.rowcount or 0), 0)
 
 
-def _window_counts_sql(dialect: Dialect) -> str:
-    d = dialect.date_param()
-    daily = dialect.table(SUCCESS_RATE_DAILY)
-    return f"""
-SELECT agent_id, scenario_id, mode, suite, MAX(agent_name), MAX(scenario_name),
-       SUM(CASE WHEN run_date < {d} THEN passed ELSE 0 END),
-       SUM(CASE WHEN run_date < {d} THEN evaluated ELSE 0 END),
-       SUM(CASE WHEN run_date >= {d} THEN passed ELSE 0 END),
-       SUM(CASE WHEN run_date >= {d} THEN evaluated ELSE 0 END)
-FROM {daily}
-WHERE run_date >= {d} AND run_date <= {d}
-GROUP BY agent_id, scenario_id, mode, suite
-"""
-
-
-def detect_regressions_in(
-    dialect: Dialect,
-    cur: Any,
-    end_date: date | str,
-    policy: RegressionPolicy | None = None,
-    now: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """Compare windows ending on `end_date`, replace that day's regression rows, return the new ones."""
-    serialise(dialect, cur, TRENDS)
-    policy = policy or RegressionPolicy()
-    end = as_date(end_date)
-    current_start = end - timedelta(days=policy.current_days - 1)
-    baseline_end = current_start - timedelta(days=1)
-    baseline_start = current_start - timedelta(days=policy.baseline_days)
-    cs = current_start.isoformat()
-    cur.execute(_window_counts_sql(dialect), (cs, cs, cs, cs, baseline_start.isoformat(), end.isoformat()))
-    rows = cur.fetchall()
-    tests = [drop_test(int(bp or 0), int(bn or 0), int(cp or 0), int(cn or 0)) for *_, bp, bn, cp, cn in rows]
-    # One family per window end: every eligible agent × scenario × mode × suite test of that day.
-    q_values = bh_adjust([t.p_value if policy.eligible(t) else None for t in tests])
-    found: list[dict[str, Any]] = []
-    stamp = now or datetime.now(UTC)
-    for row, test, q_value in zip(rows, tests, q_values, strict=True):
-        severity = policy.severity(test, q_value)
-        if severity is None:
-            continue
-        agent_id, scenario_id, mode, suite, agent_name, scenario_name = row[:6]
-        found.append(
-            {
-                "run_date": end,
-                "agent_id": int(agent_id),
-                "scenario_id": int(scenario_id),
-                "mode": mode,
-                "suite": suite,
-                "agent_name": agent_name,
-                "scenario_name": scenario_name,
-                "current_start": current_start,
-                "baseline_start": baseline_start,
-                "baseline_end": baseline_end,
-                "baseline_passed": test.baseline_passed,
-                "baseline_n": test.baseline_n,
-                "baseline_rate": test.baseline_rate,
-                "current_passed": test.current_passed,
-                "current_n": test.current_n,
-                "current_rate": test.current_rate,
-                "rate_drop": test.drop,
-                "z": test.z,
-                "p_value": test.p_value,
-                "q_value": q_value,
-                "severity": severity,
-                "detected_at": stamp,
-            }
-        )
-    target = dialect.table(REGRESSIONS)
-    cur.execute(f"DELETE FROM {target} WHERE run_date = {dialect.date_param()}", (end.isoformat(),))
-    dialect.insert_rows(cur, REGRESSIONS, found)
-    return found
-
-
 def detect_windows_in(
     dialect: Dialect,
     cur: Any,
     ends: Iterable[date | str],
-    policy: RegressionPolicy | None = None,
+    policy: Any = None,
     now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Detect each window end in `ends` (oldest first, rates and numeric metrics), then rescore flakiness and
-    rebuild the episodes as of the newest day in the daily table; returns (daily detections, every episode)."""
-    from cekura_livekit.warehouse.metrics import detect_metric_regressions_in  # pandas: only when it runs
+    """The detection pass over the whole daily history, in the caller's transaction: drop episodes (and the
+    `cekura_regressions` rows of each day in `ends`), metric episodes, flakiness and data-quality alerts as of
+    the newest day; returns (the regression rows of `ends`, oldest first; every drop episode).
 
-    found: list[dict[str, Any]] = []
-    for end in sorted({as_date(e) for e in ends}):
-        found.extend(detect_regressions_in(dialect, cur, end, policy, now))
-        detect_metric_regressions_in(dialect, cur, end, now=now)
+    Every detector reads each series once and runs one vectorised (or one per-series) pass: the cost is linear
+    in the history, with no per-series SQL. `policy`: a `detection.drops.DropPolicy` (anything else, e.g. the
+    `stats.RegressionPolicy` older callers pass, is ignored: the drop detector's knobs are its own).
+    """
+    from cekura_livekit.warehouse.flaky import refresh_flaky_in  # pandas: only when it runs
+    from cekura_livekit.warehouse.metrics import refresh_metric_episodes_in
+    from cekura_livekit.warehouse.quality import refresh_quality_in
+
+    serialise(dialect, cur, TRENDS)
+    stamp = now or datetime.now(UTC)
+    days = sorted({as_date(e) for e in ends})
+    drop_policy = policy if isinstance(policy, DropPolicy) else None
+    episodes = refresh_episodes_in(dialect, cur, days, drop_policy, stamp)
+    found = [row for day in days for row in regression_rows(episodes, day, stamp)]
     as_of = latest_run_date_in(dialect, cur, SUCCESS_RATE_DAILY)
     if as_of is None:
-        return found, []
-    from cekura_livekit.warehouse.flaky import refresh_flaky_in
-
-    episodes = refresh_episodes_in(dialect, cur, as_of, policy, now)
-    refresh_flaky_in(dialect, cur, as_of, now=now)  # after the episodes: a regressed scenario is not flaky
+        return found, episodes
+    refresh_metric_episodes_in(dialect, cur, days, now=stamp)
+    refresh_flaky_in(dialect, cur, as_of, now=stamp)  # after the episodes: a regressed scenario is not flaky
+    refresh_quality_in(dialect, cur, as_of, now=stamp)
     return found, episodes
 
 
@@ -318,9 +252,10 @@ def detect_regressions(
     warehouse_conn_id: str,
     end_date: date | str | None = None,
     schema: str = DEFAULT_SCHEMA,
-    policy: RegressionPolicy | None = None,
+    policy: DropPolicy | None = None,
 ) -> list[dict[str, Any]]:
-    """Detect regressions for the window ending on `end_date` (default: the latest day in the warehouse)."""
+    """Run the detection pass and return the `cekura_regressions` rows of `end_date` (default: the latest day
+    in the warehouse): the drops in effect on that day."""
     with open_warehouse(warehouse_conn_id, schema) as wh, wh.transaction() as cur:
         ensure_tables(wh.dialect, cur)
         end = end_date if end_date is not None else latest_run_date_in(wh.dialect, cur, SUCCESS_RATE_DAILY)
