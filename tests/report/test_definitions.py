@@ -26,7 +26,7 @@ GRAIN = ["run_date", "agent_id", "scenario_id", "mode", "suite", "metric_id"]
 def test_the_report_p95_is_the_warehouse_p95(warehouse: WarehouseTarget) -> None:
     _load_history(warehouse)
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
-        inputs = read_report_inputs(wh, days=60, today=None)
+        inputs = read_report_inputs(wh, days=90, today=None)  # the latency history is 80 days
         names, rows = wh.query(f"SELECT * FROM {wh.dialect.table(METRIC_DAILY)}")
     table = pd.DataFrame(rows, columns=names)
     table = table[table["unit"].isin(["ms", "s"])].assign(run_date=lambda f: pd.to_datetime(f["run_date"]))

@@ -68,7 +68,7 @@ def _drop_history(first_id: int, end: date, mode: str) -> list[dict[str, Any]]:
     """Seven good weeks, then a drop over the last four days (pass 1 of 6 a day)."""
     runs: list[dict[str, Any]] = []
     next_id = first_id
-    for back in range(24, -1, -1):
+    for back in range(49, -1, -1):  # the detector watches a series once it has 100 runs over 28 days
         day = (end - timedelta(days=back)).isoformat()
         passed, failed = (1, 5) if back < 4 else (6, 0)
         runs += _runs(next_id, day, passed, failed)

@@ -69,4 +69,4 @@ def test_one_statistics_module() -> None:
     assert not (PACKAGE / "results" / "stats.py").exists()
     graph = _graph()
     users = {m for m, deps in graph.items() if "cekura_livekit.stats" in deps}
-    assert {"cekura_livekit.warehouse.trends", "cekura_livekit.report.stats"} <= users
+    assert {"cekura_livekit.warehouse.metrics", "cekura_livekit.report.stats"} <= users

@@ -167,7 +167,7 @@ def select_flaky_scores(wh: Warehouse) -> pd.DataFrame:
     """`cekura_flaky_scenarios`: every scored scenario, flaky first, highest score first."""
     sql = (
         f"SELECT * FROM {wh.dialect.table(FLAKY_SCENARIOS)} "
-        f"ORDER BY status = '{FLAKY}' DESC, score DESC, agent_id, scenario_id, mode, suite"
+        f"ORDER BY status = '{FLAKY}' DESC, runs_z DESC, agent_id, scenario_id, mode, suite"
     )
     return _read(wh, [FLAKY_SCENARIOS], sql, [], FLAKY_SCENARIOS.types)
 
@@ -226,7 +226,7 @@ def select_flaky(wh: Warehouse, since: date | str | None = None, agent_id: int |
     where, params = _filters(wh, since, agent_id, date_col="last_seen")
     sql = (
         f"SELECT * FROM ({flaky_scenarios_sql(wh.dialect, where)}) f "
-        "ORDER BY score DESC, agent_id, scenario_id, mode, suite"
+        "ORDER BY runs_z DESC, agent_id, scenario_id, mode, suite"
     )
     return _read(wh, [FLAKY_SCENARIOS], sql, params, FLAKY_SCENARIOS.types)
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import pandas as pd
 
+from cekura_livekit.detection.drops import DropPolicy
 from cekura_livekit.results.context import inherit_context
 from cekura_livekit.results.frames import Extract
-from cekura_livekit.stats import RegressionPolicy
 from cekura_livekit.warehouse.batch_diff import CHANGES, describe, diff_batch_in
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables
@@ -101,7 +101,7 @@ def load_extract(
     *,
     trailing_days: int = DEFAULT_TRAILING_DAYS,
     recompute_trends: bool = False,
-    policy: RegressionPolicy | None = None,
+    policy: DropPolicy | None = None,
     now: datetime | None = None,
     _before_commit: Callable[[Any], None] | None = None,
 ) -> LoadSummary:
