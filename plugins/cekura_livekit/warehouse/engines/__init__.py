@@ -7,6 +7,7 @@ fixture is parametrised from `REGISTRY`). Nothing outside this package tests an 
 from __future__ import annotations
 
 from cekura_livekit.warehouse.engines.base import Dialect, UnsupportedDialectError
+from cekura_livekit.warehouse.engines.duckdb import DuckDBDialect
 from cekura_livekit.warehouse.engines.postgres import PostgresDialect
 from cekura_livekit.warehouse.engines.sqlite import SqliteDialect
 
@@ -14,6 +15,7 @@ from cekura_livekit.warehouse.engines.sqlite import SqliteDialect
 ENGINES: tuple[type[Dialect], ...] = (
     PostgresDialect,
     SqliteDialect,
+    DuckDBDialect,
 )
 #: Airflow conn_type → adapter class.
 REGISTRY: dict[str, type[Dialect]] = {t: engine for engine in ENGINES for t in engine.conn_types}
