@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cekura_livekit.warehouse.engines.base import Dialect, UnsupportedDialectError
 from cekura_livekit.warehouse.engines.duckdb import DuckDBDialect
+from cekura_livekit.warehouse.engines.mysql import MySqlDialect
 from cekura_livekit.warehouse.engines.postgres import PostgresDialect
 from cekura_livekit.warehouse.engines.sqlite import SqliteDialect
 
@@ -16,6 +17,7 @@ ENGINES: tuple[type[Dialect], ...] = (
     PostgresDialect,
     SqliteDialect,
     DuckDBDialect,
+    MySqlDialect,
 )
 #: Airflow conn_type → adapter class.
 REGISTRY: dict[str, type[Dialect]] = {t: engine for engine in ENGINES for t in engine.conn_types}

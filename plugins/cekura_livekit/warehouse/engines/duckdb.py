@@ -203,7 +203,9 @@ class DuckDBDialect(Dialect):
         return {row[0] for row in cur.fetchall()}
 
     def existing_views(self, cur: Any) -> set[str]:
-        cur.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = ? AND NOT internal", (self.schema,))
+        cur.execute(
+            "SELECT view_name FROM duckdb_views() WHERE schema_name = ? AND NOT internal", (self.schema,)
+        )
         return {row[0] for row in cur.fetchall()}
 
     def drop_index_statement(self, name: str, table: Table) -> str:
@@ -230,9 +232,11 @@ class DuckDBDialect(Dialect):
     def _frame_select(self, table: Table, source: str) -> str:
         """SELECT of a registered frame's columns cast to the table's types, in the table's column order."""
         q = self.quote
-        return "SELECT " + ", ".join(
-            f"CAST({q(c)} AS {self.sql_types[t]}) AS {q(c)}" for c, t in table.columns
-        ) + f" FROM {source}"
+        return (
+            "SELECT "
+            + ", ".join(f"CAST({q(c)} AS {self.sql_types[t]}) AS {q(c)}" for c, t in table.columns)
+            + f" FROM {source}"
+        )
 
     def _check_bindable(self, table: Table, frame: pd.DataFrame) -> None:
         """Refuse a text column holding non-text Python objects: a registered frame would otherwise turn a
@@ -243,10 +247,12 @@ class DuckDBDialect(Dialect):
                 continue
             kind = pd.api.types.infer_dtype(series, skipna=True)
             if kind not in {"string", "empty"}:
-                bad = next(v for v in series if v is not None and v is not pd.NA and not isinstance(v, str))
+                bad = next((v for v in series if not _missing(v) and not isinstance(v, str)), None)
+                if bad is None:
+                    continue
                 raise TypeError(
-                    f"{table.name}.{column} holds a {type(bad).__name__} value ({bad!r:.60}), which cannot be "
-                    f"bound as text; build the frame with cekura_livekit.results.frames.extract()"
+                    f"{table.name}.{column} holds a value of type {type(bad).__name__} ({bad!r:.60}), which "
+                    "cannot be bound as text; build the frame with cekura_livekit.results.frames.extract()"
                 )
 
     def upsert(self, cur: Any, table: Table, frame: pd.DataFrame) -> int:
@@ -259,7 +265,9 @@ class DuckDBDialect(Dialect):
         raw = cur.connection
         raw.register(view, frame[table.column_names])
         try:
-            cur.execute(self.upsert_sql(self.table(table), table, self._frame_select(table, self.quote(view))))
+            cur.execute(
+                self.upsert_sql(self.table(table), table, self._frame_select(table, self.quote(view)))
+            )
             row = cur.fetchone()
         finally:
             raw.unregister(view)
@@ -275,7 +283,9 @@ class DuckDBDialect(Dialect):
         raw.register(view, frame)
         try:
             cols = ", ".join(self.quote(c) for c in table.column_names)
-            cur.execute(f"INSERT INTO {self.table(table)} ({cols}) {self._frame_select(table, self.quote(view))}")
+            cur.execute(
+                f"INSERT INTO {self.table(table)} ({cols}) {self._frame_select(table, self.quote(view))}"
+            )
         finally:
             raw.unregister(view)
 
@@ -363,6 +373,10 @@ class DuckDBDialect(Dialect):
 
     def describe_target(self, connection: Any) -> str:
         return f"DuckDB file {connection.host!r}"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def _literal(text: str) -> str:
