@@ -9,6 +9,7 @@ from __future__ import annotations
 from cekura_livekit.warehouse.engines.base import Dialect, UnsupportedDialectError
 from cekura_livekit.warehouse.engines.duckdb import DuckDBDialect
 from cekura_livekit.warehouse.engines.mysql import MySqlDialect
+from cekura_livekit.warehouse.engines.snowflake import SnowflakeDialect
 from cekura_livekit.warehouse.engines.postgres import PostgresDialect
 from cekura_livekit.warehouse.engines.sqlite import SqliteDialect
 
@@ -18,6 +19,7 @@ ENGINES: tuple[type[Dialect], ...] = (
     SqliteDialect,
     DuckDBDialect,
     MySqlDialect,
+    SnowflakeDialect,
 )
 #: Airflow conn_type → adapter class.
 REGISTRY: dict[str, type[Dialect]] = {t: engine for engine in ENGINES for t in engine.conn_types}
