@@ -9,8 +9,8 @@ from __future__ import annotations
 from cekura_livekit.warehouse.engines.base import Dialect, UnsupportedDialectError
 from cekura_livekit.warehouse.engines.duckdb import DuckDBDialect
 from cekura_livekit.warehouse.engines.mysql import MySqlDialect
-from cekura_livekit.warehouse.engines.snowflake import SnowflakeDialect
 from cekura_livekit.warehouse.engines.postgres import PostgresDialect
+from cekura_livekit.warehouse.engines.snowflake import SnowflakeDialect
 from cekura_livekit.warehouse.engines.sqlite import SqliteDialect
 
 #: Adapter classes; each claims the connection types in its `conn_types`.
