@@ -139,7 +139,9 @@ def test_every_engine_derives_the_same_tables_as_sqlite(
     expected = _load_all(sqlite_warehouse)
     got = _load_all(target)
     # The data must exercise every table, or parity of empty tables would prove nothing.
-    assert all(expected[t.name] for t in (SUCCESS_RATE_DAILY, METRIC_DAILY, REGRESSIONS, EPISODES, BATCH_DIFFS))
+    assert all(
+        expected[t.name] for t in (SUCCESS_RATE_DAILY, METRIC_DAILY, REGRESSIONS, EPISODES, BATCH_DIFFS)
+    )
     for table in DERIVED:
         assert len(got[table.name]) == len(expected[table.name]), table.name
         for mine, reference in zip(got[table.name], expected[table.name], strict=True):
