@@ -257,17 +257,26 @@ class DuckDBDialect(Dialect):
 
     def upsert(self, cur: Any, table: Table, frame: pd.DataFrame) -> int:
         """DuckDB's bulk path: the frame is registered (scanned through Arrow, no per-row binding), then one
-        `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <changed>`; returns the rows inserted or changed."""
+        `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <changed>`; returns the rows inserted or changed.
+
+        An empty table takes a plain INSERT … SELECT: with `begin`'s writer lock held no other load can add
+        rows meanwhile, so every row is new and the outcome is the upsert's, without its conflict checks.
+        """
         if frame.empty:
             return 0
         self._check_bindable(table, frame)
         view = f"_load_{self.schema}_{table.name}"
         raw = cur.connection
+        target = self.table(table)
+        select = self._frame_select(table, self.quote(view))
         raw.register(view, frame[table.column_names])
         try:
-            cur.execute(
-                self.upsert_sql(self.table(table), table, self._frame_select(table, self.quote(view)))
-            )
+            cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {target})")
+            if cur.fetchone()[0]:
+                cols = ", ".join(self.quote(c) for c in table.column_names)
+                cur.execute(f"INSERT INTO {target} ({cols}) {select}")
+            else:
+                cur.execute(self.upsert_sql(target, table, select))
             row = cur.fetchone()
         finally:
             raw.unregister(view)
