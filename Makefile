@@ -7,19 +7,27 @@ AIRFLOW_VERSION := 3.3.2
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test lint format demo sandbox bench chromium clean compat
+.PHONY: install test lint format demo sandbox bench chromium libmariadb clean compat
 
 install: $(STAMP)
 
 # Reinstall only when the dependency declarations change.
-$(STAMP): pyproject.toml sandbox/pyproject.toml requirements.txt Makefile
+$(STAMP): pyproject.toml sandbox/pyproject.toml requirements.txt Makefile | libmariadb
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -r requirements.txt -e ".[postgres,sqlite,dev]" \
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -r requirements.txt \
+	  -e ".[postgres,sqlite,duckdb,mysql,dev]" \
 	  -e ./sandbox
 	@# A .venv from before the split: removing the old provider also removed the script it owned.
 	@test -x $(BIN)/cekura-sandbox || $(BIN)/python -m pip install --quiet --no-deps --force-reinstall -e ./sandbox
 	@touch $@
+
+# mysqlclient (the MySQL extra) builds against the MariaDB client headers; installed when we may.
+libmariadb:
+	@pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmariadb-dev pkg-config >/dev/null) || \
+	  echo "libmariadb-dev not installed: installing mysqlclient will fail (apt-get install libmariadb-dev pkg-config)"; }
 
 # Headless Chromium (Debian) renders the HTML report in a test; installed when we may, else that test skips.
 chromium:

@@ -4,6 +4,7 @@ and statement timeouts on loads that name the blocking session (issue 24 item 6)
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -178,8 +179,102 @@ def test_the_registry_maps_every_claimed_conn_type_to_its_adapter() -> None:
 
 
 def test_an_unknown_conn_type_is_refused_naming_the_connection() -> None:
-    with pytest.raises(UnsupportedDialectError, match=r"warehouse_conn_id='wh_x' has conn_type='mysql'"):
-        engine_for("mysql", "wh_x")
+    with pytest.raises(UnsupportedDialectError, match=r"warehouse_conn_id='wh_x' has conn_type='oracle'"):
+        engine_for("oracle", "wh_x")
+
+
+# --- issue 23: DuckDB, MariaDB, Snowflake (emulated) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["", ":memory:", "md:analytics", "warehouse.duckdb"])
+def test_a_duckdb_connection_must_name_an_absolute_file(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_WH_DUCK", json.dumps({"conn_type": "duckdb", "host": host}))
+    with pytest.raises(WarehouseSettingError, match=r"(?s)'wh_duck'.*absolute path"):
+        load_extract("wh_duck", _batch())
+
+
+def test_concurrent_duckdb_loads_queue_on_the_files_writer_lock(duckdb_warehouse: WarehouseTarget) -> None:
+    """DuckDB resolves concurrent writers optimistically (the second commit fails); the adapter's writer
+    lock makes them queue instead, so both loads and their trend rebuilds succeed."""
+    errors: list[BaseException] = []
+
+    def load(result_id: int) -> None:
+        try:
+            load_extract(
+                duckdb_warehouse.conn_id, _batch(result_id), duckdb_warehouse.schema, recompute_trends=True
+            )
+        except BaseException as exc:  # collected: a thread's exception would otherwise vanish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    daily = read_daily(duckdb_warehouse.conn_id, schema=duckdb_warehouse.schema)
+    assert int(daily["runs"].sum()) == 20  # four batches of five runs, none lost to a conflict
+
+
+def test_mariadb_keys_are_case_sensitive_like_every_other_engine(mariadb_warehouse: WarehouseTarget) -> None:
+    """MariaDB's default collation compares 'Nightly' = 'nightly'; the adapter's binary collation keeps two
+    suites apart, as PostgreSQL, SQLite and DuckDB do."""
+    runs = [make_run(1, day="2024-03-01"), make_run(2, day="2024-03-01", result_id=2)]
+    load_extract(
+        mariadb_warehouse.conn_id,
+        extract(make_result(1, runs[:1]), mode="managed", suite="Nightly"),
+        mariadb_warehouse.schema,
+        recompute_trends=True,
+    )
+    load_extract(
+        mariadb_warehouse.conn_id,
+        extract(make_result(2, runs[1:]), mode="managed", suite="nightly"),
+        mariadb_warehouse.schema,
+        recompute_trends=True,
+    )
+    daily = read_daily(mariadb_warehouse.conn_id, schema=mariadb_warehouse.schema)
+    assert sorted(daily["suite"]) == ["Nightly", "nightly"]
+
+
+def test_a_mariadb_load_waiting_on_the_trends_lock_times_out_and_the_lock_ends_with_the_transaction(
+    mariadb_warehouse: WarehouseTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import MySQLdb
+
+    from cekura_livekit.warehouse.locks import TRENDS, lock_key
+    from tests.support.warehouse import MARIADB
+
+    load_extract(mariadb_warehouse.conn_id, _batch(1), mariadb_warehouse.schema, recompute_trends=True)
+    name = f"cekura:{lock_key(mariadb_warehouse.schema, TRENDS)}"
+    probe = MySQLdb.connect(**MARIADB)
+    try:
+        cur = probe.cursor()
+        cur.execute("SELECT IS_FREE_LOCK(%s)", (name,))
+        assert cur.fetchone()[0] == 1  # the finished load released its GET_LOCK at commit
+        cur.execute("SELECT GET_LOCK(%s, 0)", (name,))
+        body = json.loads(os.environ["AIRFLOW_CONN_WH_MARIADB"])
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_WH_MARIADB_SHORT", json.dumps({**body, "extra": {"lock_timeout": 0.5}})
+        )
+        with pytest.raises(WarehouseLockTimeoutError, match=r"lock_timeout=0.5"):
+            load_extract("wh_mariadb_short", _batch(2), mariadb_warehouse.schema, recompute_trends=True)
+    finally:
+        probe.close()
+    assert int(read_daily(mariadb_warehouse.conn_id, schema=mariadb_warehouse.schema)["runs"].sum()) == 5
+
+
+def test_snowflake_names_are_upper_case_and_results_come_back_lower_case(
+    snowflake_warehouse: WarehouseTarget,
+) -> None:
+    """EMULATED (fakesnow). Unquoted names are upper-case on Snowflake: the adapter quotes upper-case, so the
+    shared SQL's unquoted `run_date` and the adapter's quoted one are one column; frames keep our names."""
+    load_extract(snowflake_warehouse.conn_id, _batch(), snowflake_warehouse.schema, recompute_trends=True)
+    with open_warehouse(snowflake_warehouse.conn_id, snowflake_warehouse.schema) as wh:
+        assert wh.dialect.table(RUNS) == f'"{snowflake_warehouse.schema.upper()}"."CEKURA_RUNS"'
+        names, rows = wh.query(f"SELECT run_id, {wh.dialect.quote('run_date')} FROM {wh.dialect.table(RUNS)}")
+    assert names == ["run_id", "run_date"]
+    assert len(rows) == 5
+    assert list(read_daily(snowflake_warehouse.conn_id, schema=snowflake_warehouse.schema)["runs"]) == [5]
 
 
 @pytest.mark.postgres

@@ -15,6 +15,9 @@ analyst views (`views`) and the reads (`read`), so a view, a table and a frame c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
+from itertools import groupby
+from typing import Any
 
 from cekura_livekit.stats import Z95
 
@@ -29,28 +32,41 @@ def evaluated_sql(outcome: str) -> str:
     return f"{outcome} IN ({', '.join(repr(o) for o in EVALUATED_OUTCOMES)})"
 
 
-def ratio_sql(num: str, den: str) -> str:
+#: How an expression becomes a double: the engine adapter's `Dialect.as_double` (the type name differs:
+#: `DOUBLE PRECISION` on PostgreSQL, `DOUBLE` on MariaDB and DuckDB, `FLOAT` on Snowflake, `REAL` on SQLite).
+ToDouble = Callable[[str], str]
+
+
+def ansi_double(expr: str) -> str:
+    """`CAST(expr AS DOUBLE PRECISION)`: what PostgreSQL, SQLite, DuckDB and Snowflake parse; MariaDB does
+    not, so SQL run on every engine passes `to_double=dialect.as_double`."""
+    return f"CAST({expr} AS DOUBLE PRECISION)"
+
+
+def ratio_sql(num: str, den: str, *, to_double: ToDouble = ansi_double) -> str:
     """num / den as a double, NULL when den is 0 (never a division error, never an integer division)."""
-    return f"CASE WHEN {den} > 0 THEN CAST({num} AS DOUBLE PRECISION) / {den} END"
+    return f"CASE WHEN {den} > 0 THEN {to_double(num)} / {den} END"
 
 
-def success_rate_sql(passed: str, evaluated: str) -> str:
+def success_rate_sql(passed: str, evaluated: str, *, to_double: ToDouble = ansi_double) -> str:
     """The success rate from a passed count and an evaluated count (= passed + failed_evaluation)."""
-    return ratio_sql(passed, evaluated)
+    return ratio_sql(passed, evaluated, to_double=to_double)
 
 
-def infra_error_rate_sql(infra_errors: str, runs: str) -> str:
+def infra_error_rate_sql(infra_errors: str, runs: str, *, to_double: ToDouble = ansi_double) -> str:
     """infra_error_rate = infra errors / all runs."""
-    return ratio_sql(infra_errors, runs)
+    return ratio_sql(infra_errors, runs, to_double=to_double)
 
 
-def not_evaluated_rate_sql(infra_errors: str, timeouts: str, cancelled: str, runs: str) -> str:
+def not_evaluated_rate_sql(
+    infra_errors: str, timeouts: str, cancelled: str, runs: str, *, to_double: ToDouble = ansi_double
+) -> str:
     """not_evaluated_rate = (infra errors + timeouts + cancellations) / all runs."""
-    return ratio_sql(f"({infra_errors} + {timeouts} + {cancelled})", runs)
+    return ratio_sql(f"({infra_errors} + {timeouts} + {cancelled})", runs, to_double=to_double)
 
 
-def wilson_sql(bound: str, passed: str, n: str) -> str:
-    """Wilson score bound as a SQL expression (sqrt, CASE, DOUBLE PRECISION casts).
+def wilson_sql(bound: str, passed: str, n: str, *, to_double: ToDouble = ansi_double) -> str:
+    """Wilson score bound as a SQL expression (sqrt, CASE, casts to double).
 
     The vectorised SQL form of `cekura_livekit.stats.wilson_interval` (the reference); a parity test runs
     both on a grid of (passed, n). NULL when n = 0.
@@ -59,7 +75,7 @@ def wilson_sql(bound: str, passed: str, n: str) -> str:
         raise ValueError(f"bound={bound!r} must be 'low' or 'high'")
     z = repr(Z95)
     z2 = repr(Z95 * Z95)
-    p = f"(CAST({passed} AS DOUBLE PRECISION) / {n})"
+    p = f"({to_double(passed)} / {n})"
     sign = "-" if bound == "low" else "+"
     expr = (
         f"(({p} + {z2} / (2.0 * {n})) {sign} {z} * sqrt({p} * (1 - {p}) / {n} + {z2} / (4.0 * {n} * {n})))"
@@ -77,20 +93,35 @@ def percentile(ordered: list[float], p: float) -> float:
     return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
 
 
+def sorted_group_stats(
+    rows: Iterable[Sequence[Any]], width: int, percentiles: Sequence[float]
+) -> list[tuple[Any, ...]]:
+    """(key…, count, mean, p…) per group from rows (key…, value) sorted by key and value: one streaming
+    pass, exact by `percentile`. For engines without an exact percentile aggregate (SQLite, MariaDB)."""
+    out = []
+    for group_key, group in groupby(rows, key=lambda row: tuple(row[:width])):
+        ordered = [float(row[width]) for row in group]
+        pcts = [percentile(ordered, p) for p in percentiles]
+        out.append((*group_key, len(ordered), math.fsum(ordered) / len(ordered), *pcts))
+    return out
+
+
 def ranked_percentile_sql(percent: int, value: str, rank: str, count: str) -> str:
     """The same percentile as `percentile`, as an aggregate over rows ranked 1..n within their group
     (`rank` = ROW_NUMBER() ordered by `value`, `count` = the group's n): portable SQL for a view.
 
     With h = (n - 1) * percent / 100: the value at rank floor(h) + 1 plus the fraction of h times the step
-    to the next rank. Integer arithmetic (integer columns divide as integers on every engine) keeps floor(h) exact.
+    to the next rank (ceil(h) + 1). No integer division: `/` of two integers truncates on PostgreSQL and
+    SQLite but not on DuckDB or Snowflake (and MariaDB spells it DIV), so the ranks are found by comparing
+    100 * h with multiples of 100, which is exact integer arithmetic everywhere.
     """
     if not 0 <= int(percent) <= 100:
         raise ValueError(f"percent={percent!r} must be a whole number from 0 to 100")
     h100 = f"({int(percent)} * ({count} - 1))"
     # No `%` operator: DB-API drivers with the pyformat style (psycopg) read it as a placeholder.
-    rest = f"({h100} - 100 * ({h100} / 100))"
-    lo = f"({h100} / 100 + 1)"
-    frac = f"({rest} / 100.0)"
-    at_lo = f"MAX(CASE WHEN {rank} = {lo} THEN {value} END)"
-    at_hi = f"MAX(CASE WHEN {rank} = {lo} + CASE WHEN {rest} > 0 THEN 1 ELSE 0 END THEN {value} END)"
-    return f"({at_lo} + MAX({frac}) * ({at_hi} - {at_lo}))"
+    lo_row = f"(100 * ({rank} - 1) <= {h100} AND {h100} < 100 * {rank})"  # rank = floor(h) + 1
+    hi_row = f"(100 * ({rank} - 2) < {h100} AND {h100} <= 100 * ({rank} - 1))"  # rank = ceil(h) + 1
+    frac = f"MAX(CASE WHEN {lo_row} THEN ({h100} - 100 * ({rank} - 1)) / 100.0 END)"
+    at_lo = f"MAX(CASE WHEN {lo_row} THEN {value} END)"
+    at_hi = f"MAX(CASE WHEN {hi_row} THEN {value} END)"
+    return f"({at_lo} + {frac} * ({at_hi} - {at_lo}))"

@@ -263,9 +263,9 @@ def select_runs_summary(
 SELECT run_date, agent_id, MAX(agent_name) AS agent_name, SUM(runs) AS runs, SUM(passed) AS passed,
        SUM(failed_evaluation) AS failed_evaluation, SUM(infra_errors) AS infra_errors, SUM(timeouts) AS timeouts,
        SUM(cancelled) AS cancelled,
-       {success_rate_sql("SUM(passed)", "SUM(evaluated)")} AS success_rate,
-       {infra_error_rate_sql("SUM(infra_errors)", "SUM(runs)")} AS infra_error_rate,
-       {not_evaluated_rate_sql("SUM(infra_errors)", "SUM(timeouts)", "SUM(cancelled)", "SUM(runs)")} AS not_evaluated_rate
+       {success_rate_sql("SUM(passed)", "SUM(evaluated)", to_double=wh.dialect.as_double)} AS success_rate,
+       {infra_error_rate_sql("SUM(infra_errors)", "SUM(runs)", to_double=wh.dialect.as_double)} AS infra_error_rate,
+       {not_evaluated_rate_sql("SUM(infra_errors)", "SUM(timeouts)", "SUM(cancelled)", "SUM(runs)", to_double=wh.dialect.as_double)} AS not_evaluated_rate
 FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
 WHERE {where}
 GROUP BY run_date, agent_id
@@ -302,7 +302,7 @@ def select_worst_scenarios(
     sql = f"""
 SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name, mode,
        SUM(runs) AS runs, SUM(evaluated) AS evaluated, SUM(passed) AS passed, SUM(infra_errors) AS infra_errors,
-       {success_rate_sql("SUM(passed)", "SUM(evaluated)")} AS success_rate
+       {success_rate_sql("SUM(passed)", "SUM(evaluated)", to_double=wh.dialect.as_double)} AS success_rate
 FROM {wh.dialect.table(SUCCESS_RATE_DAILY)}
 WHERE {where}
 GROUP BY agent_id, scenario_id, mode

@@ -81,11 +81,11 @@ def recompute_daily_sql(dialect: Dialect, runs_from: str | None = None) -> str:
     return f"""
 INSERT INTO {target} ({", ".join(q(c) for c in cols)})
 SELECT run_date, agent_id, scenario_id, mode, suite, agent_name, scenario_name, {counts},
-       {success_rate_sql("passed", "evaluated")},
-       {wilson_sql("low", "passed", "evaluated")},
-       {wilson_sql("high", "passed", "evaluated")},
-       passed_7d, evaluated_7d, {success_rate_sql("passed_7d", "evaluated_7d")},
-       passed_28d, evaluated_28d, {success_rate_sql("passed_28d", "evaluated_28d")},
+       {success_rate_sql("passed", "evaluated", to_double=dialect.as_double)},
+       {wilson_sql("low", "passed", "evaluated", to_double=dialect.as_double)},
+       {wilson_sql("high", "passed", "evaluated", to_double=dialect.as_double)},
+       passed_7d, evaluated_7d, {success_rate_sql("passed_7d", "evaluated_7d", to_double=dialect.as_double)},
+       passed_28d, evaluated_28d, {success_rate_sql("passed_28d", "evaluated_28d", to_double=dialect.as_double)},
        {dialect.param}
 FROM (
     SELECT g.*,

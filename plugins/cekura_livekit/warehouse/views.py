@@ -62,7 +62,7 @@ def _success_rate_28d(d: Dialect) -> str:
 SELECT agent_id, MAX(agent_name) AS agent_name, scenario_id, MAX(scenario_name) AS scenario_name, mode, suite,
        MIN(run_date) AS first_day, MAX(run_date) AS last_day, SUM(runs) AS runs, SUM(passed) AS passed,
        SUM(evaluated) AS evaluated, SUM(infra_errors) AS infra_errors,
-       {success_rate_sql("SUM(passed)", "SUM(evaluated)")} AS success_rate
+       {success_rate_sql("SUM(passed)", "SUM(evaluated)", to_double=d.as_double)} AS success_rate
 FROM {d.table(SUCCESS_RATE_DAILY)}
 WHERE run_date > {_days_before(d, _latest(d), 28)}
 GROUP BY agent_id, scenario_id, mode, suite"""
@@ -96,8 +96,8 @@ def _infra_error_rate(d: Dialect) -> str:
     return f"""
 SELECT run_date, agent_id, MAX(agent_name) AS agent_name, mode, SUM(runs) AS runs,
        SUM(infra_errors) AS infra_errors, SUM(timeouts) AS timeouts, SUM(cancelled) AS cancelled,
-       {infra_error_rate_sql("SUM(infra_errors)", "SUM(runs)")} AS infra_error_rate,
-       {not_evaluated_rate_sql("SUM(infra_errors)", "SUM(timeouts)", "SUM(cancelled)", "SUM(runs)")} AS not_evaluated_rate
+       {infra_error_rate_sql("SUM(infra_errors)", "SUM(runs)", to_double=d.as_double)} AS infra_error_rate,
+       {not_evaluated_rate_sql("SUM(infra_errors)", "SUM(timeouts)", "SUM(cancelled)", "SUM(runs)", to_double=d.as_double)} AS not_evaluated_rate
 FROM {d.table(SUCCESS_RATE_DAILY)}
 GROUP BY run_date, agent_id, mode"""
 

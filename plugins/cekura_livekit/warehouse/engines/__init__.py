@@ -7,13 +7,19 @@ fixture is parametrised from `REGISTRY`). Nothing outside this package tests an 
 from __future__ import annotations
 
 from cekura_livekit.warehouse.engines.base import Dialect, UnsupportedDialectError
+from cekura_livekit.warehouse.engines.duckdb import DuckDBDialect
+from cekura_livekit.warehouse.engines.mysql import MySqlDialect
 from cekura_livekit.warehouse.engines.postgres import PostgresDialect
+from cekura_livekit.warehouse.engines.snowflake import SnowflakeDialect
 from cekura_livekit.warehouse.engines.sqlite import SqliteDialect
 
 #: Adapter classes; each claims the connection types in its `conn_types`.
 ENGINES: tuple[type[Dialect], ...] = (
     PostgresDialect,
     SqliteDialect,
+    DuckDBDialect,
+    MySqlDialect,
+    SnowflakeDialect,
 )
 #: Airflow conn_type → adapter class.
 REGISTRY: dict[str, type[Dialect]] = {t: engine for engine in ENGINES for t in engine.conn_types}

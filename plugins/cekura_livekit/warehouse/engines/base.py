@@ -105,6 +105,11 @@ class Dialect(abc.ABC):
         """SQL concatenating text expressions: ANSI `||` (MariaDB, where `||` is a logical OR, overrides it)."""
         return "(" + " || ".join(parts) + ")"
 
+    def as_double(self, expr: str) -> str:
+        """SQL casting `expr` to a double (a ratio's numerator): this engine's float column type, since the
+        name differs (`DOUBLE PRECISION`, `DOUBLE`, `FLOAT`, `REAL`) and MariaDB's CAST knows only `DOUBLE`."""
+        return f"CAST({expr} AS {self.sql_types['float']})"
+
     @abc.abstractmethod
     def day_number(self, column: str) -> str:
         """SQL turning the date expression `column` into an integer day number (for RANGE window frames)."""
@@ -132,6 +137,11 @@ class Dialect(abc.ABC):
     def create_index_statement(self, name: str, table: Table, columns: Sequence[str]) -> str:
         cols = ", ".join(self.quote(c) for c in columns)
         return f"CREATE INDEX IF NOT EXISTS {self.quote(name)} ON {self.table(table)} ({cols})"
+
+    def drop_index_statement(self, name: str, table: Table) -> str:
+        """`DROP INDEX` of the index `name` on `table`: qualified by the schema where indexes live in one
+        (PostgreSQL, DuckDB), by the table on MariaDB; this default suits engines with global index names."""
+        return f"DROP INDEX IF EXISTS {self.quote(name)}"
 
     def index_name(self, table: Table, columns: Sequence[str]) -> str:
         """`<raw table>_<columns>_idx`: the raw name carries the namespace, so it is unique even where index
@@ -227,6 +237,8 @@ class Dialect(abc.ABC):
         cur.executemany(f"INSERT INTO {self.table(table)} ({cols}) VALUES ({marks})", values)
 
     def upsert_sql(self, target: str, table: Table, source: str) -> str:
+        """`INSERT … ON CONFLICT … DO UPDATE … WHERE <changed>` (PostgreSQL, SQLite, DuckDB). Engines without
+        ON CONFLICT (MariaDB's ON DUPLICATE KEY, Snowflake's MERGE) override `upsert` instead."""
         q = self.quote
         cols = ", ".join(q(c) for c in table.column_names)
         key = ", ".join(q(k) for k in table.key)
