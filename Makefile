@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml requirements.txt Makefile | libm
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -r requirements.txt \
-	  -e ".[postgres,sqlite,duckdb,mysql,dev]" \
+	  -e ".[postgres,sqlite,duckdb,mysql,snowflake-emulator,dev]" \
 	  -e ./sandbox
 	@# A .venv from before the split: removing the old provider also removed the script it owned.
 	@test -x $(BIN)/cekura-sandbox || $(BIN)/python -m pip install --quiet --no-deps --force-reinstall -e ./sandbox

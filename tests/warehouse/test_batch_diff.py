@@ -80,7 +80,7 @@ def test_batch_diff_against_the_previous_batch_of_the_same_suite(
     logged = "\n".join(lines)
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
         _cols, rows = wh.query(
-            f"SELECT scenario_id, change, previous_result_id FROM {wh.dialect.table(BATCH_DIFFS)} "
+            f"SELECT scenario_id, {wh.dialect.quote('change')}, previous_result_id FROM {wh.dialect.table(BATCH_DIFFS)} "
             "WHERE result_id = 3 ORDER BY scenario_id"
         )
     assert rows == [
@@ -119,7 +119,7 @@ def _day_batch(result_id: int, day: str, plan: dict[int, list[str]]) -> dict[str
 def _changes(target: WarehouseTarget, result_id: int) -> list[tuple[Any, ...]]:
     with open_warehouse(target.conn_id, target.schema) as wh:
         _, rows = wh.query(
-            f"SELECT scenario_id, change, previous_result_id, chance FROM {wh.dialect.table(BATCH_DIFFS)} "
+            f"SELECT scenario_id, {wh.dialect.quote('change')}, previous_result_id, chance FROM {wh.dialect.table(BATCH_DIFFS)} "
             f"WHERE result_id = {result_id} ORDER BY scenario_id"
         )
     return rows

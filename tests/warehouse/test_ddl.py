@@ -16,6 +16,7 @@ from cekura_livekit.warehouse.tables import (
     FACT_TABLES,
     RUN_METRICS,
     RUNS,
+    SYNC_STATE,
     TREND_TABLES,
 )
 from cekura_livekit.warehouse.writer import load_extract
@@ -24,7 +25,7 @@ from tests.warehouse.test_writer import _batch, _count, _rows
 
 
 def test_every_table_is_declared_once_in_tables_py() -> None:
-    assert (*FACT_TABLES, *TREND_TABLES, ALERTS, BATCH_DIFFS) == ALL_TABLES
+    assert (*FACT_TABLES, *TREND_TABLES, ALERTS, BATCH_DIFFS, SYNC_STATE) == ALL_TABLES
     assert len({t.name for t in ALL_TABLES}) == len(ALL_TABLES)
     assert ALERTS.name == "regression_alerts"
 
@@ -36,14 +37,12 @@ def test_load_creates_schema_and_tables(warehouse: WarehouseTarget) -> None:
     assert summary.run_metrics == 3
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
         names = {wh.dialect.raw_table_name(t) for t in ALL_TABLES}
-        if warehouse.dialect == "postgres":
-            _, rows = wh.query(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (warehouse.schema,),
-            )
-        else:
-            _, rows = wh.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-    assert names <= {r[0] for r in rows}
+        cur = wh.conn.cursor()
+        try:
+            existing = {wh.dialect.raw_table_name(t) for t in ALL_TABLES if wh.dialect.table_exists(cur, t)}
+        finally:
+            cur.close()
+    assert names <= existing
     assert names == {
         "cekura_results",
         "cekura_runs",
@@ -58,6 +57,7 @@ def test_load_creates_schema_and_tables(warehouse: WarehouseTarget) -> None:
         "cekura_quality_alerts",
         "cekura_flaky_scenarios",
         "cekura_batch_diffs",
+        "cekura_sync_state",
     }
     assert _count(warehouse, RUNS) == 3
     assert _count(warehouse, RUN_METRICS) == 3
@@ -139,4 +139,5 @@ def test_sqlite_schema_is_a_table_prefix(sqlite_warehouse: WarehouseTarget) -> N
         "qa_run_metrics",
         "qa_runs",
         "qa_success_rate_daily",
+        "qa_sync_state",
     ]

@@ -26,6 +26,7 @@ from cekura_livekit.warehouse.read import (
     select_daily,
     select_flaky_scores,
 )
+from cekura_livekit.warehouse.tables import ALL_TABLES
 from cekura_livekit.warehouse.trends import detect_regressions
 from cekura_livekit.warehouse.views import view_table
 from cekura_livekit.warehouse.writer import load_extract
@@ -111,7 +112,15 @@ def _objects(target: WarehouseTarget, schema: str) -> list[str]:
             ).fetchall()
     else:
         with open_warehouse(target.conn_id, schema) as wh:
-            _, rows = wh.query("SELECT name FROM sqlite_master")
+            cur = wh.conn.cursor()
+            try:
+                d = wh.dialect
+                found = {
+                    d.raw_table_name(t) for t in ALL_TABLES if d.table_exists(cur, t)
+                } | d.existing_views(cur)
+            finally:
+                cur.close()
+        return sorted(found)
     return [r[0] for r in rows]
 
 

@@ -15,7 +15,6 @@ import pytest
 from cekura_livekit.results.frames import extract
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables, index_name, missing_indexes
-from cekura_livekit.warehouse.engines.postgres import PostgresDialect
 from cekura_livekit.warehouse.measures import percentile
 from cekura_livekit.warehouse.scan import runs_since
 from cekura_livekit.warehouse.tables import CALL_DURATION_METRIC_ID, METRIC_DAILY, RUNS, SUCCESS_RATE_DAILY
@@ -142,7 +141,7 @@ def test_an_existing_warehouse_gains_the_run_date_index_on_its_next_load(warehou
     load_extract(warehouse.conn_id, extract(make_result(1, _runs(seed=4, days=2))), warehouse.schema)
     name = index_name_for(warehouse)
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh, wh.transaction() as cur:
-        cur.execute(f"DROP INDEX {_qualified(wh.dialect, name)}")
+        cur.execute(wh.dialect.drop_index_statement(name, RUNS))
         assert name in missing_indexes(wh.dialect, cur)
     load_extract(
         warehouse.conn_id, extract(make_result(2, _runs(seed=5, days=1, first_id=5000))), warehouse.schema
@@ -155,14 +154,6 @@ def test_an_existing_warehouse_gains_the_run_date_index_on_its_next_load(warehou
 def index_name_for(target: WarehouseTarget) -> str:
     with open_warehouse(target.conn_id, target.schema) as wh:
         return index_name(wh.dialect, RUNS, ("run_date",))
-
-
-def _qualified(dialect: Any, name: str) -> str:
-    return (
-        f"{dialect.quote(dialect.schema)}.{dialect.quote(name)}"
-        if isinstance(dialect, PostgresDialect)
-        else dialect.quote(name)
-    )
 
 
 @pytest.mark.postgres

@@ -31,7 +31,8 @@ def _rows(
 ) -> list[tuple[Any, ...]]:
     with open_warehouse(target.conn_id, target.schema) as wh:
         cols = [c for c in table.column_names if c not in exclude]
-        _, rows = wh.query(f"SELECT {', '.join(cols)} FROM {wh.dialect.table(table)} ORDER BY {order}")
+        columns = ", ".join(wh.dialect.quote(c) for c in cols)
+        _, rows = wh.query(f"SELECT {columns} FROM {wh.dialect.table(table)} ORDER BY {order}")
     return rows
 
 
@@ -125,9 +126,9 @@ def test_values_round_trip_with_types(warehouse: WarehouseTarget) -> None:
 
 
 def test_unsupported_connection_type_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_WH_MYSQL", json.dumps({"conn_type": "mysql", "host": "127.0.0.1"}))
-    with pytest.raises(UnsupportedDialectError, match="conn_type='mysql'") as info:
-        load_extract("wh_mysql", extract(_batch()))
+    monkeypatch.setenv("AIRFLOW_CONN_WH_ORACLE", json.dumps({"conn_type": "oracle", "host": "127.0.0.1"}))
+    with pytest.raises(UnsupportedDialectError, match="conn_type='oracle'") as info:
+        load_extract("wh_oracle", extract(_batch()))
     assert "postgres" in str(info.value)
     assert "sqlite" in str(info.value)
 
