@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pandas as pd
@@ -11,12 +12,16 @@ from cekura_livekit.report import svg
 
 
 def test_esc_escapes_text_and_attribute_values() -> None:
-    assert svg.esc('<a href="x">Tom & Jerry\'s</a>') == "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#x27;s&lt;/a&gt;"
+    assert (
+        svg.esc('<a href="x">Tom & Jerry\'s</a>')
+        == "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#x27;s&lt;/a&gt;"
+    )
     assert svg.esc(3) == "3"
 
 
 @pytest.mark.parametrize(
-    ("value", "text"), [(12.0, "12"), (12.25, "12.2"), (0.04, "0"), (-3.5, "-3.5"), (math.nan, "0"), (math.inf, "0")]
+    ("value", "text"),
+    [(12.0, "12"), (12.25, "12.2"), (0.04, "0"), (-3.5, "-3.5"), (math.nan, "0"), (math.inf, "0")],
 )
 def test_num_is_compact_and_never_nan(value: float, text: str) -> None:
     assert svg.num(value) == text
@@ -87,7 +92,7 @@ def test_day_ticks_anchor_on_the_last_day_and_stay_inside() -> None:
     assert ticks[-1] == start + pd.Timedelta(days=89)
     assert ticks[0] >= start
     assert len(ticks) <= 7
-    assert len({(b - a).days for a, b in zip(ticks, ticks[1:], strict=False)}) == 1
+    assert len({(b - a).days for a, b in itertools.pairwise(ticks)}) == 1
     assert svg.day_ticks(start, 0, 6) == []
     assert svg.day_ticks(start, 3, 6) == [start + pd.Timedelta(days=i) for i in range(3)]
 
@@ -106,7 +111,8 @@ def test_gaps_stay_gaps() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "limit", "out"), [("short", 10, "short"), ("a long scenario name", 8, "a long…"), ("abc", 1, "a…")]
+    ("text", "limit", "out"),
+    [("short", 10, "short"), ("a long scenario name", 8, "a long…"), ("abc", 1, "a…")],
 )
 def test_truncate(text: str, limit: int, out: str) -> None:
     assert svg.truncate(text, limit) == out
