@@ -40,11 +40,14 @@ def test_history_has_what_the_issue_asks_for() -> None:
     runs = pd.concat([f["runs"] for _, f in days], ignore_index=True)
     metrics = pd.concat([f["run_metrics"] for _, f in days], ignore_index=True)
     results = pd.concat([f["results"] for _, f in days], ignore_index=True)
-    assert len(runs) == 8 * shape.runs_per_day and runs["run_id"].is_unique
-    assert results["result_id"].is_unique and len(results) == 8 * shape.agents * shape.batches_per_day
+    assert len(runs) == 8 * shape.runs_per_day
+    assert runs["run_id"].is_unique
+    assert results["result_id"].is_unique
+    assert len(results) == 8 * shape.agents * shape.batches_per_day
     assert runs["dashboard_url"].str.startswith("https://").all()
     assert runs.groupby("result_id")["agent_id"].nunique().max() == 1  # a batch is one agent's scenarios
-    assert runs["quarantined"].any() and not runs["quarantined"].all()
+    assert runs["quarantined"].any()
+    assert not runs["quarantined"].all()
     assert set(metrics["metric_kind"]) == {"binary", "numeric", "rating"}
     assert set(metrics["metric_type"]) >= {"binary", "binary_workflow_adherence"}  # both binary formats
     assert set(runs["outcome"]) >= {"passed", "failed_evaluation", "infra_error"}
@@ -55,5 +58,6 @@ def test_history_has_what_the_issue_asks_for() -> None:
 def test_next_batch_follows_the_history() -> None:
     result, runs, kwargs = R.next_batch(R.SMOKE, 4, agent=2)
     assert result["id"] == 1 + 4 * R.SMOKE.agents * R.SMOKE.batches_per_day + R.SMOKE.batches_per_day
-    assert len(runs) == R.SMOKE.scenarios and {r["agent"] for r in runs} == {2}
+    assert len(runs) == R.SMOKE.scenarios
+    assert {r["agent"] for r in runs} == {2}
     assert kwargs["dashboard_url"].endswith(str(result["id"]))

@@ -413,7 +413,7 @@ def _run_payload(shape: Shape, d: DayDraw, i: int, result_id: int, chat: bool) -
             "explanation": ["checked"],
         },
     ]
-    seconds = int(round(float(d.duration_s[i])))
+    seconds = round(float(d.duration_s[i]))
     return {
         "id": int(d.run_id[i]),
         "result_id": result_id,
