@@ -17,7 +17,7 @@ from tests.support import realistic as R
 @pytest.mark.parametrize("agent", [1, 2, 5])  # canonical binary voice, legacy binary, chat
 def test_frames_equal_what_extract_makes_of_the_payloads(agent: int) -> None:
     shape = R.Shape(agents=5, scenarios=7, batches_per_day=2, quarantine_every=1)
-    d = R.day_draw(shape, R._Series.draw(shape, 3), 1, R.RUN_ID_BASE, 1)
+    d = R.day_draw(shape, R._Series.draw(shape), 1)
     keep = d.result_id == d.result_id[d.agent == agent][0]
     result, runs, kwargs = R.batch_payloads(shape, d, keep)
     got = extract(result, runs, **kwargs)
@@ -53,6 +53,17 @@ def test_history_has_what_the_issue_asks_for() -> None:
     assert set(runs["outcome"]) >= {"passed", "failed_evaluation", "infra_error"}
     # late loads: some batches arrive after a later day's runs (the physical order is not the time order)
     assert (np.diff(runs["run_date"].to_numpy().astype("datetime64[D]").astype(int)) < 0).any()
+
+
+def test_a_history_grown_in_steps_is_the_same_history() -> None:
+    whole = pd.concat([f["runs"] for _, f in R.warehouse_days(R.SMOKE, 6)], ignore_index=True)
+    steps = [f["runs"] for _, f in R.warehouse_days(R.SMOKE, 2)]
+    steps += [f["runs"] for _, f in R.warehouse_days(R.SMOKE, 6, first_day=2)]
+    grown = pd.concat(steps, ignore_index=True)
+    key = ["run_id"]
+    pd.testing.assert_frame_equal(
+        whole.sort_values(key).reset_index(drop=True), grown.sort_values(key).reset_index(drop=True)
+    )
 
 
 def test_next_batch_follows_the_history() -> None:

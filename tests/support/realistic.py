@@ -51,6 +51,7 @@ class Shape:
     quarantine_every: int = 10  # one quarantined scenario in every 10th agent
     late_share: float = 0.02  # batches whose load arrives 1–3 days late
     drop_share: float = 0.02  # series (agent × scenario) with a designed 25-point drop
+    horizon_days: int = 60  # drops start in its second half; a longer history keeps them
     seed: int = 26
 
     @property
@@ -62,7 +63,7 @@ class Shape:
         return max(1, round(runs / self.runs_per_day))
 
 
-SMOKE = Shape(agents=4, scenarios=6, batches_per_day=2, quarantine_every=2)
+SMOKE = Shape(agents=4, scenarios=6, batches_per_day=2, quarantine_every=2, horizon_days=10, drop_share=0.2)
 
 
 @dataclass
@@ -73,12 +74,14 @@ class _Series:
     drop_day: np.ndarray
 
     @classmethod
-    def draw(cls, shape: Shape, days: int) -> _Series:
+    def draw(cls, shape: Shape) -> _Series:
+        """The same truths whatever the history's length, so a warehouse can grow day by day."""
         rng = np.random.default_rng(shape.seed)
         n = shape.agents * shape.scenarios
         rate = 0.6 + 0.39 * rng.beta(5, 1.5, n)
         drops = rng.random(n) < shape.drop_share
-        drop_day = np.where(drops, rng.integers(max(1, days // 2), max(2, days), n), -1)
+        half = max(1, shape.horizon_days // 2)
+        drop_day = np.where(drops, rng.integers(half, max(half + 1, shape.horizon_days), n), -1)
         return cls(rate, drop_day)
 
 
@@ -108,8 +111,11 @@ def _status(rng: np.random.Generator, n: int) -> np.ndarray:
     )
 
 
-def day_draw(shape: Shape, series: _Series, day_index: int, first_run: int, first_result: int) -> DayDraw:
-    """One day's runs: `batches_per_day` batches per agent, one run per scenario in each."""
+def day_draw(shape: Shape, series: _Series, day_index: int) -> DayDraw:
+    """One day's runs: `batches_per_day` batches per agent, one run per scenario in each. Run and result ids
+    follow from the day, so a day drawn twice (a history grown in steps, a nightly batch) is the same rows."""
+    first_run = RUN_ID_BASE + day_index * shape.runs_per_day
+    first_result = 1 + day_index * shape.agents * shape.batches_per_day
     rng = np.random.default_rng([shape.seed, day_index])
     a, s, b = shape.agents, shape.scenarios, shape.batches_per_day
     n = a * s * b
@@ -304,20 +310,19 @@ def _metrics(d: DayDraw, idx: np.ndarray) -> pd.DataFrame:
 
 
 def warehouse_days(
-    shape: Shape, days: int, loaded: datetime | None = None
+    shape: Shape, days: int, loaded: datetime | None = None, *, first_day: int = 0
 ) -> Iterator[tuple[date, dict[str, pd.DataFrame]]]:
     """The history in load order, a day at a time: each day's on-time batches, then the late batches that
-    arrive that day (runs of 1–3 days before). Frames have the warehouse's columns (`writer._prepared` adds
+    arrive that day (runs of 1–3 days before); days `first_day` to `days - 1` (a history grows in steps; the
+    late batches of its last days arrive at the end of each step). Frames have the warehouse's columns (`writer._prepared` adds
     `loaded_at`). Memory holds one day (~50k runs) plus the late batches in flight."""
     stamp = loaded or datetime.now(UTC)
-    series = _Series.draw(shape, days)
+    series = _Series.draw(shape)
     pending: dict[int, list[tuple[DayDraw, np.ndarray]]] = {}
-    run, result = RUN_ID_BASE, 1
-    for i in range(days + 3):
+    for i in range(first_day, days + 3):
         parts = []
         if i < days:
-            d = day_draw(shape, series, i, run, result)
-            run, result = run + len(d.run_id), result + shape.agents * shape.batches_per_day
+            d = day_draw(shape, series, i)
             parts.append(_frames(shape, d, d.late_by == 0, stamp))
             for lag in np.unique(d.late_by[d.late_by > 0]):
                 pending.setdefault(i + int(lag), []).append((d, d.late_by == lag))
@@ -335,12 +340,8 @@ def next_batch(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """The batch a nightly load brings after `days` days of history: `agent`'s scenarios on the next day,
     as Cekura's API returns them (result, runs) plus the `extract` keywords the load operator passes."""
-    series = _Series.draw(shape, days)
-    runs_before = days * shape.runs_per_day
-    d = day_draw(
-        shape, series, days, RUN_ID_BASE + runs_before, 1 + days * shape.agents * shape.batches_per_day
-    )
-    keep = (d.agent == agent) & (d.result_id == d.result_id[d.agent == agent][0])
+    d = day_draw(shape, _Series.draw(shape), days)
+    keep = d.result_id == d.result_id[d.agent == agent][0]
     return batch_payloads(shape, d, keep)
 
 
