@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench [--smoke] [--only N ...] [--out FILE]`: run the seven benchmarks, write the results.
+"""`make bench` / `python -m bench [--smoke] [--only N ...] [--out FILE]`: run the eight benchmarks, write the results.
 
 The full run rewrites BENCHMARKS.md (machine, load average, every table, every target). `--smoke` runs tiny
 sizes of everything (what `tests/bench/test_smoke.py` does) and writes nothing unless `--out` is given.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import extracting, loading, parsing, reporting, submitting, trends, waiting
+from bench import extracting, loading, nightly, parsing, reporting, submitting, trends, waiting
 from bench.common import ROOT, Section, airflow_env, fmt, load_average, machine
 
 BENCHMARKS: dict[int, Callable[[bool], Section]] = {
@@ -24,6 +24,7 @@ BENCHMARKS: dict[int, Callable[[bool], Section]] = {
     5: extracting.run,
     6: parsing.run,
     7: reporting.run,
+    8: nightly.run,
 }
 
 
@@ -104,7 +105,7 @@ def render(sections: list[Section], info: dict[str, str], smoke: bool) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves the harness runs")
-    parser.add_argument("--only", type=int, nargs="*", help="benchmark numbers to run (1-7)")
+    parser.add_argument("--only", type=int, nargs="*", help="benchmark numbers to run (1-8)")
     parser.add_argument("--out", type=Path, help="where to write the Markdown (default BENCHMARKS.md)")
     args = parser.parse_args(argv)
     sections, info = run_all(args.smoke, args.only)

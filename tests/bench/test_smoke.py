@@ -23,6 +23,7 @@ TITLES = (
     "5. Extract",
     "6. DAG parsing",
     "7. Report",
+    "8. Nightly work at scale",
 )
 
 

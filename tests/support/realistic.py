@@ -51,7 +51,7 @@ class Shape:
     quarantine_every: int = 10  # one quarantined scenario in every 10th agent
     late_share: float = 0.02  # batches whose load arrives 1–3 days late
     drop_share: float = 0.02  # series (agent × scenario) with a designed 25-point drop
-    horizon_days: int = 60  # drops start in its second half; a longer history keeps them
+    horizon_days: int = 60  # drops start between day 7 and this day
     seed: int = 26
 
     @property
@@ -80,7 +80,7 @@ class _Series:
         n = shape.agents * shape.scenarios
         rate = 0.6 + 0.39 * rng.beta(5, 1.5, n)
         drops = rng.random(n) < shape.drop_share
-        half = max(1, shape.horizon_days // 2)
+        half = min(7, max(1, shape.horizon_days // 2))  # after a week of baseline
         drop_day = np.where(drops, rng.integers(half, max(half + 1, shape.horizon_days), n), -1)
         return cls(rate, drop_day)
 
@@ -202,7 +202,7 @@ def _frames(shape: Shape, d: DayDraw, keep: np.ndarray, loaded: datetime) -> dic
             "success": pd.array(completed & success, dtype="boolean"),
             "evaluation_status": _text(["success"] * len(idx)),
             "outcome": _text(outcome),
-            "error_message": _text(np.where(completed, None, "room connection failed")),
+            "error_message": _text([None if c else "room connection failed" for c in completed]),
             "ended_reason": _text(["customer-ended-call"] * len(idx)),
             "duration_s": pd.array(d.duration_s[idx], dtype="Float64"),
             "expected_outcome_score": pd.array(np.where(success, 90.0, 20.0), dtype="Float64"),

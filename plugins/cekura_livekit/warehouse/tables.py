@@ -83,7 +83,8 @@ RUNS = Table(
     ("run_id",),
     "One Cekura run (call) per row; run_date is the UTC calendar day of started_at.",
     # A trends refresh reads the runs of the days it rebuilds: without this, every refresh scans all history.
-    indexes=(("run_date",),),
+    # A load's batch diff reads one batch's runs by result_id: without it, two scans of all history a batch.
+    indexes=(("run_date",), ("result_id",)),
 )
 RUN_METRICS = Table(
     "run_metrics",
