@@ -54,6 +54,23 @@ def run_all(smoke: bool, only: list[int] | None = None) -> tuple[list[Section], 
     return sections, info
 
 
+DATA = """\
+- **8. Nightly work at scale** (the DAGs' own paths): `tests/support/realistic.py`, the generator the tests share.
+  100 agents × 50 scenarios × 10 runs a day = 50,000 runs a day (18M a year); every batch is one agent's 50
+  scenarios with its own result id, suite and dashboard URL (1,000 batches a day); three metrics per evaluated
+  run of mixed kinds (binary in Cekura's canonical and legacy formats, latency in ms, a 0–100 rating); 94%
+  completed, 3% infra errors, 2% timeouts, 1% cancelled; per-scenario pass rates 60–99% with 2% of series
+  dropping 25 points; one quarantined scenario in every 10th agent; 2% of batches loaded 1–3 days late.
+  100k, 1M, 3M runs = 2, 20, 60 days of it (3M with `CEKURA_BENCH_3M=1`). Its frames are proven equal to what
+  `extract` makes of its API payloads (`tests/bench/test_realistic.py`).
+- **3. Loading, 4. Trends**: the older synthetic runs (`tests/support/warehouse.synthetic_runs`: 3 agents × 50
+  scenarios, two binary metrics, every run in result 1, no dashboard URL), scaled by copying 100k runs. They
+  time the upsert and the rebuild SQL, not what a night costs: section 8 does that.
+- **5. Extract**: the same synthetic payloads. **7. Report**: `build_report_html` on a synthetic daily frame
+  (the HTML build only; the report from the warehouse is timed in section 8).
+- **1. Waiting, 2. Submitting**: the sandbox (Cekura and LiveKit stand-ins) in its own process."""
+
+
 def _mark(met: bool | None) -> str:
     return {True: "met", False: "**not met**", None: "n/a (smoke size)"}[met]
 
@@ -77,6 +94,7 @@ def render(sections: list[Section], info: dict[str, str], smoke: bool) -> str:
     ]
     for key, value in {**machine(), **info}.items():
         lines.append(f"| {key} | {value} |")
+    lines += ["", "## Data", "", DATA]
     lines += [
         "",
         "## Targets",

@@ -110,6 +110,10 @@ def _slim(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return {"runs": runs, "run_metrics": metrics}
 
 
+def _say(text: str) -> None:
+    print(f"  nightly: {text}", file=sys.stderr, flush=True)
+
+
 def _timed(fn: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn()
@@ -166,13 +170,17 @@ print(json.dumps({"seconds": took, "growth_mb": peak.growth_mb, "peak_mb": peak.
 """
 
 
-def report(schema: str) -> dict[str, Any]:
-    """`render_report` over the warehouse in its own interpreter: wall time and peak RSS growth."""
+def report(schema: str, plugins: str | None = None) -> dict[str, Any]:
+    """`render_report` over the warehouse in its own interpreter: wall time and peak RSS growth. `plugins`:
+    another checkout's plugins folder (the pre-fix code, from ``CEKURA_BENCH_BEFORE_PLUGINS``)."""
+    env = os.environ.copy()
+    if plugins:
+        env["PYTHONPATH"] = os.pathsep.join([plugins, str(ROOT), env.get("PYTHONPATH", "")])
     with tempfile.TemporaryDirectory() as folder:
         done = subprocess.run(
             [sys.executable, "-c", _REPORT_SCRIPT, schema, f"{folder}/report.html"],
             cwd=ROOT,
-            env=os.environ.copy(),
+            env=env,
             capture_output=True,
             text=True,
             timeout=3600,
@@ -232,11 +240,15 @@ def duckdb_rebuild(parts: list[dict[str, pd.DataFrame]]) -> float | None:
         import duckdb
     except ImportError:
         return None
-    pd.concat([p["runs"] for p in parts], ignore_index=True)
-    pd.concat([p["run_metrics"] for p in parts], ignore_index=True)
+    runs = pd.concat([p["runs"] for p in parts], ignore_index=True)
+    metrics = pd.concat([p["run_metrics"] for p in parts], ignore_index=True)
     con = duckdb.connect()
-    con.execute("CREATE TABLE runs AS SELECT * FROM runs")
-    con.execute("CREATE TABLE run_metrics AS SELECT * FROM metrics")
+    con.register("runs_frame", runs)
+    con.register("metrics_frame", metrics)
+    con.execute("CREATE TABLE runs AS SELECT * FROM runs_frame")
+    con.execute("CREATE TABLE run_metrics AS SELECT * FROM metrics_frame")
+    con.unregister("runs_frame")
+    con.unregister("metrics_frame")
     times = []
     for _ in range(2):
         start = time.perf_counter()
@@ -321,13 +333,19 @@ def run(smoke: bool = False) -> Section:
             keep = duck_rows if size <= 1_000_000 else None
             t_build, _ = _timed(lambda f=loaded_days, d=days, k=keep: grow(shape, schema, f, d, k))
             loaded_days = days
+            _say(f"{size:,}: built in {t_build:.0f} s")
             runs = int(_pg(f'SELECT COUNT(*) FROM "{schema}".cekura_runs')[0][0])
             rebuild = full_rebuild(schema, shape.start)
             disk_built = disk_bytes(schema)
+            _say(f"{size:,}: full rebuild {rebuild:.1f} s")
             night = nightly(shape, schema, days)
             disk_nightly = disk_bytes(schema)
+            _say(f"{size:,}: nights {night['loads']} {night['refresh']} {night['detect']}")
             no_index = batch_diff_without_index(schema)
             rep = report(schema)
+            before = os.environ.get("CEKURA_BENCH_BEFORE_PLUGINS")
+            rep_before = report(schema, before) if before else None
+            _say(f"{size:,}: report {rep} before {rep_before}")
             results[size] = {
                 "runs": runs,
                 "build": t_build,
@@ -336,6 +354,7 @@ def run(smoke: bool = False) -> Section:
                 "disk_nightly": disk_nightly,
                 "no_index": no_index,
                 "report": rep,
+                "report_before": rep_before,
                 **night,
             }
             if size == 1_000_000 or (smoke and size == sizes[-1]):
@@ -407,6 +426,16 @@ def _rows(section: Section, shape: Any, results: dict[int, dict[str, Any]]) -> N
             "s",
             note=f"peak RSS growth {rep['growth_mb']:.0f} MB, {rep['bytes'] / 1024:,.0f} KB HTML",
         )
+        old = r.get("report_before")
+        if old:
+            section.add(
+                "  the same report, pre-fix code (reads every latency value and batch-diff row)",
+                n,
+                [old["seconds"]],
+                "s",
+                ratio=f"{old['seconds'] / rep['seconds']:.1f}× ours",
+                note=f"peak RSS growth {old['growth_mb']:.0f} MB",
+            )
         duck = r.get("duckdb")
         section.add(
             "full rebuild (`recompute_daily` from the first day)",
