@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -259,6 +259,51 @@ def duckdb_rebuild(parts: list[dict[str, pd.DataFrame]]) -> float | None:
     return min(times)
 
 
+def breakdown(schema: str) -> dict[str, float]:
+    """Where one trends pass spends its time: each part the DAG's tasks call, timed apart on the latest
+    day's window in one transaction that is rolled back (the warehouse is left as it was)."""
+    from cekura_livekit.warehouse.connection import open_warehouse
+    from cekura_livekit.warehouse.episodes import latest_links_in, quarantined_keys_in, refresh_episodes_in
+    from cekura_livekit.warehouse.flaky import refresh_flaky_in
+    from cekura_livekit.warehouse.metrics import detect_metric_regressions_in, recompute_metric_daily_in
+    from cekura_livekit.warehouse.trends import (
+        detect_regressions_in,
+        latest_run_date_in,
+        recompute_success_daily_in,
+    )
+
+    out: dict[str, float] = {}
+    with open_warehouse("bench_pg", schema) as wh:
+        cur = wh.conn.cursor()
+        try:
+            d = wh.dialect
+            latest = latest_run_date_in(d, cur)
+            assert latest is not None
+            since = latest - timedelta(days=28)
+            parts: dict[str, Any] = {
+                "refresh: success-rate daily table": lambda: recompute_success_daily_in(d, cur, since),
+                "refresh: metric daily table": lambda: recompute_metric_daily_in(d, cur, since),
+                "detect: success-rate regressions (one window end)": lambda: detect_regressions_in(
+                    d, cur, latest
+                ),
+                "detect: metric regressions (one window end)": lambda: detect_metric_regressions_in(
+                    d, cur, latest
+                ),
+                "detect: episodes (incl. links and quarantine lookups)": lambda: refresh_episodes_in(
+                    d, cur, latest
+                ),
+                "  of which `latest_links_in`": lambda: latest_links_in(d, cur),
+                "  of which `quarantined_keys_in`": lambda: quarantined_keys_in(d, cur),
+                "detect: flakiness scores": lambda: refresh_flaky_in(d, cur, latest),
+            }
+            for name, fn in parts.items():
+                out[name] = _timed(fn)[0]
+        finally:
+            cur.close()
+            wh.conn.rollback()
+    return out
+
+
 def explain_batch_diff(schema: str) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the batch diff's per-batch read (`batch_diff._scenarios`)."""
     from cekura_livekit.warehouse.batch_diff import _scenarios  # noqa: F401  (the query explained)
@@ -340,6 +385,8 @@ def run(smoke: bool = False) -> Section:
             _say(f"{size:,}: full rebuild {rebuild:.1f} s")
             night = nightly(shape, schema, days)
             disk_nightly = disk_bytes(schema)
+            parts = breakdown(schema)
+            _say(f"{size:,}: breakdown {parts}")
             _say(f"{size:,}: nights {night['loads']} {night['refresh']} {night['detect']}")
             no_index = batch_diff_without_index(schema)
             rep = report(schema)
@@ -355,6 +402,7 @@ def run(smoke: bool = False) -> Section:
                 "no_index": no_index,
                 "report": rep,
                 "report_before": rep_before,
+                "parts": parts,
                 **night,
             }
             if size == 1_000_000 or (smoke and size == sizes[-1]):
@@ -418,6 +466,8 @@ def _rows(section: Section, shape: Any, results: dict[int, dict[str, Any]]) -> N
         )
         whole = [a + b for a, b in zip(r["refresh"], r["detect"], strict=True)]
         section.add("trends pass: whole (refresh + detect + alerts)", n, whole, "s")
+        for part, seconds in r.get("parts", {}).items():
+            section.add(f"  part: {part}", n, [seconds], "s", note="timed apart, rolled back")
         rep = r["report"]
         section.add(
             "report (`render_report`, 60 days, own interpreter)",
