@@ -15,9 +15,10 @@ from cekura_livekit.tasks.alerting import detect_and_alert
 from cekura_livekit.tasks.report import DIFF_BATCHES, read_report_inputs
 from cekura_livekit.tasks.trends import refresh_trends
 from cekura_livekit.warehouse.aggregates import latest_batch_diffs
+from cekura_livekit.warehouse.batch_diff import diff_batch_in
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.read import select_batch_diffs
-from cekura_livekit.warehouse.tables import RUNS
+from cekura_livekit.warehouse.tables import RESULTS, RUNS
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support import realistic as R
 from tests.support.warehouse import WarehouseTarget
@@ -69,18 +70,33 @@ def test_the_report_reads_groups_not_values(warehouse: WarehouseTarget) -> None:
 
 
 @pytest.mark.postgres
-def test_a_batch_diff_finds_its_batch_by_index(pg_warehouse: WarehouseTarget) -> None:
-    """Before issue 26, `runs.result_id` had no index: each load scanned all history twice (its batch and
-    the previous one). With sequential scans priced out, the planner must still have an index to use."""
+def test_a_batch_diff_finds_both_batches_by_index(pg_warehouse: WarehouseTarget) -> None:
+    """Before issue 26 a load's batch diff read all history: `runs.result_id` had no index (its batch's and
+    the previous batch's runs: two scans of every run) and the previous batch was looked up by
+    `COALESCE(suite, '')` (a scan of every result). With sequential scans priced out, the diff's own
+    queries (`diff_batch_in`) must use the two indexes; the transaction's scan counters say which ran."""
     _load(pg_warehouse)
     with open_warehouse(pg_warehouse.conn_id, pg_warehouse.schema) as wh:
+        d = wh.dialect
+        indexes = {
+            "runs": d.index_name(RUNS, ("result_id",)),
+            "results": d.index_name(RESULTS, ("suite", "created_at")),
+        }
         cur = wh.conn.cursor()
         cur.execute("SET LOCAL enable_seqscan = off")
-        cur.execute(
-            f"EXPLAIN SELECT scenario_id, COUNT(*) FROM {wh.dialect.table(RUNS)} "
-            "WHERE result_id = 3 GROUP BY scenario_id"
-        )
-        plan = "\n".join(r[0] for r in cur.fetchall())
+        rows = diff_batch_in(d, cur, 10)
+        scans = {}
+        for table, name in indexes.items():
+            cur.execute(
+                "SELECT pg_stat_get_xact_numscans(c.oid) FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+                (pg_warehouse.schema, name),
+            )
+            found = cur.fetchone()
+            scans[table] = found[0] if found else None
         cur.close()
         wh.conn.rollback()
-    assert "Index Cond: (result_id = " in plan, plan  # not a filter over a scan of every run
+    assert rows
+    assert rows[0]["previous_result_id"] is not None
+    assert (scans["runs"] or 0) >= 2, scans  # this batch and the previous one
+    assert (scans["results"] or 0) >= 1, scans
