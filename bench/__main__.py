@@ -71,8 +71,8 @@ DATA = """\
 - **1. Waiting, 2. Submitting**: the sandbox (Cekura and LiveKit stand-ins) in its own process."""
 
 
-def _mark(met: bool | None) -> str:
-    return {True: "met", False: "**not met**", None: "n/a (smoke size)"}[met]
+def _mark(met: bool | None, smoke: bool = False) -> str:
+    return {True: "met", False: "**not met**", None: "n/a (smoke size)" if smoke else "not judged"}[met]
 
 
 def render(sections: list[Section], info: dict[str, str], smoke: bool) -> str:
@@ -104,7 +104,7 @@ def render(sections: list[Section], info: dict[str, str], smoke: bool) -> str:
     ]
     for s in sections:
         for t in s.targets:
-            lines.append(f"| {s.title} | {t.goal} | {t.measured} | {_mark(t.met)} | {t.why} |")
+            lines.append(f"| {s.title} | {t.goal} | {t.measured} | {_mark(t.met, smoke)} | {t.why} |")
     for s in sections:
         lines += ["", f"## {s.title}", "", s.intro, "", f"({s.seconds:.0f} s of the run)", ""]
         lines += ["| case | size | median | range | n | compared | note |", "|---|---|---|---|---|---|---|"]

@@ -62,10 +62,10 @@ def read_report_inputs(wh: Any, days: int, today: date | None) -> dict[str, Any]
         latency_labels_in,
         latency_stats_in,
         latest_batch_diffs,
+        select_report_daily,
     )
     from cekura_livekit.warehouse.episodes import latest_links_in
     from cekura_livekit.warehouse.read import (
-        select_daily,
         select_episodes,
         select_flaky_scores,
         select_latest_day,
@@ -74,7 +74,7 @@ def read_report_inputs(wh: Any, days: int, today: date | None) -> dict[str, Any]
 
     end = today or select_latest_day(wh) or datetime.now(UTC).date()
     since = end - timedelta(days=days)
-    daily = select_daily(wh, since=since)
+    daily = select_report_daily(wh, since)
     with _read_cursor(wh) as cur:
         links = latest_links_in(wh.dialect, cur)
         per_day = latency_stats_in(wh.dialect, cur, since, end)

@@ -127,3 +127,57 @@ FROM {diffs} d JOIN (
 ORDER BY r.created_at DESC, d.result_id DESC, d.scenario_id"""
     types = {**BATCH_DIFFS.types, "created_at": "timestamp", "dashboard_url": "text", "agent_name": "text"}
     return _read(wh, [BATCH_DIFFS, RESULTS], sql, [as_date(since).isoformat(), int(batches)], types)
+
+
+#: The daily columns the report draws from (`report.schema.normalize_daily`): the keys, names and counts.
+#: The stored rates (daily, 7/28-day, Wilson) are left in the database: the report recomputes rates from
+#: summed counts, so reading them only cost memory (10 of the table's 24 columns).
+REPORT_DAILY_COLUMNS = (
+    "run_date",
+    "agent_id",
+    "agent_name",
+    "scenario_id",
+    "scenario_name",
+    "mode",
+    "suite",
+    "runs",
+    "passed",
+    "failed_evaluation",
+    "infra_errors",
+    "timeouts",
+    "cancelled",
+    "evaluated",
+)
+_CHUNK = 50_000
+
+
+def select_report_daily(wh: Any, since: date | str) -> pd.DataFrame:
+    """`cekura_success_rate_daily` rows from `since` with the columns the report uses, converted a chunk at
+    a time (the rows never exist as one list of Python tuples), in `read.select_daily`'s order and types."""
+    from cekura_livekit.warehouse.read import WarehouseTableMissingError, _missing, _typed
+
+    dialect = wh.dialect
+    cols = ", ".join(REPORT_DAILY_COLUMNS)
+    sql = (
+        f"SELECT {cols} FROM {dialect.table(SUCCESS_RATE_DAILY)} WHERE run_date >= {dialect.date_param()} "
+        "ORDER BY run_date, agent_id, scenario_id, mode, suite"
+    )
+    names = list(REPORT_DAILY_COLUMNS)
+    parts = []
+    cur = wh.conn.cursor()
+    try:
+        cur.execute(sql, (as_date(since).isoformat(),))
+        while rows := cur.fetchmany(_CHUNK):
+            parts.append(_typed(names, rows, SUCCESS_RATE_DAILY.types))
+    except Exception as exc:
+        cur.close()
+        dialect.end_read(wh.conn)
+        if _missing(wh, [SUCCESS_RATE_DAILY]):  # say which table and how to fix it, as every read does
+            raise WarehouseTableMissingError(wh, [SUCCESS_RATE_DAILY]) from exc
+        raise
+    finally:
+        cur.close()
+        dialect.end_read(wh.conn)
+    if not parts:
+        return _typed(names, [], SUCCESS_RATE_DAILY.types)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
