@@ -230,7 +230,7 @@ def sandbox_class() -> Any:
     try:
         from cekura_livekit.sandbox import Sandbox
     except ImportError:
-        from cekura_sandbox import Sandbox  # type: ignore[no-redef]
+        from cekura_sandbox import Sandbox
     return Sandbox
 
 

@@ -254,7 +254,7 @@ def measure(
 def run(smoke: bool = False) -> Section:
     """The section for BENCHMARKS.md (the integrator wires it into `python -m bench`)."""
     section = Section(
-        "8. Engines side by side",
+        "10. Engines side by side",
         "The runs table into each engine (a fresh schema/database/file per engine and size) against the "
         "engine's own raw bulk path; the trends pass through `recompute_daily` (success-rate and metric "
         "tables). Snowflake is the fakesnow EMULATOR (DuckDB underneath), small size only.",

@@ -307,7 +307,7 @@ def _submit_many(n: int) -> list[int]:
 def run(smoke: bool = False) -> Section:
     airflow_env()
     section = Section(
-        "Webhooks: waiting at its floor and event-driven completion",
+        "11. Webhooks: waiting at its floor and event-driven completion",
         "Issue 26.4 and 22. One poll three ways interleaved in one run (a running 20-run batch, the sandbox "
         "in its own process); requests for one batch's whole wait; completion latency after the sandbox posts "
         "`result.completed` through the standalone receiver (own process) into PostgreSQL LISTEN/NOTIFY; "

@@ -23,6 +23,7 @@ TITLES = (
     "5. Extract",
     "6. DAG parsing",
     "7. Report",
+    "8. Nightly work at scale",
 )
 
 
@@ -48,4 +49,34 @@ def test_every_benchmark_runs_at_smoke_size(tmp_path: Path) -> None:
     assert "load average before" in text
     targets = text.split("## Targets", 1)[1].split("\n## ", 1)[0]
     assert targets.count("\n| ") >= 12, "fewer targets judged than the issue lists"
+    assert "| nan" not in text.lower()
+
+
+@pytest.mark.timeout(120)
+def test_the_nightly_benchmark_runs_fast_at_smoke_size(tmp_path: Path) -> None:
+    """Benchmark 8 alone (the DAGs' nightly paths on the realistic generator's smoke organisation): < 60 s."""
+    out = tmp_path / "BENCHMARKS.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--only", "8", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = out.read_text()
+    assert "## 8. Nightly work at scale" in text
+    for case in (
+        "one batch load",
+        "trends pass: whole",
+        "report (`render_report`",
+        "full rebuild",
+        "disk after",
+    ):
+        assert case in text, case
+    assert "EXPLAIN (ANALYZE, BUFFERS)" in text
+    assert "Growth exponents" in text
     assert "| nan" not in text.lower()

@@ -10,9 +10,11 @@ import pytest
 
 from cekura_livekit.report import stats
 from cekura_livekit.report.schema import normalize_daily
-from cekura_livekit.report.weekly import latency_daily, latency_values
+from cekura_livekit.report.weekly import LatencyStats
 from cekura_livekit.tasks.report import read_report_inputs
+from cekura_livekit.warehouse.aggregates import latency_stats_in
 from cekura_livekit.warehouse.connection import open_warehouse
+from cekura_livekit.warehouse.metrics import metric_values
 from cekura_livekit.warehouse.read import select_daily, select_runs_summary
 from cekura_livekit.warehouse.tables import METRIC_DAILY
 from cekura_livekit.warehouse.views import view_table
@@ -24,13 +26,22 @@ GRAIN = ["run_date", "agent_id", "scenario_id", "mode", "suite", "metric_id"]
 
 
 def test_the_report_p95_is_the_warehouse_p95(warehouse: WarehouseTarget) -> None:
+    """The report's SQL percentiles (`aggregates.latency_stats_in`, what `read_report_inputs` reads) at the
+    daily table's grain equal `cekura_metric_daily`'s; at the report's grain they equal pandas over every
+    raw value (`LatencyStats.from_values`, the pre-issue-26 path that read each value)."""
     _load_history(warehouse)
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
         inputs = read_report_inputs(wh, days=90, today=None)  # the latency history is 80 days
         names, rows = wh.query(f"SELECT * FROM {wh.dialect.table(METRIC_DAILY)}")
+        cur = wh.conn.cursor()
+        end = inputs["end"]
+        start = end - pd.Timedelta(days=60)
+        ours = latency_stats_in(wh.dialect, cur, start, end, keys=GRAIN)
+        raw = LatencyStats.from_values(metric_values(wh.dialect, cur, start, end))
+        cur.close()
+        wh.conn.rollback()
     table = pd.DataFrame(rows, columns=names)
     table = table[table["unit"].isin(["ms", "s"])].assign(run_date=lambda f: pd.to_datetime(f["run_date"]))
-    ours = latency_daily(latency_values(inputs["weekly"].latency), GRAIN[1:])
     both = table.merge(ours, on=GRAIN, suffixes=("_table", "_report"), validate="one_to_one")
     assert len(both) == len(table) == len(ours) > 30
     assert both["p95_report"].to_numpy() == pytest.approx(
@@ -39,6 +50,14 @@ def test_the_report_p95_is_the_warehouse_p95(warehouse: WarehouseTarget) -> None
     assert both["p50_report"].to_numpy() == pytest.approx(
         both["p50_table"].astype(float).to_numpy(), rel=1e-9
     )
+    reduced = inputs["weekly"].latency_stats
+    for mine, theirs in ((reduced.daily, raw.daily), (reduced.week, raw.week)):
+        keys = [c for c in ("metric_id", "agent_id", "mode", "run_date") if c in mine.columns]
+        pair = mine.merge(theirs.astype({"metric_id": int, "agent_id": int}), on=keys, validate="one_to_one")
+        assert len(pair) == len(mine) == len(theirs) > 0
+        assert pair["p95_x"].to_numpy() == pytest.approx(pair["p95_y"].astype(float).to_numpy(), rel=1e-9)
+        assert pair["p50_x"].to_numpy() == pytest.approx(pair["p50_y"].astype(float).to_numpy(), rel=1e-9)
+        assert (pair["n_x"] == pair["n_y"]).all()
     # Not nearest-rank: 1..10 gives 9.55 by interpolation (nearest-rank would say 10).
     assert stats.percentile(pd.Series(range(1, 11)), 0.95) == pytest.approx(9.55)
 

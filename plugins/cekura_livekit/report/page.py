@@ -271,8 +271,10 @@ def heatmap_context(
             totals["agent_id"], totals["scenario_id"], totals["rate"], totals["evaluated"], strict=True
         )
     }
+    # Cells of the rows drawn only (at most `max_rows` scenarios, not every scenario × day of the period).
+    drawn = window.merge(totals[["agent_id", "scenario_id"]], on=["agent_id", "scenario_id"])
     svg = charts.heatmap(
-        rows, stats.scenario_daily(window), total_map, start=start, days=days, flagged=flagged
+        rows, stats.scenario_daily(drawn), total_map, start=start, days=days, flagged=flagged
     )
     return {
         "svg": _chart(svg),

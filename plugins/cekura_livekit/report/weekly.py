@@ -22,6 +22,7 @@ from cekura_livekit.effect import rate_change
 from cekura_livekit.report.charts import latency_panel
 from cekura_livekit.report.stats import percentile
 from cekura_livekit.report.svg import pct
+from cekura_livekit.warehouse.aggregates import LATENCY_UNITS, PANEL_KEY
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
@@ -35,6 +36,8 @@ class WeeklyInputs:
     batch_diffs: pd.DataFrame | None = None
     end: date | None = None
     metric_regressions: pd.DataFrame | None = None
+    #: The latency panels reduced in SQL (`warehouse.aggregates`); when None, `latency` (raw values) is used.
+    latency_stats: LatencyStats | None = None
 
 
 def _empty(frame: pd.DataFrame | None) -> bool:
@@ -60,36 +63,68 @@ def week_over_week(daily: pd.DataFrame | None, end: date) -> list[dict[str, Any]
     last = frame[(frame["_day"] > end - timedelta(days=14)) & (frame["_day"] <= end - timedelta(days=7))]
     rows = []
     pairs = frame[["agent_id", "agent_name", "mode"]].drop_duplicates(["agent_id", "mode"])
+    # One grouped sum per week (was a mask over every daily row per agent: agents × rows at scale).
+    sums = ["passed", "evaluated", "runs", "infra_errors"]
+    now_sums = this.groupby(["agent_id", "mode"])[sums].sum()
+    before_sums = last.groupby(["agent_id", "mode"])[sums].sum()
+    zero = pd.Series(0, index=sums)
     for agent_id, agent, mode in pairs.sort_values(["agent_name", "agent_id", "mode"]).itertuples(
         index=False
     ):
-        now = this[(this["agent_id"] == agent_id) & (this["mode"] == mode)]
-        before = last[(last["agent_id"] == agent_id) & (last["mode"] == mode)]
+        key = (agent_id, mode)
+        now = now_sums.loc[key] if key in now_sums.index else zero
+        before = before_sums.loc[key] if key in before_sums.index else zero
         c = rate_change(
-            int(before["passed"].sum()),
-            int(before["evaluated"].sum()),
-            int(now["passed"].sum()),
-            int(now["evaluated"].sum()),
+            int(before["passed"]), int(before["evaluated"]), int(now["passed"]), int(now["evaluated"])
         )
         rows.append(
             {
                 "agent": agent,
                 "agent_id": int(agent_id),
                 "mode": mode or "unknown",
-                "runs": int(now["runs"].sum()),
+                "runs": int(now["runs"]),
                 "this_week": pct(c.after),
                 "last_week": pct(c.before),
                 "change": f"{_pts(c.change)} pts" if math.isfinite(c.change) else "–",
                 "interval": f"{_pts(c.low)} to {_pts(c.high)}" if math.isfinite(c.low) else "–",
                 "direction": ("down" if c.change < 0 else "up") if c.shown else "flat",
-                "infra": int(now["infra_errors"].sum()),
+                "infra": int(now["infra_errors"]),
             }
         )
     return rows
 
 
-#: Metrics drawn as latency panels: numeric metrics measured in time (call duration is metric 0, in s).
-LATENCY_UNITS = ("ms", "s")
+#: The key of one latency panel (its points are per day).
+_PANEL = list(PANEL_KEY)
+
+
+@dataclass
+class LatencyStats:
+    """The latency panels' numbers, already reduced: per panel × day and per panel over the last 7 days
+    (n, p50, p95), and each panel's names. `warehouse.aggregates` reads them from SQL (rows = groups, so the
+    report's memory does not grow with the runs); `from_values` computes the same from raw values."""
+
+    daily: pd.DataFrame
+    week: pd.DataFrame
+    labels: pd.DataFrame
+
+    @classmethod
+    def from_values(cls, values: pd.DataFrame | None) -> LatencyStats:
+        """The same numbers from `metric_values` rows (small inputs, tests): exact percentiles in pandas."""
+        frame = latency_values(values)
+        if frame.empty:
+            empty = pd.DataFrame(columns=[*_PANEL, "run_date", "n", "p50", "p95"])
+            return cls(empty, empty.drop(columns="run_date"), pd.DataFrame(columns=[*_PANEL, "metric_name"]))
+        stop = frame["run_date"].max()
+        week = frame[frame["run_date"] > stop - pd.Timedelta(days=7)]
+        labels = (
+            frame.groupby(_PANEL, sort=False)
+            .agg(
+                metric_name=("metric_name", "last"), unit=("unit", "last"), agent_name=("agent_name", "last")
+            )
+            .reset_index()
+        )
+        return cls(latency_daily(frame, _PANEL), _percentiles(week, _PANEL), labels)
 
 
 def latency_values(values: pd.DataFrame | None) -> pd.DataFrame:
@@ -102,43 +137,71 @@ def latency_values(values: pd.DataFrame | None) -> pd.DataFrame:
     return frame.assign(run_date=pd.to_datetime(frame["run_date"]), mode=_mode_of(frame))
 
 
-def latency_daily(values: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per `keys` × day: exact p50 / p95 (`stats.percentile`, linear interpolation like percentile_cont)."""
+def _percentiles(values: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return (
-        values.groupby([*keys, "run_date"])["value"]
+        values.groupby(keys)["value"]
         .agg(p50=lambda v: percentile(v, 0.5), p95=lambda v: percentile(v, 0.95), n="count")
         .reset_index()
     )
 
 
-def latency_figures(values: pd.DataFrame | None) -> list[dict[str, Any]]:
-    """One chart per metric × agent × mode: daily exact p50 / p95; panels of one metric share a scale."""
-    frame = latency_values(values)
-    if frame.empty:
+def latency_daily(values: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per `keys` × day: exact p50 / p95 (`stats.percentile`, linear interpolation like percentile_cont)."""
+    return _percentiles(values, [*keys, "run_date"])
+
+
+def _week_text(week: dict[tuple[Any, ...], Any], key: tuple[Any, ...], column: str, unit: str) -> str:
+    row = week.get(key)
+    if row is None or not math.isfinite(float(row[column])):
+        return "–"
+    fmt = ",.0f" if unit == "ms" else ",.2f"
+    return f"{float(row[column]):{fmt}} {unit}"
+
+
+def latency_figures(
+    values: pd.DataFrame | None = None, *, stats: LatencyStats | None = None
+) -> list[dict[str, Any]]:
+    """One chart per metric × agent × mode: daily exact p50 / p95; panels of one metric share a scale.
+
+    From `stats` (reduced in SQL by `warehouse.aggregates`) or, for small inputs, raw `values`."""
+    stats = stats if stats is not None else LatencyStats.from_values(values)
+    daily = stats.daily
+    if len(daily) == 0:
         return []
-    start, stop = frame["run_date"].min(), frame["run_date"].max()
+    daily = daily.assign(run_date=pd.to_datetime(daily["run_date"]), mode=daily["mode"].fillna(""))
+    start, stop = daily["run_date"].min(), daily["run_date"].max()
     days = int((stop - start).days) + 1
-    keys = ["metric_id", "agent_id", "mode"]
-    daily = latency_daily(frame, keys)
+    y_top = daily.groupby("metric_id")["p95"].max()
+    labels = {
+        tuple(k): r
+        for k, r in zip(
+            stats.labels[_PANEL].itertuples(index=False, name=None),
+            stats.labels.to_dict("records"),
+            strict=True,
+        )
+    }
+    week = {
+        tuple(k): r
+        for k, r in zip(
+            stats.week[_PANEL].itertuples(index=False, name=None), stats.week.to_dict("records"), strict=True
+        )
+    }
     figures = []
-    for i, ((metric_id, agent_id, mode), points) in enumerate(daily.groupby(keys, sort=True)):
-        mine = frame[
-            (frame["metric_id"] == metric_id) & (frame["agent_id"] == agent_id) & (frame["mode"] == mode)
-        ]
-        metric, unit = str(mine["metric_name"].iloc[-1]), str(mine["unit"].iloc[-1])
-        label = f"{metric} · {mine['agent_name'].iloc[-1]} · {mode or 'unknown'}"
-        y_max = float(daily.loc[daily["metric_id"] == metric_id, "p95"].max()) * 1.1 or 1.0
+    for i, (key, points) in enumerate(daily.groupby(_PANEL, sort=True)):
+        metric_id, _, mode = key
+        names = labels.get(tuple(key), {})
+        metric, unit = str(names.get("metric_name") or f"metric {metric_id}"), str(names.get("unit") or "")
+        label = f"{metric} · {names.get('agent_name') or key[1]} · {mode or 'unknown'}"
+        y_max = float(y_top.loc[metric_id]) * 1.1 or 1.0
         color = PALETTE[i % len(PALETTE)]
-        week = mine.loc[mine["run_date"] > stop - pd.Timedelta(days=7), "value"]
-        fmt = ",.0f" if unit == "ms" else ",.2f"
         figures.append(
             {
                 "label": label,
                 "metric": metric,
                 "metric_id": int(metric_id),
                 "color": color,
-                "p50": f"{percentile(week, 0.5):{fmt}} {unit}" if len(week) else "–",
-                "p95": f"{percentile(week, 0.95):{fmt}} {unit}" if len(week) else "–",
+                "p50": _week_text(week, tuple(key), "p50", unit),
+                "p95": _week_text(week, tuple(key), "p95", unit),
                 # Our own SVG markup, every API-provided name inside it escaped by `latency_panel`.
                 "svg": Markup(
                     latency_panel(
@@ -220,7 +283,7 @@ def weekly_context(inputs: WeeklyInputs | None) -> dict[str, Any] | None:
     return {
         "end": end.isoformat() if end else "",
         "wow": week_over_week(inputs.daily, end) if end else [],
-        "latency": latency_figures(inputs.latency),
+        "latency": latency_figures(inputs.latency, stats=inputs.latency_stats),
         "diffs": batch_diff_rows(inputs.batch_diffs),
         "metric_regressions": metric_regression_rows(inputs.metric_regressions),
     }

@@ -46,14 +46,26 @@ def _with_links(frame: Any, links: dict[tuple[Any, ...], str]) -> Any:
     return frame.assign(dashboard_url=[links.get((int(a), int(s), m or "", u or "")) for a, s, m, u in keys])
 
 
+#: Batches the report's batch-diff section shows (newest first); only those are read.
+DIFF_BATCHES = 12
+
+
 def read_report_inputs(wh: Any, days: int, today: date | None) -> dict[str, Any]:
-    """Every frame the report shows, read on one read-only connection, with the warehouse's names."""
-    from cekura_livekit.report.weekly import WeeklyInputs
+    """Every frame the report shows, read on one read-only connection, with the warehouse's names.
+
+    Memory is bounded by what the report draws, not by the runs: latency percentiles come reduced from SQL
+    (per metric × agent × mode × day, and over the last week), and only the newest batches' diffs are read.
+    """
+    from cekura_livekit.report.weekly import LatencyStats, WeeklyInputs
+    from cekura_livekit.warehouse.aggregates import (
+        PANEL_KEY,
+        latency_labels_in,
+        latency_stats_in,
+        latest_batch_diffs,
+        select_report_daily,
+    )
     from cekura_livekit.warehouse.episodes import latest_links_in
-    from cekura_livekit.warehouse.metrics import metric_values
     from cekura_livekit.warehouse.read import (
-        select_batch_diffs,
-        select_daily,
         select_episodes,
         select_flaky_scores,
         select_latest_day,
@@ -62,10 +74,16 @@ def read_report_inputs(wh: Any, days: int, today: date | None) -> dict[str, Any]
 
     end = today or select_latest_day(wh) or datetime.now(UTC).date()
     since = end - timedelta(days=days)
-    daily = select_daily(wh, since=since)
+    daily = select_report_daily(wh, since)
     with _read_cursor(wh) as cur:
         links = latest_links_in(wh.dialect, cur)
-        values = metric_values(wh.dialect, cur, since, end)
+        per_day = latency_stats_in(wh.dialect, cur, since, end)
+        last = per_day["run_date"].max().date() if len(per_day) else end
+        latency = LatencyStats(
+            daily=per_day,
+            week=latency_stats_in(wh.dialect, cur, last - timedelta(days=6), last, keys=PANEL_KEY),
+            labels=latency_labels_in(wh.dialect, cur, since, end),
+        )
     daily = _with_links(daily, links)
     return {
         "end": end,
@@ -74,8 +92,8 @@ def read_report_inputs(wh: Any, days: int, today: date | None) -> dict[str, Any]
         "flaky": _with_links(select_flaky_scores(wh), links),
         "weekly": WeeklyInputs(
             daily=daily,
-            latency=values,
-            batch_diffs=select_batch_diffs(wh, since=since),
+            latency_stats=latency,
+            batch_diffs=latest_batch_diffs(wh, since, DIFF_BATCHES),
             end=end,
             metric_regressions=_with_links(select_metric_regressions(wh, since=since), links),
         ),

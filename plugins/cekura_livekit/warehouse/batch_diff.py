@@ -57,12 +57,14 @@ def previous_batch(dialect: Dialect, cur: Any, result_id: int) -> tuple[int | No
     if row is None:
         return None, {}
     suite, agent_id, mode, created = row
+    # `suite = <p>` (not COALESCE(suite, '') = <p>) so the (suite, created_at) index finds the previous
+    # batch by a backward index scan instead of reading every result ever loaded.
     same = (
-        "COALESCE(suite, '') = "
-        + p
-        + ("" if suite else f" AND agent_id = {p} AND COALESCE(mode, '') = COALESCE({p}, '')")
+        f"suite = {p}"
+        if suite
+        else f"COALESCE(suite, '') = '' AND agent_id = {p} AND COALESCE(mode, '') = COALESCE({p}, '')"
     )
-    params: list[Any] = [suite] if suite else [suite, agent_id, mode]
+    params: list[Any] = [suite] if suite else [agent_id, mode]
     cur.execute(
         f"SELECT result_id FROM {results} WHERE {same} AND result_id <> {p} AND "
         f"(created_at < {p} OR (created_at = {p} AND result_id < {p})) "
