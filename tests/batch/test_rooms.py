@@ -210,6 +210,31 @@ def test_refill_without_agent_slots_makes_no_livekit_call() -> None:
     assert asyncio.run(session.arefill({"runs": [{"id": 1, "scenario": 1, "status": "running"}]})) == 0
 
 
+def test_a_detail_without_runs_refills_nothing_and_does_not_end_the_wait() -> None:
+    """A result detail that lists no runs (yet) says nothing about which calls ended. Before, it raised the
+    "answered with 0 runs for N rooms" ValueError, a permanent error that ended a paid batch's wait."""
+    import asyncio
+
+    from cekura_livekit.batch.rooms import RoomSession
+    from cekura_livekit.hooks.livekit import LiveKitCredentials
+
+    class Hook:
+        livekit_conn_id = "x"
+
+        async def acredentials(self) -> LiveKitCredentials:
+            return LiveKitCredentials("http://lk", "k", "s" * 32, agent_slots=1)
+
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"unexpected LiveKit call {name}")
+
+    class Rooms:
+        hook = Hook()
+        concurrency = 10
+
+    session = RoomSession(Rooms(), [RunSlot(0, 1, "r0")], "agent", text_mode=False)  # type: ignore[arg-type]
+    assert asyncio.run(session.arefill({"status": "pending", "runs": {}})) == 0
+
+
 def test_room_session_payload_round_trip_holds_no_secret() -> None:
     from cekura_livekit.batch.rooms import ByoRooms, RoomSession
     from cekura_livekit.hooks.livekit import LiveKitHook

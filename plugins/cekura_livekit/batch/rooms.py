@@ -330,6 +330,8 @@ class RoomSession:
             return 0
         concurrency = self.rooms.concurrency
         runs = sorted(runs_of(payload), key=lambda r: int(r["id"]))
+        if not runs:  # a detail that lists no runs (yet) says nothing about which calls ended
+            return 0
         pairs = match_runs_to_slots(self.slots, runs)
         if self.dispatched is None:
             self.dispatched = await hook.alist_dispatched_rooms(

@@ -148,7 +148,7 @@ class CekuraRunsTrigger(BaseTrigger):
                 )
                 if session is not None:
                     self.log.info(
-                        "Capped agent dispatch: reading the result every %.0f s to hand freed agent slots on.",
+                        "Capped agent dispatch: reading the result every %g s to hand freed agent slots on.",
                         self.poll_interval,
                     )
                 elif wake is not None:
@@ -158,7 +158,7 @@ class CekuraRunsTrigger(BaseTrigger):
                         wait.safety_interval,
                     )
                 else:
-                    self.log.info("No webhook channel: polling every %.0f s.", self.poll_interval)
+                    self.log.info("No webhook channel: polling every %g s.", self.poll_interval)
                 async with self._hook() as hook:
                     event = await adrive(wait.run(), hook, wake)
         except AirflowNotFoundException as exc:
