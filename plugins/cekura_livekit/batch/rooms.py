@@ -337,31 +337,12 @@ class RoomSession:
             self.dispatched = await hook.alist_dispatched_rooms(
                 [s.room for s in self.slots], concurrency=concurrency
             )
-        over = [s.room for s, r in pairs if _call_over(r) and s.room not in self.freed]
-        if over:
-            try:
-                await hook.adelete_rooms(over, concurrency=concurrency)
-            except LiveKitError as exc:  # rooms the failure does not name are gone: their slots are free
-                if exc.failed_rooms:
-                    self.freed.update(set(over) - set(exc.failed_rooms))
-                raise
-            self.freed.update(over)
+        await self._free([s.room for s, r in pairs if _call_over(r) and s.room not in self.freed])
         out = len(self.dispatched - self.freed)
         waiting = [(s, r) for s, r in pairs if not _call_over(r) and s.room not in self.dispatched]
         todo = waiting[: max(cap - out, 0)]
         if todo:
-            try:
-                await hook.adispatch_agents(
-                    self.agent_name,
-                    [(s.room, job_metadata(r, s, text_mode=self.text_mode)) for s, r in todo],
-                    concurrency=concurrency,
-                )
-            except LiveKitError:
-                # Some dispatches may have landed, and which is unknown: the next refill asks LiveKit
-                # (`ListDispatch`) instead of dispatching a second agent into a room that has one.
-                self.dispatched = None
-                raise
-            self.dispatched.update(s.room for s, _ in todo)
+            await self._dispatch(todo)
             log.info(
                 "Dispatched the agent for %d more runs (%d agents out of agent_slots=%d; %d runs still wait).",
                 len(todo),
@@ -370,6 +351,33 @@ class RoomSession:
                 len(waiting) - len(todo),
             )
         return len(todo)
+
+    async def _free(self, over: list[str]) -> None:
+        """Delete the rooms of runs whose call ended: their agent jobs end and the slots free at once."""
+        if not over:
+            return
+        try:
+            await self.rooms.hook.adelete_rooms(over, concurrency=self.rooms.concurrency)
+        except LiveKitError as exc:  # rooms the failure does not name are gone: their slots are free
+            if exc.failed_rooms:
+                self.freed.update(set(over) - set(exc.failed_rooms))
+            raise
+        self.freed.update(over)
+
+    async def _dispatch(self, todo: Sequence[tuple[RunSlot, Mapping[str, Any]]]) -> None:
+        try:
+            await self.rooms.hook.adispatch_agents(
+                self.agent_name,
+                [(s.room, job_metadata(r, s, text_mode=self.text_mode)) for s, r in todo],
+                concurrency=self.rooms.concurrency,
+            )
+        except LiveKitError:
+            # Some dispatches may have landed, and which is unknown: the next refill asks LiveKit
+            # (`ListDispatch`) instead of dispatching a second agent into a room that has one.
+            self.dispatched = None
+            raise
+        assert self.dispatched is not None  # read by `arefill` before any dispatch
+        self.dispatched.update(s.room for s, _ in todo)
 
     @property
     def capped(self) -> bool:
