@@ -210,6 +210,31 @@ def test_refill_without_agent_slots_makes_no_livekit_call() -> None:
     assert asyncio.run(session.arefill({"runs": [{"id": 1, "scenario": 1, "status": "running"}]})) == 0
 
 
+def test_a_detail_without_runs_refills_nothing_and_does_not_end_the_wait() -> None:
+    """A result detail that lists no runs (yet) says nothing about which calls ended. Before, it raised the
+    "answered with 0 runs for N rooms" ValueError, a permanent error that ended a paid batch's wait."""
+    import asyncio
+
+    from cekura_livekit.batch.rooms import RoomSession
+    from cekura_livekit.hooks.livekit import LiveKitCredentials
+
+    class Hook:
+        livekit_conn_id = "x"
+
+        async def acredentials(self) -> LiveKitCredentials:
+            return LiveKitCredentials("http://lk", "k", "s" * 32, agent_slots=1)
+
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"unexpected LiveKit call {name}")
+
+    class Rooms:
+        hook = Hook()
+        concurrency = 10
+
+    session = RoomSession(Rooms(), [RunSlot(0, 1, "r0")], "agent", text_mode=False)  # type: ignore[arg-type]
+    assert asyncio.run(session.arefill({"status": "pending", "runs": {}})) == 0
+
+
 def test_room_session_payload_round_trip_holds_no_secret() -> None:
     from cekura_livekit.batch.rooms import ByoRooms, RoomSession
     from cekura_livekit.hooks.livekit import LiveKitHook
@@ -229,3 +254,55 @@ def test_room_session_payload_round_trip_holds_no_secret() -> None:
         "lk",
     )
     assert set(data) == {"livekit_conn_id", "agent_name", "text_mode", "concurrency", "slots"}
+
+
+def test_a_failed_refill_dispatch_asks_livekit_before_dispatching_again() -> None:
+    """A CreateAgentDispatch batch that failed part-way may have put agents into some rooms: the next refill
+    asks LiveKit (`ListDispatch`) which, instead of dispatching a second agent into them. Before, it
+    dispatched into every room of the failed batch again."""
+    import asyncio
+
+    import pytest
+
+    from cekura_livekit.batch.rooms import RoomSession
+    from cekura_livekit.hooks.livekit import LiveKitCredentials, LiveKitError
+
+    class Hook:
+        livekit_conn_id = "x"
+
+        def __init__(self) -> None:
+            self.landed: set[str] = set()
+            self.dispatches: list[list[str]] = []
+            self.listed = 0
+
+        async def acredentials(self) -> LiveKitCredentials:
+            return LiveKitCredentials("http://lk", "k", "s" * 32, agent_slots=2)
+
+        async def alist_dispatched_rooms(self, rooms: Any, *, concurrency: int) -> set[str]:
+            self.listed += 1
+            return set(self.landed)
+
+        async def adelete_rooms(self, rooms: Any, *, concurrency: int) -> int:
+            return len(rooms)
+
+        async def adispatch_agents(self, agent: str, items: Any, *, concurrency: int) -> list[str]:
+            rooms = [room for room, _ in items]
+            self.dispatches.append(rooms)
+            if len(self.dispatches) == 1:  # the first lands in r0 only
+                self.landed.add(rooms[0])
+                raise LiveKitError("CreateAgentDispatch failed for 1 of 2 rooms", failed_rooms=rooms[1:])
+            self.landed.update(rooms)
+            return rooms
+
+    class Rooms:
+        hook = Hook()
+        concurrency = 10
+
+    slots = [RunSlot(i, 1, f"r{i}") for i in range(3)]
+    session = RoomSession(Rooms(), slots, "agent", text_mode=False, dispatched=set())  # type: ignore[arg-type]
+    waiting = {"runs": [{"id": 10 + i, "scenario": 1, "status": "in_queue"} for i in range(3)]}
+    with pytest.raises(LiveKitError):
+        asyncio.run(session.arefill(waiting))
+    assert asyncio.run(session.arefill(waiting)) == 1
+    assert Rooms.hook.listed == 1
+    assert Rooms.hook.dispatches == [["r0", "r1"], ["r1"]]  # r0 kept its one agent

@@ -290,3 +290,98 @@ def test_the_deadline_caps_the_safety_sleep_and_backoffs_are_not_wakeable() -> N
     steps = Wait(WaitTarget(7), poll_interval=5, clock=clock).run()
     next(steps)
     assert steps.throw(boom) == Sleep(5, wakeable=False)
+
+
+# ---------------------------------------------------------------------------------------------- agent refill
+# of a capped own-room batch (issue 21.6)
+
+
+class FakeRooms:
+    """A room session that records each refill (sync or async) and raises the scripted errors in turn."""
+
+    def __init__(self, *errors: BaseException | None) -> None:
+        self.errors = list(errors)
+        self.payloads: list[list[int]] = []
+
+    def refill(self, payload: Any) -> int:
+        self.payloads.append(sorted(int(r["id"]) for r in payload["runs"]))
+        error = self.errors.pop(0) if self.errors else None
+        if error is not None:
+            raise error
+        return 1
+
+    async def arefill(self, payload: Any) -> int:
+        return self.refill(payload)
+
+
+def test_a_capped_batch_refills_after_every_detail_read_every_poll() -> None:
+    """Light polls would answer "still 2 unfinished" and never say which runs ended: with refill on, the
+    detail is read every poll (no count), at `poll_interval` even when a webhook channel is there."""
+    rooms: list[FakeRooms] = []
+
+    def wait(clock: Clock) -> Wait:
+        rooms.append(FakeRooms())
+        return Wait(
+            WaitTarget(7),
+            poll_interval=5,
+            clock=clock,
+            light_polls=True,
+            safety_interval=600,
+            rooms=rooms[-1],
+        )
+
+    outcomes = run_both(
+        lambda: CountingHook(get_result=[RUNNING, RUNNING, DONE], get_runs_bulk=[[FAILING_RUN]]), wait
+    )
+    event, hook, clock = outcomes[0]
+    assert event.status is EventStatus.TERMINAL
+    assert hook.names() == ["get_result"] * 3 + ["get_runs_bulk"]
+    assert clock.slept == [5, 5]
+    for session in rooms:  # sync and async: one refill per running detail, with its runs; none at the end
+        assert session.payloads == [[100, 101], [100, 101]]
+
+
+def test_a_transient_livekit_failure_in_refill_is_logged_and_the_wait_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from cekura_livekit.hooks.livekit import LiveKitError
+
+    rooms: list[FakeRooms] = []
+
+    def wait(clock: Clock) -> Wait:
+        rooms.append(
+            FakeRooms(LiveKitError("LiveKit CreateAgentDispatch failed for 1 of 2 rooms", status=503))
+        )
+        return Wait(WaitTarget(7), poll_interval=5, clock=clock, rooms=rooms[-1])
+
+    outcomes = run_both(
+        lambda: ScriptedHook(get_result=[RUNNING, RUNNING, DONE], get_runs_bulk=[[FAILING_RUN]]), wait
+    )
+    event = outcomes[0][0]
+    assert event.status is EventStatus.TERMINAL
+    assert all(len(session.payloads) == 2 for session in rooms)  # the failed refill was tried again
+    assert "CreateAgentDispatch failed" in caplog.text
+
+
+def test_a_refused_livekit_key_in_refill_ends_the_calls_and_the_wait_for_good() -> None:
+    from cekura_livekit.hooks.livekit import auth_error
+
+    def wait(clock: Clock) -> Wait:
+        refused = auth_error("livekit_default", "http://lk", 401, "CreateAgentDispatch")
+        return Wait(WaitTarget(7), poll_interval=5, clock=clock, rooms=FakeRooms(refused))
+
+    outcomes = run_both(lambda: ScriptedHook(get_result=[RUNNING], end_calls=[None]), wait)
+    event, hook, clock = outcomes[0]
+    assert event.status is EventStatus.ERROR
+    assert event.permanent is True
+    assert "refused the API key/secret of connection 'livekit_default'" in event.message
+    assert hook.names() == ["get_result", "end_calls"]  # no run still waiting can get its agent
+    assert clock.slept == []
+
+
+def test_without_a_room_session_nothing_is_refilled_and_light_polls_stay() -> None:
+    wait = Wait(WaitTarget(7), poll_interval=5, light_polls=True)
+    steps = wait.run()
+    assert next(steps) == GetResult(7)
+    assert isinstance(steps.send(RUNNING), Sleep)  # straight to the nap: no Refill step
+    assert steps.send(False) == CountUnfinished(7)

@@ -114,3 +114,58 @@ async def test_a_connection_the_triggerer_cannot_read_names_the_shared_key(
     assert "AIRFLOW__CORE__FERNET_KEY" in events[0]["message"]
     assert "'cekura_default'" in events[0]["message"]
     assert events[0]["permanent"] is True
+
+
+def _rooms_payload(conn_id: str) -> dict[str, Any]:
+    from cekura_livekit.batch.rooms import ByoRooms, RoomSession, RunSlot
+    from cekura_livekit.hooks.livekit import LiveKitHook
+
+    session = RoomSession(ByoRooms(LiveKitHook(conn_id)), [RunSlot(0, 2000, "r0")], "agent", False)
+    return session.to_payload()
+
+
+async def test_a_livekit_connection_the_triggerer_cannot_read_is_named_before_the_first_poll(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A capped own-room wait reads its LiveKit connection up front: the error names that connection (not
+    Cekura's), is permanent, and no Cekura request was made."""
+    hook = ScriptedHook()
+    events = await _events(_trigger(hook, monkeypatch, rooms=_rooms_payload("livekit_nowhere")))
+    assert [e["status"] for e in events] == ["error"]
+    assert "'livekit_nowhere'" in events[0]["message"]
+    assert "AIRFLOW__CORE__FERNET_KEY" in events[0]["message"]
+    assert events[0]["permanent"] is True
+    assert hook.calls == []
+
+
+async def test_a_capped_wait_refills_after_each_running_detail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trigger builds the room session once from its serialized form and awaits `arefill` with each
+    running detail; no light count (it cannot say which runs ended)."""
+    from cekura_livekit.batch.rooms import RoomSession
+
+    seen: list[int] = []
+    sessions: list[int] = []
+    built = RoomSession.from_payload
+
+    def from_payload(data: Any) -> RoomSession:
+        sessions.append(1)
+        return built(data)
+
+    async def arefill(self: RoomSession, payload: Any) -> int:
+        seen.append(len(payload["runs"]))
+        return 0
+
+    async def acredentials(self: Any) -> Any:
+        return None
+
+    monkeypatch.setattr(RoomSession, "from_payload", staticmethod(from_payload))
+    monkeypatch.setattr(RoomSession, "arefill", arefill)
+    monkeypatch.setattr("cekura_livekit.hooks.livekit.LiveKitHook.acredentials", acredentials)
+    running = result("running", [("running", None)] * 2)
+    done = result("completed", [("completed", True), ("completed", True)])
+    hook = CountingHook(get_result=[running, running, done])
+    events = await _events(_trigger(hook, monkeypatch, rooms=_rooms_payload("livekit_x")))
+    assert [e["status"] for e in events] == ["terminal"]
+    assert hook.names() == ["get_result"] * 3
+    assert seen == [2, 2]
+    assert sessions == [1]

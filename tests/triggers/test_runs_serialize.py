@@ -52,3 +52,27 @@ def test_snapshot_treats_unknown_status_as_not_finished() -> None:
     )
     assert done.terminal
     assert done.summary()["passed"] == 1
+
+
+def test_a_capped_room_session_round_trips_without_a_credential() -> None:
+    from cekura_livekit.batch.rooms import ByoRooms, RoomSession, RunSlot
+    from cekura_livekit.hooks.livekit import LiveKitHook
+
+    session = RoomSession(
+        ByoRooms(LiveKitHook("livekit_capped"), concurrency=4),
+        [RunSlot(0, 2001, "cekura-r000", {"publish_data_message": "hi"}), RunSlot(1, 2002, "cekura-r001")],
+        "acme-support",
+        False,
+    )
+    trigger = CekuraRunsTrigger(result_id=501, rooms=session.to_payload())
+    classpath, kwargs = trigger.serialize()
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    rebuilt = import_string(classpath)(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    again = RoomSession.from_payload(kwargs["rooms"])
+    assert (again.slots, again.agent_name, again.livekit_conn_id) == (
+        session.slots,
+        "acme-support",
+        "livekit_capped",
+    )
+    assert CekuraRunsTrigger(result_id=501).serialize()[1]["rooms"] is None

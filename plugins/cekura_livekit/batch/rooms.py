@@ -17,9 +17,9 @@ for a dispatch that finds every worker full (pkg/service/agentservice.go `JobReq
 only logged): that run ends `Main agent-did-not-answer`. Without a known capacity every room gets its agent
 at submit (a 50-run batch holds 50 jobs while Cekura runs 10). With the LiveKit connection's `agent_slots`
 set, at most that many agents are out at once: the first runs in Cekura's queue order get theirs at submit,
-and `RoomSession.refill`, called by the wait loop on every poll, deletes the rooms of finished runs (their
-jobs end, the slots free at once instead of a departure timeout later) and dispatches into the next waiting
-runs' rooms, earliest first. A run that starts before its agent is dispatched waits at most one poll for it,
+and `RoomSession.refill`, called by the wait loop (`batch.wait.Refill`, in the worker or the triggerer)
+after every poll, deletes the rooms of finished runs (their jobs end, the slots free at once instead of a
+departure timeout later) and dispatches into the next waiting runs' rooms, earliest first. A run that starts before its agent is dispatched waits at most one poll for it,
 so the poll interval must stay below the time Cekura's tester waits for the agent; and Cekura's own parallel
 call limit (Settings → Organisation → General) must not exceed `agent_slots`, or runs start that no slot can
 serve. Also before paying: `check_livekit` probes that a worker serves the agent name at all.
@@ -40,7 +40,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cekura_livekit.batch.identity import TaskIdentity, deployment_id
-from cekura_livekit.hooks.livekit import LiveKitHook, RoomSpec
+from cekura_livekit.hooks.livekit import LiveKitError, LiveKitHook, RoomSpec
 from cekura_livekit.models import RunStatus, parse_status, runs_of, submission_mode
 
 if TYPE_CHECKING:
@@ -330,25 +330,19 @@ class RoomSession:
             return 0
         concurrency = self.rooms.concurrency
         runs = sorted(runs_of(payload), key=lambda r: int(r["id"]))
+        if not runs:  # a detail that lists no runs (yet) says nothing about which calls ended
+            return 0
         pairs = match_runs_to_slots(self.slots, runs)
         if self.dispatched is None:
             self.dispatched = await hook.alist_dispatched_rooms(
                 [s.room for s in self.slots], concurrency=concurrency
             )
-        over = [s.room for s, r in pairs if _call_over(r) and s.room not in self.freed]
-        if over:
-            await hook.adelete_rooms(over, concurrency=concurrency)
-            self.freed.update(over)
+        await self._free([s.room for s, r in pairs if _call_over(r) and s.room not in self.freed])
         out = len(self.dispatched - self.freed)
         waiting = [(s, r) for s, r in pairs if not _call_over(r) and s.room not in self.dispatched]
         todo = waiting[: max(cap - out, 0)]
         if todo:
-            await hook.adispatch_agents(
-                self.agent_name,
-                [(s.room, job_metadata(r, s, text_mode=self.text_mode)) for s, r in todo],
-                concurrency=concurrency,
-            )
-            self.dispatched.update(s.room for s, _ in todo)
+            await self._dispatch(todo)
             log.info(
                 "Dispatched the agent for %d more runs (%d agents out of agent_slots=%d; %d runs still wait).",
                 len(todo),
@@ -357,6 +351,38 @@ class RoomSession:
                 len(waiting) - len(todo),
             )
         return len(todo)
+
+    async def _free(self, over: list[str]) -> None:
+        """Delete the rooms of runs whose call ended: their agent jobs end and the slots free at once."""
+        if not over:
+            return
+        try:
+            await self.rooms.hook.adelete_rooms(over, concurrency=self.rooms.concurrency)
+        except LiveKitError as exc:  # rooms the failure does not name are gone: their slots are free
+            if exc.failed_rooms:
+                self.freed.update(set(over) - set(exc.failed_rooms))
+            raise
+        self.freed.update(over)
+
+    async def _dispatch(self, todo: Sequence[tuple[RunSlot, Mapping[str, Any]]]) -> None:
+        try:
+            await self.rooms.hook.adispatch_agents(
+                self.agent_name,
+                [(s.room, job_metadata(r, s, text_mode=self.text_mode)) for s, r in todo],
+                concurrency=self.rooms.concurrency,
+            )
+        except LiveKitError:
+            # Some dispatches may have landed, and which is unknown: the next refill asks LiveKit
+            # (`ListDispatch`) instead of dispatching a second agent into a room that has one.
+            self.dispatched = None
+            raise
+        assert self.dispatched is not None  # read by `arefill` before any dispatch
+        self.dispatched.update(s.room for s, _ in todo)
+
+    @property
+    def capped(self) -> bool:
+        """Whether the connection sets `agent_slots`, so the wait must `refill` (blocking: workers only)."""
+        return self.rooms.agent_slots is not None
 
     def to_payload(self) -> dict[str, Any]:
         """What a trigger needs to `refill` in the triggerer: names and settings only, never a credential."""

@@ -19,6 +19,14 @@ Event-driven completion (issue 22): a `Sleep` between polls may be *wakeable*; `
 regular sleep is the slow `safety_interval` (webhooks can be lost and are never replayed); without one
 (SQLite metadata, standalone dev, the sync drive) nothing changes. The webhook body is never trusted: the
 verdict always comes from the API.
+Capped agent dispatch (issue 21.6): a bring-your-own-rooms batch whose LiveKit connection sets
+`agent_slots` has only that many agents out at once; after every detail of a running batch the loop yields
+a `Refill` step, which hands the slots of runs whose call ended to the next waiting runs
+(`batch.rooms.RoomSession.arefill`). Such a wait reads the detail on every poll (a light count cannot say
+*which* runs ended) and polls every `poll_interval` even when a webhook channel could wake it: a freed slot
+must reach the next run before Cekura's tester gives up on the agent. A transient LiveKit failure is logged
+and tried again at the next poll; a refused key ends the wait with a permanent error (the calls are ended:
+no further run can get its agent).
 Status meaning comes from `cekura_livekit.models`; this module only decides *what to fetch* and *when*.
 """
 
@@ -36,6 +44,7 @@ from cekura_livekit.batch import TaskLog
 from cekura_livekit.batch.errors import is_permanent
 from cekura_livekit.batch.event import EventStatus, FailingRun, WaitEvent
 from cekura_livekit.hooks.errors import CekuraError, CekuraRateLimitError
+from cekura_livekit.hooks.livekit import LiveKitError
 from cekura_livekit.models import (
     BatchProgress,
     Outcome,
@@ -132,6 +141,32 @@ class EndCall:
 
     async def acall(self, hook: CekuraHook) -> None:
         await hook.aend_call(self.run_id)
+
+
+class AgentRefill(Protocol):
+    """The capped agent dispatch of a bring-your-own-rooms batch (`batch.rooms.RoomSession`)."""
+
+    def refill(self, payload: Mapping[str, Any]) -> int: ...
+
+    async def arefill(self, payload: Mapping[str, Any]) -> int: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Refill:
+    """Free the agent slots of runs whose call ended and dispatch into the next waiting runs' rooms.
+
+    LiveKit I/O, not Cekura's: the step carries the room session it runs against and ignores the Cekura
+    hook the drivers hand it, so both drivers execute it like any other step (sync in workers, awaited on
+    the triggerer's loop) and the loop stays the one place that decides when it happens."""
+
+    rooms: AgentRefill
+    detail: Mapping[str, Any]
+
+    def call(self, hook: CekuraHook) -> int:
+        return self.rooms.refill(self.detail)
+
+    async def acall(self, hook: CekuraHook) -> int:
+        return await self.rooms.arefill(self.detail)
 
 
 @dataclass(frozen=True)
@@ -485,6 +520,8 @@ class Wait:
     safety_interval: float | None = None
     #: After the first detail, ask only "how many runs are unfinished?" (the trigger turns it on).
     light_polls: bool = False
+    #: A capped own-room batch (`agent_slots`): refilled after every detail; None: every agent went out at submit.
+    rooms: AgentRefill | None = field(default=None, repr=False)
 
     def _remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - self.clock()
@@ -501,13 +538,17 @@ class Wait:
         )
         last: Snapshot | None = None
         woken = False
-        interval = self.poll_interval if self.safety_interval is None else self.safety_interval
+        # Refilling agent slots is the price of capacity control: the detail every poll (a count cannot say
+        # which runs ended) and every `poll_interval` (a freed slot must reach the next run in time).
+        refill = self.rooms is not None
+        interval = self.poll_interval if self.safety_interval is None or refill else self.safety_interval
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 return (yield from self._deadline_event(last))
             try:  # light after the first detail, unless a webhook said it finished: then the detail at once
-                snap = yield from self.target.poll(light=self.light_polls and last is not None and not woken)
+                light = self.light_polls and not refill and last is not None and not woken
+                snap = yield from self.target.poll(light=light)
             except CekuraError as exc:
                 delay = budget.next_delay(exc)
                 if delay is None:
@@ -529,7 +570,29 @@ class Wait:
             self.logger.info("%s", snap.describe())
             if snap.terminal:
                 return (yield from self.target.complete(snap))
+            if self.rooms is not None and (failed := (yield from self._refill(self.rooms, snap))):
+                return failed
             woken = bool((yield self._nap(interval, wakeable=True)))
+
+    def _refill(self, rooms: AgentRefill, snap: Snapshot) -> Steps[WaitEvent | None]:
+        """Hand freed agent slots on; None to go on waiting, or the error event of a refused LiveKit key."""
+        try:
+            yield Refill(rooms, {"runs": list(snap.runs)})
+        except LiveKitError as exc:
+            if not exc.permanent:
+                self.logger.warning(
+                    "Dispatching agents into freed slots failed (%s); next poll tries again.", exc
+                )
+                return None
+            # No run still waiting can get its agent now: end the calls rather than pay for runs that
+            # can only end `Main agent-did-not-answer`.
+            try:
+                yield from self.target.end_calls(snap)
+                self.logger.warning("LiveKit refused the agent dispatch; ended the calls of the batch.")
+            except CekuraError as end_exc:
+                self.logger.warning("Ending the calls after LiveKit refused the dispatch failed: %s", end_exc)
+            return error_event(self.target.result_id, exc, snap)
+        return None
 
     def _deadline_event(self, last: Snapshot | None) -> Steps[WaitEvent]:
         ended = False

@@ -207,9 +207,10 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             self.log.info("%s", snap.describe())
             if snap.terminal:  # check before deferring
                 return self._finish(context, drive(target.complete(snap), hook), spec, url)
+            refill = self._rooms if self._rooms is not None and self._rooms.capped else None
             if self.deferrable:
-                self._defer(spec, target, url, batch.attempt, deadline)
-            wait = Wait(target, spec.poll_interval, deadline, logger=self.log)
+                self._defer(spec, target, url, batch.attempt, deadline, refill)
+            wait = Wait(target, spec.poll_interval, deadline, logger=self.log, rooms=refill)
             return self._finish(context, drive(wait.run(), hook), spec, url)
         except TaskDeferred:
             raise
@@ -218,8 +219,16 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
             raise
 
     def _defer(
-        self, spec: BatchSpec, target: WaitTarget, url: str, attempt: int, deadline: float | None
+        self,
+        spec: BatchSpec,
+        target: WaitTarget,
+        url: str,
+        attempt: int,
+        deadline: float | None,
+        refill: RoomSession | None = None,
     ) -> None:
+        """Hand the wait to the triggerer; a capped own-room batch (`refill`) hands over its room session too
+        (names and settings only: the trigger reads the LiveKit connection itself)."""
         from cekura_livekit.triggers.runs import CekuraRunsTrigger
 
         self.defer(
@@ -227,6 +236,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
                 result_id=target.result_id,
                 run_ids=list(target.run_ids),
                 execution_deadline=deadline,
+                rooms=refill.to_payload() if refill is not None else None,
                 **spec.wait_settings(),
             ),
             method_name="execute_complete",

@@ -5,7 +5,10 @@ One `async with CekuraHook(...)` (one HTTP pool) for the trigger's whole life; o
 With a webhook channel (`cekura_livekit.webhooks`: the metadata database is PostgreSQL) the trigger
 subscribes to its result's `result.completed` before the first poll and sleeps `safety_interval` between
 polls instead of `poll_interval`; the webhook ends the sleep and the detail is read at once. Without one
-it polls every `poll_interval` exactly as before. A wall-clock `execution_deadline` makes the task's timeout hold in
+it polls every `poll_interval` exactly as before. A bring-your-own-rooms batch whose LiveKit connection
+caps the agents in flight (`agent_slots`) hands the trigger its room session (`rooms`: names and settings,
+never a token or secret); the wait then refills freed agent slots after every poll (`batch.wait.Refill`),
+reading the detail each poll and polling every `poll_interval`. A wall-clock `execution_deadline` makes the task's timeout hold in
 deferrable mode too: at the deadline the calls are ended (optional) and a timeout event is sent.
 """
 
@@ -18,6 +21,7 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from cekura_livekit.batch.errors import ConnectionUnreadableInTriggerer
+from cekura_livekit.batch.rooms import RoomSession
 from cekura_livekit.batch.wait import Wait, WaitTarget, adrive, error_event
 from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.hooks.errors import CekuraError
@@ -43,6 +47,8 @@ class CekuraRunsTrigger(BaseTrigger):
     :param webhooks: be woken by Cekura's `result.completed` when a webhook channel exists.
     :param safety_interval: seconds between polls while webhooks can wake the wait (a lost webhook costs
         at most this long); never shorter than `poll_interval`.
+    :param rooms: the room session of a capped own-room batch (`RoomSession.to_payload()`): the wait
+        dispatches the agent into the next waiting runs' rooms as earlier calls end. None: no refill.
     """
 
     def __init__(
@@ -60,6 +66,7 @@ class CekuraRunsTrigger(BaseTrigger):
         max_consecutive_errors: int = 10,
         webhooks: bool = True,
         safety_interval: float = DEFAULT_SAFETY_INTERVAL,
+        rooms: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.cekura_conn_id = cekura_conn_id
@@ -74,6 +81,7 @@ class CekuraRunsTrigger(BaseTrigger):
         self.max_consecutive_errors = int(max_consecutive_errors)
         self.webhooks = bool(webhooks)
         self.safety_interval = float(safety_interval)
+        self.rooms = dict(rooms) if rooms is not None else None
         self.target = WaitTarget(
             result_id=self.result_id, run_ids=tuple(self.run_ids), per_run_progress=self.per_run_progress
         )
@@ -94,6 +102,7 @@ class CekuraRunsTrigger(BaseTrigger):
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "webhooks": self.webhooks,
                 "safety_interval": self.safety_interval,
+                "rooms": self.rooms,
             },
         )
 
@@ -109,9 +118,22 @@ class CekuraRunsTrigger(BaseTrigger):
             self.log.warning("Webhooks off for this wait: %s", exc)
             return None
 
+    async def _room_session(self) -> RoomSession | None:
+        """The capped batch's room session, built once per run; its LiveKit connection read up front, so a
+        triggerer that cannot read it fails naming that connection before the first poll."""
+        if self.rooms is None:
+            return None
+        session = RoomSession.from_payload(self.rooms)
+        try:
+            await session.rooms.hook.acredentials()
+        except AirflowNotFoundException as exc:
+            raise ConnectionUnreadableInTriggerer(session.livekit_conn_id, exc) from exc
+        return session
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """The shared wait loop (`batch.wait.Wait`) on the async hook: one pool, one event, then return."""
         try:
+            session = await self._room_session()
             async with subscribe(await self._channel(), self.result_id) as wake:
                 wait = Wait(
                     self.target,
@@ -122,15 +144,21 @@ class CekuraRunsTrigger(BaseTrigger):
                     logger=self.log,
                     safety_interval=max(self.safety_interval, self.poll_interval) if wake else None,
                     light_polls=True,
+                    rooms=session,
                 )
-                if wake is not None:
+                if session is not None:
+                    self.log.info(
+                        "Capped agent dispatch: reading the result every %g s to hand freed agent slots on.",
+                        self.poll_interval,
+                    )
+                elif wake is not None:
                     self.log.info(
                         "Waiting for Cekura result %s's webhook; safety poll every %.0f s.",
                         self.result_id,
                         wait.safety_interval,
                     )
                 else:
-                    self.log.info("No webhook channel: polling every %.0f s.", self.poll_interval)
+                    self.log.info("No webhook channel: polling every %g s.", self.poll_interval)
                 async with self._hook() as hook:
                     event = await adrive(wait.run(), hook, wake)
         except AirflowNotFoundException as exc:
