@@ -55,7 +55,7 @@ demo: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/cekura-sandbox
 
-# The seven benchmarks of issue 14 (about 12 minutes); rewrites BENCHMARKS.md. A smoke size runs in `make test`.
+# The eleven benchmarks (waiting, submitting, loading, trends, extract, parsing, report, nightly paths, detection, engines, webhooks); rewrites BENCHMARKS.md. A smoke size runs in `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

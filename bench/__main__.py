@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench [--smoke] [--only N ...] [--out FILE]`: run the eight benchmarks, write the results.
+"""`make bench` / `python -m bench [--smoke] [--only N ...] [--out FILE]`: run the eleven benchmarks, write the results.
 
 The full run rewrites BENCHMARKS.md (machine, load average, every table, every target). `--smoke` runs tiny
 sizes of everything (what `tests/bench/test_smoke.py` does) and writes nothing unless `--out` is given.

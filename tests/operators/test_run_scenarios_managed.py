@@ -57,7 +57,10 @@ def test_submitted_name_is_deterministic_and_carries_the_identity(
 ) -> None:
     ti = FakeTI(dag_id="nightly", task_id="suite", run_id="scheduled__2026-01-02", map_index=3)
     summary = _op(name="Support regression").execute(make_context(ti, MemoryStateStore()))
-    assert summary["name"] == "Support regression · airflow nightly.suite[3] @ scheduled__2026-01-02"
+    from cekura_livekit.batch.identity import deployment_id
+
+    expected = f"Support regression · airflow nightly.suite[3] @ scheduled__2026-01-02 · {deployment_id()}"
+    assert summary["name"] == expected
 
 
 def test_retry_reattaches_without_a_second_submit(
