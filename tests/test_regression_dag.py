@@ -125,7 +125,7 @@ def test_placeholder_ids(name: str, taken: set[str], expected: str) -> None:
 
 
 def test_a_broken_suite_is_a_visible_placeholder_that_fails_with_the_problem(tmp_path: Path) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+    from cekura_livekit.compat import AirflowFailException
 
     path = tmp_path / "acme_nightly.yaml"
     problem = "acme_nightly.yaml: key 'frequency': 250 must be an integer between 1 and 100"

@@ -126,9 +126,8 @@ def build_regression_dag(suite: Suite, folder: Path | None = None) -> DAG:
         @task(task_id="verdict", trigger_rule=TriggerRule.ALL_DONE, retries=0)
         def verdict(**context: Any) -> None:
             """After the load, whatever happened: fail the DAG run saying the gate, the load and the link."""
-            from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
             from cekura_livekit.batch.outcome import explain, something_failed
+            from cekura_livekit.compat import AirflowFailException, AirflowSkipException
             from cekura_livekit.hooks.cekura import CekuraHook
 
             ti, dag_run = context["ti"], context.get("dag_run")
@@ -186,7 +185,7 @@ def build_broken_suite_dag(path: Path, problem: str, taken: frozenset[str] | set
 
         @task(task_id="suite_file_error", retries=0)
         def suite_file_error() -> None:
-            from airflow.sdk.exceptions import AirflowFailException
+            from cekura_livekit.compat import AirflowFailException
 
             raise AirflowFailException(problem)
 

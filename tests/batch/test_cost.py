@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from cekura_livekit.batch.cost import (
     ESTIMATE_KEY,
@@ -17,6 +16,7 @@ from cekura_livekit.batch.cost import (
     run_credits,
 )
 from cekura_livekit.batch.spec import build_spec
+from cekura_livekit.compat import AirflowFailException
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
 from cekura_sandbox import Sandbox
 from tests.support.task_context import MemoryStateStore, make_context

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
 
 from cekura_livekit.batch.errors import fail_fast, failure_record, is_permanent
 from cekura_livekit.batch.event import WaitEvent
 from cekura_livekit.batch.verdict import decide
+from cekura_livekit.compat import AirflowException, AirflowFailException, AirflowNotFoundException
 from cekura_livekit.hooks.errors import (
     CekuraAuthError,
     CekuraNotFoundError,

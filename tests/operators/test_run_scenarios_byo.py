@@ -198,7 +198,7 @@ def test_wrong_livekit_secret_fails_for_good_before_any_room_or_submit(
     mode: str,
 ) -> None:
     """Issue 20 item 7: rooms were created (and a 401 retried) before a wrong secret surfaced."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from cekura_livekit.compat import AirflowFailException
 
     conn = json.loads(cekura_sandbox_connections["AIRFLOW_CONN_LIVEKIT_DEFAULT"])
     conn["password"] = "not-the-secret-" * 3
@@ -217,7 +217,7 @@ def test_agent_name_no_worker_serves_fails_for_good_before_anything_is_paid(
     """Issue 21.5: livekit-server accepts a dispatch for any agent name and starts no job when no worker
     registered it (pkg/agent/client.go `LaunchJob`); a typo used to pass the submit and fail every run
     `Main agent-did-not-answer`. The probe finds it first: permanent, naming the name and the fix."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from cekura_livekit.compat import AirflowFailException
 
     monkeypatch.setattr("cekura_livekit.hooks.livekit.PROBE_WAIT_SECONDS", 1.0)
     with pytest.raises(AirflowFailException) as failed:
@@ -233,7 +233,7 @@ def test_agent_name_no_worker_serves_fails_for_good_before_anything_is_paid(
 def test_a_stopped_worker_is_found_by_the_probe_too(
     cekura_sandbox: Sandbox, cekura_sandbox_connections: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+    from cekura_livekit.compat import AirflowFailException
 
     monkeypatch.setattr("cekura_livekit.hooks.livekit.PROBE_WAIT_SECONDS", 1.0)
     cekura_sandbox.livekit.stop_worker("acme-support")
@@ -253,9 +253,9 @@ def _deferred_capped_batch(
     import time as clock
     from itertools import pairwise
 
-    from airflow.sdk.exceptions import AirflowException, TaskDeferred
     from airflow.sdk.module_loading import import_string
 
+    from cekura_livekit.compat import AirflowException, TaskDeferred
     from cekura_livekit.hooks.cekura import CekuraHook
 
     conn = json.loads(sb.connection_env()["AIRFLOW_CONN_LIVEKIT_DEFAULT"])
@@ -372,7 +372,7 @@ def test_the_worker_wait_refills_the_capped_batch_too(
     """Not deferred: the same wait loop in the worker calls `RoomSession.refill` after every poll."""
     import threading
 
-    from airflow.sdk.exceptions import AirflowException
+    from cekura_livekit.compat import AirflowException
 
     conn = json.loads(cekura_sandbox.connection_env()["AIRFLOW_CONN_LIVEKIT_DEFAULT"])
     monkeypatch.setenv("AIRFLOW_CONN_LIVEKIT_CAPPED", json.dumps({**conn, "extra": {"agent_slots": 3}}))

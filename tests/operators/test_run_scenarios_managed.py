@@ -7,8 +7,8 @@ import logging
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from cekura_livekit.compat import AirflowException, AirflowFailException
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
 from cekura_sandbox import Sandbox
 from tests.support.task_context import FakeTI, MemoryStateStore, make_context

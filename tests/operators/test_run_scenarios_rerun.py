@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
 
+from cekura_livekit.compat import AirflowException
 from cekura_livekit.operators.run_scenarios import CekuraRunLiveKitScenariosOperator
 from cekura_sandbox import Sandbox
 from tests.support.task_context import MemoryStateStore, make_context

@@ -111,7 +111,7 @@ def test_templated_values_are_validated_after_rendering_before_any_call(
     No connection is configured here: reaching the network (or even the connection lookup) would raise
     a different error than the ValueError we expect.
     """
-    from airflow.sdk.exceptions import AirflowFailException
+    from cekura_livekit.compat import AirflowFailException
 
     op = _make(**{field: "{{ params.value }}"})
     setattr(op, field, rendered)  # what template rendering does

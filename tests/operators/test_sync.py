@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from cekura_livekit.assets import RUN_DATES_EXTRA, fact_assets
+from cekura_livekit.compat import AirflowFailException
 from cekura_livekit.operators.sync import CekuraSyncResultsOperator
 from cekura_livekit.sync.source import SourceRules
 from cekura_sandbox import Sandbox

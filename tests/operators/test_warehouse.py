@@ -157,8 +157,7 @@ def test_operator_loads_a_sandbox_result_and_returns_a_small_summary(
 
 @pytest.mark.parametrize("missing", [None, "", "None"])
 def test_nothing_submitted_upstream_skips_the_load(missing: object) -> None:
-    from airflow.sdk.exceptions import AirflowSkipException
-
+    from cekura_livekit.compat import AirflowSkipException
     from cekura_livekit.operators.warehouse import CekuraResultsToWarehouseOperator
 
     op = CekuraResultsToWarehouseOperator(task_id="load", result_id=missing, warehouse_conn_id="unused")  # type: ignore[arg-type]

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from airflow.sdk import PokeReturnValue
-from airflow.sdk.exceptions import (
+
+from cekura_livekit.compat import (
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
     TaskDeferred,
 )
-
 from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.sensors.runs import CekuraRunsSensor
 from cekura_livekit.triggers.runs import CekuraRunsTrigger
@@ -130,9 +130,8 @@ def test_execute_complete_reads_the_typed_event(
     trigger (no `permanent` key) stays retryable; a payload that is not a wait event fails clearly."""
     import asyncio
 
-    from airflow.sdk.exceptions import AirflowException
-
     from cekura_livekit.batch.event import MalformedEventError
+    from cekura_livekit.compat import AirflowException
 
     result = _submit([2001])
     sensor = CekuraRunsSensor(task_id="w", result_id=result["id"], deferrable=True)

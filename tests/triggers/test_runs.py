@@ -103,7 +103,7 @@ async def test_a_connection_the_triggerer_cannot_read_names_the_shared_key(
     """Airflow reports a connection it cannot decrypt as "isn't defined": in a trigger that is a deployment fault
     (the task read it before deferring), so the event says which setting the components must share, and it is
     permanent (issue 21.1: a compose stack without a shared Fernet key failed every wait this way)."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from cekura_livekit.compat import AirflowNotFoundException
 
     class Undecryptable(ScriptedHook):
         async def __aenter__(self) -> ScriptedHook:

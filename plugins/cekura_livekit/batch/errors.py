@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
-
+from cekura_livekit.compat import AirflowException, AirflowFailException, AirflowNotFoundException
 from cekura_livekit.hooks.errors import (
     CekuraAuthError,
     CekuraError,

@@ -23,8 +23,8 @@ def check_warehouse_connection(conn_id: str, schema: str = DEFAULT_SCHEMA) -> No
     """Raise a ValueError naming the connection, what failed and the fix when a load through `conn_id`
     into `schema` could not work."""
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
 
+    from cekura_livekit.compat import AirflowNotFoundException
     from cekura_livekit.warehouse.engines import ENGINES, REGISTRY, SUPPORTED
     from cekura_livekit.warehouse.loadable import check_loadable
 

@@ -14,12 +14,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
 from cekura_livekit.batch import spec as specs
 from cekura_livekit.batch.errors import reported
 from cekura_livekit.batch.spec import SPEC_ARGUMENTS, TEMPLATED_ARGUMENTS, BatchSpec, build_spec
+from cekura_livekit.compat import AirflowException, AirflowFailException, TaskDeferred, conf
 from cekura_livekit.links import DASHBOARD_URL_KEY, CekuraResultLink, pushed_dashboard_url
 from cekura_livekit.models import DEFAULT_FAIL_ON, MANAGED, submission_mode
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import Asset, BaseOperator
-from airflow.sdk.exceptions import AirflowNotFoundException
 
 from cekura_livekit.assets import RUN_DATES_EXTRA, fact_assets
+from cekura_livekit.compat import AirflowNotFoundException
 from cekura_livekit.warehouse.tables import DEFAULT_SCHEMA, check_identifier
 
 
@@ -208,9 +208,8 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
 
     def _recover(self, context: Any, hook: Any) -> Any:
         """The batch the submit task paid for but never announced; skip when there is none."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from cekura_livekit.batch.recovery import RECOVERED_KEY, find_submitted_batch
+        from cekura_livekit.compat import AirflowSkipException
 
         ti = context.get("ti")
         found = None

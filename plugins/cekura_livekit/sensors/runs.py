@@ -10,19 +10,19 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import (
-    AirflowException,
-    AirflowFailException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-)
 
 from cekura_livekit.batch.errors import NOT_RETRYING, fail_fast
 from cekura_livekit.batch.event import WaitEvent
 from cekura_livekit.batch.spec import FIELDS, conn_id, flag, id_list, positive_id, seconds, unrendered
 from cekura_livekit.batch.verdict import judge, validate_fail_on, validate_min_success_rate
 from cekura_livekit.batch.wait import WaitTarget, drive
+from cekura_livekit.compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    conf,
+)
 from cekura_livekit.links import DASHBOARD_URL_KEY, CekuraResultLink
 from cekura_livekit.models import DEFAULT_FAIL_ON
 

@@ -162,8 +162,7 @@ def render_requested_report(
     `AirflowFailException`: the same param fails the same way, so retrying would only delay the message,
     which names the param, the value and the fix.
     """
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from cekura_livekit.compat import AirflowFailException
     from cekura_livekit.config import report_roots
     from cekura_livekit.report.destination import ReportDestinationError, confine
     from cekura_livekit.report.output import ForeignFileError

@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from cekura_livekit.batch.errors import ConnectionUnreadableInTriggerer
 from cekura_livekit.batch.rooms import RoomSession
 from cekura_livekit.batch.wait import Wait, WaitTarget, adrive, error_event
+from cekura_livekit.compat import AirflowNotFoundException
 from cekura_livekit.hooks.cekura import CekuraHook
 from cekura_livekit.hooks.errors import CekuraError
 from cekura_livekit.webhooks.config import ChannelConfig
