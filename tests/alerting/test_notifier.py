@@ -92,7 +92,9 @@ def test_email_escapes_api_names(monkeypatch: pytest.MonkeyPatch, structured: bo
         ).notify({})
     (mail,) = server.messages
     (part,) = [p for p in mail.walk() if p.get_content_type() == "text/html"]
-    body = part.get_payload(decode=True).decode()
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    body = payload.decode()
     lowered = body.lower()
     assert "<script" not in lowered
     assert "<svg" not in lowered
