@@ -34,38 +34,33 @@ def evaluated_sql(outcome: str) -> str:
 
 #: How an expression becomes a double: the engine adapter's `Dialect.as_double` (the type name differs:
 #: `DOUBLE PRECISION` on PostgreSQL, `DOUBLE` on MariaDB and DuckDB, `FLOAT` on Snowflake, `REAL` on SQLite).
+#: Required, never defaulted: a default that one engine cannot parse is how a call site silently breaks it.
 ToDouble = Callable[[str], str]
 
 
-def ansi_double(expr: str) -> str:
-    """`CAST(expr AS DOUBLE PRECISION)`: what PostgreSQL, SQLite, DuckDB and Snowflake parse; MariaDB does
-    not, so SQL run on every engine passes `to_double=dialect.as_double`."""
-    return f"CAST({expr} AS DOUBLE PRECISION)"
-
-
-def ratio_sql(num: str, den: str, *, to_double: ToDouble = ansi_double) -> str:
+def ratio_sql(num: str, den: str, *, to_double: ToDouble) -> str:
     """num / den as a double, NULL when den is 0 (never a division error, never an integer division)."""
     return f"CASE WHEN {den} > 0 THEN {to_double(num)} / {den} END"
 
 
-def success_rate_sql(passed: str, evaluated: str, *, to_double: ToDouble = ansi_double) -> str:
+def success_rate_sql(passed: str, evaluated: str, *, to_double: ToDouble) -> str:
     """The success rate from a passed count and an evaluated count (= passed + failed_evaluation)."""
     return ratio_sql(passed, evaluated, to_double=to_double)
 
 
-def infra_error_rate_sql(infra_errors: str, runs: str, *, to_double: ToDouble = ansi_double) -> str:
+def infra_error_rate_sql(infra_errors: str, runs: str, *, to_double: ToDouble) -> str:
     """infra_error_rate = infra errors / all runs."""
     return ratio_sql(infra_errors, runs, to_double=to_double)
 
 
 def not_evaluated_rate_sql(
-    infra_errors: str, timeouts: str, cancelled: str, runs: str, *, to_double: ToDouble = ansi_double
+    infra_errors: str, timeouts: str, cancelled: str, runs: str, *, to_double: ToDouble
 ) -> str:
     """not_evaluated_rate = (infra errors + timeouts + cancellations) / all runs."""
     return ratio_sql(f"({infra_errors} + {timeouts} + {cancelled})", runs, to_double=to_double)
 
 
-def wilson_sql(bound: str, passed: str, n: str, *, to_double: ToDouble = ansi_double) -> str:
+def wilson_sql(bound: str, passed: str, n: str, *, to_double: ToDouble) -> str:
     """Wilson score bound as a SQL expression (sqrt, CASE, casts to double).
 
     The vectorised SQL form of `cekura_livekit.stats.wilson_interval` (the reference); a parity test runs

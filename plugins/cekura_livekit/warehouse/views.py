@@ -107,8 +107,9 @@ def _success_rate_by_agent_version(d: Dialect) -> str:
     passed, n = "passed", "passed + failed_evaluation"
     return f"""
 SELECT agent_id, agent_name, agent_version, mode, run_date, runs, passed, failed_evaluation,
-       {n} AS evaluated, {success_rate_sql(passed, f"({n})")} AS success_rate,
-       {wilson_sql("low", passed, f"({n})")} AS wilson_low, {wilson_sql("high", passed, f"({n})")} AS wilson_high
+       {n} AS evaluated, {success_rate_sql(passed, f"({n})", to_double=d.as_double)} AS success_rate,
+       {wilson_sql("low", passed, f"({n})", to_double=d.as_double)} AS wilson_low,
+       {wilson_sql("high", passed, f"({n})", to_double=d.as_double)} AS wilson_high
 FROM (
     SELECT agent_id, MAX(agent_name) AS agent_name, agent_version, COALESCE(mode, '') AS mode, run_date,
            COUNT(*) AS runs, SUM(CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END) AS passed,

@@ -88,6 +88,10 @@ class _Cursor:
     def fetchall(self) -> list[Any]:
         return self._conn.fetchall()
 
+    def fetchmany(self, size: int) -> list[Any]:
+        """Chunked reads (the report's daily frame) through the one connection."""
+        return self._conn.fetchmany(size)
+
     def __iter__(self) -> Iterator[Any]:
         return iter(self._conn.fetchall())
 

@@ -98,7 +98,9 @@ class MySqlDialect(Dialect):
         "date": "DATE",
     }
     #: A text column that is part of a key (a key cannot hold TEXT without a prefix length).
-    key_text = f"VARCHAR(255) {TEXT_COLLATION}"
+    #: 191 characters: InnoDB keys are at most 3,072 bytes, and the alert tables key on three utf8mb4 texts
+    #: (3 × 255 × 4 bytes plus the ids was over it: "Specified key was too long").
+    key_text = f"VARCHAR(191) {TEXT_COLLATION}"
     distinct = "<=>"  # not used by the upsert below (MariaDB has no IS DISTINCT FROM); kept for the record
 
     def __init__(self, schema: str) -> None:
@@ -131,7 +133,8 @@ class MySqlDialect(Dialect):
     # catalog and DDL
     def column_type(self, table: Table, column: str) -> str:
         logical = table.types[column]
-        return self.key_text if logical == "text" and column in table.key else self.sql_types[logical]
+        indexed = column in table.key or any(column in index for index in table.indexes)
+        return self.key_text if logical == "text" and indexed else self.sql_types[logical]
 
     def create_statements(self, table: Table) -> list[str]:
         q = self.quote

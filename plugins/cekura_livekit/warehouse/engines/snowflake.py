@@ -66,6 +66,10 @@ class SnowCursor:
     def fetchall(self) -> list[Any]:
         return list(self._cur.fetchall())
 
+    def fetchmany(self, size: int) -> list[Any]:
+        """Chunked reads (the report's daily frame)."""
+        return list(self._cur.fetchmany(size))
+
     @property
     def description(self) -> Any:
         desc = self._cur.description
