@@ -126,13 +126,11 @@ def test_sql_wilson_matches_the_reference(warehouse: WarehouseTarget) -> None:
     from cekura_livekit.warehouse.trends import wilson_sql
 
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
-        values = ", ".join(f"({k}, {n})" for k, n in _GRID)
+        grid = " UNION ALL ".join(f"SELECT {k} AS k, {n} AS n" for k, n in _GRID)  # portable to every engine
+        d = wh.dialect.as_double
         sql = (
-            f"SELECT k, n, {wilson_sql('low', 'k', 'n')}, {wilson_sql('high', 'k', 'n')} "
-            f"FROM (VALUES {values}) AS g(k, n)"
-            if wh.dialect.name == "postgres"
-            else f"WITH g(k, n) AS (VALUES {values}) SELECT k, n, {wilson_sql('low', 'k', 'n')}, "
-            f"{wilson_sql('high', 'k', 'n')} FROM g"
+            f"SELECT k, n, {wilson_sql('low', 'k', 'n', to_double=d)}, {wilson_sql('high', 'k', 'n', to_double=d)} "
+            f"FROM ({grid}) g"
         )
         _, rows = wh.query(sql)
     assert len(rows) == len(_GRID)

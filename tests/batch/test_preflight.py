@@ -147,7 +147,7 @@ def test_preflight_runs_the_check_for_the_spec_warehouse(
     ("body", "expected"),
     [
         (None, "is not a defined Airflow connection"),
-        ({"conn_type": "mysql"}, "conn_type='mysql'"),
+        ({"conn_type": "oracle"}, "conn_type='oracle'"),
         ({"conn_type": "sqlite", "host": ""}, "absolute path"),
     ],
 )

@@ -139,7 +139,7 @@ class CekuraRunLiveKitScenariosOperator(BaseOperator):
         validate_rerun_failed(self.rerun_failed)
         if self.rerun_failed and submission_mode(mode).owns_rooms:
             raise ValueError(
-                f"rerun_failed={self.rerun_failed} needs Cekura-managed rooms (mode='managed'): Cekura re-runs a run "
+                f"rerun_failed={self.rerun_failed} needs mode='managed' (Cekura's own rooms): Cekura re-runs a run "
                 "in the room it "
                 f"had, and a {mode!r} batch's rooms and join tokens are gone by then. Use rerun_failed=0."
             )
