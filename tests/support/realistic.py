@@ -23,6 +23,7 @@ the two agree through `extract`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cekura_livekit.batch.cost import run_credits
 from cekura_livekit.models import CHAT, MANAGED, grain_mode
 from cekura_livekit.results.schema import RESULT_COLUMNS
 
@@ -216,6 +218,24 @@ def _frames(shape: Shape, d: DayDraw, keep: np.ndarray, loaded: datetime) -> dic
             "trace_id": _text([f"trace-{x}" for x in d.run_id[idx]]),
             "dag_id": _text([None] * len(idx)),
             "dag_run_id": _text([None] * len(idx)),
+            # Issue 19's facts: what extract makes of these payloads (no version, recording or call id sent).
+            "source": _text([None] * len(idx)),
+            "agent_version": _text([None] * len(idx)),
+            "voice_recording_url": _text([None] * len(idx)),
+            "has_transcript": pd.array([None] * len(idx), dtype="boolean"),
+            "provider_call_id": _text([None] * len(idx)),
+            "credits": pd.array(
+                [
+                    run_credits(
+                        duration_s=float(sec),
+                        run_as_text=bool(c),
+                        tester_messages=None,
+                        metrics=3 if e else 0,
+                    )
+                    for sec, c, e in zip(d.duration_s[idx], chat_runs, completed, strict=True)
+                ],
+                dtype="Float64",
+            ),
         }
     )
     results = runs.drop_duplicates("result_id")[["result_id", "agent_id", "agent_name", "suite"]]
@@ -236,8 +256,21 @@ def _frames(shape: Shape, d: DayDraw, keep: np.ndarray, loaded: datetime) -> dic
         updated_at=pd.Series(first).astype("datetime64[us, UTC]"),
         dag_id=_text([None] * len(results)),
         dag_run_id=_text([None] * len(results)),
+        source=_text([None] * len(results)),
+        quarantine=_text([_quarantine_json(shape, int(a)) for a in results["agent_id"]]),
+        agent_version=_text([None] * len(results)),
     )[list(RESULT_COLUMNS)]
     return {"results": results, "runs": runs, "run_metrics": _metrics(d, idx[completed])}
+
+
+def _quarantine_json(shape: Shape, agent: int) -> str:
+    """The result's stored quarantine (what the load passes, as `extract` stores it: sorted JSON ids)."""
+    ids = [
+        int(scenario_id(shape, agent, s))
+        for s in range(1, shape.scenarios + 1)
+        if _quarantined(shape, np.array([agent]), np.array([s]))[0]
+    ]
+    return json.dumps(sorted(ids))
 
 
 def _metrics(d: DayDraw, idx: np.ndarray) -> pd.DataFrame:
@@ -367,11 +400,7 @@ def batch_payloads(
         "runs": [],
     }
     runs = [_run_payload(shape, d, int(i), result_id, chat) for i in idx]
-    quarantine = [
-        int(scenario_id(shape, agent, s))
-        for s in range(1, shape.scenarios + 1)
-        if _quarantined(shape, np.array([agent]), np.array([s]))[0]
-    ]
+    quarantine = json.loads(_quarantine_json(shape, agent))
     kwargs = {
         "mode": submission,
         "suite": f"suite-{agent}",
