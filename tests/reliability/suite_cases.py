@@ -84,7 +84,8 @@ def _parse_folder(env: Env, files: dict[str, str | bytes]) -> Any:
     good = bag.dags.get(GOOD_DAG)
     if good is None or _broken(good):
         raise Harm(f"the good suite s0.yaml lost its DAG: {good.description if good else 'no DAG'}")
-    if good.description != GOOD_DESCRIPTION:
+    # The description names the file it was read from (issue 20.8): "<description> (from <path>)".
+    if (good.description or "").split(" (from ")[0] != GOOD_DESCRIPTION:
         raise Harm(f"the good suite's DAG {GOOD_DAG} is now built from another file ({good.description!r})")
     others = {dag_id: dag for dag_id, dag in bag.dags.items() if dag_id != GOOD_DAG}
     problems = [_problem(dag) for dag in others.values() if _broken(dag)]

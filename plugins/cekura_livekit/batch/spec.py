@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,6 +37,10 @@ LIVEKIT_DATA_KEYS = frozenset({"agent_name", "url", "config"})
 HOOK_PARAM_KEYS = frozenset({"timeout", "retry_limit", "retry_delay", "retry_max_delay", "max_retry_after"})
 #: Calls per scenario Cekura accepts (the operator, the suite files and the manual-run form all use it).
 MAX_FREQUENCY = 100
+#: Longest poll interval and room lifetime floor a user may set: beyond it a wait or a room outlives any batch.
+TWO_DAYS = 2 * 24 * 3600
+#: The largest `max_runs`: 100 scenarios × frequency 100 — Cekura's own bounds; above it is a typo.
+MAX_RUNS_CEILING = 10_000
 #: Default cap on the runs (paid calls) one batch may place: a typo or a manual form cannot order thousands.
 DEFAULT_MAX_RUNS = 200
 #: The largest id there can be: the warehouse stores ids as 64-bit integers (BIGINT).
@@ -66,7 +71,9 @@ def _digits(value: object) -> str:
 
 
 def text_value(field_name: str, value: str) -> str:
-    """A string that can be sent and stored: a lone surrogate (from a bad decode) fails every UTF-8 write."""
+    """A string that can be sent and stored: a lone surrogate (from a bad decode) fails every UTF-8 write, and a
+    control character (NUL, a newline, an ANSI escape) truncates a C string, forges a log line or recolours a
+    terminal; a name has no use for either."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -74,6 +81,12 @@ def text_value(field_name: str, value: str) -> str:
             f"{field_name}={value!r} contains a character that is not valid Unicode ({exc.reason} at "
             f"position {exc.start}): retype the value, or fix how it was decoded."
         ) from None
+    control = next((i for i, c in enumerate(value) if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise ValueError(
+            f"{field_name}={value!r} contains a control character ({value[control]!r} at position {control}): "
+            "names are one line of printable text; remove it."
+        )
     return value
 
 
@@ -262,6 +275,8 @@ def _poll_interval(value: object) -> float:
     poll = seconds("poll_interval", value)
     if poll is None:
         raise ValueError("poll_interval=None: pass a positive number of seconds, e.g. 30.")
+    if poll > TWO_DAYS:  # a wait that never polls again is a wait that never ends
+        raise ValueError(f"poll_interval={value!r} is more than two days: pass e.g. 30 (seconds).")
     return poll
 
 
@@ -304,7 +319,9 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "livekit_data": _livekit_data,
     "livekit_agent_name": _agent_name,
     "room_config": _room_config,
-    "room_empty_timeout": lambda v: whole("room_empty_timeout", v, 1, why=" (seconds)"),
+    "room_empty_timeout": lambda v: whole(
+        "room_empty_timeout", v, 1, TWO_DAYS, why=" (seconds, at most two days)"
+    ),
     "room_max_participants": lambda v: whole(
         "room_max_participants", v, 2, why=": a room needs at least 2 (tester + agent)"
     ),
@@ -320,7 +337,9 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "hook_params": _hook_params,
     "cancel_on_kill": lambda v: flag("cancel_on_kill", v),
     "per_run_progress": lambda v: flag("per_run_progress", v),
-    "max_runs": lambda v: whole("max_runs", v, 1, why=": the most runs (paid calls) one batch may place"),
+    "max_runs": lambda v: whole(
+        "max_runs", v, 1, MAX_RUNS_CEILING, why=": the most runs (paid calls) one batch may place"
+    ),
     "warehouse_conn_id": lambda v: None if v is None else conn_id("warehouse_conn_id", v, "postgres"),
     "max_credits": _max_credits,
 }

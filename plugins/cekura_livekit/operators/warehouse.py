@@ -88,9 +88,18 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
         source: str | None = None,
         **kwargs: Any,
     ) -> None:
+        from cekura_livekit.batch.spec import FIELDS, flag, text_value, whole
         from cekura_livekit.models import MODES
         from cekura_livekit.results.source import AIRFLOW, check_source
 
+        # The run operator's validators (batch/spec.py): one rule per kind of value, refused before any call.
+        skip_unparseable = flag("skip_unparseable", skip_unparseable)
+        if suite is not None:
+            text_value("suite", suite if isinstance(suite, str) else str(suite))
+        if quarantine is not None and not isinstance(quarantine, str):  # a template renders later
+            quarantine = sorted(FIELDS["quarantine"](quarantine))
+        whole("trailing_days", trailing_days, 0, 366, why=" of days (how far back a load's trends recompute)")
+        whole("refresh_stale_days", refresh_stale_days, 0, 366, why=" of days")
         check_identifier(schema)
         check_source(source)
         if mode is not None and mode not in MODES:
