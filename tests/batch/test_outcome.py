@@ -73,7 +73,9 @@ def test_a_recovered_batch_is_never_called_nothing_submitted() -> None:
 def test_the_verdict_asks_cekura_when_the_load_found_nothing_either() -> None:
     class _Hook:
         def find_results_by_name(self, name: str) -> list[dict[str, Any]]:
-            first_attempt = "@ manual__1 · " in name and "(attempt" not in name  # names end with the deployment
+            first_attempt = (
+                "@ manual__1 · " in name and "(attempt" not in name
+            )  # names end with the deployment
             return [{"id": 700, "name": name}] if first_attempt else []
 
     ti = _Ti({}, {"run_scenarios": "failed", "load_results": "failed"})
