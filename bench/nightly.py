@@ -265,12 +265,8 @@ def breakdown(schema: str) -> dict[str, float]:
     from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.episodes import latest_links_in, quarantined_keys_in, refresh_episodes_in
     from cekura_livekit.warehouse.flaky import refresh_flaky_in
-    from cekura_livekit.warehouse.metrics import detect_metric_regressions_in, recompute_metric_daily_in
-    from cekura_livekit.warehouse.trends import (
-        detect_regressions_in,
-        latest_run_date_in,
-        recompute_success_daily_in,
-    )
+    from cekura_livekit.warehouse.metrics import recompute_metric_daily_in, refresh_metric_episodes_in
+    from cekura_livekit.warehouse.trends import latest_run_date_in, recompute_success_daily_in
 
     out: dict[str, float] = {}
     with open_warehouse("bench_pg", schema) as wh:
@@ -283,14 +279,11 @@ def breakdown(schema: str) -> dict[str, float]:
             parts: dict[str, Any] = {
                 "refresh: success-rate daily table": lambda: recompute_success_daily_in(d, cur, since),
                 "refresh: metric daily table": lambda: recompute_metric_daily_in(d, cur, since),
-                "detect: success-rate regressions (one window end)": lambda: detect_regressions_in(
-                    d, cur, latest
+                "detect: metric episodes (one pass over every series)": lambda: refresh_metric_episodes_in(
+                    d, cur, [latest]
                 ),
-                "detect: metric regressions (one window end)": lambda: detect_metric_regressions_in(
-                    d, cur, latest
-                ),
-                "detect: episodes (incl. links and quarantine lookups)": lambda: refresh_episodes_in(
-                    d, cur, latest
+                "detect: drop episodes (one pass; incl. links and quarantine lookups)": lambda: (
+                    refresh_episodes_in(d, cur, [latest])
                 ),
                 "  of which `latest_links_in`": lambda: latest_links_in(d, cur),
                 "  of which `quarantined_keys_in`": lambda: quarantined_keys_in(d, cur),

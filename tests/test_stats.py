@@ -147,7 +147,7 @@ def test_sql_wilson_refuses_an_unknown_bound() -> None:
     from cekura_livekit.warehouse.trends import wilson_sql
 
     with pytest.raises(ValueError, match="bound='mid'"):
-        wilson_sql("mid", "k", "n")
+        wilson_sql("mid", "k", "n", to_double=str)
 
 
 def test_bh_adjust_matches_hand_computed_q_values() -> None:

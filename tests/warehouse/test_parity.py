@@ -56,16 +56,17 @@ def _batches() -> list[Any]:
     """Three results: realistic random runs (numeric durations, both metric formats), a scenario that
     drops from passing to failing half-way (a regression and an episode), and a flaky one."""
     random_runs = list(synthetic_runs(400, start=START, days=30, agents=2, scenarios=4, metrics=2))
+    # 35 days before the drop: the detector watches a series once its baseline holds 100 runs over 28 days.
     drop = [
         make_run(
-            5_000_000 + day * 10 + i,
+            5_000_000 + (day + 15) * 10 + i,
             day=START + timedelta(days=day),
             outcome="failed_evaluation" if day >= 20 else ("infra_error" if i == 3 else "passed"),
             scenario=7,
             result_id=2,
             metrics=1,
         )
-        for day in range(30)
+        for day in range(-15, 30)
         for i in range(6)
     ]
     flaky = [

@@ -92,11 +92,13 @@ def test_failure_mid_load_leaves_tables_as_they_were(warehouse: WarehouseTarget)
     )
     changed.results.loc[:, "name"] = "renamed"
     traces: list[object] = changed.runs["trace_id"].tolist()
-    traces[2] = {"not": "bindable"}  # the third run cannot be bound by either driver
+    traces[2] = {"not": "bindable"}  # the third run cannot be bound by the driver
     changed.runs = changed.runs.assign(trace_id=pd.Series(traces, dtype=object))
-    with pytest.raises(Exception, match=r"(?i)dict|bind|adapt|type"):
-        load_extract(warehouse.conn_id, changed, warehouse.schema)
-    assert {t.name: _rows(warehouse, t, ", ".join(t.key)) for t in ALL_TABLES} == snapshot
+    if warehouse.dialect != "mysql":  # MySQLdb binds any object as its text, so no bind error happens there;
+        # the injected failure below proves the same all-or-nothing on MariaDB
+        with pytest.raises(Exception, match=r"(?i)dict|bind|adapt|type"):
+            load_extract(warehouse.conn_id, changed, warehouse.schema)
+        assert {t.name: _rows(warehouse, t, ", ".join(t.key)) for t in ALL_TABLES} == snapshot
 
     # 2) an exception after every statement ran (trends included when asked for), just before commit
     def boom(_cur: Any) -> None:

@@ -126,6 +126,10 @@ class PostgresDialect(Dialect):
         row = cur.fetchone()
         return bool(row and row[0])
 
+    def drop_index_statement(self, name: str, table: Table) -> str:
+        """Indexes live in the table's schema, which is not on the search path: qualify the name."""
+        return f"DROP INDEX IF EXISTS {self.quote(self.schema)}.{self.quote(name)}"
+
     def existing_indexes(self, cur: Any) -> set[str]:
         cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (self.schema,))
         return {row[0] for row in cur.fetchall()}

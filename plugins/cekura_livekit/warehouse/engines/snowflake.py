@@ -161,6 +161,10 @@ class SnowflakeDialect(Dialect):
         )
         return bool(cur.fetchall())
 
+    def drop_index_statement(self, name: str, table: Table) -> str:
+        """No secondary indexes to drop (see `existing_indexes`): a statement that changes nothing."""
+        return "SELECT 1"
+
     def existing_indexes(self, cur: Any) -> set[str]:
         """Snowflake has no secondary indexes (it prunes micro-partitions): every declared one counts as
         present, so `ddl.ensure_tables` never tries to create one."""
