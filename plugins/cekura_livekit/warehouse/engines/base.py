@@ -268,6 +268,19 @@ class Dialect(abc.ABC):
         """Per group of `key` over `values_sql` (columns: key…, value): (key…, count, mean, p…) with every
         percentile EXACT by linear interpolation (`measures.percentile`, PostgreSQL's percentile_cont)."""
 
+    @staticmethod
+    def percentile_cont_stats(
+        cur: Any, values_sql: str, key: Sequence[str], params: Sequence[Any], percentiles: Sequence[float]
+    ) -> list[StatsRow]:
+        """`value_stats` for engines with the ordered-set aggregate `percentile_cont … WITHIN GROUP`
+        (PostgreSQL, DuckDB, Snowflake): one grouped query, whose sort the percentiles of a group share."""
+        cols = ", ".join(key)
+        pcts = ", ".join(f"percentile_cont({float(p)!r}) WITHIN GROUP (ORDER BY value)" for p in percentiles)
+        cur.execute(
+            f"SELECT {cols}, COUNT(*), AVG(value), {pcts} FROM ({values_sql}) v GROUP BY {cols}", params
+        )
+        return list(cur.fetchall())
+
     @abc.abstractmethod
     def tune_for_aggregation(self, cur: Any) -> None:
         """Session settings for the rest of this transaction that large aggregations need (or nothing)."""

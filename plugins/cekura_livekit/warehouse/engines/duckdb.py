@@ -316,12 +316,7 @@ class DuckDBDialect(Dialect):
         percentiles: Sequence[float],
     ) -> list[StatsRow]:
         """percentile_cont (linear interpolation, PostgreSQL's definition), computed by DuckDB's aggregate."""
-        cols = ", ".join(key)
-        pcts = ", ".join(f"percentile_cont({float(p)!r}) WITHIN GROUP (ORDER BY value)" for p in percentiles)
-        cur.execute(
-            f"SELECT {cols}, COUNT(*), AVG(value), {pcts} FROM ({values_sql}) v GROUP BY {cols}", params
-        )
-        return list(cur.fetchall())
+        return self.percentile_cont_stats(cur, values_sql, key, params, percentiles)
 
     def tune_for_aggregation(self, cur: Any) -> None:
         """Nothing to tune: DuckDB spills to its temp directory by itself."""

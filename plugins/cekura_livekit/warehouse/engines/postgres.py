@@ -229,12 +229,7 @@ class PostgresDialect(Dialect):
         percentiles: Sequence[float],
     ) -> list[StatsRow]:
         """percentile_cont (linear interpolation), whose sort the percentile calls of a group share."""
-        cols = ", ".join(key)
-        pcts = ", ".join(f"percentile_cont({float(p)!r}) WITHIN GROUP (ORDER BY value)" for p in percentiles)
-        cur.execute(
-            f"SELECT {cols}, COUNT(*), AVG(value), {pcts} FROM ({values_sql}) v GROUP BY {cols}", params
-        )
-        return list(cur.fetchall())
+        return self.percentile_cont_stats(cur, values_sql, key, params, percentiles)
 
     def tune_for_aggregation(self, cur: Any) -> None:
         """SET LOCAL (this transaction only):

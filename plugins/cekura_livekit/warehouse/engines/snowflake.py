@@ -255,12 +255,7 @@ class SnowflakeDialect(Dialect):
         percentiles: Sequence[float],
     ) -> list[StatsRow]:
         """PERCENTILE_CONT (linear interpolation), an ordinary aggregate on Snowflake."""
-        cols = ", ".join(key)
-        pcts = ", ".join(f"percentile_cont({float(p)!r}) WITHIN GROUP (ORDER BY value)" for p in percentiles)
-        cur.execute(
-            f"SELECT {cols}, COUNT(*), AVG(value), {pcts} FROM ({values_sql}) v GROUP BY {cols}", params
-        )
-        return list(cur.fetchall())
+        return self.percentile_cont_stats(cur, values_sql, key, params, percentiles)
 
     def tune_for_aggregation(self, cur: Any) -> None:
         """Nothing per transaction: the virtual warehouse's size is the knob (the connection's `warehouse`)."""
