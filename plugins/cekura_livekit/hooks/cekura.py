@@ -12,6 +12,7 @@ import functools
 import itertools
 import json
 import logging
+import math
 import ssl
 import time
 import weakref
@@ -377,9 +378,9 @@ class CekuraHook(BaseHook):
             number = float(value)
         except (TypeError, ValueError):
             number = float("nan")
-        if isinstance(value, bool) or not number > 0:
+        if isinstance(value, bool) or not number > 0 or not math.isfinite(number):
             raise ValueError(
-                f"Connection {self.cekura_conn_id!r}: extra {key}={value!r} must be a positive number "
+                f"Connection {self.cekura_conn_id!r}: extra {key}={value!r} must be a positive, finite number "
                 f"(e.g. {default:g})."
             )
         return number
