@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
@@ -144,6 +145,8 @@ def _str_list(key: str, value: Any) -> tuple[str, ...]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise _Problem(key, f"{value!r} must be a list of non-empty strings")
+    if any(unicodedata.category(c) == "Cc" for v in value for c in v):  # a newline or NUL in a tag or owner
+        raise _Problem(key, f"{value!r} holds a control character (a newline, a tab, NUL): one line each")
     return tuple(_text(key, v) for v in value)
 
 

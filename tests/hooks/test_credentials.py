@@ -211,3 +211,26 @@ def test_good_dashboard_urls_become_the_link_base(
     hook = CekuraHook("cekura_dash_ok")
     assert hook.settings.dashboard_url == base
     assert hook.dashboard_url(7, 11) == f"{base}/11/results/7"
+
+
+def test_a_host_with_credentials_is_refused_without_showing_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """user:secret@host would travel in every logged request URL (issue 24.1's sweep found it accepted)."""
+    set_conn(monkeypatch, "cek_userinfo", host="https://me:hunter2-secret@api.example", password="k" * 24)
+    with pytest.raises(CekuraConnectionError, match="'cek_userinfo': the host holds credentials") as info:
+        CekuraHook("cek_userinfo").settings  # noqa: B018 (reading the property reads the connection)
+    assert "hunter2" not in str(info.value)
+    assert is_permanent(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ['https://dash.example/"><script>alert(1)</script>', "https://dash.example/`x`"]
+)
+def test_a_dashboard_url_that_could_break_out_of_a_link_is_refused(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """The extra becomes the task's link: quotes, angle brackets and backticks end an HTML attribute (24.7)."""
+    set_conn(
+        monkeypatch, "cek_dash", host="https://api.example", password="k" * 24, extra={"dashboard_url": url}
+    )
+    with pytest.raises(CekuraConnectionError, match="extra dashboard_url="):
+        CekuraHook("cek_dash").settings  # noqa: B018

@@ -292,6 +292,12 @@ class CekuraHook(BaseHook):
             )
         if host and conn.port and f":{conn.port}" not in host.split("://", 1)[1]:
             host = f"{host}:{conn.port}"
+        if "@" in host.split("://", 1)[-1].split("/", 1)[0]:  # user:secret@host: a credential in plain sight
+            raise CekuraConnectionError(
+                f"Connection {self.cekura_conn_id!r}: the host holds credentials (user:…@host), which would be "
+                "logged with every request URL. Put only the API base URL in the host (e.g. "
+                f"{DEFAULT_BASE_URL}) and the API key in the password field."
+            )
         raw_key = conn.password or extra.get("api_key") or ""
         redact = Redactor.of(str(raw_key))
         api_key = self._normalised_key(str(raw_key))
@@ -341,7 +347,9 @@ class CekuraHook(BaseHook):
             ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
         except ValueError:  # e.g. an unbalanced IPv6 bracket
             ok = False
-        if not ok or parts.query or parts.fragment or any(not "!" <= c <= "~" for c in text):
+        # Printable ASCII only, and none of the characters that end an HTML attribute or tag: it is a link.
+        unsafe = any(not "!" <= c <= "~" or c in "\"'<>`\\" for c in text)
+        if not ok or parts.query or parts.fragment or parts.username or unsafe:
             raise CekuraConnectionError(
                 f"Connection {self.cekura_conn_id!r}: extra dashboard_url={raw!r:.80} is not an http(s) URL "
                 "with a host (it becomes the task's link, so nothing else is accepted). Write the dashboard's "
