@@ -144,14 +144,14 @@ def _latency_trend(rows: list[tuple[str, str, float]]) -> dict[str, tuple[float,
 
 
 def _print_analytics(summary: dict[str, Any]) -> None:
-    print("  top flaky scenarios (28-day flip rate; regressed = flips from an open regression):")
+    print("  top flaky scenarios (runs test: more outcome flips than the scenario's own rate predicts):")
     for agent, scenario, mode, score, runs, status in summary["flaky"]:
         print(f"    {score:5.2f} {status:<9} {agent} / {scenario} [{mode}] ({runs} evaluated runs)")
     print("  latency per agent and metric (p50 / p95 ms, exact; before the last 3 days → last 3 days):")
     for agent, (b50, b95, r50, r95) in summary["latency"].items():
         print(f"    {agent:<38} p50 {b50:5.0f} → {r50:5.0f}   p95 {b95:5.0f} → {r95:5.0f}")
     regs = summary["metric_regressions"]
-    print(f"  metric regressions       : {len(regs)} (Mann–Whitney U, BH q < 0.05)")
+    print(f"  metric regressions       : {len(regs)} (CUSUM on daily medians per metric, anchored baseline)")
     for day, agent, scenario, metric, base, current, unit, q_value in regs[:3]:
         print(
             f"    {day} {agent} / {scenario}: {metric} median {base:.0f} → {current:.0f} {unit or ''} "
@@ -177,7 +177,8 @@ def _print_summary(summary: dict[str, Any], seconds: float, dag_runs: dict[str, 
     episodes = summary["episodes"]
     print(
         f"  regression episodes      : {len(episodes)} "
-        f"(from {summary['regressions']} flagged window end(s); BH q < 0.10, 2 consecutive days)"
+        f"(anchored CUSUM per series, {summary['regressions']} series-day(s) in effect; a series is watched "
+        "once its baseline holds 100 evaluated runs over 28 days)"
     )
     for start, last, state, agent, scenario, mode, suite, base, worst, q_value, severity in episodes[:5]:
         print(
