@@ -328,3 +328,32 @@ class Dialect(abc.ABC):
             f"INSERT INTO {target} SELECT * FROM {target} WHERE 1 = 0",
             f"UPDATE {target} SET {first} = {first} WHERE 1 = 0",
         ]
+
+
+class SchemaQualified(Dialect):
+    """The adapter base of engines whose tables live in a real SQL schema (PostgreSQL, DuckDB): tables are
+    `"<schema>"."cekura_<name>"`, the schema is created on demand, `information_schema` lists the columns, and
+    date minus date is a day count. One copy of what those engines share; the rest stays abstract."""
+
+    def raw_table_name(self, table: Table) -> str:
+        return f"cekura_{table.name}"
+
+    def table(self, table: Table) -> str:
+        return f"{self.quote(self.schema)}.{self.quote(self.raw_table_name(table))}"
+
+    def day_number(self, column: str) -> str:
+        return f"({column} - DATE '1970-01-01')"
+
+    def days_before(self, expr: str, days: int) -> str:
+        return f"({expr} - {int(days)})"
+
+    def ensure_schema(self, cur: Any) -> None:
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.schema)}")
+
+    def existing_columns(self, cur: Any, table: Table) -> set[str]:
+        p = self.param
+        cur.execute(
+            f"SELECT column_name FROM information_schema.columns WHERE table_schema = {p} AND table_name = {p}",
+            (self.schema, self.raw_table_name(table)),
+        )
+        return {row[0] for row in cur.fetchall()}

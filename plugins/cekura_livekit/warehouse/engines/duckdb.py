@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from cekura_livekit.warehouse.engines.base import (
-    Dialect,
+    SchemaQualified,
     StatsRow,
     WarehouseLockTimeoutError,
     WarehouseSettingError,
@@ -149,7 +149,7 @@ class DuckConnection:
         self.raw.close()
 
 
-class DuckDBDialect(Dialect):
+class DuckDBDialect(SchemaQualified):
     name = "DuckDB"
     conn_types = ("duckdb",)
     namespace_kind = "schema"
@@ -169,32 +169,10 @@ class DuckDBDialect(Dialect):
         self.path: Path | None = None
 
     # naming and dates
-    def raw_table_name(self, table: Table) -> str:
-        return f"cekura_{table.name}"
-
-    def table(self, table: Table) -> str:
-        return f"{self.quote(self.schema)}.{self.quote(self.raw_table_name(table))}"
-
     def date_param(self) -> str:
         return "CAST(? AS DATE)"
 
-    def day_number(self, column: str) -> str:
-        return f"({column} - DATE '1970-01-01')"
-
-    def days_before(self, expr: str, days: int) -> str:
-        return f"({expr} - {int(days)})"
-
-    # catalog and DDL
-    def ensure_schema(self, cur: Any) -> None:
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.schema)}")
-
-    def existing_columns(self, cur: Any, table: Table) -> set[str]:
-        cur.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            (self.schema, self.raw_table_name(table)),
-        )
-        return {row[0] for row in cur.fetchall()}
-
+    # catalog and DDL (schema-qualified naming: `SchemaQualified`)
     def table_exists(self, cur: Any, table: Table) -> bool:
         cur.execute(
             "SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",

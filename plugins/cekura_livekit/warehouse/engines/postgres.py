@@ -19,7 +19,7 @@ import pandas as pd
 
 from cekura_livekit.warehouse import pgcopy
 from cekura_livekit.warehouse.engines.base import (
-    Dialect,
+    SchemaQualified,
     StatsRow,
     WarehouseLockTimeoutError,
     quote_identifier,
@@ -60,7 +60,7 @@ def copy_rows(
             copy.write_row(row)
 
 
-class PostgresDialect(Dialect):
+class PostgresDialect(SchemaQualified):
     name = "PostgreSQL"
     conn_types = ("postgres", "postgresql")
     namespace_kind = "schema"
@@ -95,32 +95,10 @@ class PostgresDialect(Dialect):
         self.statement_timeout_s = DEFAULT_STATEMENT_TIMEOUT_S
 
     # naming and dates
-    def raw_table_name(self, table: Table) -> str:
-        return f"cekura_{table.name}"
-
-    def table(self, table: Table) -> str:
-        return f"{self.quote(self.schema)}.{self.quote(self.raw_table_name(table))}"
-
     def date_param(self) -> str:
         return "CAST(%s AS DATE)"
 
-    def day_number(self, column: str) -> str:
-        return f"({column} - DATE '1970-01-01')"
-
-    def days_before(self, expr: str, days: int) -> str:
-        return f"({expr} - {int(days)})"
-
-    # catalog and DDL
-    def ensure_schema(self, cur: Any) -> None:
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.schema)}")
-
-    def existing_columns(self, cur: Any, table: Table) -> set[str]:
-        cur.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-            (self.schema, self.raw_table_name(table)),
-        )
-        return {row[0] for row in cur.fetchall()}
-
+    # catalog and DDL (schema-qualified naming: `SchemaQualified`)
     def table_exists(self, cur: Any, table: Table) -> bool:
         cur.execute("SELECT to_regclass(%s) IS NOT NULL", (self.table(table),))
         row = cur.fetchone()
