@@ -265,7 +265,8 @@ def breakdown(schema: str) -> dict[str, float]:
     from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.episodes import latest_links_in, quarantined_keys_in, refresh_episodes_in
     from cekura_livekit.warehouse.flaky import refresh_flaky_in
-    from cekura_livekit.warehouse.metrics import recompute_metric_daily_in, refresh_metric_episodes_in
+    from cekura_livekit.warehouse.metric_episodes import refresh_metric_episodes_in
+    from cekura_livekit.warehouse.metrics import recompute_metric_daily_in
     from cekura_livekit.warehouse.trends import latest_run_date_in, recompute_success_daily_in
 
     out: dict[str, float] = {}

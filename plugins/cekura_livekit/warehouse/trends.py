@@ -170,7 +170,7 @@ def detect_windows_in(
     `stats.RegressionPolicy` older callers pass, is ignored: the drop detector's knobs are its own).
     """
     from cekura_livekit.warehouse.flaky import refresh_flaky_in  # pandas: only when it runs
-    from cekura_livekit.warehouse.metrics import refresh_metric_episodes_in
+    from cekura_livekit.warehouse.metric_episodes import refresh_metric_episodes_in
     from cekura_livekit.warehouse.quality import refresh_quality_in
 
     serialise(dialect, cur, TRENDS)
