@@ -15,9 +15,12 @@ import uuid
 from datetime import timedelta
 
 from bench.common import Section, Target, airflow_env, repeat, sandbox_process
+from bench.latency import delayed
 
 AGENT = "acme-support"
 TTL = timedelta(minutes=30)
+#: The added request latency of the "not only localhost" case (a LiveKit/Cekura region ~20 ms away).
+REMOTE_DELAY_S = 0.020
 
 
 def _bare_tokens(key: str, secret: str, rooms: list[str]) -> None:
@@ -65,6 +68,60 @@ def _reset_masker() -> None:
     reset_secrets_masker()
 
 
+def default_concurrency() -> int:
+    """What a suite gets without `room_concurrency`: the batch spec's default."""
+    from cekura_livekit.batch.spec import BatchSpec
+
+    return int(BatchSpec.room_concurrency)
+
+
+def _submit_once(
+    lk: object, participant_url: str, n: int, concurrency: int | None = None
+) -> dict[str, float]:
+    """One whole BYO submit of `n` runs through the hooks, timed by phase (rooms, tokens, submit, dispatch)."""
+    from cekura_livekit.hooks.cekura import CekuraHook
+    from cekura_livekit.hooks.livekit import LiveKitHook, RoomSpec
+
+    assert isinstance(lk, LiveKitHook)
+    kw = {} if concurrency is None else {"concurrency": concurrency}
+    rooms = [f"bench-{uuid.uuid4().hex[:8]}-{i}" for i in range(n)]
+    t0 = time.perf_counter()
+    lk.create_rooms([RoomSpec(r) for r in rooms], **kw)
+    t1 = time.perf_counter()
+    tokens = [lk.mint_join_token(r, identity=f"tester-{i}", ttl=TTL) for i, r in enumerate(rooms)]
+    t2 = time.perf_counter()
+    scenarios = [{"scenario": 2001, "livekit_room_url": participant_url, "access_token": t} for t in tokens]
+    hook = CekuraHook()
+    hook.submit_byo_rooms({"scenarios": scenarios})
+    hook.close()
+    t3 = time.perf_counter()
+    lk.dispatch_agents(AGENT, [(r, {"run": i}) for i, r in enumerate(rooms)], **kw)
+    t4 = time.perf_counter()
+    return {"rooms": t1 - t0, "tokens": t2 - t1, "submit": t3 - t2, "dispatch": t4 - t3}
+
+
+def _remote_cases(env: dict[str, str], n: int, reps: int) -> dict[int, list[float]]:
+    """The whole submit with `REMOTE_DELAY_S` added to every request, at the default concurrency and above."""
+    import os
+
+    from cekura_livekit.hooks.livekit import LiveKitHook
+
+    times: dict[int, list[float]] = {}
+    with delayed(env, REMOTE_DELAY_S) as remote_env:
+        saved = {k: os.environ.get(k) for k in remote_env}
+        os.environ.update(remote_env)
+        try:
+            lk = LiveKitHook()
+            participant_url = lk.credentials.participant_url
+            for concurrency in (default_concurrency(), 25, 50):
+                times[concurrency] = [
+                    sum(_submit_once(lk, participant_url, n, concurrency).values()) for _ in range(reps)
+                ]
+        finally:
+            os.environ.update({k: v for k, v in saved.items() if v is not None})
+    return times
+
+
 def run(smoke: bool = False) -> Section:
     airflow_env()
     from cekura_livekit.hooks.cekura import CekuraHook
@@ -73,39 +130,23 @@ def run(smoke: bool = False) -> Section:
     section = Section(
         "2. Submitting (bring-your-own rooms)",
         "Wall time by phase against the sandbox (its own process, LiveKit and Cekura stand-ins), rooms and "
-        "dispatches at the hook's default concurrency of 10 over one client.",
+        "dispatches at the hook's default concurrency of 10 over one client. On loopback a request costs "
+        "~0.5 ms; the cases with 20 ms added per request (a delaying proxy in its own process, "
+        "`bench/latency.py`) show what a remote LiveKit and Cekura cost, and what `room_concurrency` buys.",
     )
     n = 20 if smoke else 1000
     reps = 2 if smoke else 5
     token_sizes = [10, 20] if smoke else [100, 200, 400, 1000]
-    with sandbox_process(speed=600.0):
+    with sandbox_process(speed=600.0) as sb:
         lk = LiveKitHook()
         creds = lk.credentials
         phases: dict[str, list[float]] = {"rooms": [], "tokens": [], "submit": [], "dispatch": []}
         totals = []
         for _ in range(reps):
-            tag = uuid.uuid4().hex[:8]
-            rooms = [f"bench-{tag}-{i}" for i in range(n)]
-            t0 = time.perf_counter()
-            lk.create_rooms([RoomSpec(r) for r in rooms])
-            t1 = time.perf_counter()
-            tokens = [lk.mint_join_token(r, identity=f"tester-{i}", ttl=TTL) for i, r in enumerate(rooms)]
-            t2 = time.perf_counter()
-            body = {
-                "scenarios": [
-                    {"scenario": 2001, "livekit_room_url": creds.participant_url, "access_token": tok}
-                    for tok in tokens
-                ]
-            }
-            hook = CekuraHook()
-            hook.submit_byo_rooms(body)
-            hook.close()
-            t3 = time.perf_counter()
-            lk.dispatch_agents(AGENT, [(r, {"run": i}) for i, r in enumerate(rooms)])
-            t4 = time.perf_counter()
-            for key, value in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            for key, value in _submit_once(lk, creds.participant_url, n).items():
                 phases[key].append(value)
-            totals.append(t4 - t0)
+            totals.append(sum(phases[k][-1] for k in phases))
+        remote = _remote_cases(dict(sb.env), n, 1 if smoke else 3)
 
         naive_n = n if smoke else 200  # linear (a call per room): measured on 200 runs, scaled to n
 
@@ -139,6 +180,14 @@ def run(smoke: bool = False) -> Section:
         ratio=f"{naive_times[0] / total.median:.1f}× ours",
         note=f"1 repetition on {naive_n} runs, scaled linearly to {n:,}",
     )
+    for concurrency, times in remote.items():
+        section.add(
+            f"whole submit, {REMOTE_DELAY_S * 1000:.0f} ms added per request, concurrency {concurrency}",
+            n,
+            times,
+            "s",
+            note="through a delaying proxy (bench/latency.py): what a remote LiveKit and Cekura cost",
+        )
     bare_stat = section.add("bare `AccessToken` minting (the limit)", n, bare, "s")
     tok_ratio = statistics.median(phases["tokens"]) / bare_stat.median
     section.rows[2].ratio = f"{tok_ratio:.2f}× bare"
@@ -181,5 +230,14 @@ def run(smoke: bool = False) -> Section:
     )
     section.targets.append(
         Target("token minting ≤ 2× `AccessToken` alone", f"{tok_ratio:.2f}×", tok_ratio <= 2)
+    )
+    default = statistics.median(remote[default_concurrency()])
+    section.targets.append(
+        Target(
+            f"{n:,} BYO runs submitted < 5 s with {REMOTE_DELAY_S * 1000:.0f} ms per request",
+            ", ".join(f"concurrency {c}: {statistics.median(t):.2f} s" for c, t in remote.items()),
+            default < 5,
+            f"the default `room_concurrency` is {default_concurrency()}; rooms and dispatches are 2 requests a run",
+        )
     )
     return section
