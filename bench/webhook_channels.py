@@ -546,7 +546,7 @@ class Sizes:
 FULL = Sizes(
     waits=(100, 500), idle=10.0, wakes=50, gap=0.02, restart_window=8.0, intervals=(1.0, 5.0), settle=1.0
 )
-SMOKE = Sizes(waits=(10,), idle=0.5, wakes=4, gap=0.01, restart_window=3.0, intervals=(0.2, 0.5), settle=0.2)
+SMOKE = Sizes(waits=(10,), idle=0.3, wakes=4, gap=0.01, restart_window=3.0, intervals=(0.2,), settle=0.05)
 
 
 @dataclass
