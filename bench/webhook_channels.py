@@ -275,12 +275,10 @@ class _RedisChannel(Channel):
 
         # No silent retry: a dropped connection must surface so the pump knows it was deaf. The subscriber
         # blocks for as long as nothing is published (redis-py's default read timeout is 5 s).
-        return redis.asyncio.Redis.from_url(
-            REDIS_URL,
-            client_name=name,
-            retry=Retry(NoBackoff(), 0),
-            **({"socket_timeout": None} if blocking else {}),
-        )
+        options: dict[str, Any] = {"client_name": name, "retry": Retry(NoBackoff(), 0)}
+        if blocking:
+            options["socket_timeout"] = None
+        return redis.asyncio.Redis.from_url(REDIS_URL, **options)
 
     async def open_publisher(self) -> None:
         self._pub = self._client(self.app + "_pub")
