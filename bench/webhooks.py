@@ -15,6 +15,10 @@ test PostgreSQL (the channel, in a throw-away schema):
 4. **500 concurrent waits on one loop with webhooks on** (as one triggerer runs them): CPU share of a core
    and memory per wait while they sleep, requests in that window; and the receiver's throughput — the
    standalone `cekura-webhooks` service in its own process, deliveries a second it verifies and records.
+5. **The channel against its alternatives** (`webhook_channels`): LISTEN/NOTIFY through its real code, Redis
+   pub/sub, a Redis stream and a table each wait polls (1 s, 5 s), one after the other at 100 and 500
+   waits in one run: wake latency, CPU and statements while asleep, and a delivery published while the
+   subscriber's connection is down.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench.common import PG_DSN, ROOT, Section, Target, airflow_env, drop_schema, sandbox_process
+from bench import webhook_channels
+from bench.common import PG_DSN, ROOT, Section, Target, airflow_env, drop_schema, fmt, sandbox_process
 
 SECRET = "bench-webhook-secret-0123456789"
 BATCH_RUNS = 20
@@ -303,6 +308,110 @@ def _submit_many(n: int) -> list[int]:
         hook.close()
 
 
+# ------------------------------------------------------------------------------------- 5. channels
+CHANNELS_INTRO = (
+    "**The channel against its alternatives** (`bench/webhook_channels.py`), one after the other in this run, "
+    "the order reversed at each size: PostgreSQL LISTEN/NOTIFY + the delivery table through the project's own "
+    "code (`PgRecorder`, `listener.subscribe`); Redis pub/sub and a Redis stream (`XREAD BLOCK` from the last "
+    "id), each one connection per process fanned out in memory like our listener; the delivery table polled "
+    "by every wait (no NOTIFY) through a pool of 4 connections. N waits each on its own result; the publisher "
+    "(the receiver's side) runs in another thread, so CPU is the waits' loop thread only (`thread_time`). "
+    "*Asleep*: CPU per wait per minute, the server's CPU for the subscriber's connections (PostgreSQL "
+    "backends; for Redis the whole server process), statements a minute, connections. *Wake*: from the "
+    "publish call to the wait waking, and CPU per wake. *Restart*: the server drops the subscriber's "
+    "connection(s) and one delivery is published at once: did it arrive, when did its wait wake, how many "
+    "other waits were woken (each then reads the API once)."
+)
+
+
+def _channel_rows(section: Section, comparison: webhook_channels.Comparison) -> None:
+    for m in comparison.measured:
+        size = f"{m.n} waits"
+        if m.latencies:
+            section.add(
+                f"channel {m.label}: wake after publish",
+                size,
+                m.latencies,
+                "s",
+                note=f"p95 {fmt(m.p(0.95), 's')}; {m.wake_cpu_ms:.2f} ms CPU/wake; "
+                f"{m.spurious} woken without a delivery",
+            )
+        section.add(
+            f"channel {m.label}: asleep",
+            size,
+            [m.idle_cpu_ms],
+            "ms CPU/wait/min",
+            note=f"server {m.idle_server_ms:.2f} ms CPU/wait/min; {m.statements_per_min:,.0f} statements/min; "
+            f"{m.connections} connection(s)",
+        )
+        r = m.restart
+        if r is None:
+            continue
+        window = comparison.sizes.restart_window
+        fate = "kept: read after the reconnect" if r.delivered else "not kept: the delivery was lost"
+        late = (
+            "" if r.woke_after is not None else f"; not woken within {window:.0f} s: ends at its safety poll"
+        )
+        section.add(
+            f"channel {m.label}: delivery while disconnected",
+            size,
+            [r.woke_after if r.woke_after is not None else window],
+            "s",
+            note=f"{fate}; {r.others_woken} of {r.others} other waits woken{late}",
+        )
+
+
+def _channel_target(comparison: webhook_channels.Comparison) -> Target:
+    n = max(comparison.sizes.waits)
+    at = {m.label: m for m in comparison.measured if m.n == n}
+    chosen = at.pop(webhook_channels.PgNotify.label)
+    at = {chosen.label: chosen, **dict(sorted(at.items()))}
+
+    def brief(m: webhook_channels.Measured) -> str:
+        r = m.restart
+        woke = "not woken" if r is None or r.woke_after is None else f"woke after {r.woke_after:.1f} s"
+        woken = "" if r is None else f", {r.others_woken} others woken"
+        return (
+            f"{m.label}: p50/p95 {fmt(m.p(0.5), 's')}/{fmt(m.p(0.95), 's')}, asleep {m.idle_cpu_ms:.2f} ms "
+            f"CPU/wait/min and {m.statements_per_min:,.0f} statements/min; restart {woke}{woken}"
+        )
+
+    tables = [m for label, m in at.items() if label.startswith("polled table")]
+    stream = at.get(webhook_channels.RedisStream.label)
+    why = (
+        "Redis is as fast and as quiet asleep, but it is a second service to run, secure and reach from the "
+        "api-server and the triggerer; pub/sub forgets a delivery exactly as NOTIFY does; a stream keeps it "
+        "(one wait woken after a reconnect instead of all of them) but needs Redis persistence, and both still "
+        "need the table for idempotency and the asset feed. "
+    )
+    if comparison.redis:
+        why = f"{comparison.redis}: its rows are missing. "
+    elif stream is not None and stream.restart is not None:
+        why += f"(Reconnects are rare: the wake-up of all {n} waits costs {n} light API reads once.) "
+    if tables:
+        worst = max(tables, key=lambda m: m.statements_per_min)
+        why += (
+            f"A polled table trades latency for load: {worst.statements_per_min:,.0f} statements/min at {n} "
+            f"waits ({worst.label}) and p50 = half its interval."
+        )
+    share = 100 * chosen.idle_cpu_ms * n / 60_000
+    why += (
+        f" The chosen listener's CPU asleep ({share:.2f}% of a core at {n} waits) is per triggerer, not per wait: "
+        "psycopg's `notifies()` wakes every 0.1 s."
+    )
+    r = chosen.restart
+    return Target(
+        "the chosen channel measured against the alternatives (issue 22: Redis pub/sub or stream, a polled table)",
+        f"{n} waits — " + "; ".join(brief(m) for m in at.values()),
+        bool(chosen.latencies)
+        and chosen.p(0.95) < 2.0
+        and chosen.statements_per_min == 0
+        and r is not None
+        and r.woke_after is not None,
+        why,
+    )
+
+
 # ------------------------------------------------------------------------------------- the section
 def run(smoke: bool = False) -> Section:
     airflow_env()
@@ -439,6 +548,10 @@ def run(smoke: bool = False) -> Section:
             "and NOTIFY); more workers scale it",
         )
     )
+    comparison = webhook_channels.compare(smoke)
+    section.intro += "\n\n" + CHANNELS_INTRO + (f" ({comparison.redis}.)" if comparison.redis else "")
+    _channel_rows(section, comparison)
+    section.targets.append(_channel_target(comparison))
     return section
 
 
