@@ -10,9 +10,11 @@ schema grows through the sizes (3M only with ``CEKURA_BENCH_3M=1``: its build ta
 At each size, as the DAGs run them:
 - one batch load: `load_extract` of the next night's batch (50 runs, from API payloads through `extract`):
   upserts, batch diff, in one transaction (the regression DAG's `load_results`);
-- the `cekura_trends` pass: `tasks.trends.refresh_trends` with the days the load touched (the DAG rebuilds
-  from the earliest touched day minus 28 days), then `tasks.alerting.detect_and_alert` for the window ends it
-  returns (detect rates and metrics, episodes, flakiness, alert-once claims);
+- the `cekura_trends` pass: `tasks.trends.refresh_trends` with the days the load touched (those days recounted
+  from their runs, later days' 7/28-day sums from the daily rows, only changed rows rewritten; before issue
+  26 it rebuilt every row from the earliest touched day minus 28 days, timed beside it as "before"), then
+  `tasks.alerting.detect_and_alert` for the window ends it returns (detect rates and metrics, episodes,
+  flakiness, alert-once claims);
 - the report: `tasks.report.render_report` (60 days), in a fresh interpreter so its peak memory is its own;
 - the full rebuild (`recompute_daily` from the first day), against DuckDB on the same rows when installed;
 - disk: `pg_total_relation_size` of every table after the build, after the nightly sequence, after VACUUM FULL.
@@ -67,6 +69,18 @@ def disk_bytes(schema: str) -> int:
     rows = _pg(
         "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+        (schema,),
+    )
+    return int(rows[0][0])
+
+
+def daily_writes(schema: str) -> int:
+    """Rows inserted, updated or deleted in the two daily tables so far (`pg_stat_user_tables`): the churn a
+    refresh leaves for VACUUM, counted exactly (disk after VACUUM FULL is not: rows another session's open
+    snapshot may still see survive it)."""
+    rows = _pg(
+        "SELECT COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "
+        "WHERE schemaname = %s AND relname IN ('cekura_success_rate_daily', 'cekura_metric_daily')",
         (schema,),
     )
     return int(rows[0][0])
@@ -259,42 +273,74 @@ def duckdb_rebuild(parts: list[dict[str, pd.DataFrame]]) -> float | None:
     return min(times)
 
 
-def breakdown(schema: str) -> dict[str, float]:
-    """Where one trends pass spends its time: each part the DAG's tasks call, timed apart on the latest
-    day's window in one transaction that is rolled back (the warehouse is left as it was)."""
+def _without_day(d: Any, cur: Any, day: date) -> None:
+    """Delete `day`'s rows of both daily tables (in the caller's transaction, rolled back after): the
+    refresh that follows recomputes and writes every row of the day, as if all its batches came at once."""
+    from cekura_livekit.warehouse.tables import METRIC_DAILY, SUCCESS_RATE_DAILY
+
+    for table in (SUCCESS_RATE_DAILY, METRIC_DAILY):
+        cur.execute(f"DELETE FROM {d.table(table)} WHERE run_date = {d.date_param()}", (day.isoformat(),))
+
+
+def breakdown(schema: str, full_day: date) -> dict[str, float]:
+    """Where one trends pass spends its time: each part the DAG's tasks call, timed apart, each in its own
+    transaction that is rolled back (the warehouse is left as it was). The refresh parts recompute one full
+    day (`full_day`, ~50,000 runs: a whole night's 1,000 batches at once, the worst case of the touched-days
+    refresh), beside the range rebuild the DAG ran before issue 26 (28 days before it and every day since)."""
     from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.episodes import latest_links_in, quarantined_keys_in, refresh_episodes_in
     from cekura_livekit.warehouse.flaky import refresh_flaky_in
     from cekura_livekit.warehouse.metric_episodes import refresh_metric_episodes_in
-    from cekura_livekit.warehouse.metrics import recompute_metric_daily_in
-    from cekura_livekit.warehouse.trends import latest_run_date_in, recompute_success_daily_in
+    from cekura_livekit.warehouse.metrics import recompute_metric_daily_in, refresh_metric_days_in
+    from cekura_livekit.warehouse.trends import (
+        latest_run_date_in,
+        recompute_success_daily_in,
+        refresh_success_days_in,
+    )
 
     out: dict[str, float] = {}
     with open_warehouse("bench_pg", schema) as wh:
+        d = wh.dialect
         cur = wh.conn.cursor()
-        try:
-            d = wh.dialect
-            latest = latest_run_date_in(d, cur)
-            assert latest is not None
-            since = latest - timedelta(days=28)
-            parts: dict[str, Any] = {
-                "refresh: success-rate daily table": lambda: recompute_success_daily_in(d, cur, since),
-                "refresh: metric daily table": lambda: recompute_metric_daily_in(d, cur, since),
-                "detect: metric episodes (one pass over every series)": lambda: refresh_metric_episodes_in(
-                    d, cur, [latest]
-                ),
-                "detect: drop episodes (one pass; incl. links and quarantine lookups)": lambda: (
-                    refresh_episodes_in(d, cur, [latest])
-                ),
-                "  of which `latest_links_in`": lambda: latest_links_in(d, cur),
-                "  of which `quarantined_keys_in`": lambda: quarantined_keys_in(d, cur),
-                "detect: flakiness scores": lambda: refresh_flaky_in(d, cur, latest),
-            }
-            for name, fn in parts.items():
-                out[name] = _timed(fn)[0]
-        finally:
-            cur.close()
-            wh.conn.rollback()
+        latest = latest_run_date_in(d, cur)
+        assert latest is not None
+        wh.conn.rollback()
+        before = full_day - timedelta(days=28)
+
+        def day_success(c: Any) -> int:
+            _without_day(d, c, full_day)
+            return refresh_success_days_in(d, c, [full_day])
+
+        def day_metric(c: Any) -> int:
+            _without_day(d, c, full_day)
+            return refresh_metric_days_in(d, c, [full_day])
+
+        parts: dict[str, Any] = {
+            "refresh: success-rate daily table, one full day": day_success,
+            "refresh: metric daily table, one full day": day_metric,
+            "  before: success-rate table rebuilt from the day − 28 (pre-fix refresh)": lambda c: (
+                recompute_success_daily_in(d, c, before)
+            ),
+            "  before: metric table rebuilt from the day − 28 (pre-fix refresh)": lambda c: (
+                recompute_metric_daily_in(d, c, before)
+            ),
+            "detect: metric episodes (one pass over every series)": lambda c: refresh_metric_episodes_in(
+                d, c, [latest]
+            ),
+            "detect: drop episodes (one pass; incl. links and quarantine lookups)": lambda c: (
+                refresh_episodes_in(d, c, [latest])
+            ),
+            "  of which `latest_links_in`": lambda c: latest_links_in(d, c),
+            "  of which `quarantined_keys_in`": lambda c: quarantined_keys_in(d, c),
+            "detect: flakiness scores": lambda c: refresh_flaky_in(d, c, latest),
+        }
+        for name, fn in parts.items():
+            cur = wh.conn.cursor()
+            try:
+                out[name] = _timed(lambda f=fn, c=cur: f(c))[0]
+            finally:
+                cur.close()
+                wh.conn.rollback()
     return out
 
 
@@ -377,9 +423,12 @@ def run(smoke: bool = False) -> Section:
             rebuild = full_rebuild(schema, shape.start)
             disk_built = disk_bytes(schema)
             _say(f"{size:,}: full rebuild {rebuild:.1f} s")
+            writes = daily_writes(schema)
             night = nightly(shape, schema, days)
             disk_nightly = disk_bytes(schema)
-            parts = breakdown(schema)
+            time.sleep(1)  # the statistics counters are flushed at most once a second
+            writes = daily_writes(schema) - writes
+            parts = breakdown(schema, shape.start + timedelta(days=days - 1))
             _say(f"{size:,}: breakdown {parts}")
             _say(f"{size:,}: nights {night['loads']} {night['refresh']} {night['detect']}")
             no_index = batch_diff_without_index(schema)
@@ -393,6 +442,7 @@ def run(smoke: bool = False) -> Section:
                 "rebuild": rebuild,
                 "disk_built": disk_built,
                 "disk_nightly": disk_nightly,
+                "daily_writes": writes,
                 "no_index": no_index,
                 "report": rep,
                 "report_before": rep_before,
@@ -445,11 +495,11 @@ def _rows(section: Section, shape: Any, results: dict[int, dict[str, Any]]) -> N
                 ratio=f"{without / with_index:.0f}× with it",
             )
         section.add(
-            "trends pass: refresh (touched days − 28, both daily tables)",
+            "trends pass: refresh (touched days; later rolling sums; changed rows only)",
             n,
             r["refresh"],
             "s",
-            note=f"{r['last'].get('daily_rows', 0):,} daily rows from {r['last'].get('since')}",
+            note=f"{r['last'].get('daily_rows', 0):,} success-rate rows written from {r['last'].get('since')}",
         )
         section.add(
             "trends pass: detect + episodes + flaky + alerts",
@@ -503,6 +553,12 @@ def _rows(section: Section, shape: Any, results: dict[int, dict[str, Any]]) -> N
             [r["disk_nightly"] / 2**20],
             "MB",
             note=f"+{(r['disk_nightly'] - r['disk_built']) / 2**20:.0f} MB over the nights",
+        )
+        section.add(
+            f"daily-table rows written or deleted over {NIGHTS} nights (the churn VACUUM must reclaim)",
+            n,
+            [r["daily_writes"]],
+            "rows",
         )
         if "disk_vacuumed" in r:
             section.add(

@@ -56,12 +56,12 @@ def test_refresh_on_an_empty_warehouse_says_there_is_nothing(sqlite_warehouse: W
     assert out == {"latest_run_date": None, "daily_rows": 0, "touched": ["2024-03-01"], "regression_days": []}
 
 
-def test_refresh_rebuilds_from_the_earliest_touched_day_minus_the_window(warehouse: WarehouseTarget) -> None:
+def test_refresh_recounts_the_touched_day_and_moves_later_rolling_sums(warehouse: WarehouseTarget) -> None:
     days = _load_series(warehouse, step_rates(0.9, 0.9, days_before=20, days_after=0))
     assert (days[0], days[-1]) == ("2024-03-01", "2024-03-20")
     out = refresh_trends(warehouse.conn_id, warehouse.schema, trailing_days=7, touched=["2024-03-15"])
     assert out["latest_run_date"] == "2024-03-20"
-    assert out["since"] == "2024-03-08"  # 15 − 7
+    assert out["since"] == "2024-03-15"  # the touched day: nothing before it changed
     assert out["touched"] == ["2024-03-15"]
     assert out["daily_rows"] > 0
     assert out["regression_days"]  # the window ends the touched day can move

@@ -5,7 +5,7 @@ and the runs' date index is used only where it pays. Each test compares against 
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from cekura_livekit.results.frames import extract
+from cekura_livekit.tasks.trends import refresh_trends
 from cekura_livekit.warehouse.connection import open_warehouse
 from cekura_livekit.warehouse.ddl import ensure_tables, index_name, missing_indexes
 from cekura_livekit.warehouse.measures import percentile
@@ -26,14 +27,17 @@ START = date(2024, 5, 1)
 OUTCOMES = ["passed"] * 6 + ["failed_evaluation"] * 2 + ["infra_error", "timeout", "cancelled"]
 
 
-def _runs(seed: int, days: int = 40, per_day: int = 12, first_id: int = 1) -> list[dict[str, Any]]:
+def _runs(
+    seed: int, days: int = 40, per_day: int = 12, first_id: int = 1, agent: int = 1, start: date = START
+) -> list[dict[str, Any]]:
     """Runs over `days` days, 3 scenarios, random outcomes and durations, a numeric metric with gaps, a
     rating and a binary metric."""
     rng = random.Random(seed)
     runs = []
     for i in range(days * per_day):
-        day = START + timedelta(days=i // per_day)
-        run = make_run(first_id + i, day=day, outcome=rng.choice(OUTCOMES), scenario=1 + rng.randrange(3))
+        day = start + timedelta(days=i // per_day)
+        outcome, scenario = rng.choice(OUTCOMES), 1 + rng.randrange(3)
+        run = make_run(first_id + i, day=day, outcome=outcome, scenario=scenario, agent=agent)
         seconds = rng.randrange(5, 400)
         run["duration"] = f"{seconds // 60:02d}:{seconds % 60:02d}"
         latency = None if rng.random() < 0.2 else round(rng.lognormvariate(6, 0.5), 3)
@@ -71,6 +75,62 @@ def test_one_day_refresh_after_late_data_equals_a_full_rebuild(warehouse: Wareho
     newest = full[0][(full[0]["run_date"] == last) & (full[0]["scenario_id"] == 2)].iloc[0]
     assert newest["failed_evaluation"] >= 5  # the late runs are in, and in the 7- and 28-day sums
     assert newest["evaluated_28d"] > newest["evaluated_7d"] > newest["evaluated"]
+
+
+def _stamped(target: WarehouseTarget, table: Any, stamp: datetime) -> pd.DataFrame:
+    """The rows of `table` a refresh stamped `stamp` wrote (their keys)."""
+    with open_warehouse(target.conn_id, target.schema) as wh:
+        names, rows = wh.query(f"SELECT * FROM {wh.dialect.table(table)}")
+    frame = pd.DataFrame(rows, columns=names)
+    written = pd.to_datetime(frame["updated_at"], utc=True) == pd.Timestamp(stamp)
+    keys = frame.loc[written, list(table.key)]
+    return keys.assign(run_date=keys["run_date"].astype(str).str[:10])
+
+
+def test_a_nightly_refresh_of_the_touched_days_equals_a_full_rebuild_and_rewrites_only_what_changed(
+    warehouse: WarehouseTarget,
+) -> None:
+    """Issue 26: the DAG's refresh recounts only the touched days and rewrites only changed rows. A late batch
+    (3 days back) of agent 1, a new series, and a reload moving a run to another scenario (its old series
+    vanishes from that day) must leave both daily tables exactly as a full rebuild does; agent 2's rows and
+    untouched days are not rewritten, and a second refresh of the same days writes nothing."""
+    per_day = 6  # small: the Snowflake emulator is slow, and every engine runs it
+    first = _runs(seed=8, days=30, per_day=per_day)
+    other = _runs(seed=9, days=30, per_day=per_day, first_id=20_000, agent=2)
+    for result_id, runs, agent in ((1, first, 1), (2, other, 2)):
+        frames = extract(make_result(result_id, runs, agent=agent))
+        load_extract(warehouse.conn_id, frames, warehouse.schema, recompute_trends=True)
+    day27, day29 = START + timedelta(days=27), START + timedelta(days=29)
+    late = [make_run(30_000 + i, day=day27, outcome="failed_evaluation", scenario=2) for i in range(4)]
+    late += [make_run(30_100 + i, day=day29, outcome="passed", scenario=9) for i in range(3)]
+    day28 = START + timedelta(days=28)
+    moved = next(r for r in first if r["id"] > per_day * 28 and r["scenario"] == 1)  # day 28 (ids from 1)
+    moved = {**moved, "scenario": 8, "scenario_name": "scenario-8"}  # scenario 1 loses a run that day
+    summary = load_extract(warehouse.conn_id, extract(make_result(3, [*late, moved])), warehouse.schema)
+    assert summary.run_dates == [day27.isoformat(), day28.isoformat(), day29.isoformat()]
+    stamp = datetime(2030, 1, 1, tzinfo=UTC)
+    out = refresh_trends(warehouse.conn_id, warehouse.schema, touched=summary.run_dates, now=stamp)
+    assert out["since"] == day27.isoformat()
+    refreshed = (_table(warehouse, SUCCESS_RATE_DAILY), _table(warehouse, METRIC_DAILY))
+    daily_written = _stamped(warehouse, SUCCESS_RATE_DAILY, stamp)
+    metric_written = _stamped(warehouse, METRIC_DAILY, stamp)
+
+    again = refresh_trends(warehouse.conn_id, warehouse.schema, touched=summary.run_dates, now=stamp)
+    assert again["daily_rows"] == 0  # nothing changed since: nothing rewritten
+
+    recompute_daily(warehouse.conn_id, START, warehouse.schema)
+    full = (_table(warehouse, SUCCESS_RATE_DAILY), _table(warehouse, METRIC_DAILY))
+    for got, want in zip(refreshed, full, strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    new = full[0][(full[0]["scenario_id"] == 9)]
+    assert new["run_date"].tolist() == [day29.isoformat()]
+    assert full[0].loc[full[0]["scenario_id"] == 8, "run_date"].tolist() == [day28.isoformat()]
+
+    assert set(daily_written["agent_id"]) == {1}  # agent 2's series are untouched
+    assert min(daily_written["run_date"]) == day27.isoformat()
+    assert len(daily_written) < len(full[0][full[0]["run_date"] >= day27.isoformat()])
+    assert set(metric_written["run_date"]) <= set(summary.run_dates)
+    assert set(metric_written["agent_id"]) == {1}
 
 
 def test_metric_statistics_match_numpy_on_both_engines(warehouse: WarehouseTarget) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from cekura_livekit.results.frames import extract
 from cekura_livekit.warehouse.connection import open_warehouse
-from cekura_livekit.warehouse.scan import runs_since, tune_for_aggregation
+from cekura_livekit.warehouse.scan import runs_on, runs_since, tune_for_aggregation
 from cekura_livekit.warehouse.tables import RUNS
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.warehouse import WarehouseTarget, make_result, make_run
@@ -79,3 +79,19 @@ def test_tuning_applies_inside_a_transaction_and_a_query_still_runs(warehouse: W
         tune_for_aggregation(wh.dialect, cur)
         cur.execute("SELECT 1")
         assert cur.fetchone()[0] == 1
+
+
+def test_the_day_list_predicate_selects_exactly_those_days(loaded: WarehouseTarget) -> None:
+    """`runs_on`: what the incremental refresh reads — the listed days only, however they are given."""
+    with open_warehouse(loaded.conn_id, loaded.schema) as wh:
+        cur = wh.conn.cursor()
+        try:
+            predicate, params = runs_on(wh.dialect, ["2024-03-10", date(2024, 3, 2), "2024-03-02T05:00:00"])
+            assert params == ["2024-03-02", "2024-03-10"]  # one param per distinct day, sorted
+            cur.execute(
+                f"SELECT run_id FROM {wh.dialect.table(RUNS)} WHERE {predicate} ORDER BY run_id", params
+            )
+            assert [int(r[0]) for r in cur.fetchall()] == [2, 4]
+        finally:
+            cur.close()
+            wh.dialect.end_read(wh.conn)

@@ -14,7 +14,7 @@ from cekura_livekit.results.frames import extract
 from cekura_livekit.tasks.alerting import detect_and_alert
 from cekura_livekit.tasks.trends import refresh_trends, touched_days
 from cekura_livekit.warehouse.read import read_daily, read_episodes, read_regressions
-from cekura_livekit.warehouse.trends import detect_regressions, recompute_daily
+from cekura_livekit.warehouse.trends import MAX_INCREMENTAL_DAYS, detect_regressions, recompute_daily
 from cekura_livekit.warehouse.writer import load_extract
 from tests.support.detection import Runs, daily_counts, step_rates
 from tests.support.warehouse import WarehouseTarget, make_result, make_run
@@ -218,6 +218,8 @@ def test_trends_step_after_a_facts_only_load_equals_a_recomputing_load(warehouse
 
     refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, touched=summary.run_dates)
     assert refreshed["touched"] == summary.run_dates
+    # 50 touched days: a backfill (more than MAX_INCREMENTAL_DAYS) is rebuilt as one range, as before.
+    assert len(summary.run_dates) > MAX_INCREMENTAL_DAYS
     assert refreshed["since"] == (date.fromisoformat(summary.run_dates[0]) - timedelta(days=28)).isoformat()
     assert refreshed["regression_days"][-1] == "2024-04-20"
     outcome = detect_and_alert(

@@ -36,14 +36,15 @@ def refresh_trends(
     touched: Iterable[date | str] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Rebuild the daily table after loads that touched `touched` (from the earliest of them minus the
-    trailing window); without touched days, the trailing window up to the latest day (late evaluations).
+    """Bring the daily tables up to date after loads that touched `touched`: those days recounted from their
+    runs, later days' rolling sums from the daily rows, only changed rows rewritten (`trends.plan_refresh`);
+    without touched days (a manual run), every row of the trailing window up to the latest day.
 
     Returns the regression window ends that may have changed, for `detect_and_alert`.
     """
     from cekura_livekit.warehouse.connection import open_warehouse
     from cekura_livekit.warehouse.ddl import ensure_tables
-    from cekura_livekit.warehouse.trends import plan_refresh, recompute_daily_in
+    from cekura_livekit.warehouse.trends import plan_refresh, refresh_plan_in
 
     days = sorted({str(d)[:10] for d in touched or ()})
     with open_warehouse(conn_id, schema) as wh, wh.transaction() as cur:
@@ -52,12 +53,21 @@ def refresh_trends(
         if plan.latest is None or plan.since is None:
             log.info("The warehouse holds no runs yet: nothing to recompute.")
             return {"latest_run_date": None, "daily_rows": 0, "touched": days, "regression_days": []}
-        rows = recompute_daily_in(wh.dialect, cur, plan.since, now)
+        rows = refresh_plan_in(wh.dialect, cur, plan, now)
+        since = plan.days[0] if plan.days else plan.since  # the first day whose rows may change
     span = f"{len(days)} day(s), {days[0]} .. {days[-1]}" if days else "none"
-    log.info("Recomputed %d daily rows from %s to %s (touched: %s).", rows, plan.since, plan.latest, span)
+    how = "the touched days and the rolling sums they move" if plan.days is not None else "every row"
+    log.info(
+        "Refreshed %s from %s to %s: %d daily rows written (touched: %s).",
+        how,
+        since,
+        plan.latest,
+        rows,
+        span,
+    )
     return {
         "latest_run_date": plan.latest.isoformat(),
-        "since": plan.since.isoformat(),
+        "since": since.isoformat(),
         "daily_rows": rows,
         "touched": days,
         "regression_days": [d.isoformat() for d in plan.window_ends],

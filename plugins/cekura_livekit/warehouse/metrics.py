@@ -15,17 +15,19 @@ Numeric-metric regressions over this table: `metric_episodes.py`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
 
 from cekura_livekit.stats import wilson_interval
+from cekura_livekit.warehouse.changed_rows import replace_changed
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
 from cekura_livekit.warehouse.measures import evaluated_sql
-from cekura_livekit.warehouse.scan import runs_since, tune_for_aggregation
+from cekura_livekit.warehouse.scan import runs_on, runs_since, tune_for_aggregation
 from cekura_livekit.warehouse.tables import (
     CALL_DURATION_METRIC_ID,
     METRIC_DAILY,
@@ -99,7 +101,8 @@ def _numeric_values_sql(dialect: Dialect, runs_from: str) -> str:
     """The values percentiles are taken over: numeric and rating metrics, and call durations (metric 0).
 
     Binary and enum metrics carry no value, so they never enter the sort (they are most metric rows).
-    `runs_from` is the `r.run_date >= <param>` predicate (`scan.runs_since`); params: since (twice).
+    `runs_from` is the predicate choosing the runs (`r.run_date >= <param>`, `scan.runs_since`, or a list
+    of days, `scan.runs_on`); its params twice.
     """
     runs, metrics = dialect.table(RUNS), dialect.table(RUN_METRICS)
     value = "CASE WHEN m.metric_kind = 'rating' THEN m.rating ELSE m.value_num END"
@@ -117,11 +120,16 @@ WHERE {_EVALUATED} AND r.duration_s IS NOT NULL AND {runs_from}
 _PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95))
 
 
-def value_stats(dialect: Dialect, cur: Any, since: str, runs_from: str) -> list[tuple[Any, ...]]:
-    """Rows of (group key…, count, mean, p50, p90, p95) for every metric group with values: the adapter
-    computes them exactly (linear interpolation: `measures.percentile`)."""
+def value_stats(dialect: Dialect, cur: Any, runs_where: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of (group key…, count, mean, p50, p90, p95) for every metric group with values of the runs
+    matching `runs_where` (its `params`): the adapter computes them exactly (linear interpolation:
+    `measures.percentile`)."""
     return dialect.value_stats(
-        cur, _numeric_values_sql(dialect, runs_from), _GROUP, (since, since), [p for _, p in _PERCENTILES]
+        cur,
+        _numeric_values_sql(dialect, runs_where),
+        _GROUP,
+        [*params, *params],
+        [p for _, p in _PERCENTILES],
     )
 
 
@@ -191,23 +199,51 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def _fresh_rows(
+    dialect: Dialect, cur: Any, runs_where: str, params: list[Any], stamp: datetime
+) -> list[dict[str, Any]]:
+    """The metric table's rows of the runs matching `runs_where`: both aggregates, joined by group."""
+    cur.execute(metric_counts_sql(dialect, runs_where), params)
+    counts = cur.fetchall()
+    return metric_daily_rows(counts, value_stats(dialect, cur, runs_where, params), stamp)
+
+
 def recompute_metric_daily_in(
     dialect: Dialect, cur: Any, since: date | str, now: datetime | None = None
 ) -> int:
     """Rebuild `cekura_metric_daily` from `since` on (delete + insert, in the caller's transaction).
 
-    The statistics are computed by the database (`metric_counts_sql`, `value_stats`), read back as one row per group and
-    written with one statement: a plain SELECT may run in parallel on PostgreSQL, an INSERT … SELECT may not.
+    The statistics are computed by the database (`metric_counts_sql`, `value_stats`), read back as one row per
+    group and written with one statement: a plain SELECT may run in parallel on PostgreSQL, an INSERT …
+    SELECT may not.
     """
     serialise(dialect, cur, TRENDS)
     tune_for_aggregation(dialect, cur)
     start = as_date(since).isoformat()
     runs_from = runs_since(dialect, cur, as_date(since), "r.run_date")
-    cur.execute(metric_counts_sql(dialect, runs_from), (start,))
-    counts = cur.fetchall()
-    rows = metric_daily_rows(counts, value_stats(dialect, cur, start, runs_from), now or datetime.now(UTC))
+    rows = _fresh_rows(dialect, cur, runs_from, [start], now or datetime.now(UTC))
     cur.execute(
         f"DELETE FROM {dialect.table(METRIC_DAILY)} WHERE run_date >= {dialect.date_param()}", (start,)
     )
     dialect.insert_rows(cur, METRIC_DAILY, rows)
     return len(rows)
+
+
+def refresh_metric_days_in(
+    dialect: Dialect, cur: Any, days: Sequence[date | str], now: datetime | None = None
+) -> int:
+    """Bring `cekura_metric_daily` up to date for exactly `days` (the days loads touched), in the caller's
+    transaction; returns the rows written or deleted.
+
+    The table holds no rolling sums, so no other day can change. The touched days' metric rows are found
+    through their runs (the runs' `run_date` index, then the metric table's `run_id` key), not by scanning
+    every metric row ever loaded; only rows whose values changed are rewritten (`changed_rows.py`).
+    """
+    if not days:
+        return 0
+    serialise(dialect, cur, TRENDS)
+    tune_for_aggregation(dialect, cur)
+    on_days, params = runs_on(dialect, days, "r.run_date")
+    rows = _fresh_rows(dialect, cur, on_days, params, now or datetime.now(UTC))
+    stored, stored_params = runs_on(dialect, days, "run_date")
+    return replace_changed(dialect, cur, METRIC_DAILY, stored, stored_params, rows)

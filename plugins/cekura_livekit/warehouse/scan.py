@@ -8,9 +8,11 @@ what large aggregations need (`Dialect.tune_for_aggregation`); these are the eng
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.tables import RUNS
 
@@ -23,3 +25,10 @@ def runs_since(dialect: Dialect, cur: Any, since: date, column: str = "run_date"
 def tune_for_aggregation(dialect: Dialect, cur: Any) -> None:
     """Settings for the rest of this transaction that a large aggregation needs (the adapter's)."""
     dialect.tune_for_aggregation(cur)
+
+
+def runs_on(dialect: Dialect, days: Iterable[date | str], column: str = "run_date") -> tuple[str, list[str]]:
+    """The predicate ``column IN (<date params>)`` for exactly `days`, and its params (ISO dates): what an
+    incremental refresh reads. Every engine answers a short list through the `run_date` index."""
+    isos = sorted({as_date(d).isoformat() for d in days})
+    return f"{column} IN ({', '.join(dialect.date_param() for _ in isos)})", isos
