@@ -34,6 +34,7 @@ from cekura_livekit.detection.identity import StoredEpisode, carry_ids
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
+from cekura_livekit.warehouse.scan import tune_for_aggregation
 from cekura_livekit.warehouse.tables import ALERTS, EPISODES, REGRESSIONS, RUNS, SUCCESS_RATE_DAILY
 
 Key = tuple[int, int, str, str]
@@ -362,6 +363,8 @@ def refresh_episodes_in(
     the `cekura_regressions` rows of each of `days` (the window ends a load may have changed); returns the
     episodes (open and resolved)."""
     serialise(dialect, cur, TRENDS)
+    # In-memory sorts and no JIT (the DAG's detect task is a transaction of its own, without the refresh's).
+    tune_for_aggregation(dialect, cur)
     stamp = now or datetime.now(UTC)
     counts = daily_counts_in(dialect, cur)
     if counts.latest is None:

@@ -32,6 +32,7 @@ from cekura_livekit.detection.flakiness import FlakinessPolicy, flaky_status_man
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
+from cekura_livekit.warehouse.scan import tune_for_aggregation
 from cekura_livekit.warehouse.tables import EPISODES, FLAKY_SCENARIOS, RUNS, UNKNOWN_ID
 
 _KEY = ["agent_id", "scenario_id", "mode", "suite"]
@@ -277,6 +278,8 @@ def refresh_flaky_in(
 ) -> list[dict[str, Any]]:
     """Rescore every scenario over the window ending on `as_of` and replace `cekura_flaky_scenarios`."""
     serialise(dialect, cur, TRENDS)
+    # In-memory sorts and no JIT (the DAG's detect task is a transaction of its own, without the refresh's).
+    tune_for_aggregation(dialect, cur)
     policy = policy or FlakyPolicy()
     end = as_date(as_of)
     start = end - timedelta(days=policy.window_days - 1)
