@@ -180,55 +180,55 @@ def _last_names(kept: pd.DataFrame, codes: np.ndarray, column: str, count: int) 
 
 
 def counts_sql(dialect: Dialect) -> str:
-    """`KeyCounts` of a window in one statement (params: start, end, lost batch share): what the trends pass
-    runs, so 28 days of runs (1.4M at 18M runs a year) are counted where they are, not fetched.
+    """`KeyCounts` of a window in one statement (params: start, end, lost batch share, start, end): what the
+    trends pass runs, so 28 days of runs (1.4M at 18M runs a year) are counted where they are, not fetched.
 
     The same definitions as `evaluated_runs` + `frame_counts`: runs with an outcome in the window; a batch is
     lost when at least the share of its runs are not evaluations; start order is started_at (NULL last), then
-    run_id; a flip is a change of outcome from the previous run of the key (LAG over that order); names are
-    each key's last non-null names in that order (the row number of the last named run, joined back).
+    run_id; a flip is a change of outcome from the previous run of the key (LAG over that order); a key's
+    names are its last non-null ones in that order (the row where the running count of names reaches the
+    key's total); mixed batches = batches with a pass + batches with a failure - batches. One sort of the
+    window's runs (every window function shares it), streamed into the GROUP BY.
     """
     d, q = dialect.date_param(), dialect.quote
     key = "a, s, m, u"
-    order = f"PARTITION BY {key} ORDER BY CASE WHEN started_at IS NULL THEN 1 ELSE 0 END, started_at, run_id"
-    passed = "CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END"
+    part = f"PARTITION BY {key}"
+    order = f"{part} ORDER BY CASE WHEN started_at IS NULL THEN 1 ELSE 0 END, started_at, run_id"
     evaluated = "outcome IN ('passed', 'failed_evaluation')"
-    joined = " AND ".join(f"{{t}}.{c} = g.{c}" for c in ("a", "s", "m", "u"))
+    window = f"run_date >= {d} AND run_date <= {d}"
     return f"""
-WITH r AS (
-    SELECT COALESCE(agent_id, {UNKNOWN_ID}) AS a, COALESCE(scenario_id, {UNKNOWN_ID}) AS s,
-           COALESCE({q("mode")}, '') AS m, COALESCE(suite, '') AS u, agent_name, scenario_name, result_id,
-           outcome, started_at, run_id
-    FROM {dialect.table(RUNS)} WHERE run_date >= {d} AND run_date <= {d} AND outcome IS NOT NULL
-), lost AS (
-    SELECT result_id FROM r WHERE result_id IS NOT NULL GROUP BY result_id
+WITH lost AS (
+    SELECT result_id FROM {dialect.table(RUNS)}
+    WHERE {window} AND outcome IS NOT NULL AND result_id IS NOT NULL GROUP BY result_id
     HAVING SUM(CASE WHEN {evaluated} THEN 0 ELSE 1 END) >= {dialect.param} * COUNT(*)
 ), e AS (
-    SELECT {key}, agent_name, scenario_name, result_id, {passed} AS p,
-           ROW_NUMBER() OVER ({order}) AS rn, LAG({passed}) OVER ({order}) AS prev
-    FROM r WHERE {evaluated} AND (result_id IS NULL OR result_id NOT IN (SELECT result_id FROM lost))
-), g AS (
-    SELECT {key}, COUNT(*) AS n, SUM(p) AS passes,
-           SUM(CASE WHEN prev IS NOT NULL AND prev <> p THEN 1 ELSE 0 END) AS flips,
-           MAX(CASE WHEN agent_name IS NOT NULL THEN rn END) AS agent_rn,
-           MAX(CASE WHEN scenario_name IS NOT NULL THEN rn END) AS scenario_rn
-    FROM e GROUP BY {key}
-), b AS (
-    SELECT {key}, COUNT(*) AS batches, SUM(CASE WHEN lo <> hi THEN 1 ELSE 0 END) AS mixed
-    FROM (SELECT {key}, MIN(p) AS lo, MAX(p) AS hi FROM e WHERE result_id IS NOT NULL
-          GROUP BY {key}, result_id) per GROUP BY {key}
+    SELECT {key}, result_id, p, LAG(p) OVER ({order}) AS prev, agent_name, scenario_name,
+           COUNT(agent_name) OVER ({order}) AS agent_seen, COUNT(agent_name) OVER ({part}) AS agent_all,
+           COUNT(scenario_name) OVER ({order}) AS scenario_seen,
+           COUNT(scenario_name) OVER ({part}) AS scenario_all
+    FROM (
+        SELECT COALESCE(agent_id, {UNKNOWN_ID}) AS a, COALESCE(scenario_id, {UNKNOWN_ID}) AS s,
+               COALESCE({q("mode")}, '') AS m, COALESCE(suite, '') AS u, agent_name, scenario_name, result_id,
+               CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END AS p, started_at, run_id
+        FROM {dialect.table(RUNS)}
+        WHERE {window} AND {evaluated}
+          AND (result_id IS NULL OR result_id NOT IN (SELECT result_id FROM lost))
+    ) r
 )
-SELECT g.a, g.s, g.m, g.u, g.n, g.passes, g.flips, b.batches, b.mixed, an.agent_name, sn.scenario_name
-FROM g
-LEFT JOIN b ON {joined.format(t="b")}
-LEFT JOIN e an ON {joined.format(t="an")} AND an.rn = g.agent_rn
-LEFT JOIN e sn ON {joined.format(t="sn")} AND sn.rn = g.scenario_rn
+SELECT {key}, COUNT(*), SUM(p), SUM(CASE WHEN prev IS NOT NULL AND prev <> p THEN 1 ELSE 0 END),
+       COUNT(DISTINCT result_id),
+       COUNT(DISTINCT CASE WHEN p = 1 THEN result_id END) + COUNT(DISTINCT CASE WHEN p = 0 THEN result_id END)
+       - COUNT(DISTINCT result_id),
+       MAX(CASE WHEN agent_name IS NOT NULL AND agent_seen = agent_all THEN agent_name END),
+       MAX(CASE WHEN scenario_name IS NOT NULL AND scenario_seen = scenario_all THEN scenario_name END)
+FROM e GROUP BY {key}
 """
 
 
 def window_counts_in(dialect: Dialect, cur: Any, start: date, end: date, policy: FlakyPolicy) -> KeyCounts:
     """`KeyCounts` of the runs between `start` and `end` (inclusive), counted in the database."""
-    cur.execute(counts_sql(dialect), (start.isoformat(), end.isoformat(), policy.lost_batch_share))
+    window = (start.isoformat(), end.isoformat())
+    cur.execute(counts_sql(dialect), (*window, policy.lost_batch_share, *window))
     rows = sorted(
         ((int(a), int(s), m, u), n, p, f, b, x, an, sn)
         for a, s, m, u, n, p, f, b, x, an, sn in cur.fetchall()
