@@ -82,3 +82,35 @@ def test_the_lookups_are_not_correlated_subqueries() -> None:
 
     for function in (episodes.latest_links_in, episodes.quarantined_keys_in):
         assert "(SELECT MAX(" not in inspect.getsource(function)
+
+
+def test_lookups_of_some_keys_read_from_the_newest_batches_and_agree(warehouse: WarehouseTarget) -> None:
+    """`latest_batches_in` (what the trends pass asks: the keys of its episodes and monitor rows only) walks
+    the batches newest first in small steps and answers each key as the GROUP BY over all runs does."""
+    from cekura_livekit.warehouse import episodes
+
+    _seed(warehouse)
+    with open_warehouse(warehouse.conn_id, warehouse.schema) as wh, wh.transaction() as cur:
+        old_q, old_links = _old_quarantined(wh.dialect, cur), _old_links(wh.dialect, cur)
+        cur.execute(
+            f"SELECT DISTINCT agent_id, scenario_id, COALESCE(mode, ''), COALESCE(suite, '') "
+            f"FROM {wh.dialect.table(RUNS)} WHERE agent_id IS NOT NULL AND scenario_id IS NOT NULL"
+        )
+        every = sorted({(int(a), int(s), m, u) for a, s, m, u in cur.fetchall()})
+        unknown = (9, 9, "chat", "")  # no runs: never settled, the walk reads every batch and stops
+        original, episodes.FIRST_BATCHES = episodes.FIRST_BATCHES, 2  # several steps on 24 batches
+        try:
+            answers = [
+                (set(keys), episodes.latest_batches_in(wh.dialect, cur, [*keys, unknown]))
+                for keys in (every, every[::2], every[1::3], every[-1:])
+            ]
+            subset_q = quarantined_keys_in(wh.dialect, cur, every[::2])
+            subset_links = latest_links_in(wh.dialect, cur, every[::2])
+        finally:
+            episodes.FIRST_BATCHES = original
+    assert len(every) >= 10
+    for keys, (quarantined, links) in answers:
+        assert quarantined == {k for k in old_q if k in keys}
+        assert links == {k: v for k, v in old_links.items() if k in keys}
+    assert answers[0][1] == (old_q, old_links)
+    assert (subset_q, subset_links) == answers[1][1]

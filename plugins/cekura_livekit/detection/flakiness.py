@@ -20,6 +20,9 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 PASS_K = (1, 3, 5)
 
@@ -113,3 +116,104 @@ def flaky_status(
     for k in PASS_K:
         row[f"pass_hat_{k}"] = pass_hat_k(test.passes, test.n, k)
     return row
+
+
+@dataclass(frozen=True)
+class RunsTestMany:
+    """`runs_test` of many series at once, from their counts (numpy arrays, one entry per series).
+
+    `expected` and `z` are NaN where the scalar test says None. The arithmetic is the scalar test's, in the
+    same order, so the values are the same floats (integers below 2**53, as any real window's counts are).
+    """
+
+    n: np.ndarray
+    passes: np.ndarray
+    runs: np.ndarray
+    expected: np.ndarray
+    z: np.ndarray
+
+    @property
+    def flips(self) -> np.ndarray:
+        return np.maximum(self.runs - 1, 0)
+
+    @property
+    def p_value(self) -> list[float | None]:
+        """One-sided p of each series (`math.erfc` per value: the scalar test's exact float)."""
+        return [None if np.isnan(z) else 0.5 * math.erfc(z / math.sqrt(2)) for z in self.z.tolist()]
+
+
+def runs_test_many(n: np.ndarray, passes: np.ndarray, runs: np.ndarray) -> RunsTestMany:
+    """`runs_test` for many series given each one's outcome count `n`, passes and runs (blocks of equal
+    outcomes): why counts, not outcomes — the caller counts flips for all series in one vector pass."""
+    n, n1, runs = (np.asarray(a, dtype=np.int64) for a in (n, passes, runs))
+    n2 = n - n1
+    testable = (n1 > 0) & (n2 > 0)
+    safe_n = np.where(testable, n, 2)
+    two = 2 * n1 * n2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(testable, two / safe_n + 1, np.nan)
+        var = (two.astype(np.float64) * (two - n).astype(np.float64)) / (
+            safe_n * safe_n * (safe_n - 1)
+        ).astype(np.float64)
+        diff = runs - mean
+        z = np.where(diff != 0, (diff - np.copysign(0.5, diff)) / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
+    z = np.where(testable & (var > 0), z, np.nan)
+    return RunsTestMany(n, n1, runs, mean, z)
+
+
+def pass_hat_k_many(passes: np.ndarray, runs: np.ndarray, k: int) -> list[float | None]:
+    """`pass_hat_k` of each series (exact integer binomials: three per series, microseconds in all)."""
+    return [
+        pass_hat_k(c, n, k)
+        for c, n in zip(np.asarray(passes).tolist(), np.asarray(runs).tolist(), strict=True)
+    ]
+
+
+def flaky_status_many(
+    n: np.ndarray,
+    passes: np.ndarray,
+    runs: np.ndarray,
+    was_flaky: np.ndarray | None = None,
+    policy: FlakinessPolicy | None = None,
+) -> dict[str, list[Any]]:
+    """`flaky_status` of many series at once (one list per column of its row, one entry per series).
+
+    `was_flaky`: True where the series' previous status was flaky (the hysteresis). Same rows as calling
+    `flaky_status` on each series' outcomes (tests/detection/test_flakiness_many.py checks it on random series).
+    """
+    policy = policy or FlakinessPolicy()
+    test = runs_test_many(n, passes, runs)
+    was = np.zeros(len(test.n), dtype=bool) if was_flaky is None else np.asarray(was_flaky, dtype=bool)
+    failures = test.n - test.passes
+    z = test.z
+    untestable = np.isnan(z)
+    with np.errstate(invalid="ignore"):
+        flaky = (z >= policy.enter_z) | (was & (z >= policy.leave_z))
+        clustered = z <= policy.clustered_z
+    status = np.select(
+        [
+            test.n < policy.min_runs,
+            (failures < policy.min_failures) | untestable,
+            flaky,
+            clustered,
+        ],
+        ["insufficient", "stable", "flaky", "clustered"],
+        default="stable",
+    )
+    expected = test.expected - 1
+    row: dict[str, list[Any]] = {
+        "status": status.tolist(),
+        "runs": test.n.tolist(),
+        "passed": test.passes.tolist(),
+        "flips": test.flips.tolist(),
+        "expected_flips": _none_for_nan(expected),
+        "runs_z": _none_for_nan(z),
+        "runs_p": test.p_value,
+    }
+    for k in PASS_K:
+        row[f"pass_hat_{k}"] = pass_hat_k_many(test.passes, test.n, k)
+    return row
+
+
+def _none_for_nan(values: np.ndarray) -> list[float | None]:
+    return [None if v != v else v for v in values.tolist()]

@@ -14,11 +14,14 @@ cannot raise an alarm alone. `k` = half the smallest shift worth finding (in bas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVar
 
 import numpy as np
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -159,3 +162,83 @@ def _episode_day(
 def dense_days(first: date, count: int) -> list[date]:
     """`count` consecutive days from `first` (test and harness helper)."""
     return [first + timedelta(days=i) for i in range(count)]
+
+
+def detect_metric_shifts_many(
+    series: Mapping[K, tuple[Sequence[date], Sequence[float | None]]], policy: MetricShiftPolicy | None = None
+) -> dict[K, list[MetricEpisode]]:
+    """`detect_metric_shifts` of every series (key -> (days, daily medians)), the same episodes.
+
+    Why: the scalar loop costs ~0.1-1 ms a series-day (numpy medians of a Python list each day): minutes a
+    pass for 5,000 series with a year of history. Before its first alarm a series' state is its CUSUM `s`,
+    the start of its excursion and its baseline, which is always a contiguous stretch of its own values (the
+    first `min_baseline_days`, then the newest `max_baseline_days` up to the last day the CUSUM was back at 0).
+    So every series steps together through its values: one sort of the baselines a step gives all medians
+    and MADs. The few series that alarm (an episode, reverse CUSUM, recovery) are then run through the scalar
+    detector, so the episodes are the scalar ones by construction; tests/detection/test_metric_shift_many.py
+    compares both on random series.
+    """
+    policy = policy or MetricShiftPolicy()
+    keys = list(series)
+    prepared = [_prepared(*series[key]) for key in keys]
+    lengths = np.array([len(order) for order, _ in prepared], dtype=np.int64)
+    out: dict[K, list[MetricEpisode]] = {key: [] for key in keys}
+    width = max(policy.max_baseline_days, policy.min_baseline_days)
+    longest = int(lengths.max()) if len(keys) else 0
+    if longest <= policy.min_baseline_days:
+        return out
+    values = np.full(
+        (len(keys), longest + width), np.nan
+    )  # `width` NaN columns first: windows never go below 0
+    for i, (order, _) in enumerate(prepared):
+        values[i, width : width + len(order)] = [v for _, v in order]
+    alarmed = _first_alarms(values, lengths, width, policy)
+    for i in np.flatnonzero(alarmed).tolist():
+        out[keys[i]] = detect_metric_shifts(*series[keys[i]], policy)
+    return out
+
+
+def _first_alarms(
+    values: np.ndarray, lengths: np.ndarray, width: int, policy: MetricShiftPolicy
+) -> np.ndarray:
+    """Which series' CUSUM reaches `h` (every series stepping together; `values` offset by `width` columns)."""
+    count = len(lengths)
+    s = np.zeros(count)
+    started = np.zeros(count, dtype=bool)
+    lo = np.zeros(count, dtype=np.int64)  # the baseline: positions lo .. hi - 1 of each series
+    hi = np.full(count, policy.min_baseline_days, dtype=np.int64)
+    alarmed = np.zeros(count, dtype=bool)
+    offsets = np.arange(-width, 0)
+    for j in range(policy.min_baseline_days, int(lengths.max())):
+        rows = np.flatnonzero((j < lengths) & ~alarmed)
+        if not len(rows):
+            break
+        r_lo, r_hi = lo[rows], hi[rows]
+        cols = width + r_hi[:, None] + offsets
+        window = values[rows[:, None], cols]
+        window[cols < width + r_lo[:, None]] = np.nan
+        n = r_hi - r_lo
+        med = _sorted_median(np.sort(window, axis=1), n)
+        mad = 1.4826 * _sorted_median(np.sort(np.abs(window - med[:, None]), axis=1), n)
+        mad = mad * (1 + policy.sd_inflation / np.sqrt(n))
+        sd = np.maximum(mad, policy.min_spread)
+        z = np.minimum(np.maximum((values[rows, width + j] - med) / sd, -policy.clip), policy.clip)
+        s_old = s[rows]
+        s_new = np.maximum(0.0, s_old + z - policy.k)
+        started[rows] |= (s_old <= 0) & (s_new > 0)
+        s[rows] = s_new
+        back = s_new <= 0
+        hi[rows[back]] = j + 1
+        lo[rows[back]] = np.maximum(0, j + 1 - policy.max_baseline_days)
+        started[rows[back]] = False
+        alarmed[rows[~back & (s_new >= policy.h) & started[rows]]] = True
+    return alarmed
+
+
+def _sorted_median(ordered: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Row medians of rows sorted ascending with NaN last, `n` values each (np.median's arithmetic: the middle
+    value, or the mean of the two middle values)."""
+    idx = np.arange(len(n))
+    upper = ordered[idx, n // 2]
+    lower = ordered[idx, np.maximum(n // 2 - 1, 0)]
+    return np.where(n % 2 == 1, upper, (lower + upper) / 2)

@@ -102,7 +102,7 @@ def _rows(cur: Any, sql: str) -> list[dict[str, Any]]:
 def claim_monitor_rows(wh: Warehouse) -> list[tuple[str, dict[str, Any]]]:
     """The open metric episodes and current data-quality alerts never alerted before, as (kind, row), after
     claiming them (one transaction); quarantined keys are left out (shown, never alerted, like their drops)."""
-    from cekura_livekit.warehouse.episodes import latest_links_in, quarantined_keys_in
+    from cekura_livekit.warehouse.episodes import latest_batches_in
     from cekura_livekit.warehouse.quality import alert_id
 
     claimed: list[tuple[str, dict[str, Any]]] = []
@@ -112,7 +112,12 @@ def claim_monitor_rows(wh: Warehouse) -> list[tuple[str, dict[str, Any]]]:
         quality = _rows(cur, f"SELECT * FROM {wh.dialect.table(QUALITY_ALERTS)}")
         if not metric and not quality:
             return []
-        quarantined, links = quarantined_keys_in(wh.dialect, cur), latest_links_in(wh.dialect, cur)
+        # Only these rows' keys: read from the newest batches back, not a pass over every run.
+        keys = {
+            (int(r["agent_id"]), int(r["scenario_id"]), r["mode"] or "", r["suite"] or "")
+            for r in [*metric, *quality]
+        }
+        quarantined, links = latest_batches_in(wh.dialect, cur, keys)
         for row in [*metric, *quality]:
             key = (int(row["agent_id"]), int(row["scenario_id"]), row["mode"] or "", row["suite"] or "")
             if key in quarantined:

@@ -15,11 +15,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cekura_livekit.detection.identity import StoredEpisode, carry_ids
-from cekura_livekit.detection.metric_shift import MetricShiftPolicy, detect_metric_shifts
+from cekura_livekit.detection.metric_shift import MetricShiftPolicy, detect_metric_shifts_many
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.engines.base import Dialect
 from cekura_livekit.warehouse.locks import TRENDS, serialise
 from cekura_livekit.warehouse.metrics import _GROUP, _float, _plain
+from cekura_livekit.warehouse.scan import tune_for_aggregation
 from cekura_livekit.warehouse.tables import (
     CALL_DURATION_METRIC_ID,
     METRIC_DAILY,
@@ -82,10 +83,12 @@ def metric_episode_rows(
     stamp: datetime,
     policy: MetricShiftPolicy | None = None,
 ) -> list[dict[str, Any]]:
-    """`cekura_metric_episodes` rows: `detect_metric_shifts` per series × metric (never pooled), ids carried."""
+    """`cekura_metric_episodes` rows: `detect_metric_shifts_many` over every series × metric (each its own, never
+    pooled), ids carried."""
     rows: list[dict[str, Any]] = []
+    found = detect_metric_shifts_many(series, policy)  # every series at once, the scalar detector's episodes
     for key in sorted(series):
-        episodes = detect_metric_shifts(*series[key], policy)
+        episodes = found[key]
         if not episodes:
             continue
         spans = [(e.started_on, e.flagged_on, e.resolved_on) for e in episodes]
@@ -147,6 +150,8 @@ def refresh_metric_episodes_in(
     """Recompute every metric episode from the daily medians, replace `cekura_metric_episodes`, and replace
     the `cekura_metric_regressions` rows of each of `days` (the episodes in effect and flagged that day)."""
     serialise(dialect, cur, TRENDS)
+    # In-memory sorts and no JIT (the DAG's detect task is a transaction of its own, without the refresh's).
+    tune_for_aggregation(dialect, cur)
     stamp = now or datetime.now(UTC)
     series, labels = _metric_series_in(dialect, cur)
     rows = metric_episode_rows(series, labels, _stored_metric_episodes(dialect, cur), stamp, policy)
