@@ -124,7 +124,8 @@ def test_latency_panel_draws_p50_p95_and_the_band_between() -> None:
     assert len(points) == 3
     tips = titles(root)
     assert any(
-        t.startswith("agent <A> · 2024-03-01") and "p50 800 ms" in t and "(40 values)" in t for t in tips
+        t.startswith("agent <A> · 2024-03-01") and "p50 800 ms" in t and "(typical scenario; 40 values)" in t
+        for t in tips
     )
     assert "agent &lt;A&gt;" in charts.latency_panel(
         _latency(1), label="agent <A>", color="#0072B2", start=START, days=3, y_max=2000

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from cekura_livekit.effect import rate_change
 from cekura_livekit.report import build_report_html, wilson_interval
 from tests.report import samples
 from tests.report.samples import AGENTS, DAYS, GENERATED, SCENARIOS, START
@@ -225,10 +226,13 @@ def test_regressions_table(html: str) -> None:
     assert "54.8%" in first
     assert "n=42" in first
     assert "−40.3 pts" in first
-    assert "&lt; 0.001" in first
+    # The drop's 95% interval (Newcombe) from the runs before and since: a CUSUM episode's evidence.
+    change = rate_change(round(0.951 * 180), 180, round(0.548 * 42), 42)
+    assert f"{-change.high * 100:.1f} to {-change.low * 100:.1f} pts" == "25.6 to 55.2 pts"
+    assert "25.6 to 55.2 pts" in first
     assert '<span class="badge minor">minor</span>' in rows[1]
     assert "resolved" in rows[1]
-    assert "0.041" in rows[1]
+    assert "0.041" not in rows[1]  # a stored q-value is shown only where the runs are missing
     assert "No regression in effect" not in section
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pandas as pd
@@ -62,15 +63,20 @@ def test_minimal_daily_columns_render() -> None:
 
 
 def test_missing_warehouse_values_show_as_dashes_never_nan() -> None:
-    """Nullable warehouse dtypes (Int64 / Float64 with NA) render; a missing q-value is a dash."""
+    """Nullable warehouse dtypes (Int64 / Float64 with NA) render; a drop without the runs behind it (and no
+    q-value) has a dash for its interval."""
     episodes = samples.episodes()
     episodes["q_value"] = pd.array([pd.NA, 0.041], dtype="Float64")
+    episodes["current_n"] = pd.array([pd.NA, 38], dtype="Int64")
     episodes["peak_drop"] = pd.array([pd.NA, 0.084], dtype="Float64")  # falls back to baseline − current
     out = build_report_html(samples.daily(), episodes, samples.flaky(), generated_at=GENERATED)
     section = _section_html(out, "regressions")
     first = section.split("<tbody>")[1].split("</tr>")[0]
     assert "−40.3 pts" in first
     assert first.split('class="num drop"')[1].split("</td>")[1].endswith("–")
+    second = section.split("<tbody>")[-1].split("</tr>")[0]
+    assert "q = 0.041" not in second  # the resolved one has its runs: the interval, not the q-value
+    assert re.search(r"[\d.]+ to [\d.]+ pts", second)
     assert "nan" not in out.lower().replace("nanum", "")
 
 

@@ -119,3 +119,41 @@ def test_the_weekly_report_is_dated_and_indexed(sqlite_warehouse: WarehouseTarge
 def test_latest_run_date_reads_the_daily_table(sqlite_warehouse: WarehouseTarget) -> None:
     _loaded(sqlite_warehouse)
     assert latest_run_date(sqlite_warehouse.conn_id, sqlite_warehouse.schema) == date(2024, 4, 19)
+
+
+def test_the_report_links_are_the_series_latest_result_pages(pg_warehouse: WarehouseTarget) -> None:
+    """`read.select_links` (the runs of each series' last day only) gives every series of the window the same
+    page as `episodes.latest_links_in` (every run ever loaded), on the realistic organisation: many results
+    per series, each with its own URL."""
+    from cekura_livekit.warehouse.episodes import latest_links_in
+    from tests.support import realistic as R
+
+    series = R._Series.draw(R.SMOKE)
+    for day in range(3):
+        d = R.day_draw(R.SMOKE, series, day)
+        for result_id in sorted(set(d.result_id.tolist())):
+            result, runs, kwargs = R.batch_payloads(R.SMOKE, d, d.result_id == result_id)
+            load_extract(pg_warehouse.conn_id, extract(result, runs, **kwargs), pg_warehouse.schema)
+    refresh_trends(pg_warehouse.conn_id, pg_warehouse.schema)
+    with open_warehouse(pg_warehouse.conn_id, pg_warehouse.schema) as wh:
+        frames = read_report_inputs(wh, days=60, today=None)
+        cur = wh.conn.cursor()
+        every = latest_links_in(wh.dialect, cur)
+        cur.close()
+        wh.conn.rollback()
+    daily = frames["daily"]
+    got = {
+        (int(a), int(s), m, u): url
+        for a, s, m, u, url in zip(
+            daily["agent_id"],
+            daily["scenario_id"],
+            daily["mode"],
+            daily["suite"],
+            daily["dashboard_url"],
+            strict=True,
+        )
+    }
+    assert len(got) == R.SMOKE.agents * R.SMOKE.scenarios
+    assert all(url is not None and url.startswith("https://") for url in got.values())
+    assert got == {key: every[key] for key in got}
+    assert len(set(got.values())) > 1  # each series its own latest result, not one page for all

@@ -403,7 +403,8 @@ def latency_panel(
 ) -> str:
     """One metric of one agent × mode per day: the p50 line, the p95 line, and the band between them.
 
-    ``points``: rows with run_date, p50, p95, n (exact percentiles of every value of the day, in ``unit``).
+    ``points``: rows with run_date, p50, p95, n (the typical scenario's percentiles of the day, in ``unit``,
+    and the values behind them: `weekly.LatencyStats`).
     """
     left, right, top, bottom = 54.0, 14.0, 12.0, 30.0
     xs = DayScale(start, days, left, width - right)
@@ -433,7 +434,7 @@ def latency_panel(
     for r in rows:
         tip = (
             f"{label} · {r.run_date:%Y-%m-%d}\np50 {r.p50:,.{_digits(y_max / 100)}f} {unit} · "
-            f"p95 {r.p95:,.{_digits(y_max / 100)}f} {unit} ({int(r.n)} values)"
+            f"p95 {r.p95:,.{_digits(y_max / 100)}f} {unit} (typical scenario; {int(r.n)} values)"
         )
         out.append(
             f'<circle class="point" cx="{num(xs(r.run_date))}" cy="{num(ys(r.p50))}" r="2.6" fill="{color}">'

@@ -22,6 +22,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from cekura_livekit import __version__
+from cekura_livekit.effect import rate_change
 from cekura_livekit.report import charts, stats
 from cekura_livekit.report.schema import (
     SEVERITIES,
@@ -284,9 +285,22 @@ def heatmap_context(
     }
 
 
+def _drop_interval(r: Any) -> str:
+    """The drop's 95% interval (Newcombe, `effect.rate_change`) from the runs before and since the change: the
+    evidence a CUSUM episode has (it has no per-day p-value); a stored q-value is shown only where there is one."""
+    counts = (r.baseline_rate, r.baseline_n, r.current_rate, r.current_n)
+    if all(math.isfinite(v) for v in counts) and r.baseline_n > 0 and r.current_n > 0:
+        before_n, after_n = int(r.baseline_n), int(r.current_n)
+        c = rate_change(round(r.baseline_rate * before_n), before_n, round(r.current_rate * after_n), after_n)
+        if math.isfinite(c.low):
+            return f"{-c.high * 100:.1f} to {-c.low * 100:.1f} pts"
+    return f"q = {_p_value(r.q_value)}" if math.isfinite(r.q_value) else "–"
+
+
 def _episode_row(r: Any) -> dict[str, Any]:
     return {
         "since": _when(r.started_on),
+        "flagged": _when(r.flagged_on),
         "last_seen": _when(r.last_seen),
         "state": r.state + (f" {_when(r.resolved_on)}" if r.state == "resolved" else ""),
         "quarantined": bool(r.quarantined),
@@ -301,7 +315,7 @@ def _episode_row(r: Any) -> dict[str, Any]:
         "current_rate": r.current_rate,
         "current_n": _n(r.current_n),
         "drop": f"−{r.peak_drop * 100:.1f} pts" if math.isfinite(r.peak_drop) else "–",
-        "q_value": _p_value(r.q_value),
+        "interval": _drop_interval(r),
         "dashboard_url": _link(r.dashboard_url),
     }
 

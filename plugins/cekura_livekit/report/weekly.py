@@ -100,9 +100,11 @@ _PANEL = list(PANEL_KEY)
 
 @dataclass
 class LatencyStats:
-    """The latency panels' numbers, already reduced: per panel × day and per panel over the last 7 days
-    (n, p50, p95), and each panel's names. `warehouse.aggregates` reads them from SQL (rows = groups, so the
-    report's memory does not grow with the runs); `from_values` computes the same from raw values."""
+    """The latency panels' numbers, already reduced, per panel (metric × agent × mode) × day and per panel over
+    the last 7 days: p50 / p95 = the median, across the panel's series (scenario × suite, and days for the
+    week), of each series' exact daily p50 / p95 (the typical scenario), n = the values behind them; and each
+    panel's names. `warehouse.aggregates.latency_panels_in` reads them from the daily metric table (no raw value
+    is read); `from_values` computes the same from raw values (tests, small inputs)."""
 
     daily: pd.DataFrame
     week: pd.DataFrame
@@ -110,13 +112,14 @@ class LatencyStats:
 
     @classmethod
     def from_values(cls, values: pd.DataFrame | None) -> LatencyStats:
-        """The same numbers from `metric_values` rows (small inputs, tests): exact percentiles in pandas."""
+        """The same numbers from `metric_values` rows: exact daily percentiles per series in pandas, then the
+        median across series."""
         frame = latency_values(values)
         if frame.empty:
             empty = pd.DataFrame(columns=[*_PANEL, "run_date", "n", "p50", "p95"])
             return cls(empty, empty.drop(columns="run_date"), pd.DataFrame(columns=[*_PANEL, "metric_name"]))
-        stop = frame["run_date"].max()
-        week = frame[frame["run_date"] > stop - pd.Timedelta(days=7)]
+        series = latency_daily(frame, [*_PANEL, *_SERIES])
+        stop = series["run_date"].max()
         labels = (
             frame.groupby(_PANEL, sort=False)
             .agg(
@@ -124,7 +127,27 @@ class LatencyStats:
             )
             .reset_index()
         )
-        return cls(latency_daily(frame, _PANEL), _percentiles(week, _PANEL), labels)
+        week = series[series["run_date"] > stop - pd.Timedelta(days=7)]
+        return cls(_typical(series, [*_PANEL, "run_date"]), _typical(week, _PANEL), labels)
+
+
+#: What identifies one series inside a panel (the daily metric table's grain, less the panel's key).
+_SERIES = ["scenario_id", "suite"]
+
+
+def _typical(series: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per `keys`: the median of the series' daily p50 and of their daily p95, the values behind them, and
+    how many series × days they come from (`latency_panels_in`'s definition)."""
+    return (
+        series.groupby(keys)
+        .agg(
+            p50=("p50", lambda v: percentile(v, 0.5)),
+            p95=("p95", lambda v: percentile(v, 0.5)),
+            n=("n", "sum"),
+            series=("n", "count"),
+        )
+        .reset_index()
+    )
 
 
 def latency_values(values: pd.DataFrame | None) -> pd.DataFrame:
@@ -146,7 +169,8 @@ def _percentiles(values: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def latency_daily(values: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per `keys` × day: exact p50 / p95 (`stats.percentile`, linear interpolation like percentile_cont)."""
+    """Per `keys` × day: exact p50 / p95 (`stats.percentile`, linear interpolation like percentile_cont), as
+    `cekura_metric_daily` holds them at its grain."""
     return _percentiles(values, [*keys, "run_date"])
 
 
@@ -161,7 +185,8 @@ def _week_text(week: dict[tuple[Any, ...], Any], key: tuple[Any, ...], column: s
 def latency_figures(
     values: pd.DataFrame | None = None, *, stats: LatencyStats | None = None
 ) -> list[dict[str, Any]]:
-    """One chart per metric × agent × mode: daily exact p50 / p95; panels of one metric share a scale.
+    """One chart per metric × agent × mode (never two metrics pooled): per day, the typical scenario's p50 and
+    p95 (`LatencyStats`); panels of one metric share a scale.
 
     From `stats` (reduced in SQL by `warehouse.aggregates`) or, for small inputs, raw `values`."""
     stats = stats if stats is not None else LatencyStats.from_values(values)
@@ -248,7 +273,8 @@ def batch_diff_rows(diffs: pd.DataFrame | None, limit: int = 12) -> list[dict[st
 
 
 def metric_regression_rows(found: pd.DataFrame | None, limit: int = 10) -> list[dict[str, Any]]:
-    """The newest detection per agent × scenario × mode × suite × metric (a drift shows on several days)."""
+    """Metric shifts in effect (`cekura_metric_regressions`: one row per day an episode of
+    `cekura_metric_episodes` was in effect): the newest row per agent × scenario × mode × suite × metric."""
     if _empty(found):
         return []
     assert found is not None
@@ -256,17 +282,21 @@ def metric_regression_rows(found: pd.DataFrame | None, limit: int = 10) -> list[
     return [
         {
             "day": f"{pd.Timestamp(r.run_date):%Y-%m-%d}",
+            "since": _day(getattr(r, "started_on", None)),
             "agent": r.agent_name,
             "scenario": r.scenario_name,
             "mode": r.mode or "–",
             "metric": r.metric_name,
             "change": f"{r.baseline_median:,.0f} → {r.current_median:,.0f} {r.unit or ''}".strip(),
             "shift": f"+{r.relative_shift * 100:.0f} %",
-            "q": f"{r.q_value:.2g}",
             "dashboard_url": _web(getattr(r, "dashboard_url", None)),
         }
         for r in latest.head(limit).itertuples(index=False)
     ]
+
+
+def _day(value: object) -> str:
+    return "–" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
 
 
 def _web(url: object) -> str | None:

@@ -4,10 +4,10 @@ The weekly report used to read every latency value of its 60 days (3 values a ru
 organisation's volume) and every batch-diff row into pandas, then group them. Here the same numbers come out
 of SQL already reduced:
 
-- `latency_stats_in`: exact p50 / p95 (linear interpolation, the same `Dialect.value_stats` the daily metric
-  table uses, so the report's percentile is the warehouse's) and counts per metric × agent × mode × day, or
-  pooled over a span (the week's figures); rows = groups, not values;
-- `latency_labels_in`: each panel's metric name, unit and agent name, from the small daily tables;
+- `latency_panels_in`: the latency panels from `cekura_metric_daily`, whose exact p50 / p95 per series × day
+  (linear interpolation, percentile_cont) the refresh has already computed: a panel's point is the median of
+  its series' daily percentiles (the typical scenario), so the report never reads a raw value (60 days at
+  3M runs were ~6M values sorted on every report); rows = panels × days;
 - `latest_batch_diffs`: the diff rows of the newest batches only (the report shows a dozen).
 
 Reads only: nothing here writes.
@@ -23,89 +23,83 @@ import pandas as pd
 
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.engines.base import Dialect
-from cekura_livekit.warehouse.measures import evaluated_sql
 from cekura_livekit.warehouse.tables import (
     BATCH_DIFFS,
-    CALL_DURATION_METRIC_ID,
     METRIC_DAILY,
     RESULTS,
-    RUN_METRICS,
-    RUNS,
     SUCCESS_RATE_DAILY,
-    UNKNOWN_ID,
 )
 
 #: Units drawn as latency panels: numeric metrics measured in time (call duration is metric 0, in s).
 LATENCY_UNITS = ("ms", "s")
 #: The key of one latency panel's daily point.
 PANEL_KEY = ("metric_id", "agent_id", "mode")
-_PERCENTILES = (0.5, 0.95)
 
 
-def _latency_values_sql(dialect: Dialect) -> str:
-    """Time-valued numeric metric values of evaluated runs in [start, end], plus call durations (metric 0):
-    what `weekly.latency_values` keeps of `metrics.metric_values`. Params: start, end (twice)."""
-    runs, metrics, d = dialect.table(RUNS), dialect.table(RUN_METRICS), dialect.date_param()
-    evaluated = evaluated_sql("r.outcome")
-    key = (
-        f"r.run_date AS run_date, COALESCE(r.agent_id, {UNKNOWN_ID}) AS agent_id, "
-        f"COALESCE(r.scenario_id, {UNKNOWN_ID}) AS scenario_id, COALESCE(r.mode, '') AS mode, "
-        "COALESCE(r.suite, '') AS suite"
-    )
-    units = ", ".join(f"'{u}'" for u in LATENCY_UNITS)
-    return f"""
-SELECT {key}, m.metric_id AS metric_id, m.value_num AS value
-FROM {metrics} m JOIN {runs} r ON r.run_id = m.run_id
-WHERE {evaluated} AND r.run_date >= {d} AND r.run_date <= {d}
-  AND m.metric_kind = 'numeric' AND m.unit IN ({units}) AND m.value_num IS NOT NULL
-UNION ALL
-SELECT {key}, {CALL_DURATION_METRIC_ID} AS metric_id, r.duration_s AS value
-FROM {runs} r
-WHERE {evaluated} AND r.duration_s IS NOT NULL AND r.run_date >= {d} AND r.run_date <= {d}
-"""
+_TYPICAL = (0.5,)
 
 
-def latency_stats_in(
-    dialect: Dialect, cur: Any, start: date, end: date, keys: Sequence[str] = (*PANEL_KEY, "run_date")
-) -> pd.DataFrame:
-    """Per `keys` group of the time-valued metric values in [start, end]: n, mean, exact p50 and p95.
-
-    `keys` are columns of the values (run_date, agent_id, scenario_id, mode, suite, metric_id); leave out
-    run_date to pool the span (the week's p50/p95 are over the week's values, not an average of days).
-    """
-    span = (as_date(start).isoformat(), as_date(end).isoformat())
-    # The adapters read (key…, value) in that order: select exactly those columns of the values.
-    values = f"SELECT {', '.join(keys)}, value FROM ({_latency_values_sql(dialect)}) w"
-    rows = dialect.value_stats(cur, values, list(keys), span + span, list(_PERCENTILES))
-    frame = pd.DataFrame(rows, columns=[*keys, "n", "mean", "p50", "p95"])
-    for column in ("mean", "p50", "p95"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    for column in ("metric_id", "agent_id", "scenario_id", "n"):
-        if column in frame:
-            frame[column] = frame[column].astype(int)
-    if "run_date" in frame:
-        frame["run_date"] = pd.to_datetime(frame["run_date"].map(as_date))
-    return frame
-
-
-def latency_labels_in(dialect: Dialect, cur: Any, start: date, end: date) -> pd.DataFrame:
-    """Per panel (metric × agent × mode): the metric's name and unit and the agent's name, from the daily
-    metric and success-rate tables (the largest name seen in the span, as the daily rebuild picks it)."""
+def _panel_values_sql(dialect: Dialect, keys: Sequence[str], column: str) -> str:
+    """(keys…, value) of the time-valued numeric metrics' daily rows in [start, end]; value = `column`."""
     d = dialect.date_param()
     units = ", ".join(f"'{u}'" for u in LATENCY_UNITS)
-    span = (as_date(start).isoformat(), as_date(end).isoformat())
-    cur.execute(
-        f"SELECT m.metric_id, m.agent_id, m.mode, MAX(m.metric_name), MAX(m.unit), MAX(a.agent_name) "
-        f"FROM {dialect.table(METRIC_DAILY)} m LEFT JOIN ("
-        f"  SELECT agent_id, MAX(agent_name) AS agent_name FROM {dialect.table(SUCCESS_RATE_DAILY)} "
-        f"  WHERE run_date >= {d} AND run_date <= {d} GROUP BY agent_id) a ON a.agent_id = m.agent_id "
-        f"WHERE m.run_date >= {d} AND m.run_date <= {d} AND m.metric_kind = 'numeric' AND m.unit IN ({units}) "
-        "GROUP BY m.metric_id, m.agent_id, m.mode",
-        span + span,
+    return (
+        f"SELECT {', '.join(keys)}, {column} AS value FROM {dialect.table(METRIC_DAILY)} "
+        f"WHERE run_date >= {d} AND run_date <= {d} AND metric_kind = 'numeric' AND unit IN ({units}) "
+        f"AND {column} IS NOT NULL"
     )
-    frame = pd.DataFrame(cur.fetchall(), columns=[*PANEL_KEY, "metric_name", "unit", "agent_name"])
-    for column in ("metric_id", "agent_id"):
-        frame[column] = frame[column].astype(int)
+
+
+def latency_panels_in(
+    dialect: Dialect, cur: Any, start: date, end: date, *, by_day: bool = True
+) -> pd.DataFrame:
+    """Per latency panel (metric × agent × mode), per day (`by_day`) or over the span: p50 / p95 = the median,
+    across the panel's series (scenario × suite; × day when pooled over the span), of their exact daily p50 /
+    p95 in `cekura_metric_daily`; n = the values behind them; series = the daily rows; the metric's name and unit.
+
+    Why the typical series and not the pooled percentile: a pooled percentile is not derivable from daily ones,
+    and computing it means sorting every raw value of the period (6M at 3M runs, ~5 s, growing with volume);
+    the daily table is per series × day, so this reads panels × series × days rows, never a value. Both
+    percentiles are the warehouse's own (percentile_cont), so a panel never disagrees with the table.
+    """
+    keys = [*PANEL_KEY, "run_date"] if by_day else list(PANEL_KEY)
+    span = (as_date(start).isoformat(), as_date(end).isoformat())
+    frame = pd.DataFrame(
+        [
+            row[: len(keys)] + row[-1:]
+            for row in dialect.value_stats(
+                cur, _panel_values_sql(dialect, keys, "p50"), keys, span, list(_TYPICAL)
+            )
+        ],
+        columns=[*keys, "p50"],
+    )
+    p95 = pd.DataFrame(
+        [
+            row[: len(keys)] + row[-1:]
+            for row in dialect.value_stats(
+                cur, _panel_values_sql(dialect, keys, "p95"), keys, span, list(_TYPICAL)
+            )
+        ],
+        columns=[*keys, "p95"],
+    )
+    d = dialect.date_param()
+    units = ", ".join(f"'{u}'" for u in LATENCY_UNITS)
+    cols = ", ".join(keys)
+    cur.execute(
+        f"SELECT {cols}, SUM({dialect.quote('count')}), COUNT(*), MAX(metric_name), MAX(unit) "
+        f"FROM {dialect.table(METRIC_DAILY)} WHERE run_date >= {d} AND run_date <= {d} "
+        f"AND metric_kind = 'numeric' AND unit IN ({units}) AND p50 IS NOT NULL GROUP BY {cols}",
+        span,
+    )
+    counts = pd.DataFrame(cur.fetchall(), columns=[*keys, "n", "series", "metric_name", "unit"])
+    frame = frame.merge(p95, on=keys, how="left").merge(counts, on=keys, how="left")
+    for column in ("p50", "p95"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    for column in ("metric_id", "agent_id", "n", "series"):
+        frame[column] = pd.to_numeric(frame[column]).fillna(0).astype(int)
+    frame["mode"] = frame["mode"].fillna("")
+    if by_day:
+        frame["run_date"] = pd.to_datetime(frame["run_date"].map(as_date))
     return frame
 
 

@@ -203,6 +203,47 @@ def select_metric_regressions(wh: Warehouse, since: date | str | None = None) ->
     return _read(wh, [METRIC_REGRESSIONS], sql, params, METRIC_REGRESSIONS.types)
 
 
+def select_links(
+    wh: Warehouse, last_days: Mapping[tuple[int, int, str, str], date]
+) -> dict[tuple[Any, ...], str]:
+    """The dashboard URL of each agent × scenario × mode × suite in `last_days`: the newest result (highest
+    result id) among its runs on the last day it ran (`last_days`, from the report's daily rows).
+
+    Reads the runs of those days only (the run_date index; usually the newest day or two), then the results'
+    URLs by key: bounded by a day's volume, never by the history (`episodes.latest_links_in` groups every
+    run ever loaded, ~2 s at 3M runs, for every series of the warehouse).
+    """
+    if not last_days:
+        return {}
+    days = sorted({as_date(d).isoformat() for d in last_days.values()})
+    d = wh.dialect.date_param()
+    marks = ", ".join([d] * len(days))
+    runs, results = wh.dialect.table(RUNS), wh.dialect.table(RESULTS)
+    _, rows = _query(
+        wh,
+        [RUNS],
+        f"SELECT agent_id, scenario_id, COALESCE(mode, ''), COALESCE(suite, ''), MAX(result_id) FROM {runs} "
+        f"WHERE run_date IN ({marks}) AND agent_id IS NOT NULL AND scenario_id IS NOT NULL "
+        "GROUP BY agent_id, scenario_id, COALESCE(mode, ''), COALESCE(suite, '')",
+        days,
+    )
+    newest = {(int(a), int(s), m, u): int(r) for a, s, m, u, r in rows if (int(a), int(s), m, u) in last_days}
+    ids = sorted(set(newest.values()))
+    urls: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join([wh.dialect.param] * len(chunk))
+        _, found = _query(
+            wh,
+            [RESULTS],
+            f"SELECT result_id, dashboard_url FROM {results} WHERE result_id IN ({marks}) "
+            "AND dashboard_url IS NOT NULL",
+            chunk,
+        )
+        urls.update((int(r), str(u)) for r, u in found)
+    return {key: urls[r] for key, r in newest.items() if r in urls}
+
+
 def select_batch_diffs(wh: Warehouse, since: date | str | None = None) -> pd.DataFrame:
     """`cekura_batch_diffs` with each batch's creation time and dashboard link, newest batch first."""
     where, params = _filters(wh, since, None, date_col="r.created_at")
