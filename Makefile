@@ -7,7 +7,7 @@ AIRFLOW_VERSION := 3.3.2
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test lint format demo sandbox bench chromium libmariadb clean compat
+.PHONY: install test lint format demo sandbox bench chromium libmariadb clean compat compat-3.1 compat-3.2 compat-one
 
 install: $(STAMP)
 
@@ -59,25 +59,38 @@ sandbox: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# The oldest supported pair (docs/compatibility.md) in its own venv, and the reduced test set on it (ci/compat.sh).
+# The compatibility matrix (docs/compatibility.md), each pair in its own venv with the reduced test set (ci/compat.sh):
+# the oldest supported pair (Airflow 3.1 + pandas 2.2) and the middle Airflow (3.2, latest patch) + pandas 3.0.
+# The main suite covers the newest pair (Airflow 3.3 + pandas 3.1) in .venv. One pair by hand:
+# `make compat-one COMPAT_VENV=.venv-compat-x COMPAT_AIRFLOW=3.2.0 COMPAT_PANDAS=2.3.*`.
 COMPAT_VENV ?= .venv-compat
 COMPAT_AIRFLOW ?= 3.1.8
-COMPAT_PANDAS ?= 3.0.*
-COMPAT_STAMP := $(COMPAT_VENV)/.installed
+COMPAT_PANDAS ?= 2.2.*
+# The pair is in the stamp's name: changing COMPAT_AIRFLOW/COMPAT_PANDAS on an existing venv reinstalls it.
+COMPAT_STAMP := $(COMPAT_VENV)/.installed-$(COMPAT_AIRFLOW)-$(subst *,x,$(COMPAT_PANDAS))
+
+compat: compat-3.1 compat-3.2
+
+compat-3.1:
+	$(MAKE) --no-print-directory compat-one COMPAT_VENV=.venv-compat-3.1 COMPAT_AIRFLOW=3.1.8 'COMPAT_PANDAS=2.2.*'
+
+compat-3.2:
+	$(MAKE) --no-print-directory compat-one COMPAT_VENV=.venv-compat-3.2 COMPAT_AIRFLOW=3.2.2 'COMPAT_PANDAS=3.0.*'
 
 $(COMPAT_STAMP): pyproject.toml sandbox/pyproject.toml Makefile
 	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
 	@# No -e of the provider: the job imports it from plugins/ (PYTHONPATH), so its own declared ranges are
-	@# what pip resolves here, with Airflow and pandas held at the oldest supported versions.
+	@# what pip resolves here, with Airflow and pandas held at the pair's versions.
 	$(COMPAT_VENV)/bin/python -m pip install --quiet "apache-airflow==$(COMPAT_AIRFLOW)" "pandas==$(COMPAT_PANDAS)" \
 	  "apache-airflow-providers-common-sql>=1.20" "apache-airflow-providers-sqlite>=4" \
 	  "apache-airflow-providers-postgres>=6" "psycopg[binary]>=3.2" "httpx>=0.27,<1" "livekit-api>=1.0,<2" \
 	  "pyyaml>=6" "pytest>=8" "pytest-asyncio>=0.24" "pytest-timeout>=2.3" "hypothesis>=6.100" -e ./sandbox
+	@rm -f $(COMPAT_VENV)/.installed*
 	@touch $@
 
-compat: $(COMPAT_STAMP)
+compat-one: $(COMPAT_STAMP)
 	COMPAT_VENV=$(COMPAT_VENV) bash ci/compat.sh
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .airflow-compat .airflow* .demo artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat* .airflow-compat* .airflow* .demo artifacts .pytest_cache .mypy_cache .ruff_cache

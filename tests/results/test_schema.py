@@ -43,3 +43,13 @@ def test_schema_does_not_import_pandas() -> None:
     assert source is not None
     with open(source, encoding="utf-8") as handle:
         assert "import pandas" not in handle.read()
+
+
+def test_the_text_dtype_is_this_pandas_own_and_keeps_missing_values_missing() -> None:
+    """pandas 2's `astype("str")` writes None as 'None': the schema's text dtype must never do that."""
+    expected = "str" if int(pd.__version__.split(".")[0]) >= 3 else "object"
+    assert expected == schema.STR
+    text = pd.Series(["a", None, float("nan"), ""], dtype=object).astype(schema.STR)
+    assert str(text.dtype) == schema.STR
+    assert text.isna().tolist() == [False, True, True, False]
+    assert text[[0, 3]].tolist() == ["a", ""]

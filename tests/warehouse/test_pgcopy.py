@@ -14,6 +14,7 @@ import math
 import uuid
 import warnings
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,9 @@ def _column(logical: str, dtype: str, rows: int, shift: int) -> pd.Series:
     pool = AWKWARD[logical]
     values = [pool[(i + shift) % len(pool)] for i in range(rows)]
     if logical in {"timestamp", "date"}:
-        return pd.Series(pd.to_datetime(values, utc=logical == "timestamp", format="ISO8601")).astype(dtype)
+        # Parsed by Python, not `pd.to_datetime`: pandas 2 parses into nanoseconds, which cannot hold years 1
+        # and 9999; the frames' microsecond dtype holds them on pandas 2 and 3.
+        return pd.Series([None if v is None else datetime.fromisoformat(v) for v in values], dtype=dtype)
     if logical == "float":
         return pd.Series(values, dtype="float64").astype(dtype)  # NaN and None both become NA
     return pd.Series(values, dtype=dtype)

@@ -2,14 +2,31 @@
 
 The warehouse table declarations derive from these, so a column added here reaches the tables (and is
 added to existing tables on the next load).
+
+The text dtype is the one dtype that depends on the pandas version (docs/compatibility.md), and this is its
+one home: every frame builder, reader and test takes `STR` from here rather than spelling a dtype.
 """
 
 from __future__ import annotations
 
+import sys
+from importlib.metadata import version
+
+
+def _pandas_major() -> int:
+    """pandas' major version without importing pandas: the loaded module's if any, else the installed one's."""
+    loaded = getattr(sys.modules.get("pandas"), "__version__", None)
+    return int((loaded or version("pandas")).split(".")[0])
+
+
 INT = "Int64"
 FLOAT = "Float64"
 BOOL = "boolean"
-STR = "str"
+#: Text columns. pandas 3: its `str` dtype (missing = NaN). pandas 2 has that dtype only with pyarrow and
+#: `future.infer_string`; without them `astype("str")` gives `object` and writes a missing value as the text
+#: 'None' or 'nan'. So on pandas 2 text columns are `object` columns of str with None/NaN for missing, the
+#: representation pandas 2 itself uses for text, and converting to them never stringifies a missing value.
+STR = "str" if _pandas_major() >= 3 else "object"
 TS = "datetime64[us, UTC]"
 #: A calendar day (UTC), as the warehouse readers return it: naive midnight timestamps.
 DAY = "datetime64[us]"

@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from cekura_livekit.results.schema import STR
 from cekura_livekit.warehouse.connection import Warehouse, open_warehouse
 from cekura_livekit.warehouse.dates import as_date
 from cekura_livekit.warehouse.flaky import FLAKY, flaky_scenarios_sql
@@ -60,7 +61,7 @@ class WarehouseTableMissingError(LookupError):
         self.tables = [wh.dialect.raw_table_name(t) for t in tables]
 
 
-_DTYPES = {"int": "Int64", "float": "Float64", "text": "str", "bool": "boolean"}
+_DTYPES = {"int": "Int64", "float": "Float64", "text": STR, "bool": "boolean"}
 
 
 def _typed(names: list[str], rows: list[tuple[Any, ...]], types: Mapping[str, str]) -> pd.DataFrame:

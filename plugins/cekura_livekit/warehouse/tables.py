@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from cekura_livekit.results.schema import DAY, METRIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TS
+from cekura_livekit.results.schema import DAY, METRIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, STR, TS
 
 DEFAULT_SCHEMA = "cekura"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
@@ -57,7 +57,7 @@ class Table:
 _FRAME_TO_LOGICAL = {
     "Int64": "int",
     "Float64": "float",
-    "str": "text",
+    STR: "text",  # pandas 3's `str`, pandas 2's `object` (results.schema.STR)
     "boolean": "bool",
     TS: "timestamp",
     DAY: "date",

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from cekura_livekit.warehouse.tables import Table, check_identifier
@@ -225,8 +226,17 @@ class Dialect(abc.ABC):
             return
         cols = table.column_names
         converted = {c: t for c, t in table.columns if t in {"date", "timestamp", "bool"}}
+        # numpy scalars become Python ones (pandas 2's groupby keys are numpy.int64, pandas 3's are int): the
+        # sqlite3 module stores a numpy.int64 as an 8-byte BLOB, through the buffer protocol.
+        scalar = np.generic
         values = [
-            tuple(self.db_value(converted[c], r[c]) if c in converted else r[c] for c in cols) for r in rows
+            tuple(
+                self.db_value(converted[c], r[c])
+                if c in converted
+                else (v.item() if isinstance(v := r[c], scalar) else v)
+                for c in cols
+            )
+            for r in rows
         ]
         self.write_rows(cur, table, values)
 
