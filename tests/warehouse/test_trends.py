@@ -11,6 +11,7 @@ import pytest
 
 from cekura_livekit.detection.drops import detect_drops
 from cekura_livekit.results.frames import extract
+from cekura_livekit.results.schema import STR
 from cekura_livekit.tasks.alerting import detect_and_alert
 from cekura_livekit.tasks.trends import refresh_trends, touched_days
 from cekura_livekit.warehouse.read import read_daily, read_episodes, read_regressions
@@ -70,7 +71,7 @@ def test_daily_counts_wilson_and_rolling_rates_from_summed_counts(warehouse: War
     assert str(daily["run_date"].dtype) == "datetime64[us]"
     assert str(daily["success_rate"].dtype) == "Float64"
     assert str(daily["passed"].dtype) == "Int64"
-    assert str(daily["agent_name"].dtype) == "str"
+    assert str(daily["agent_name"].dtype) == STR
 
     d1 = _day(daily, "2024-03-01")
     assert (d1["runs"], d1["passed"], d1["failed_evaluation"], d1["infra_errors"], d1["evaluated"]) == (

@@ -68,7 +68,9 @@ class CekuraSyncResultsOperator(BaseOperator):
     :param initial_days: how far the first sync of a scope looks back.
     :param ci_pattern, api_pattern, dashboard_pattern: name conventions telling the sources apart
         (`sync.source`; `is_cronjob` and this provider's batch names need none).
-    :param trailing_days: days before the earliest touched day the trends DAG recomputes (late data).
+    :param trailing_days: days back from the newest day whose regressions the trends DAG re-judges after a
+        late load (and the window a manual trends run rebuilds); the daily rows are refreshed for exactly the
+        touched days.
     """
 
     template_fields: Sequence[str] = ("agent_ids", "since", "until")

@@ -44,8 +44,9 @@ class CekuraResultsToWarehouseOperator(BaseOperator):
     :param warehouse_conn_id: a PostgreSQL or SQLite Airflow connection.
     :param schema: PostgreSQL schema (default ``cekura``); on SQLite the table prefix.
     :param skip_unparseable: load the parseable runs and list the others in the summary, instead of failing.
-    :param trailing_days: days before the earliest touched day whose trends the trends DAG recomputes
-        (late data); sent with the run dates in the Asset event's extra.
+    :param trailing_days: days back from the newest day whose regressions the trends DAG re-judges after a
+        late load (and the window a manual trends run rebuilds); the daily rows are refreshed for exactly the
+        touched days. Sent with the run dates in the Asset event's extra.
     :param mode: submission mode recorded on the result row ("managed" / "bring_your_own_rooms" / "chat");
         with the runs' `run_as_text` it gives the runs' `mode` grain (voice/chat × managed/byo). None: learned
         from the result (`learned_mode`: chat for text runs, else managed), and logged.

@@ -225,7 +225,7 @@ METRIC_DAILY = Table(
     _METRIC_KEY,
     "Daily metric statistics: exact percentiles (linear interpolation), Wilson bounds for binary metrics.",
 )
-#: Numeric metrics whose current window shifted up against the baseline (Mann–Whitney U, BH per day).
+#: Per window end, the numeric-metric episodes in effect (`metric_episodes.py`: an anchored CUSUM on the daily p50).
 METRIC_REGRESSIONS = Table(
     "metric_regressions",
     (

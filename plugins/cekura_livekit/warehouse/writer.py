@@ -33,7 +33,7 @@ from cekura_livekit.warehouse.trends import (
     DEFAULT_TRAILING_DAYS,
     detect_windows_in,
     plan_refresh,
-    recompute_daily_in,
+    refresh_plan_in,
 )
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def load_extract(
             plan = plan_refresh(wh.dialect, cur, touched, trailing_days)
             if plan.since is not None:
                 summary.daily_since = plan.since.isoformat()
-                summary.daily_rows = recompute_daily_in(wh.dialect, cur, plan.since, stamp)
+                summary.daily_rows = refresh_plan_in(wh.dialect, cur, plan, stamp)
             found, _ = detect_windows_in(wh.dialect, cur, plan.window_ends, policy, stamp)
             summary.regressions = len(found)
             summary.regression_days = [e.isoformat() for e in plan.window_ends]

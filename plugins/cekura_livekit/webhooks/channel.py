@@ -6,9 +6,13 @@ Why PostgreSQL LISTEN/NOTIFY on the metadata database rather than Redis or a pol
 there in every multi-component deployment, reachable from the api-server and the triggerer with the
 credentials they hold; NOTIFY is transactional with the row (no "told but not stored"); one LISTEN
 connection per triggerer serves every wait in it (`listener`), so 500 waits cost one connection and no
-queries between webhooks. A polled table would cost a query per wait per tick; Redis exists only with
-Celery and would need its own durability for the feed. The table keeps deliveries for the feed
-(`fed_at`) and for idempotency; rows older than `RETENTION_DAYS` are pruned by the receiver.
+queries between webhooks. Measured against the alternatives side by side (BENCHMARKS.md section 11,
+docs/webhooks.md "Why this channel (measured)"): a polled table costs ~30,000 statements a minute at 500
+waits polling every second and wakes half an interval late; Redis pub/sub and streams are as fast and as
+quiet, but are a second service to run and secure (a stream keeps a delivery across a disconnect, which the
+safety poll covers here), and the table would still be needed for idempotency and the feed. The table
+keeps deliveries for the feed (`fed_at`) and for idempotency; rows older than `RETENTION_DAYS` are pruned by
+the receiver.
 """
 
 from __future__ import annotations
