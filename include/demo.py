@@ -170,9 +170,11 @@ def _print_analytics(summary: dict[str, Any]) -> None:
     regs = summary["metric_regressions"]
     print(f"  metric regressions       : {len(regs)} (CUSUM on daily medians per metric, anchored baseline)")
     for day, agent, scenario, metric, base, current, unit, q_value in regs[:3]:
+        # A CUSUM episode has no per-day q-value, and a day may lack a median: print what is there.
+        level = "" if base is None or current is None else f" median {base:.0f} → {current:.0f} {unit or ''}"
         print(
-            f"    {day} {agent} / {scenario}: {metric} median {base:.0f} → {current:.0f} {unit or ''} "
-            f"(q={q_value:.2g})"
+            f"    {day} {agent} / {scenario}: {metric}{level}"
+            + ("" if q_value is None else f" (q={q_value:.2g})")
         )
 
 
