@@ -1,10 +1,18 @@
 """`make demo`: the whole product end to end on the embedded default, in about a minute.
 
 Starts the sandbox (Cekura + LiveKit stand-ins), points the Airflow connections at it and at a SQLite
-warehouse in `.demo/`, runs every regression-suite DAG once per simulated day (so trends have history and
-the sandbox's seeded regression on 2026-11-15 is found), then the trends and report DAGs, all with
-`dag.test()`. A second `make demo` continues the calendar by one day: loads are idempotent and the sandbox
-continues the id sequence, so nothing is duplicated.
+warehouse in `.demo/`, runs every regression-suite DAG once per simulated day, then the trends and report DAGs,
+all with `dag.test()`. A second `make demo` continues the calendar by one day: loads are idempotent and the
+sandbox continues the id sequence, so nothing is duplicated.
+
+Why 37 days: the drop detector watches a series only once its baseline holds 100 evaluated runs over 28 days
+(`detection.drops.DropPolicy`), so a demo must show a month of healthy history before the sandbox's seeded
+regression ("Cancel subscription", 95 % → 55 % from 2026-11-15) for that regression to be found: 30 healthy
+days (two of slack), then seven days of the drop, within which the detector flags it in 98 % of random draws
+(five days: 90 %; tests/test_demo.py). The DAGs poll the sandbox every 0.2 s (its clock runs 600x faster than real
+time, so a call of 2 simulated minutes ends in 0.2 s): a simulated day costs about its CPU work, not waiting.
+A faster sandbox clock is no option: the bring-your-own-rooms suite's LiveKit join tokens would expire (in
+simulated time) before the tester joins.
 """
 
 from __future__ import annotations
@@ -27,8 +35,17 @@ HOME = DEMO / "airflow"
 WAREHOUSE_DB = DEMO / "warehouse.db"
 REPORT = DEMO / "reports" / "cekura_report.html"
 LOG = DEMO / "demo.log"
-FIRST_DAY = date(2026, 11, 6)
-FIRST_RUN_DAYS = 14  # 2026-11-06 … 2026-11-19: nine healthy days, then the regression of 2026-11-15 shows
+FIRST_DAY = date(2026, 10, 16)
+REGRESSION_DAY = date(
+    2026, 11, 15
+)  # the sandbox catalogue's seeded drop (default_catalogue.yaml, scenario 2004)
+FIRST_RUN_DAYS = 37  # 2026-10-16 … 2026-11-21: 30 healthy days (a full baseline), then 7 days of the drop
+#: A trends pass refreshes the last 29 days of the daily tables; the demo runs one every 14 simulated days (as a
+#: nightly schedule would, at least once per window), else the first days' runs never reach the daily table the
+#: detector reads and the baseline stays short of 28 days.
+TRENDS_EVERY_DAYS = 14
+DESIGNED_SCENARIO = "Cancel subscription"
+SANDBOX_SPEED = 600.0  # simulated seconds per real second (faster expires the BYO suite's join tokens)
 RUN_HOUR = dtime(3, 0, tzinfo=UTC)
 SEED = 7
 
@@ -47,8 +64,8 @@ def _configure_environment() -> None:
             "CEKURA_WAREHOUSE_CONN_ID": "cekura_warehouse",
             "AIRFLOW_CONN_CEKURA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(WAREHOUSE_DB)}),
             "CEKURA_REPORT_DESTINATION": str(REPORT),
-            # The sandbox's clock runs 600x faster than real time; poll it every second.
-            "CEKURA_POLL_INTERVAL_SECONDS": "1",
+            # The sandbox's clock runs SANDBOX_SPEED times faster than real time; poll it every 0.2 s.
+            "CEKURA_POLL_INTERVAL_SECONDS": "0.2",
         }
     )
     for var in ("LIVEKIT_TOKEN", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
@@ -89,8 +106,8 @@ def _summary() -> dict[str, Any]:
         ).fetchall()
         regressions = db.execute("SELECT COUNT(*) FROM cekura_regressions").fetchone()[0]
         episodes = db.execute(
-            "SELECT started_on, last_seen, state, agent_name, scenario_name, mode, suite, baseline_rate, "
-            "worst_rate, q_value, severity FROM cekura_regression_episodes "
+            "SELECT started_on, flagged_on, state, agent_name, scenario_name, mode, suite, baseline_rate, "
+            "post_rate, post_n, severity, evidence FROM cekura_regression_episodes "
             "ORDER BY state DESC, started_on DESC, peak_drop DESC"
         ).fetchall()
         flaky = db.execute(
@@ -153,9 +170,54 @@ def _print_analytics(summary: dict[str, Any]) -> None:
     regs = summary["metric_regressions"]
     print(f"  metric regressions       : {len(regs)} (CUSUM on daily medians per metric, anchored baseline)")
     for day, agent, scenario, metric, base, current, unit, q_value in regs[:3]:
+        # A CUSUM episode has no per-day q-value, and a day may lack a median: print what is there.
+        level = "" if base is None or current is None else f" median {base:.0f} → {current:.0f} {unit or ''}"
         print(
-            f"    {day} {agent} / {scenario}: {metric} median {base:.0f} → {current:.0f} {unit or ''} "
-            f"(q={q_value:.2g})"
+            f"    {day} {agent} / {scenario}: {metric}{level}"
+            + ("" if q_value is None else f" (q={q_value:.2g})")
+        )
+
+
+def _print_drops(summary: dict[str, Any]) -> None:
+    """The drop episodes, and whether the sandbox's seeded regression is among them (what the demo shows)."""
+    episodes = summary["episodes"]
+    print(
+        f"  drop episodes            : {len(episodes)} ({summary['regressions']} series-day(s) in effect): one "
+        "anchored CUSUM per agent × scenario × mode × suite, watching once its baseline holds 100 evaluated runs "
+        "over 28 days; started = the estimated change point, flagged = the day the evidence crossed the threshold"
+    )
+    for (
+        start,
+        flagged,
+        state,
+        agent,
+        scenario,
+        mode,
+        suite,
+        base,
+        post,
+        post_n,
+        severity,
+        evidence,
+    ) in episodes[:5]:
+        print(
+            f"    {state:<8} started {start}, flagged {flagged} {severity:<8} {agent} / {scenario} "
+            f"[{mode} · {suite}]: {base:.0%} → {post:.0%} over {post_n} runs"
+        )
+        if evidence:
+            print(f"      {evidence}")
+    found = [
+        e for e in episodes if e[4] == DESIGNED_SCENARIO and str(e[0])[:10] >= REGRESSION_DAY.isoformat()
+    ]
+    last = summary["period"][1]
+    if last is not None and str(last)[:10] >= REGRESSION_DAY.isoformat():
+        print(
+            f"  seeded regression        : {DESIGNED_SCENARIO} 95 % → 55 % from {REGRESSION_DAY}: "
+            + (
+                f"found, flagged on {found[0][1]}"
+                if found
+                else "not found (see docs/analytics.md for its power)"
+            )
         )
 
 
@@ -174,17 +236,7 @@ def _print_summary(summary: dict[str, Any], seconds: float, dag_runs: dict[str, 
     for agent, passed, evaluated, infra in summary["per_agent"]:
         rate = passed / evaluated if evaluated else float("nan")
         print(f"    {agent:<28} {rate:6.1%}  ({passed}/{evaluated}, {infra} infra errors/timeouts)")
-    episodes = summary["episodes"]
-    print(
-        f"  regression episodes      : {len(episodes)} "
-        f"(anchored CUSUM per series, {summary['regressions']} series-day(s) in effect; a series is watched "
-        "once its baseline holds 100 evaluated runs over 28 days)"
-    )
-    for start, last, state, agent, scenario, mode, suite, base, worst, q_value, severity in episodes[:5]:
-        print(
-            f"    {state:<8} since {start} (last {last}) {severity:<8} {agent} / {scenario} [{mode} · {suite}]: "
-            f"{base:.0%} → {worst:.0%} (q={q_value:.2g})"
-        )
+    _print_drops(summary)
     _print_analytics(summary)
     print(f"  warehouse (SQLite)       : {WAREHOUSE_DB}")
     print(f"  report (open offline)    : {REPORT}")
@@ -247,7 +299,9 @@ def _run(terminal: Any) -> tuple[dict[str, str], bool]:
     suites = sorted(d for d in bag.dags if d.startswith("cekura_regression_"))
     dag_runs: dict[str, str] = {}
 
-    with Sandbox(seed=SEED, speed=600.0, first_result_id=next_result, first_run_id=next_run) as sandbox:
+    with Sandbox(
+        seed=SEED, speed=SANDBOX_SPEED, first_result_id=next_result, first_run_id=next_run
+    ) as sandbox:
         os.environ.update(sandbox.connection_env())
         say(f"Sandbox up: Cekura {sandbox.cekura_url}, LiveKit {sandbox.livekit_url}")
         say(f"Simulating {len(days)} day(s): {days[0]} … {days[-1]} × {len(suites)} suite(s)")
@@ -258,6 +312,12 @@ def _run(terminal: Any) -> tuple[dict[str, str], bool]:
                 run = bag.dags[dag_id].test(logical_date=when)
                 dag_runs[f"{dag_id}@{day}"] = str(run.state)
                 say(f"  {day} {dag_id}: {run.state}")
+            if (day - days[0]).days % TRENDS_EVERY_DAYS == TRENDS_EVERY_DAYS - 1 and day != days[-1]:
+                run = bag.dags["cekura_trends"].test(
+                    logical_date=datetime.combine(day, dtime(6, 0, tzinfo=UTC))
+                )
+                dag_runs[f"cekura_trends@{day}"] = str(run.state)
+                say(f"  {day} cekura_trends: {run.state}")
         for dag_id in ("cekura_trends", "cekura_report"):
             run = bag.dags[dag_id].test(logical_date=datetime.combine(days[-1], dtime(6, 0, tzinfo=UTC)))
             dag_runs[f"{dag_id}@{days[-1]}"] = str(run.state)

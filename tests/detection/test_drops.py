@@ -210,3 +210,32 @@ def test_an_open_episode_counts_every_run_since_the_change() -> None:
     since = (episode.started_on - days[0]).days
     assert episode.post_n == 6 * (50 - since)
     assert episode.post_passed == sum(passed[since:])
+
+
+def test_skipping_series_below_the_lowest_threshold_changes_no_episode() -> None:
+    """Thresholds are computed only for series whose CUSUM reached `calibration.LOWEST` (and the reverse CUSUMs
+    only over open episodes): the calibrated thresholds as a plain callable (no lower bound known, every series
+    computed) give the same episodes, drops, recoveries and missing days included."""
+    rng = np.random.default_rng(12)
+    series, span = 400, 260
+    t = np.arange(span)
+    start = rng.integers(60, 200, series)
+    rate = rng.choice([0.6, 0.85, 0.97], series)[:, None] - rng.choice([0.0, 0.15, 0.3], series)[:, None] * (
+        (t >= start[:, None]) & (t < start[:, None] + 40)
+    )
+    n = rng.poisson(rng.choice([1, 5, 20], series)[:, None] * np.ones((series, span))) * (
+        rng.random((series, span)) > 0.2
+    )
+    x = rng.binomial(n, rate)
+    fast = run_detector(x, n)
+    slow = run_detector(x, n, thresholds=lambda v, p: calibration.threshold(v, p))
+    assert fast == slow
+    assert sum(e.resolved is not None for e in fast) >= 5  # recoveries were exercised
+    assert len(fast) >= 50
+
+
+def test_the_lowest_threshold_bounds_every_threshold() -> None:
+    rng = np.random.default_rng(13)
+    got = calibration.threshold(rng.uniform(0.1, 100, 2000), rng.uniform(0.01, 0.9999, 2000))
+    assert pytest.approx(np.min(calibration.TABLE)) == calibration.LOWEST
+    assert np.all(got >= calibration.LOWEST)

@@ -28,6 +28,9 @@ TABLE = (
     (7.27, 7.39, 6.83, 6.48, 5.95),
 )
 
+#: No threshold is below it (interpolation stays within the table): a CUSUM under it cannot alarm.
+LOWEST = float(min(min(row) for row in TABLE))
+
 
 def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
