@@ -169,7 +169,10 @@ def recompute_success_daily_in(
         recompute_daily_sql(dialect, runs_from),
         (stamp, since_iso, lookback.isoformat(), since_iso, since_iso),
     )
-    return max(int(cur.rowcount or 0), 0)
+    written = max(int(cur.rowcount or 0), 0)
+    # A range rebuild is a bulk change: the detection and report reads plan on these statistics next.
+    dialect.refresh_statistics(cur, SUCCESS_RATE_DAILY, written)
+    return written
 
 
 def refresh_days_in(
