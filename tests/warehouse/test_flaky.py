@@ -1,5 +1,5 @@
-"""Flakiness (runs test against independence at the scenario's own rate) over the demo's history (14 days, its
-volumes and modes) and a designed alternating scenario, on SQLite and PostgreSQL; hysteresis; infra-lost
+"""Flakiness (runs test against independence at the scenario's own rate) over a demo-like history (14
+days, the demo's volumes and modes) and a designed alternating scenario, on SQLite and PostgreSQL; hysteresis; infra-lost
 batches do not count."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from cekura_livekit.warehouse.writer import load_extract
 from cekura_sandbox.catalogue import load_catalogue
 from tests.support.warehouse import WarehouseTarget, make_result, make_run
 
-FIRST_DAY = date(2026, 11, 6)  # include/demo.py: 14 days from here
+FIRST_DAY = date(2026, 11, 6)  # 14 days, the demo catalogue's scenarios (not the demo's dates)
 DEMO_SUITES = {
     101: ("managed", "acme_support_nightly", 5),
     102: ("bring_your_own_rooms", "acme_bookings_byo", 2),
