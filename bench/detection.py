@@ -583,17 +583,24 @@ YEAR_CHANGES = (
 )
 
 
-def designed_year(sizes: Sizes, seed: int = 43) -> list[str]:
-    """The issue's designed year: 60 series at 5 runs a day, 7 designed changes, 53 stationary series."""
-    rng = np.random.default_rng(seed)
-    days, runs = 365, 5
-    rates = np.tile(rng.choice([0.6, 0.75, 0.85, 0.9, 0.95, 0.99], size=(60, 1)), (1, days))
+def year_rates(rng: np.random.Generator, series: int = 60, days: int = 365) -> np.ndarray:
+    """Series × day designed pass rates of the issue's year: `YEAR_CHANGES` on the first rows, the other series
+    flat at a base rate drawn from `rng` (the tests' report over the designed year uses the same truths)."""
+    rates = np.tile(rng.choice([0.6, 0.75, 0.85, 0.9, 0.95, 0.99], size=(series, 1)), (1, days))
     t = np.arange(days)
     for row, (_, before, after, start, end, drift) in enumerate(YEAR_CHANGES):
         ramp = np.clip((t - start + 1) / drift, 0, 1) if drift else (t >= start).astype(float)
         if end is not None:
             ramp = np.where(t > end, 0.0, ramp)
         rates[row] = before + (after - before) * ramp
+    return rates
+
+
+def designed_year(sizes: Sizes, seed: int = 43) -> list[str]:
+    """The issue's designed year: 60 series at 5 runs a day, 7 designed changes, 53 stationary series."""
+    rng = np.random.default_rng(seed)
+    days, runs = 365, 5
+    rates = year_rates(rng, 60, days)
     n = np.full((60, days), float(runs))
     x = rng.binomial(n.astype(int), rates).astype(float)
     episodes = run_detector(x, n)

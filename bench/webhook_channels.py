@@ -175,7 +175,25 @@ class Channel:
         return self.queries - counted
 
 
-class PgNotify(Channel):
+class _PgBackends:
+    """What a PostgreSQL-backed channel's subscriber is on the server: its backends, found by application name."""
+
+    app: str
+
+    def break_subscriber(self) -> None:
+        _pg_admin(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s",
+            self.app,
+        )
+
+    def connections(self) -> int:
+        return len(self.server_pids())
+
+    def server_pids(self) -> list[int]:
+        return _pg_backends(self.app)
+
+
+class PgNotify(_PgBackends, Channel):
     """The chosen channel through its real code: `PgRecorder.record` (INSERT … ON CONFLICT + pg_notify) and
     `listener.subscribe` (one LISTEN connection per loop). A witness subscription to every delivery (the
     feed's kind) tells which notifications reached the listener."""
@@ -236,18 +254,6 @@ class PgNotify(Channel):
             os.environ.pop("PGAPPNAME", None)
         else:
             os.environ["PGAPPNAME"] = self._appname
-
-    def break_subscriber(self) -> None:
-        _pg_admin(
-            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s",
-            self.app,
-        )
-
-    def connections(self) -> int:
-        return len(self.server_pids())
-
-    def server_pids(self) -> list[int]:
-        return _pg_backends(self.app)
 
     def statements_since(self, wall: float, counted: int) -> int:
         """Connections that started a statement since `wall` (0 is exact: nothing was sent)."""
@@ -403,7 +409,7 @@ class RedisStream(_RedisChannel):
                 self._sub = self._client(self.app, blocking=True)
 
 
-class PolledTable(Channel):
+class PolledTable(_PgBackends, Channel):
     """Each wait SELECTs its delivery's row every `interval` (from a random phase: waits start at any time)."""
 
     def __init__(self, tag: str, schema: str, interval: float, pool_size: int = 4) -> None:
@@ -495,18 +501,6 @@ class PolledTable(Channel):
             conn = self._idle.get_nowait()
             if conn is not None:
                 await conn.close()
-
-    def break_subscriber(self) -> None:
-        _pg_admin(
-            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s",
-            self.app,
-        )
-
-    def connections(self) -> int:
-        return len(self.server_pids())
-
-    def server_pids(self) -> list[int]:
-        return _pg_backends(self.app)
 
 
 class _TableWaiter:

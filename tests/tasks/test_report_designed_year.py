@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.detection import YEAR_CHANGES
+from bench.detection import YEAR_CHANGES, year_rates
 from cekura_livekit.results.frames import extract
 from cekura_livekit.tasks.alerting import detect_and_alert
 from cekura_livekit.tasks.report import render_report
@@ -57,16 +57,8 @@ def series_of(row: int) -> tuple[int, str, int]:
 
 
 def designed_rates(seed: int = 43) -> np.ndarray:
-    """Series × day designed pass rates: `YEAR_CHANGES` on rows 0-6 (the harness's formula), the rest flat."""
-    rng = np.random.default_rng(seed)
-    rates = np.tile(rng.choice([0.6, 0.75, 0.85, 0.9, 0.95, 0.99], size=(SERIES, 1)), (1, DAYS))
-    t = np.arange(DAYS)
-    for row, (_, before, after, start, end, drift) in enumerate(YEAR_CHANGES):
-        ramp = np.clip((t - start + 1) / drift, 0, 1) if drift else (t >= start).astype(float)
-        if end is not None:
-            ramp = np.where(t > end, 0.0, ramp)
-        rates[row] = before + (after - before) * ramp
-    return rates
+    """Series × day designed pass rates: `YEAR_CHANGES` on rows 0-6 (the harness's own truths), the rest flat."""
+    return year_rates(np.random.default_rng(seed), SERIES, DAYS)
 
 
 def in_effect(rates: np.ndarray, day: int, points: float = 0.10, days: int = 28) -> set[int]:
