@@ -104,7 +104,9 @@ def test_flakiness_is_alternation_not_a_low_pass_rate(warehouse: WarehouseTarget
     from cekura_livekit.tasks.alerting import detect_and_alert
     from cekura_livekit.tasks.trends import refresh_trends
 
-    refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, touched=[FIRST_DAY.isoformat()])
+    # The loads' run dates, as the load tasks announce them: the refresh recounts exactly the touched days.
+    loaded = [(FIRST_DAY + timedelta(days=d)).isoformat() for d in range(28)]
+    refreshed = refresh_trends(warehouse.conn_id, warehouse.schema, touched=loaded)
     detect_and_alert(warehouse.conn_id, warehouse.schema, regression_days=refreshed["regression_days"])
     with open_warehouse(warehouse.conn_id, warehouse.schema) as wh:
         cols, rows = wh.query(f"SELECT * FROM {wh.dialect.table(FLAKY_SCENARIOS)}")
