@@ -38,11 +38,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import psutil
 
 from bench.common import PG_DSN, drop_schema
+
+if TYPE_CHECKING:
+    from cekura_livekit.webhooks.listener import Subscription
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 FOREVER = 3600.0  # the waits' safety interval while measuring: nothing but a delivery wakes them
@@ -71,30 +74,19 @@ class Publisher:
         self.loop.close()
 
 
-class _Flag:
-    """A waiter of the in-memory fan-out (the Redis variants): the same semantics as `listener.Subscription`."""
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-
-    async def wait(self, seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.event.wait(), seconds)
-        woken = self.event.is_set()
-        self.event.clear()
-        return woken
-
-
 class _FanOut:
-    """Result id -> waiting flags, in memory: one connection per process serves every wait in it."""
+    """Result id -> waiting flags (`listener.Subscription`), in memory: one connection per process serves every
+    wait in it (the Redis variants)."""
 
     def __init__(self) -> None:
-        self.by_result: dict[int, set[_Flag]] = {}
+        self.by_result: dict[int, set[Subscription]] = {}
         self.received: set[int] = set()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, result_id: int) -> AsyncIterator[_Flag]:
-        flag = _Flag()
+    async def subscribe(self, result_id: int) -> AsyncIterator[Subscription]:
+        from cekura_livekit.webhooks.listener import Subscription  # the listener's own waiter, its semantics
+
+        flag = Subscription(result_id)
         self.by_result.setdefault(result_id, set()).add(flag)
         try:
             yield flag
@@ -107,12 +99,12 @@ class _FanOut:
     def dispatch(self, result_id: int) -> None:
         self.received.add(result_id)
         for flag in self.by_result.get(result_id, ()):
-            flag.event.set()
+            flag._fire(None)
 
     def wake_all(self) -> None:
         for flags in self.by_result.values():
             for flag in flags:
-                flag.event.set()
+                flag._fire(None)
 
 
 def _pg_admin(sql: str, *params: object) -> list[tuple[Any, ...]]:
